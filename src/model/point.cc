@@ -1,0 +1,122 @@
+#include "model/point.h"
+
+namespace liandu::model {
+
+const char* field_type_name(field_type t) {
+  switch (t) {
+    case field_type::float64: return "float";
+    case field_type::int64: return "integer";
+    case field_type::uint64: return "unsigned";
+    case field_type::boolean: return "boolean";
+    case field_type::string: return "string";
+  }
+  return "unknown";
+}
+
+bool parse_precision(std::string_view text, precision& out) {
+  if (text.empty() || text == "ns" || text == "n") {
+    out = precision::ns;
+  } else if (text == "u" || text == "us" || text == "\xc2\xb5") {
+    out = precision::us;
+  } else if (text == "ms") {
+    out = precision::ms;
+  } else if (text == "s") {
+    out = precision::s;
+  } else if (text == "m") {
+    out = precision::m;
+  } else if (text == "h") {
+    out = precision::h;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int64_t precision_multiplier(precision p) {
+  switch (p) {
+    case precision::ns: return 1;
+    case precision::us: return 1000;
+    case precision::ms: return 1000000;
+    case precision::s: return 1000000000LL;
+    case precision::m: return 60LL * 1000000000LL;
+    case precision::h: return 3600LL * 1000000000LL;
+  }
+  return 1;
+}
+
+namespace {
+
+// Line protocol escaping: measurement escapes ',' and ' '; tag keys/values
+// escape ',', '=' and ' '. Backslashes are kept as they are.
+void append_escaped(std::string& out, std::string_view s, bool escape_equals) {
+  for (char c : s) {
+    if (c == ',' || c == ' ' || (escape_equals && c == '=')) out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+}  // namespace
+
+void append_series_key(std::string& out, std::string_view measurement, const tag_view* tags, size_t n) {
+  append_escaped(out, measurement, false);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(',');
+    append_escaped(out, tags[i].key, true);
+    out.push_back('=');
+    append_escaped(out, tags[i].value, true);
+  }
+}
+
+std::string series_key(std::string_view measurement, const std::vector<tag>& tags) {
+  std::vector<tag_view> views;
+  views.reserve(tags.size());
+  for (const auto& t : tags) views.push_back({t.key, t.value});
+  std::string out;
+  append_series_key(out, measurement, views.data(), views.size());
+  return out;
+}
+
+bool parse_series_key(std::string_view key, std::string& measurement, std::vector<tag>& tags) {
+  measurement.clear();
+  tags.clear();
+  std::string cur;
+  std::string tag_key;
+  int part = 0;  // 0 measurement, 1 tag key, 2 tag value
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    if (c == '\\' && i + 1 < key.size() &&
+        (key[i + 1] == ',' || key[i + 1] == ' ' || key[i + 1] == '=')) {
+      cur.push_back(key[++i]);
+      continue;
+    }
+    if (c == ',') {
+      if (part == 0) {
+        measurement = std::move(cur);
+      } else if (part == 2) {
+        tags.push_back({std::move(tag_key), std::move(cur)});
+      } else {
+        return false;
+      }
+      cur.clear();
+      part = 1;
+      continue;
+    }
+    if (c == '=' && part == 1) {
+      tag_key = std::move(cur);
+      cur.clear();
+      part = 2;
+      continue;
+    }
+    cur.push_back(c);
+  }
+  if (part == 0) {
+    measurement = std::move(cur);
+  } else if (part == 2) {
+    tags.push_back({std::move(tag_key), std::move(cur)});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace liandu::model

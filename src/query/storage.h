@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "model/point.h"
+
+namespace liandu::query {
+
+// The contract between the InfluxQL executor and storage. storage::engine is
+// adapted to it in app wiring; query/testing/memory_storage.h is a naive
+// in-memory implementation used by tests and as the reference the executor is
+// compared with. All names are InfluxDB's (database, retention policy, ...).
+//
+// Thread safety: implementations are safe to call from several threads.
+
+struct retention_policy_info {
+  std::string name;
+  int64_t duration_ns = 0;            // 0 = infinite
+  int64_t shard_duration_ns = 0;      // partition duration
+  int replication = 1;
+  bool is_default = false;
+};
+
+struct series_info {
+  uint64_t id = 0;                    // stable within a database
+  std::string measurement;
+  std::vector<model::tag> tags;       // sorted by key
+};
+
+// A batch of one field's values for one series, ascending by time. Exactly one
+// of the value vectors is filled, chosen by `type`; bool values are 0/1 bytes.
+struct column_batch {
+  model::field_type type = model::field_type::float64;
+  std::vector<int64_t> times;
+  std::vector<double> floats;
+  std::vector<int64_t> integers;
+  std::vector<uint64_t> unsigneds;
+  std::vector<uint8_t> booleans;
+  std::vector<std::string> strings;
+  size_t size() const { return times.size(); }
+};
+
+// Called once per batch; return false to stop the scan early.
+using batch_sink = std::function<bool(const column_batch&)>;
+
+class storage {
+ public:
+  virtual ~storage() = default;
+
+  // --- catalog ---
+  virtual std::vector<std::string> databases() = 0;
+  virtual status create_database(std::string_view db) = 0;  // ok if it exists
+  virtual status drop_database(std::string_view db) = 0;    // ok if it does not exist
+  virtual result<std::vector<retention_policy_info>> retention_policies(std::string_view db) = 0;
+  virtual status create_retention_policy(std::string_view db, const retention_policy_info& rp) = 0;
+  virtual status alter_retention_policy(std::string_view db, const retention_policy_info& rp) = 0;
+  virtual status drop_retention_policy(std::string_view db, std::string_view rp) = 0;
+
+  // --- schema and index ---
+  virtual result<std::vector<std::string>> measurements(std::string_view db) = 0;  // sorted
+  // Field keys of a measurement with their types, sorted by key.
+  virtual result<std::vector<std::pair<std::string, model::field_type>>> field_keys(
+      std::string_view db, std::string_view measurement) = 0;
+  virtual result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) = 0;
+  // All series of a measurement, sorted by series key.
+  virtual result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) = 0;
+  // Tag values of `key` in a measurement, each with the ids of the series
+  // carrying it (the posting list). Sorted by value; ids ascending.
+  virtual result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
+      std::string_view db, std::string_view measurement, std::string_view key) = 0;
+
+  // --- data ---
+  // Streams one field of one series within [min_time, max_time] (inclusive)
+  // in ascending time order. rp empty = the default retention policy. A series
+  // without the field yields no batches and ok.
+  virtual status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+                      int64_t min_time, int64_t max_time, const batch_sink& sink) = 0;
+
+  // Writes points (SELECT ... INTO, continuous queries). Durable on return.
+  virtual status write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) = 0;
+
+  // DROP SERIES / DELETE: removes the points of the given series in
+  // [min_time, max_time]; when the range is the whole time line, the series
+  // leaves the index too. Durable on return.
+  virtual status delete_series(std::string_view db, const std::vector<uint64_t>& series_ids, int64_t min_time,
+                               int64_t max_time) = 0;
+  virtual status drop_measurement(std::string_view db, std::string_view measurement) = 0;
+};
+
+}  // namespace liandu::query
