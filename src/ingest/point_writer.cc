@@ -1,0 +1,45 @@
+#include "ingest/point_writer.h"
+
+namespace liandu::ingest {
+
+write_outcome write_line_protocol(storage::engine& engine, std::string_view db, std::string_view rp,
+                                  model::precision precision, std::string_view body, int64_t now_ns,
+                                  const line_protocol_limits& limits) {
+  write_outcome out;
+  line_protocol_parser parser(precision, limits);
+  storage::write_batch batch(db, rp);
+  // Points without a timestamp get the server's time at the precision asked for.
+  int64_t mult = model::precision_multiplier(precision);
+  int64_t now = now_ns - (now_ns % mult);
+  parser.parse(
+      body, now,
+      [&](const point_ref& p) {
+        batch.add(p.measurement, p.tags, p.tag_count, p.fields, p.field_count, p.time);
+      },
+      out.parse_errors);
+  if (batch.empty()) return out;
+  storage::write_result r = engine.write(batch);
+  out.st = r.st;
+  if (!r.st.ok()) return out;
+  out.points_written = r.points_written;
+  out.points_dropped = r.rejected.size();
+  for (const auto& rej : r.rejected) out.storage_errors.push_back(rej.message);
+  return out;
+}
+
+std::string write_outcome::partial_message(std::string_view body) const {
+  (void)body;
+  std::string reasons;
+  auto add = [&](const std::string& s) {
+    if (!reasons.empty()) reasons.push_back('\n');
+    reasons += s;
+  };
+  for (const auto& e : parse_errors) {
+    add(e.message + " (line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ")");
+  }
+  // Storage refusals are usually many of one kind: name the first and count.
+  if (!storage_errors.empty()) add(storage_errors.front());
+  return "partial write: " + reasons + " dropped=" + std::to_string(points_dropped + parse_errors.size());
+}
+
+}  // namespace liandu::ingest

@@ -1,0 +1,113 @@
+#include "query/engine_storage.h"
+
+namespace liandu::query {
+
+namespace {
+liandu::storage::retention_policy to_engine(const retention_policy_info& rp) {
+  return {rp.name, rp.duration_ns, rp.shard_duration_ns, rp.replication};
+}
+}  // namespace
+
+std::vector<std::string> engine_storage::databases() { return engine_.databases(); }
+
+status engine_storage::create_database(std::string_view db) { return engine_.create_database(db); }
+
+status engine_storage::drop_database(std::string_view db) { return engine_.drop_database(db); }
+
+result<std::vector<retention_policy_info>> engine_storage::retention_policies(std::string_view db) {
+  auto rps = engine_.retention_policies(db);
+  if (!rps.ok()) return rps.error();
+  std::vector<retention_policy_info> out;
+  for (const auto& [rp, is_default] : *rps) {
+    out.push_back({rp.name, rp.duration_ns, rp.shard_duration_ns, rp.replication, is_default});
+  }
+  return out;
+}
+
+status engine_storage::create_retention_policy(std::string_view db, const retention_policy_info& rp) {
+  return engine_.create_retention_policy(db, to_engine(rp), rp.is_default);
+}
+
+status engine_storage::alter_retention_policy(std::string_view db, const retention_policy_info& rp) {
+  return engine_.alter_retention_policy(db, to_engine(rp), rp.is_default);
+}
+
+status engine_storage::drop_retention_policy(std::string_view db, std::string_view rp) {
+  return engine_.drop_retention_policy(db, rp);
+}
+
+result<std::vector<std::string>> engine_storage::measurements(std::string_view db) {
+  return engine_.measurements(db);
+}
+
+result<std::vector<std::pair<std::string, model::field_type>>> engine_storage::field_keys(
+    std::string_view db, std::string_view measurement) {
+  return engine_.field_keys(db, measurement);
+}
+
+result<std::vector<std::string>> engine_storage::tag_keys(std::string_view db, std::string_view measurement) {
+  return engine_.tag_keys(db, measurement);
+}
+
+result<std::vector<series_info>> engine_storage::series(std::string_view db, std::string_view measurement) {
+  auto refs = engine_.series(db, measurement);
+  if (!refs.ok()) return refs.error();
+  std::vector<series_info> out;
+  out.reserve(refs->size());
+  for (const auto& r : *refs) {
+    series_info s;
+    s.id = r.id;
+    model::parse_series_key(r.key, s.measurement, s.tags);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> engine_storage::tag_values(
+    std::string_view db, std::string_view measurement, std::string_view key) {
+  auto vals = engine_.tag_values(db, measurement, key);
+  if (!vals.ok()) return vals.error();
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> out;
+  out.reserve(vals->size());
+  for (auto& [v, ids] : *vals) out.emplace_back(std::move(v), std::vector<uint64_t>(ids.begin(), ids.end()));
+  return out;
+}
+
+status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+                            int64_t min_time, int64_t max_time, const batch_sink& sink) {
+  liandu::storage::column col;
+  LIANDU_RETURN_IF_ERROR(
+      engine_.scan(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, col));
+  if (col.size() == 0) return {};
+  column_batch b;
+  b.type = col.type;
+  b.times = std::move(col.times);
+  b.floats = std::move(col.floats);
+  b.integers = std::move(col.integers);
+  b.unsigneds = std::move(col.unsigneds);
+  b.booleans = std::move(col.booleans);
+  b.strings = std::move(col.strings);
+  sink(b);
+  return {};
+}
+
+status engine_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
+  liandu::storage::write_batch batch(db, rp);
+  for (const auto& p : points) batch.add(p);
+  auto r = engine_.write(batch);
+  if (!r.st.ok()) return r.st;
+  if (!r.rejected.empty()) return error(errc::conflict, r.rejected.front().message);
+  return {};
+}
+
+status engine_storage::delete_series(std::string_view db, const std::vector<uint64_t>& ids, int64_t min_time,
+                                     int64_t max_time) {
+  std::vector<uint32_t> narrow(ids.begin(), ids.end());
+  return engine_.delete_series(db, narrow, min_time, max_time);
+}
+
+status engine_storage::drop_measurement(std::string_view db, std::string_view measurement) {
+  return engine_.drop_measurement(db, measurement);
+}
+
+}  // namespace liandu::query

@@ -1,0 +1,222 @@
+#include "storage/codec/float_codec.h"
+
+#include <array>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+#include "base/coding.h"
+#include "storage/codec/bit_stream.h"
+#include "storage/codec/codec_limits.h"
+#include "storage/codec/integer_codec.h"
+
+namespace liandu::storage::codec {
+namespace {
+
+// Powers of ten up to 10^15 are exact doubles, so m / 10^k is one correctly
+// rounded division.
+constexpr std::array<double, max_decimal_digits + 1> pow10 = [] {
+  std::array<double, max_decimal_digits + 1> p{};
+  double x = 1;
+  for (auto& e : p) {
+    e = x;
+    x *= 10;
+  }
+  return p;
+}();
+
+// Beyond this the scaled value is not converted (the cast would overflow).
+constexpr double max_scaled = 4611686018427387904.0;  // 2^62
+
+uint64_t bits_of(double v) { return std::bit_cast<uint64_t>(v); }
+double from_bits(uint64_t b) { return std::bit_cast<double>(b); }
+
+char tag(float_scheme s) { return static_cast<char>(s); }
+
+status corrupt(std::string what) { return status(errc::corruption, "float column: " + what); }
+
+// Sets m to the integer with v == m / 10^k bit for bit; false when none.
+bool scale(double v, int k, int64_t& m) {
+  const double s = v * pow10[k];
+  if (!(std::fabs(s) < max_scaled)) return false;  // also NaN and infinities
+  m = std::llround(s);
+  return bits_of(static_cast<double>(m) / pow10[k]) == bits_of(v);
+}
+
+// Appends the decimal encoding when every value is a short decimal.
+bool encode_decimal(const double* v, size_t n, std::string& out) {
+  int k = 0;
+  int64_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    while (!scale(v[i], k, m)) {
+      if (++k > max_decimal_digits) return false;
+    }
+  }
+  // A value that fit a smaller k may fall out of range at the final one.
+  std::vector<int64_t> scaled(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!scale(v[i], k, scaled[i])) return false;
+  }
+  out.push_back(tag(float_scheme::decimal));
+  out.push_back(static_cast<char>(k));
+  encode_integers(scaled.data(), n, out);
+  return true;
+}
+
+// Gorilla: the first value as 64 bits, then per value the XOR with the one
+// before: '0' when equal; '10' + the meaningful bits when they fall inside the
+// previous window; '11' + 6 bits leading zeros + 6 bits (length - 1) + the
+// meaningful bits otherwise.
+void encode_gorilla(const double* v, size_t n, std::string& out) {
+  out.push_back(tag(float_scheme::gorilla));
+  bit_writer w(out);
+  uint64_t prev = bits_of(v[0]);
+  w.write(prev, 64);
+  int window_lead = -1;  // no window yet
+  int window_trail = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const uint64_t cur = bits_of(v[i]);
+    const uint64_t x = cur ^ prev;
+    prev = cur;
+    if (x == 0) {
+      w.write(0, 1);
+      continue;
+    }
+    const int lead = std::countl_zero(x);
+    const int trail = std::countr_zero(x);
+    const int len = 64 - lead - trail;
+    if (window_lead >= 0 && lead >= window_lead && trail >= window_trail) {
+      const int window_len = 64 - window_lead - window_trail;
+      if (window_len <= len + 12) {  // reuse only when it beats a new header
+        w.write(0b10, 2);
+        w.write(x >> window_trail, window_len);
+        continue;
+      }
+    }
+    w.write(0b11, 2);
+    w.write(static_cast<uint64_t>(lead), 6);
+    w.write(static_cast<uint64_t>(len - 1), 6);
+    w.write(x >> trail, len);
+    window_lead = lead;
+    window_trail = trail;
+  }
+  w.finish();
+}
+
+status decode_gorilla(std::string_view p, size_t n, double* out) {
+  bit_reader r(p);
+  if (r.bits_left() < 64 + (n - 1)) {
+    return corrupt("gorilla scheme: " + std::to_string(p.size()) + " bytes cannot hold " + std::to_string(n) +
+                   " values");
+  }
+  uint64_t prev = r.read(64);
+  out[0] = from_bits(prev);
+  int lead = -1;
+  int len = 0;
+  for (size_t i = 1; i < n; ++i) {
+    if (r.read(1) == 0) {
+      out[i] = from_bits(prev);
+      continue;
+    }
+    if (r.read(1) == 1) {
+      lead = static_cast<int>(r.read(6));
+      len = static_cast<int>(r.read(6)) + 1;
+      if (lead + len > 64) {
+        return corrupt("gorilla scheme: value " + std::to_string(i) + " has a window of " +
+                       std::to_string(lead) + " leading zeros and " + std::to_string(len) + " bits");
+      }
+    } else if (lead < 0) {
+      return corrupt("gorilla scheme: value " + std::to_string(i) + " reuses a window before any was set");
+    }
+    prev ^= r.read(len) << (64 - lead - len);
+    if (r.failed()) return corrupt("gorilla scheme: bit stream ends at value " + std::to_string(i));
+    out[i] = from_bits(prev);
+  }
+  if (r.failed()) return corrupt("gorilla scheme: bit stream ends early");
+  const size_t left = r.bits_left();
+  if (left >= 8) return corrupt("gorilla scheme: " + std::to_string(left / 8) + " trailing bytes");
+  if (left > 0 && r.read(static_cast<int>(left)) != 0) return corrupt("gorilla scheme: non-zero padding bits");
+  return status();
+}
+
+}  // namespace
+
+void encode_floats(const double* values, size_t n, std::string& out) {
+  assert(n <= max_column_values);
+  if (n == 0) {
+    out.push_back(tag(float_scheme::empty));
+    return;
+  }
+  std::string best;
+  // Below a byte a value Gorilla cannot win (it spends a bit even on a
+  // repeat, and a decimal column of repeats is one simple8b run), so skip it.
+  if (encode_decimal(values, n, best) && best.size() <= n) {
+    out.append(best);
+    return;
+  }
+  std::string gorilla;
+  encode_gorilla(values, n, gorilla);
+  if (best.empty() || gorilla.size() < best.size()) best.swap(gorilla);
+  if (best.size() > 1 + 8 * n) {
+    out.push_back(tag(float_scheme::raw));
+    for (size_t i = 0; i < n; ++i) put_fixed64(out, bits_of(values[i]));
+    return;
+  }
+  out.append(best);
+}
+
+status decode_floats(std::string_view in, size_t n, std::vector<double>& out) {
+  if (n > max_column_values) {
+    return corrupt(std::to_string(n) + " values is over the limit of " + std::to_string(max_column_values));
+  }
+  if (in.empty()) {
+    if (n == 0) return status();
+    return corrupt("no bytes for " + std::to_string(n) + " values");
+  }
+  const auto scheme = static_cast<float_scheme>(in.front());
+  const std::string_view p = in.substr(1);
+  switch (scheme) {
+    case float_scheme::empty:
+      if (n != 0) return corrupt("empty scheme for " + std::to_string(n) + " values");
+      if (!p.empty()) return corrupt("empty scheme with " + std::to_string(p.size()) + " bytes after it");
+      return status();
+    case float_scheme::raw: {
+      if (p.size() != 8 * n) {
+        return corrupt("raw scheme has " + std::to_string(p.size()) + " bytes for " + std::to_string(n) +
+                       " values");
+      }
+      const size_t old = out.size();
+      out.resize(old + n);
+      for (size_t i = 0; i < n; ++i) out[old + i] = from_bits(get_fixed64(p.data() + 8 * i));
+      return status();
+    }
+    case float_scheme::gorilla: {
+      if (n == 0) return corrupt("gorilla scheme for zero values");
+      const size_t old = out.size();
+      out.resize(old + n);
+      status s = decode_gorilla(p, n, out.data() + old);
+      if (!s.ok()) out.resize(old);
+      return s;
+    }
+    case float_scheme::decimal: {
+      if (n == 0) return corrupt("decimal scheme for zero values");
+      if (p.empty()) return corrupt("decimal scheme without its digit count at byte 1");
+      const int k = static_cast<uint8_t>(p.front());
+      if (k > max_decimal_digits) return corrupt("decimal scheme with " + std::to_string(k) + " digits at byte 1");
+      std::vector<uint64_t> scaled(n);
+      status s = decode_integer_column(p.substr(1), n, true, "float column: decimal scheme at byte 2: integer",
+                                       scaled.data());
+      if (!s.ok()) return s;
+      const size_t old = out.size();
+      out.resize(old + n);
+      for (size_t i = 0; i < n; ++i) {
+        out[old + i] = static_cast<double>(static_cast<int64_t>(scaled[i])) / pow10[k];
+      }
+      return status();
+    }
+  }
+  return corrupt("unknown scheme " + std::to_string(static_cast<uint8_t>(in.front())) + " at byte 0");
+}
+
+}  // namespace liandu::storage::codec

@@ -1,0 +1,201 @@
+#include "storage/codec/string_codec.h"
+
+#include <zstd.h>
+
+#include <cassert>
+#include <unordered_map>
+
+#include "base/coding.h"
+#include "base/result.h"
+#include "storage/codec/codec_limits.h"
+#include "storage/codec/integer_codec.h"
+
+namespace liandu::storage::codec {
+namespace {
+
+constexpr int zstd_level = 3;
+// Smaller encodings are not worth a zstd frame header (about a dozen bytes).
+constexpr size_t zstd_min_size = 64;
+
+char tag(string_scheme s) { return static_cast<char>(s); }
+
+status corrupt(std::string what) { return status(errc::corruption, "string column: " + what); }
+
+void encode_plain(const std::string* values, size_t n, std::string& out) {
+  std::vector<uint64_t> lengths(n);
+  for (size_t i = 0; i < n; ++i) lengths[i] = values[i].size();
+  std::string encoded_lengths;
+  encode_unsigneds(lengths.data(), n, encoded_lengths);
+  out.push_back(tag(string_scheme::plain));
+  put_varint(out, encoded_lengths.size());
+  out.append(encoded_lengths);
+  for (size_t i = 0; i < n; ++i) out.append(values[i]);
+}
+
+// Appends the dict encoding unless the column has more than n / 2 distinct
+// values, when it would not pay.
+bool encode_dict(const std::string* values, size_t n, std::string& out) {
+  std::unordered_map<std::string_view, uint64_t> ids;
+  std::vector<std::string_view> entries;
+  std::vector<uint64_t> indices(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto [it, added] = ids.try_emplace(values[i], entries.size());
+    if (added) {
+      entries.push_back(values[i]);
+      if (entries.size() > n / 2) return false;
+    }
+    indices[i] = it->second;
+  }
+  out.push_back(tag(string_scheme::dict));
+  put_varint(out, entries.size());
+  for (auto e : entries) put_string(out, e);
+  encode_unsigneds(indices.data(), n, out);
+  return true;
+}
+
+status decode_plain(std::string_view p, size_t n, std::vector<std::string>& out) {
+  uint64_t lengths_size = 0;
+  if (!get_varint(p, lengths_size) || lengths_size > p.size()) {
+    return corrupt("plain scheme: bad size of the lengths");
+  }
+  std::vector<uint64_t> lengths(n);
+  LIANDU_RETURN_IF_ERROR(decode_integer_column(p.substr(0, lengths_size), n, false,
+                                               "string column: plain scheme: length", lengths.data()));
+  const std::string_view bytes = p.substr(lengths_size);
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (lengths[i] > bytes.size() - total) {
+      return corrupt("plain scheme: value " + std::to_string(i) + " of " + std::to_string(lengths[i]) +
+                     " bytes runs past the end");
+    }
+    total += lengths[i];
+  }
+  if (total != bytes.size()) {
+    return corrupt("plain scheme: " + std::to_string(bytes.size() - total) + " trailing bytes");
+  }
+  out.reserve(out.size() + n);
+  size_t at = 0;
+  for (size_t i = 0; i < n; ++i) {
+    out.emplace_back(bytes.substr(at, lengths[i]));
+    at += lengths[i];
+  }
+  return status();
+}
+
+status decode_dict(std::string_view p, size_t n, const std::string_view in, std::vector<std::string>& out) {
+  uint64_t d = 0;
+  if (!get_varint(p, d) || d == 0 || d > n || d > p.size()) {
+    return corrupt("dict scheme: bad entry count");
+  }
+  std::vector<std::string_view> entries(d);
+  for (auto& e : entries) {
+    const size_t at = in.size() - p.size();
+    if (!get_string(p, e)) return corrupt("dict scheme: bad entry at byte " + std::to_string(at));
+  }
+  std::vector<uint64_t> indices(n);
+  LIANDU_RETURN_IF_ERROR(
+      decode_integer_column(p, n, false, "string column: dict scheme: index", indices.data()));
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (indices[i] >= d) {
+      return corrupt("dict scheme: value " + std::to_string(i) + " has index " + std::to_string(indices[i]) +
+                     " of " + std::to_string(d) + " entries");
+    }
+    total += entries[indices[i]].size();
+    if (total > max_column_bytes) {
+      return corrupt("dict scheme: values add up to more than " + std::to_string(max_column_bytes) + " bytes");
+    }
+  }
+  out.reserve(out.size() + n);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(entries[indices[i]]);
+  return status();
+}
+
+// Decodes a plain or dict encoding; in starts with its tag.
+status decode_inner(std::string_view in, size_t n, std::vector<std::string>& out) {
+  const auto scheme = static_cast<string_scheme>(in.front());
+  switch (scheme) {
+    case string_scheme::plain: return decode_plain(in.substr(1), n, out);
+    case string_scheme::dict: return decode_dict(in.substr(1), n, in, out);
+    default: break;
+  }
+  return corrupt("scheme " + std::to_string(static_cast<uint8_t>(in.front())) +
+                 " at byte 0 is unknown or not allowed here");
+}
+
+}  // namespace
+
+void encode_strings(const std::string* values, size_t n, std::string& out) {
+  assert(n <= max_column_values);
+  if (n == 0) {
+    out.push_back(tag(string_scheme::empty));
+    return;
+  }
+  std::string best;
+  encode_plain(values, n, best);
+  std::string dict;
+  if (encode_dict(values, n, dict) && dict.size() < best.size()) best.swap(dict);
+  if (best.size() >= zstd_min_size) {
+    std::string frame(ZSTD_compressBound(best.size()), '\0');
+    const size_t size = ZSTD_compress(frame.data(), frame.size(), best.data(), best.size(), zstd_level);
+    if (!ZSTD_isError(size)) {
+      frame.resize(size);
+      std::string wrapped;
+      wrapped.push_back(tag(string_scheme::zstd));
+      put_varint(wrapped, best.size());
+      wrapped.append(frame);
+      if (wrapped.size() < best.size()) best.swap(wrapped);
+    }
+  }
+  out.append(best);
+}
+
+status decode_strings(std::string_view in, size_t n, std::vector<std::string>& out) {
+  if (n > max_column_values) {
+    return corrupt(std::to_string(n) + " values is over the limit of " + std::to_string(max_column_values));
+  }
+  if (in.empty()) {
+    if (n == 0) return status();
+    return corrupt("no bytes for " + std::to_string(n) + " values");
+  }
+  const size_t old = out.size();
+  status s;
+  switch (static_cast<string_scheme>(in.front())) {
+    case string_scheme::empty:
+      if (n != 0) return corrupt("empty scheme for " + std::to_string(n) + " values");
+      if (in.size() != 1) return corrupt("empty scheme with " + std::to_string(in.size() - 1) + " bytes after it");
+      return status();
+    case string_scheme::zstd: {
+      if (n == 0) return corrupt("zstd scheme for zero values");
+      std::string_view p = in.substr(1);
+      uint64_t size = 0;
+      if (!get_varint(p, size) || size == 0 || size > max_column_bytes) {
+        return corrupt("zstd scheme: bad decompressed size at byte 1");
+      }
+      const size_t at = in.size() - p.size();
+      // The frame must declare the same size, so a forged frame cannot make
+      // us decompress more than we allocated (zstd checks dst capacity too).
+      if (ZSTD_getFrameContentSize(p.data(), p.size()) != size) {
+        return corrupt("zstd scheme: frame at byte " + std::to_string(at) + " does not declare " +
+                       std::to_string(size) + " bytes");
+      }
+      std::string inner(size, '\0');
+      const size_t got = ZSTD_decompress(inner.data(), inner.size(), p.data(), p.size());
+      if (ZSTD_isError(got) || got != size) {
+        return corrupt("zstd scheme: frame at byte " + std::to_string(at) + ": " +
+                       (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
+      }
+      s = decode_inner(inner, n, out);
+      if (!s.ok()) s = status(errc::corruption, "inside zstd frame: " + s.message());
+      break;
+    }
+    default:
+      if (n == 0) return corrupt("non-empty scheme for zero values");
+      s = decode_inner(in, n, out);
+      break;
+  }
+  if (!s.ok()) out.resize(old);
+  return s;
+}
+
+}  // namespace liandu::storage::codec

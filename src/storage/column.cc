@@ -1,0 +1,95 @@
+#include "storage/column.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace liandu::storage {
+
+void column::clear() {
+  times.clear();
+  floats.clear();
+  integers.clear();
+  unsigneds.clear();
+  booleans.clear();
+  strings.clear();
+}
+
+void column::reserve(size_t n) {
+  times.reserve(n);
+  switch (type) {
+    case model::field_type::float64: floats.reserve(n); break;
+    case model::field_type::int64: integers.reserve(n); break;
+    case model::field_type::uint64: unsigneds.reserve(n); break;
+    case model::field_type::boolean: booleans.reserve(n); break;
+    case model::field_type::string: strings.reserve(n); break;
+  }
+}
+
+void column::append_value(const model::field_value_view& v) {
+  switch (v.index()) {
+    case 0: floats.push_back(std::get<0>(v)); break;
+    case 1: integers.push_back(std::get<1>(v)); break;
+    case 2: unsigneds.push_back(std::get<2>(v)); break;
+    case 3: booleans.push_back(std::get<3>(v) ? 1 : 0); break;
+    case 4: strings.emplace_back(std::get<4>(v)); break;
+  }
+}
+
+void column::append_from(const column& o, size_t i) {
+  times.push_back(o.times[i]);
+  switch (type) {
+    case model::field_type::float64: floats.push_back(o.floats[i]); break;
+    case model::field_type::int64: integers.push_back(o.integers[i]); break;
+    case model::field_type::uint64: unsigneds.push_back(o.unsigneds[i]); break;
+    case model::field_type::boolean: booleans.push_back(o.booleans[i]); break;
+    case model::field_type::string: strings.push_back(o.strings[i]); break;
+  }
+}
+
+bool column::is_sorted_unique() const {
+  for (size_t i = 1; i < times.size(); ++i) {
+    if (times[i] <= times[i - 1]) return false;
+  }
+  return true;
+}
+
+namespace {
+template <typename T>
+void permute(std::vector<T>& v, const std::vector<uint32_t>& order) {
+  std::vector<T> out;
+  out.reserve(order.size());
+  for (uint32_t i : order) out.push_back(std::move(v[i]));
+  v.swap(out);
+}
+}  // namespace
+
+void column::sort_and_dedup() {
+  if (is_sorted_unique()) return;
+  std::vector<uint32_t> order(times.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return times[a] < times[b]; });
+  // Keep the last index of each run of equal times.
+  std::vector<uint32_t> keep;
+  keep.reserve(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k + 1 < order.size() && times[order[k + 1]] == times[order[k]]) continue;
+    keep.push_back(order[k]);
+  }
+  permute(times, keep);
+  switch (type) {
+    case model::field_type::float64: permute(floats, keep); break;
+    case model::field_type::int64: permute(integers, keep); break;
+    case model::field_type::uint64: permute(unsigneds, keep); break;
+    case model::field_type::boolean: permute(booleans, keep); break;
+    case model::field_type::string: permute(strings, keep); break;
+  }
+}
+
+size_t column::memory_bytes() const {
+  size_t b = sizeof(column) + times.capacity() * 8 + floats.capacity() * 8 + integers.capacity() * 8 +
+             unsigneds.capacity() * 8 + booleans.capacity();
+  for (const auto& s : strings) b += sizeof(std::string) + (s.size() > 15 ? s.size() : 0);
+  return b;
+}
+
+}  // namespace liandu::storage

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/point.h"
+
+namespace liandu::storage {
+
+// The values of one field of one series: parallel vectors of times and
+// values. Exactly one value vector is used, chosen by `type`; booleans are
+// 0/1 bytes. Used by the head (append order) and by scans (time order).
+struct column {
+  model::field_type type = model::field_type::float64;
+  std::vector<int64_t> times;
+  std::vector<double> floats;
+  std::vector<int64_t> integers;
+  std::vector<uint64_t> unsigneds;
+  std::vector<uint8_t> booleans;
+  std::vector<std::string> strings;
+
+  size_t size() const { return times.size(); }
+  void clear();
+  void reserve(size_t n);
+  void append_value(const model::field_value_view& v);
+  // Appends element i of other (same type).
+  void append_from(const column& other, size_t i);
+  // Sorts by time, keeping the last of equal times (last write wins). Stable:
+  // callers append older data first.
+  void sort_and_dedup();
+  bool is_sorted_unique() const;
+  size_t memory_bytes() const;
+};
+
+}  // namespace liandu::storage

@@ -1,0 +1,980 @@
+#include "storage/engine.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+
+#include "base/clock.h"
+#include "base/coding.h"
+#include "storage/block/block_reader.h"
+#include "storage/block/block_writer.h"
+#include "storage/fs/file_util.h"
+#include "storage/head/head.h"
+#include "storage/index/series_index.h"
+#include "storage/wal/wal_writer.h"
+
+namespace liandu::storage {
+
+namespace {
+constexpr int64_t hour_ns = 3600LL * 1000000000LL;
+constexpr int64_t day_ns = 24 * hour_ns;
+constexpr int64_t min_time = std::numeric_limits<int64_t>::min();
+constexpr int64_t max_time = std::numeric_limits<int64_t>::max();
+
+// A deleted range of one series that applies to sources (blocks, frozen heads)
+// older than `seq_limit`; newer data was written after the delete.
+struct tombstone {
+  uint32_t series_id;
+  int64_t min_time;
+  int64_t max_time;
+  uint64_t seq_limit;
+};
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+std::string seq_name(uint64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020llu.blk", static_cast<unsigned long long>(seq));
+  return buf;
+}
+}  // namespace
+
+int64_t default_shard_duration(int64_t duration_ns) {
+  // InfluxDB's shard group durations: < 2 days -> 1 h, < 6 months -> 1 day, else 7 days.
+  if (duration_ns > 0 && duration_ns < 2 * day_ns) return hour_ns;
+  if (duration_ns > 0 && duration_ns <= 180 * day_ns) return day_ns;
+  return 7 * day_ns;
+}
+
+struct engine::partition {
+  int64_t start = 0;
+  int64_t end = 0;  // exclusive
+  std::string dir;
+  head::head active;
+  struct frozen_head {
+    std::shared_ptr<const head::head> data;
+    uint64_t seq;
+  };
+  std::vector<frozen_head> frozen;  // being written as blocks by a checkpoint
+  struct block_file {
+    std::shared_ptr<const block::block_reader> reader;
+    uint64_t seq;
+  };
+  std::vector<block_file> blocks;  // ascending seq
+};
+
+struct engine::rp_state {
+  retention_policy info;
+  std::map<int64_t, std::shared_ptr<partition>> partitions;  // by start
+};
+
+struct engine::database {
+  std::string name;
+  std::string dir;
+  index::series_index index;
+  std::map<std::string, rp_state, std::less<>> rps;
+  std::string default_rp;
+  std::map<std::string, std::map<std::string, model::field_type, std::less<>>, std::less<>> fields;
+  std::vector<tombstone> tombstones;
+  bool dropped = false;
+};
+
+engine::engine(engine_options opts) : opts_(std::move(opts)) {}
+
+engine::~engine() {
+  {
+    std::lock_guard lock(bg_mu_);
+    stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+}
+
+result<std::unique_ptr<engine>> engine::open(engine_options opts) {
+  std::unique_ptr<engine> e(new engine(std::move(opts)));
+  LIANDU_RETURN_IF_ERROR(e->load());
+  if (e->opts_.background) e->bg_ = std::thread([p = e.get()] { p->background_loop(); });
+  return e;
+}
+
+engine::database* engine::find_db_locked(std::string_view db) const {
+  auto it = dbs_.find(db);
+  return it == dbs_.end() ? nullptr : it->second.get();
+}
+
+// ---------------------------------------------------------------- metadata
+
+status engine::save_meta_locked() {
+  nlohmann::json j;
+  j["version"] = 1;
+  j["next_block_seq"] = next_block_seq_;
+  j["databases"] = nlohmann::json::array();
+  for (const auto& [name, db] : dbs_) {
+    nlohmann::json d;
+    d["name"] = name;
+    d["default_rp"] = db->default_rp;
+    d["rps"] = nlohmann::json::array();
+    for (const auto& [rname, rp] : db->rps) {
+      d["rps"].push_back({{"name", rname},
+                          {"duration_ns", rp.info.duration_ns},
+                          {"shard_duration_ns", rp.info.shard_duration_ns},
+                          {"replication", rp.info.replication}});
+    }
+    j["databases"].push_back(d);
+  }
+  return fs::write_file_atomic(fs::join(opts_.data_dir, "meta.json"), j.dump(2));
+}
+
+namespace {
+std::string fields_json(const engine::database& db);
+}
+
+namespace {
+
+nlohmann::json tombstones_json(const std::vector<tombstone>& ts) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& t : ts) a.push_back({t.series_id, t.min_time, t.max_time, t.seq_limit});
+  return a;
+}
+
+}  // namespace
+
+status engine::load() {
+  LIANDU_RETURN_IF_ERROR(fs::create_dirs(opts_.data_dir));
+  auto meta = fs::read_file(fs::join(opts_.data_dir, "meta.json"));
+  if (meta.ok()) {
+    nlohmann::json j = nlohmann::json::parse(*meta, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return error(errc::corruption, "meta.json is not valid JSON");
+    next_block_seq_ = j.value("next_block_seq", uint64_t{1});
+    for (const auto& d : j["databases"]) {
+      auto db = std::make_shared<database>();
+      db->name = d["name"].get<std::string>();
+      db->default_rp = d["default_rp"].get<std::string>();
+      db->dir = fs::join(fs::join(opts_.data_dir, "db"), db->name);
+      LIANDU_RETURN_IF_ERROR(db->index.open(db->dir));
+      for (const auto& r : d["rps"]) {
+        rp_state rp;
+        rp.info.name = r["name"].get<std::string>();
+        rp.info.duration_ns = r["duration_ns"].get<int64_t>();
+        rp.info.shard_duration_ns = r["shard_duration_ns"].get<int64_t>();
+        rp.info.replication = r["replication"].get<int>();
+        std::string rp_dir = fs::join(db->dir, rp.info.name);
+        auto parts = fs::list_dir(rp_dir);
+        if (!parts.ok()) return parts.error();
+        for (const auto& pname : *parts) {
+          auto dash = pname.find('_');
+          if (dash == std::string::npos) continue;
+          auto p = std::make_shared<partition>();
+          p->start = std::stoll(pname.substr(0, dash));
+          p->end = std::stoll(pname.substr(dash + 1));
+          p->dir = fs::join(rp_dir, pname);
+          auto files = fs::list_dir(p->dir);
+          if (!files.ok()) return files.error();
+          for (const auto& f : *files) {
+            if (f.size() != 24 || f.substr(20) != ".blk") {
+              if (f.ends_with(".tmp")) (void)fs::remove_file(fs::join(p->dir, f));  // unfinished write
+              continue;
+            }
+            auto reader = block::block_reader::open(fs::join(p->dir, f));
+            if (!reader.ok()) {
+              recovery_.messages.push_back("skipped unreadable block " + f + ": " + reader.error().message());
+              continue;
+            }
+            uint64_t seq = std::strtoull(f.c_str(), nullptr, 10);
+            next_block_seq_ = std::max(next_block_seq_, seq + 1);
+            p->blocks.push_back({std::shared_ptr<const block::block_reader>(std::move(reader).value()), seq});
+          }
+          rp.partitions[p->start] = p;
+        }
+        db->rps.emplace(rp.info.name, std::move(rp));
+      }
+      auto fields = fs::read_file(fs::join(db->dir, "fields.json"));
+      if (fields.ok()) {
+        nlohmann::json fj = nlohmann::json::parse(*fields, nullptr, false);
+        if (fj.is_object()) {
+          for (auto& [m, fs_] : fj.items()) {
+            for (auto& [f, t] : fs_.items()) db->fields[m][f] = static_cast<model::field_type>(t.get<int>());
+          }
+        }
+      }
+      auto tombs = fs::read_file(fs::join(db->dir, "tombstones.json"));
+      if (tombs.ok()) {
+        nlohmann::json tj = nlohmann::json::parse(*tombs, nullptr, false);
+        if (tj.is_array()) {
+          for (const auto& t : tj) {
+            db->tombstones.push_back({t[0].get<uint32_t>(), t[1].get<int64_t>(), t[2].get<int64_t>(),
+                                      t[3].get<uint64_t>()});
+          }
+        }
+      }
+      dbs_[db->name] = db;
+    }
+  } else if (meta.error().code() != errc::not_found) {
+    return meta.error();
+  }
+
+  wal::writer::options wopts;
+  wopts.segment_bytes = opts_.wal_segment_bytes;
+  auto w = wal::writer::open(fs::join(opts_.data_dir, "wal"), wopts);
+  if (!w.ok()) return w.error();
+  wal_ = std::move(w).value();
+  wal::replay_report report;
+  LIANDU_RETURN_IF_ERROR(wal_->replay(
+      [&](wal::record_type t, std::string_view payload) { replay_record(static_cast<uint8_t>(t), payload); },
+      report));
+  recovery_.wal_records = report.records;
+  for (auto& m : report.messages) recovery_.messages.push_back(std::move(m));
+  for (const auto& [_, db] : dbs_) recovery_.series += db->index.series_count();
+  return {};
+}
+
+void engine::replay_record(uint8_t type, std::string_view payload) {
+  if (type == static_cast<uint8_t>(wal::record_type::write)) {
+    batch_reader r(payload);
+    if (!r.header_status().ok()) {
+      recovery_.messages.push_back("skipped WAL write record: " + r.header_status().message());
+      return;
+    }
+    database* db = find_db_locked(r.db());
+    if (db == nullptr) return;  // dropped since
+    auto rit = db->rps.find(r.rp().empty() ? std::string_view(db->default_rp) : r.rp());
+    if (rit == db->rps.end()) return;
+    size_t points = 0, values = 0;
+    apply_batch_locked(*db, rit->second, payload, r.header_bytes(), nullptr, nullptr, false, points, values);
+    recovery_.points += points;
+  } else if (type == static_cast<uint8_t>(wal::record_type::delete_)) {
+    std::string_view in = payload;
+    std::string_view dbname;
+    uint64_t zmin, zmax, n;
+    if (!get_string(in, dbname) || !get_varint(in, zmin) || !get_varint(in, zmax) || !get_varint(in, n)) return;
+    database* db = find_db_locked(dbname);
+    if (db == nullptr) return;
+    std::vector<uint32_t> ids;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view key;
+      if (!get_string(in, key)) return;
+      uint32_t id = db->index.find(key);
+      if (id != 0) ids.push_back(id);
+    }
+    apply_delete_locked(*db, ids, zigzag_decode(zmin), zigzag_decode(zmax));
+  }
+}
+
+// ---------------------------------------------------------------- databases
+
+std::vector<std::string> engine::databases() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [n, _] : dbs_) out.push_back(n);
+  return out;
+}
+
+bool engine::has_database(std::string_view db) const {
+  std::shared_lock lock(mu_);
+  return find_db_locked(db) != nullptr;
+}
+
+status engine::create_database(std::string_view name, const retention_policy* rp_in) {
+  if (name.empty()) return error(errc::invalid_argument, "database name required");
+  if (name.find('/') != std::string_view::npos || name == "." || name == "..") {
+    return error(errc::invalid_argument, "invalid database name");
+  }
+  std::unique_lock lock(mu_);
+  if (find_db_locked(name) != nullptr) return {};
+  auto db = std::make_shared<database>();
+  db->name = std::string(name);
+  db->dir = fs::join(fs::join(opts_.data_dir, "db"), db->name);
+  LIANDU_RETURN_IF_ERROR(db->index.open(db->dir));
+  rp_state rp;
+  rp.info.name = "autogen";
+  if (rp_in != nullptr) rp.info = *rp_in;
+  if (rp.info.name.empty()) rp.info.name = "autogen";
+  if (rp.info.shard_duration_ns <= 0) rp.info.shard_duration_ns = default_shard_duration(rp.info.duration_ns);
+  db->default_rp = rp.info.name;
+  db->rps.emplace(rp.info.name, std::move(rp));
+  dbs_[db->name] = db;
+  return save_meta_locked();
+}
+
+status engine::drop_database(std::string_view name) {
+  std::shared_ptr<database> db;
+  {
+    std::unique_lock lock(mu_);
+    auto it = dbs_.find(name);
+    if (it == dbs_.end()) return {};
+    db = it->second;
+    db->dropped = true;
+    for (auto& [_, rp] : db->rps) {
+      for (auto& [_, p] : rp.partitions) head_bytes_ -= p->active.memory_bytes();
+    }
+    dbs_.erase(it);
+    LIANDU_RETURN_IF_ERROR(save_meta_locked());
+  }
+  // Remove the WAL records of the dropped database before its name can be
+  // reused, so a replay never brings its points back.
+  LIANDU_RETURN_IF_ERROR(checkpoint());
+  std::lock_guard ck(checkpoint_mu_);
+  return fs::remove_all(db->dir);
+}
+
+result<std::vector<std::pair<retention_policy, bool>>> engine::retention_policies(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  std::vector<std::pair<retention_policy, bool>> out;
+  for (const auto& [n, rp] : db->rps) out.emplace_back(rp.info, n == db->default_rp);
+  return out;
+}
+
+status engine::create_retention_policy(std::string_view name, const retention_policy& rp, bool make_default) {
+  if (rp.name.empty() || rp.name.find('/') != std::string::npos) {
+    return error(errc::invalid_argument, "invalid retention policy name");
+  }
+  std::unique_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  auto it = db->rps.find(rp.name);
+  if (it != db->rps.end()) {
+    if (it->second.info.duration_ns == rp.duration_ns) return {};
+    return error(errc::conflict, "retention policy already exists");
+  }
+  rp_state s;
+  s.info = rp;
+  if (s.info.shard_duration_ns <= 0) s.info.shard_duration_ns = default_shard_duration(rp.duration_ns);
+  db->rps.emplace(rp.name, std::move(s));
+  if (make_default) db->default_rp = rp.name;
+  return save_meta_locked();
+}
+
+status engine::alter_retention_policy(std::string_view name, const retention_policy& rp, bool make_default) {
+  std::unique_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  auto it = db->rps.find(rp.name);
+  if (it == db->rps.end()) return error(errc::not_found, "retention policy not found: " + rp.name);
+  if (rp.duration_ns >= 0) it->second.info.duration_ns = rp.duration_ns;
+  if (rp.shard_duration_ns > 0) it->second.info.shard_duration_ns = rp.shard_duration_ns;
+  if (rp.replication > 0) it->second.info.replication = rp.replication;
+  if (make_default) db->default_rp = rp.name;
+  return save_meta_locked();
+}
+
+status engine::drop_retention_policy(std::string_view name, std::string_view rpname) {
+  std::string dir;
+  {
+    std::unique_lock lock(mu_);
+    database* db = find_db_locked(name);
+    if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+    auto it = db->rps.find(rpname);
+    if (it == db->rps.end()) return {};
+    for (auto& [_, p] : it->second.partitions) head_bytes_ -= p->active.memory_bytes();
+    db->rps.erase(it);
+    if (db->default_rp == rpname) db->default_rp = db->rps.empty() ? "" : db->rps.begin()->first;
+    LIANDU_RETURN_IF_ERROR(save_meta_locked());
+    dir = fs::join(db->dir, rpname);
+  }
+  LIANDU_RETURN_IF_ERROR(checkpoint());
+  std::lock_guard ck(checkpoint_mu_);
+  return fs::remove_all(dir);
+}
+
+// ---------------------------------------------------------------- writes
+
+void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
+                                std::vector<rejected_point>* rejected, std::vector<std::pair<size_t, size_t>>* keep,
+                                bool enforce_limits, size_t& points, size_t& values) {
+  batch_reader r(payload);
+  batch_point p;
+  std::string measurement;
+  size_t index = 0;
+  size_t head_before = 0;
+  std::shared_ptr<partition> part;
+  const int64_t width = rp.info.shard_duration_ns > 0 ? rp.info.shard_duration_ns : 7 * day_ns;
+  (void)header_bytes;
+  for (; r.next(p); ++index) {
+    uint32_t id = db.index.find(p.series_key);
+    if (id != 0) {
+      measurement = db.index.measurement_name_of(id);
+    } else {
+      measurement_of(p.series_key, measurement);
+      if (enforce_limits && db.index.series_count() >= opts_.max_series_per_database) {
+        rejected->push_back({index, "max-series-per-database limit exceeded: (" +
+                                        std::to_string(opts_.max_series_per_database) + ")"});
+        continue;
+      }
+    }
+    // Field types are fixed per measurement: a conflicting point is refused
+    // whole, with InfluxDB's message.
+    auto& mfields = db.fields[measurement];
+    bool ok = true;
+    for (const auto& f : p.fields) {
+      auto it = mfields.find(f.key);
+      model::field_type t = model::type_of(f.value);
+      if (it != mfields.end() && it->second != t) {
+        if (rejected != nullptr) {
+          rejected->push_back({index, "field type conflict: input field \"" + std::string(f.key) +
+                                          "\" on measurement \"" + measurement + "\" is type " +
+                                          model::field_type_name(t) + ", already exists as type " +
+                                          model::field_type_name(it->second)});
+        }
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    for (const auto& f : p.fields) mfields.emplace(std::string(f.key), model::type_of(f.value));
+    if (id == 0) id = db.index.find_or_create(p.series_key);
+
+    if (!part || p.time < part->start || p.time >= part->end) {
+      if (part) head_bytes_ += part->active.memory_bytes() - head_before;
+      int64_t start = floor_div(p.time, width) * width;
+      auto& slot = rp.partitions[start];
+      if (!slot) {
+        slot = std::make_shared<partition>();
+        slot->start = start;
+        slot->end = (start > max_time - width) ? max_time : start + width;
+        slot->dir = fs::join(fs::join(db.dir, rp.info.name),
+                             std::to_string(slot->start) + "_" + std::to_string(slot->end));
+      }
+      part = slot;
+      head_before = part->active.memory_bytes();
+    }
+    for (const auto& f : p.fields) part->active.append(id, f.key, f.value, p.time);
+    ++points;
+    values += p.fields.size();
+    if (keep != nullptr) keep->emplace_back(p.offset, p.end);
+  }
+  if (part) head_bytes_ += part->active.memory_bytes() - head_before;
+}
+
+write_result engine::write(const write_batch& batch) {
+  write_result res;
+  batch_reader header(batch.data());
+  if (!header.header_status().ok()) {
+    res.st = header.header_status();
+    return res;
+  }
+  uint64_t seq = 0;
+  {
+    std::unique_lock lock(mu_);
+    database* db = find_db_locked(header.db());
+    if (db == nullptr) {
+      res.st = error(errc::not_found, "database not found: \"" + std::string(header.db()) + "\"");
+      return res;
+    }
+    auto rit = db->rps.find(header.rp().empty() ? std::string_view(db->default_rp) : header.rp());
+    if (rit == db->rps.end()) {
+      res.st = error(errc::not_found, "retention policy not found: " + std::string(header.rp()));
+      return res;
+    }
+    if (head_bytes_.load() > opts_.head_memory_limit) {
+      res.st = error(errc::limit_exceeded, "engine: cache-max-memory-size exceeded: (" +
+                                               std::to_string(head_bytes_.load()) + "/" +
+                                               std::to_string(opts_.head_memory_limit) + ")");
+      bg_cv_.notify_all();
+      return res;
+    }
+    size_t points = 0, values = 0;
+    std::vector<std::pair<size_t, size_t>> keep;
+    apply_batch_locked(*db, rit->second, batch.data(), header.header_bytes(), &res.rejected, &keep, true, points,
+                       values);
+    if (points == 0) return res;
+    if (res.rejected.empty()) {
+      seq = wal_->append(wal::record_type::write, batch.data());
+    } else {
+      // Log only the accepted points, so replay matches what was applied.
+      std::string filtered = batch.data().substr(0, header.header_bytes());
+      for (auto [b, e] : keep) filtered.append(batch.data(), b, e - b);
+      seq = wal_->append(wal::record_type::write, filtered);
+    }
+    res.points_written = points;
+    points_written_ += points;
+    values_written_ += values;
+    bytes_written_ += batch.data().size();
+  }
+  wal_->sync(seq);
+  if (head_bytes_.load() > opts_.checkpoint_bytes) bg_cv_.notify_all();
+  return res;
+}
+
+// ---------------------------------------------------------------- index
+
+result<std::vector<std::string>> engine::measurements(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.measurements();
+}
+
+result<std::vector<std::pair<std::string, model::field_type>>> engine::field_keys(
+    std::string_view name, std::string_view measurement) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  std::vector<std::pair<std::string, model::field_type>> out;
+  auto it = db->fields.find(measurement);
+  if (it != db->fields.end()) {
+    for (const auto& [f, t] : it->second) out.emplace_back(f, t);
+  }
+  return out;
+}
+
+result<std::vector<std::string>> engine::tag_keys(std::string_view name, std::string_view measurement) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.tag_keys(measurement);
+}
+
+result<std::vector<series_ref>> engine::series(std::string_view name, std::string_view measurement) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  std::vector<series_ref> out;
+  for (uint32_t id : db->index.series_of(measurement)) out.push_back({id, std::string(db->index.key_of(id))});
+  std::sort(out.begin(), out.end(), [](const series_ref& a, const series_ref& b) { return a.key < b.key; });
+  return out;
+}
+
+result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> engine::tag_values(
+    std::string_view name, std::string_view measurement, std::string_view key) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.tag_values(measurement, key);
+}
+
+// ---------------------------------------------------------------- reads
+
+namespace {
+
+bool deleted(const std::vector<tombstone>& ts, uint64_t seq, int64_t t) {
+  for (const auto& tb : ts) {
+    if (seq < tb.seq_limit && t >= tb.min_time && t <= tb.max_time) return true;
+  }
+  return false;
+}
+
+// Appends the part of src within [lo, hi] that no tombstone removes.
+void append_filtered(column& out, const column& src, int64_t lo, int64_t hi, const std::vector<tombstone>& ts,
+                     uint64_t seq) {
+  auto first = std::lower_bound(src.times.begin(), src.times.end(), lo);
+  bool sorted = src.is_sorted_unique();
+  size_t begin = sorted ? static_cast<size_t>(first - src.times.begin()) : 0;
+  for (size_t i = begin; i < src.size(); ++i) {
+    int64_t t = src.times[i];
+    if (t > hi) {
+      if (sorted) break;
+      continue;
+    }
+    if (t < lo) continue;
+    if (!ts.empty() && deleted(ts, seq, t)) continue;
+    out.append_from(src, i);
+  }
+}
+
+}  // namespace
+
+status engine::scan(std::string_view name, std::string_view rpname, uint32_t series_id, std::string_view field,
+                    int64_t lo, int64_t hi, column& out) const {
+  struct source {
+    std::shared_ptr<const block::block_reader> block;
+    const block::entry* entry = nullptr;
+    std::shared_ptr<const head::head> frozen;
+    uint64_t seq = 0;
+  };
+  struct part_sources {
+    std::vector<source> sources;
+    column active;  // copy of the active head's matching points
+  };
+  std::vector<part_sources> parts;
+  std::vector<tombstone> ts;
+  {
+    std::shared_lock lock(mu_);
+    database* db = find_db_locked(name);
+    if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+    auto rit = db->rps.find(rpname.empty() ? std::string_view(db->default_rp) : rpname);
+    if (rit == db->rps.end()) return error(errc::not_found, "retention policy not found: " + std::string(rpname));
+    for (const auto& t : db->tombstones) {
+      if (t.series_id == series_id) ts.push_back(t);
+    }
+    for (const auto& [start, p] : rit->second.partitions) {
+      if (p->end <= lo || p->start > hi) continue;
+      part_sources ps;
+      for (const auto& b : p->blocks) {
+        const block::entry* e = b.reader->find(series_id, field);
+        if (e == nullptr || e->max_time < lo || e->min_time > hi) continue;  // pruned by the index
+        ps.sources.push_back({b.reader, e, nullptr, b.seq});
+      }
+      for (const auto& f : p->frozen) {
+        if (f.data->find(series_id, field) != nullptr) ps.sources.push_back({nullptr, nullptr, f.data, f.seq});
+      }
+      if (const column* c = p->active.find(series_id, field)) {
+        ps.active.type = c->type;
+        append_filtered(ps.active, *c, lo, hi, {}, 0);
+      }
+      if (!ps.sources.empty() || ps.active.size() > 0) parts.push_back(std::move(ps));
+    }
+  }
+  for (auto& ps : parts) {
+    column merged;
+    bool first = true;
+    size_t pieces = 0;
+    for (const auto& s : ps.sources) {
+      column piece;
+      if (s.block) {
+        LIANDU_RETURN_IF_ERROR(s.block->read(*s.entry, piece));
+      } else {
+        piece = *s.frozen->find(series_id, field);
+      }
+      if (first) {
+        merged.type = piece.type;
+        first = false;
+      }
+      if (piece.type != merged.type) continue;
+      append_filtered(merged, piece, lo, hi, ts, s.seq);
+      ++pieces;
+    }
+    if (ps.active.size() > 0) {
+      if (first) merged.type = ps.active.type;
+      if (ps.active.type == merged.type) {
+        for (size_t i = 0; i < ps.active.size(); ++i) merged.append_from(ps.active, i);
+        ++pieces;
+      }
+    }
+    merged.sort_and_dedup();
+    if (out.size() == 0) out.type = merged.type;
+    if (merged.type != out.type) continue;
+    if (out.size() == 0) {
+      out = std::move(merged);
+    } else {
+      for (size_t i = 0; i < merged.size(); ++i) out.append_from(merged, i);
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- deletes
+
+void engine::apply_delete_locked(database& db, const std::vector<uint32_t>& ids, int64_t lo, int64_t hi) {
+  for (uint32_t id : ids) {
+    for (auto& [_, rp] : db.rps) {
+      for (auto& [_, p] : rp.partitions) {
+        if (p->end <= lo || p->start > hi) continue;
+        size_t before = p->active.memory_bytes();
+        p->active.delete_range(id, lo, hi);
+        head_bytes_ += p->active.memory_bytes() - before;
+      }
+    }
+    db.tombstones.push_back({id, lo, hi, next_block_seq_});
+    if (lo == min_time && hi == max_time) db.index.drop(id);
+  }
+  // Forget field types of measurements that no longer have series.
+  auto ms = db.index.measurements();
+  for (auto it = db.fields.begin(); it != db.fields.end();) {
+    if (!std::binary_search(ms.begin(), ms.end(), it->first)) {
+      it = db.fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+status engine::delete_series(std::string_view name, const std::vector<uint32_t>& ids, int64_t lo, int64_t hi) {
+  uint64_t seq;
+  {
+    std::unique_lock lock(mu_);
+    database* db = find_db_locked(name);
+    if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+    std::string payload;
+    put_string(payload, name);
+    put_varint(payload, zigzag_encode(lo));
+    put_varint(payload, zigzag_encode(hi));
+    std::vector<uint32_t> live;
+    for (uint32_t id : ids) {
+      if (db->index.alive(id)) live.push_back(id);
+    }
+    put_varint(payload, live.size());
+    for (uint32_t id : live) put_string(payload, db->index.key_of(id));
+    if (live.empty()) return {};
+    seq = wal_->append(wal::record_type::delete_, payload);
+    apply_delete_locked(*db, live, lo, hi);
+  }
+  wal_->sync(seq);
+  return {};
+}
+
+status engine::drop_measurement(std::string_view name, std::string_view measurement) {
+  std::vector<uint32_t> ids;
+  {
+    std::shared_lock lock(mu_);
+    database* db = find_db_locked(name);
+    if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+    ids = db->index.series_of(measurement);
+  }
+  return delete_series(name, ids, min_time, max_time);
+}
+
+// ---------------------------------------------------------------- checkpoint
+
+namespace {
+std::string fields_json(const engine::database& db);
+}
+
+status engine::checkpoint() {
+  std::lock_guard ck(checkpoint_mu_);
+  struct job {
+    std::shared_ptr<database> db;
+    std::shared_ptr<partition> part;
+    std::shared_ptr<const head::head> data;
+    uint64_t seq;
+  };
+  struct db_job {
+    std::shared_ptr<database> db;
+    std::string series_log;
+    std::string fields;
+    std::string tombstones;
+  };
+  std::vector<job> jobs;
+  std::vector<db_job> db_jobs;
+  uint64_t last_segment;
+  {
+    std::unique_lock lock(mu_);
+    for (auto& [_, db] : dbs_) {
+      for (auto& [_, rp] : db->rps) {
+        for (auto& [_, p] : rp.partitions) {
+          if (p->active.empty()) continue;
+          auto frozen = std::make_shared<head::head>(std::move(p->active));
+          p->active = head::head();
+          uint64_t seq = next_block_seq_++;
+          p->frozen.push_back({frozen, seq});
+          jobs.push_back({db, p, frozen, seq});
+        }
+      }
+      db_jobs.push_back({db, db->index.take_pending_log(), "", tombstones_json(db->tombstones).dump()});
+      db_jobs.back().fields = fields_json(*db);
+    }
+    last_segment = wal_->rotate();
+    if (!jobs.empty() || !db_jobs.empty()) LIANDU_RETURN_IF_ERROR(save_meta_locked());
+  }
+
+  // Write blocks with the lock released: writers go on into the fresh heads.
+  std::vector<std::shared_ptr<const block::block_reader>> readers(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const auto& jb = jobs[j];
+    if (jb.db->dropped) continue;
+    std::vector<uint32_t> ids;
+    ids.reserve(jb.data->series().size());
+    for (const auto& [id, _] : jb.data->series()) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    block::block_writer w;
+    for (uint32_t id : ids) {
+      const auto& sh = jb.data->series().at(id);
+      std::vector<const std::pair<std::string, column>*> fields;
+      for (const auto& f : sh.fields) fields.push_back(&f);
+      std::sort(fields.begin(), fields.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      for (const auto* f : fields) {
+        if (f->second.size() == 0) continue;
+        if (f->second.is_sorted_unique()) {
+          w.add(id, f->first, f->second);
+        } else {
+          column c = f->second;
+          c.sort_and_dedup();
+          w.add(id, f->first, c);
+        }
+      }
+    }
+    if (w.entry_count() == 0) continue;
+    LIANDU_RETURN_IF_ERROR(fs::create_dirs(jb.part->dir));
+    std::string path = fs::join(jb.part->dir, seq_name(jb.seq));
+    LIANDU_RETURN_IF_ERROR(block::write_block_file(path, w.finish()));
+    auto r = block::block_reader::open(path);
+    if (!r.ok()) return r.error();
+    readers[j] = std::shared_ptr<const block::block_reader>(std::move(r).value());
+  }
+  for (auto& dj : db_jobs) {
+    if (dj.db->dropped) continue;
+    LIANDU_RETURN_IF_ERROR(dj.db->index.write_log(dj.series_log));
+    LIANDU_RETURN_IF_ERROR(fs::write_file_atomic(fs::join(dj.db->dir, "fields.json"), dj.fields));
+    LIANDU_RETURN_IF_ERROR(fs::write_file_atomic(fs::join(dj.db->dir, "tombstones.json"), dj.tombstones));
+  }
+  {
+    std::unique_lock lock(mu_);
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      auto& p = *jobs[j].part;
+      if (readers[j]) p.blocks.push_back({readers[j], jobs[j].seq});
+      std::erase_if(p.frozen, [&](const partition::frozen_head& f) { return f.data == jobs[j].data; });
+      head_bytes_ -= std::min<size_t>(head_bytes_.load(), jobs[j].data->memory_bytes());
+    }
+  }
+  LIANDU_RETURN_IF_ERROR(wal_->remove_up_to(last_segment));
+  ++checkpoints_;
+
+  // Compact partitions that collected many small blocks.
+  std::vector<std::pair<std::shared_ptr<partition>, std::shared_ptr<database>>> to_compact;
+  {
+    std::shared_lock lock(mu_);
+    for (auto& [_, db] : dbs_) {
+      for (auto& [_, rp] : db->rps) {
+        for (auto& [_, p] : rp.partitions) {
+          if (p->blocks.size() > opts_.compact_after_blocks) to_compact.emplace_back(p, db);
+        }
+      }
+    }
+  }
+  for (auto& [p, db] : to_compact) LIANDU_RETURN_IF_ERROR(compact(p, db));
+  return {};
+}
+
+namespace {
+std::string fields_json(const engine::database& db) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [m, fs_] : db.fields) {
+    for (const auto& [f, t] : fs_) j[m][f] = static_cast<int>(t);
+  }
+  return j.dump();
+}
+}  // namespace
+
+// Merges all block files of a partition into one. Runs under checkpoint_mu_;
+// writers are not blocked: compaction touches only blocks, never the head.
+status engine::compact(const std::shared_ptr<partition>& p, const std::shared_ptr<database>& db) {
+  std::vector<partition::block_file> blocks;
+  std::vector<tombstone> ts;
+  uint64_t seq;
+  {
+    std::unique_lock lock(mu_);
+    blocks = p->blocks;
+    ts = db->tombstones;
+    seq = next_block_seq_++;
+  }
+  // (series, field) pairs in order across all blocks.
+  std::map<std::pair<uint32_t, std::string>, std::vector<std::pair<const block::block_reader*, const block::entry*>>>
+      groups;
+  std::vector<uint64_t> seqs;
+  for (const auto& b : blocks) {
+    for (const auto& e : b.reader->entries()) groups[{e.series_id, e.field}].push_back({b.reader.get(), &e});
+  }
+  std::map<const block::block_reader*, uint64_t> seq_of;
+  for (const auto& b : blocks) seq_of[b.reader.get()] = b.seq;
+  block::block_writer w;
+  for (const auto& [key, parts] : groups) {
+    column merged;
+    bool first = true;
+    for (const auto& [r, e] : parts) {
+      column piece;
+      LIANDU_RETURN_IF_ERROR(r->read(*e, piece));
+      if (first) merged.type = piece.type, first = false;
+      if (piece.type != merged.type) continue;
+      std::vector<tombstone> mine;
+      for (const auto& t : ts) {
+        if (t.series_id == key.first) mine.push_back(t);
+      }
+      append_filtered(merged, piece, min_time, max_time, mine, seq_of[r]);
+    }
+    merged.sort_and_dedup();
+    if (merged.size() > 0) w.add(key.first, key.second, merged);
+  }
+  std::shared_ptr<const block::block_reader> reader;
+  std::string path = fs::join(p->dir, seq_name(seq));
+  if (w.entry_count() > 0) {
+    LIANDU_RETURN_IF_ERROR(block::write_block_file(path, w.finish()));
+    auto r = block::block_reader::open(path);
+    if (!r.ok()) return r.error();
+    reader = std::shared_ptr<const block::block_reader>(std::move(r).value());
+  }
+  {
+    std::unique_lock lock(mu_);
+    std::vector<partition::block_file> kept;
+    for (const auto& b : p->blocks) {
+      bool merged_in = std::any_of(blocks.begin(), blocks.end(), [&](const auto& x) { return x.seq == b.seq; });
+      if (!merged_in) kept.push_back(b);
+    }
+    // The new block has the highest seq but holds only data older than any
+    // block written after the snapshot; keep seq order by placing it first
+    // and giving it the smallest of the merged seqs' place in tombstone terms.
+    std::vector<partition::block_file> nb;
+    if (reader) nb.push_back({reader, seq});
+    for (auto& k : kept) nb.push_back(k);
+    p->blocks = std::move(nb);
+  }
+  for (const auto& b : blocks) (void)fs::remove_file(b.reader->path());
+  ++compactions_;
+  return {};
+}
+
+status engine::enforce_retention(int64_t now) {
+  std::vector<std::string> dirs;
+  {
+    std::unique_lock lock(mu_);
+    for (auto& [_, db] : dbs_) {
+      for (auto& [_, rp] : db->rps) {
+        if (rp.info.duration_ns <= 0) continue;
+        int64_t cutoff = now - rp.info.duration_ns;
+        for (auto it = rp.partitions.begin(); it != rp.partitions.end();) {
+          if (it->second->end <= cutoff) {
+            head_bytes_ -= std::min<size_t>(head_bytes_.load(), it->second->active.memory_bytes());
+            dirs.push_back(it->second->dir);
+            it = rp.partitions.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+    }
+  }
+  std::lock_guard ck(checkpoint_mu_);
+  for (const auto& d : dirs) LIANDU_RETURN_IF_ERROR(fs::remove_all(d));
+  return {};
+}
+
+void engine::background_loop() {
+  std::unique_lock lock(bg_mu_);
+  while (!stop_) {
+    bg_cv_.wait_for(lock, std::chrono::milliseconds(opts_.background_interval_ms));
+    if (stop_) break;
+    lock.unlock();
+    if (head_bytes_.load() > opts_.checkpoint_bytes) {
+      status s = checkpoint();
+      if (!s.ok()) std::fprintf(stderr, "liandu: checkpoint failed: %s\n", s.to_string().c_str());
+    }
+    status r = enforce_retention(now_ns());
+    if (!r.ok()) std::fprintf(stderr, "liandu: retention failed: %s\n", r.to_string().c_str());
+    lock.lock();
+  }
+}
+
+engine_stats engine::stats() const {
+  engine_stats s;
+  s.points_written = points_written_;
+  s.values_written = values_written_;
+  s.bytes_written = bytes_written_;
+  s.wal_fsyncs = wal_->fsync_count();
+  s.wal_bytes = wal_->bytes_written();
+  s.head_bytes = head_bytes_;
+  s.checkpoints = checkpoints_;
+  s.compactions = compactions_;
+  std::shared_lock lock(mu_);
+  for (const auto& [n, db] : dbs_) {
+    s.series_per_database.emplace_back(n, db->index.series_count());
+    s.index_bytes += db->index.memory_bytes();
+    for (const auto& [_, rp] : db->rps) {
+      for (const auto& [_, p] : rp.partitions) {
+        s.block_files += p->blocks.size();
+        for (const auto& b : p->blocks) s.block_bytes += b.reader->file_bytes();
+      }
+    }
+  }
+  return s;
+}
+
+size_t engine::head_bytes() const { return head_bytes_; }
+
+}  // namespace liandu::storage

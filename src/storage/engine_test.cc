@@ -1,0 +1,246 @@
+#include "storage/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <map>
+#include <random>
+
+#include "storage/testing/temp_dir.h"
+
+namespace liandu::storage {
+namespace {
+
+constexpr int64_t all_min = std::numeric_limits<int64_t>::min();
+constexpr int64_t all_max = std::numeric_limits<int64_t>::max();
+
+std::unique_ptr<engine> open_engine(const std::string& dir, engine_options o = {}) {
+  o.data_dir = dir;
+  o.background = false;
+  auto e = engine::open(o);
+  EXPECT_TRUE(e.ok()) << e.error().to_string();
+  return std::move(e).value();
+}
+
+model::point pt(std::string m, std::vector<model::tag> tags, std::string field, model::field_value v, int64_t t) {
+  return model::point{std::move(m), std::move(tags), {{std::move(field), std::move(v)}}, t};
+}
+
+write_result write(engine& e, const std::vector<model::point>& pts, std::string db = "db") {
+  write_batch b(db, "");
+  for (const auto& p : pts) b.add(p);
+  return e.write(b);
+}
+
+column scan(engine& e, std::string_view key, std::string_view field, int64_t lo = all_min,
+            int64_t hi = all_max) {
+  column out;
+  auto m = std::string(key.substr(0, key.find(',')));
+  auto ss = e.series("db", m);
+  for (const auto& s : *ss) {
+    if (s.key == key) {
+      EXPECT_TRUE(e.scan("db", "", s.id, field, lo, hi, out).ok());
+    }
+  }
+  return out;
+}
+
+TEST(engine, write_then_read_back) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  auto r = write(*e, {pt("cpu", {{"host", "a"}}, "v", 1.0, 10), pt("cpu", {{"host", "a"}}, "v", 2.0, 20),
+                      pt("cpu", {{"host", "b"}}, "v", 3.0, 10)});
+  ASSERT_TRUE(r.st.ok());
+  EXPECT_EQ(r.points_written, 3u);
+  column c = scan(*e, "cpu,host=a", "v");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.floats[1], 2.0);
+  EXPECT_EQ(*e->measurements("db"), std::vector<std::string>{"cpu"});
+  EXPECT_EQ(e->series("db", "cpu")->size(), 2u);
+}
+
+TEST(engine, unknown_database_is_not_found) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  auto r = write(*e, {pt("cpu", {}, "v", 1.0, 1)}, "nope");
+  EXPECT_EQ(r.st.code(), errc::not_found);
+  EXPECT_EQ(r.st.message(), "database not found: \"nope\"");
+}
+
+TEST(engine, out_of_order_and_duplicates_last_write_wins) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  write(*e, {pt("m", {}, "v", 1.0, 30), pt("m", {}, "v", 2.0, 10), pt("m", {}, "v", 3.0, 20)});
+  write(*e, {pt("m", {}, "v", 9.0, 10)});
+  column c = scan(*e, "m", "v");
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c.times, (std::vector<int64_t>{10, 20, 30}));
+  EXPECT_EQ(c.floats, (std::vector<double>{9.0, 3.0, 1.0}));
+  // Same after a flush to blocks, and across a block and the head.
+  ASSERT_TRUE(e->checkpoint().ok());
+  write(*e, {pt("m", {}, "v", 7.0, 20)});
+  c = scan(*e, "m", "v");
+  EXPECT_EQ(c.floats, (std::vector<double>{9.0, 7.0, 1.0}));
+  ASSERT_TRUE(e->checkpoint().ok());
+  c = scan(*e, "m", "v");
+  EXPECT_EQ(c.floats, (std::vector<double>{9.0, 7.0, 1.0}));
+}
+
+TEST(engine, field_type_conflict_rejects_only_that_point) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  write(*e, {pt("m", {}, "v", 1.0, 1)});
+  auto r = write(*e, {pt("m", {}, "v", int64_t{5}, 2), pt("m", {}, "v", 3.0, 3)});
+  ASSERT_TRUE(r.st.ok());
+  EXPECT_EQ(r.points_written, 1u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 0u);
+  EXPECT_EQ(r.rejected[0].message,
+            "field type conflict: input field \"v\" on measurement \"m\" is type integer, already exists as "
+            "type float");
+  // The rejected point is not replayed either.
+  e.reset();
+  e = open_engine(tmp.path());
+  column c = scan(*e, "m", "v");
+  EXPECT_EQ(c.times, (std::vector<int64_t>{1, 3}));
+}
+
+TEST(engine, recovers_from_wal_and_blocks_after_restart) {
+  testing::temp_dir tmp;
+  std::mt19937_64 rng(7);
+  std::map<int64_t, double> want;
+  {
+    auto e = open_engine(tmp.path());
+    ASSERT_TRUE(e->create_database("db").ok());
+    for (int round = 0; round < 5; ++round) {
+      std::vector<model::point> pts;
+      for (int i = 0; i < 1000; ++i) {
+        int64_t t = static_cast<int64_t>(rng() % 100000) * 1000000000LL;
+        double v = static_cast<double>(rng() % 10000) / 100.0;
+        want[t] = v;
+        pts.push_back(pt("sensor", {{"id", "1"}}, "temp", v, t));
+      }
+      ASSERT_TRUE(write(*e, pts).st.ok());
+      if (round % 2 == 1) {
+        ASSERT_TRUE(e->checkpoint().ok());
+      }
+    }
+  }
+  auto e = open_engine(tmp.path());
+  EXPECT_GT(e->recovery().wal_records, 0u);
+  column c = scan(*e, "sensor,id=1", "temp");
+  ASSERT_EQ(c.size(), want.size());
+  size_t k = 0;
+  for (const auto& [t, v] : want) {
+    EXPECT_EQ(c.times[k], t);
+    EXPECT_EQ(c.floats[k], v);
+    ++k;
+  }
+}
+
+TEST(engine, time_range_scan_prunes) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  std::vector<model::point> pts;
+  const int64_t day = 86400LL * 1000000000LL;
+  for (int d = 0; d < 20; ++d) pts.push_back(pt("m", {}, "v", int64_t{d}, d * day));
+  write(*e, pts);
+  ASSERT_TRUE(e->checkpoint().ok());
+  column c = scan(*e, "m", "v", 5 * day, 7 * day);
+  EXPECT_EQ(c.integers, (std::vector<int64_t>{5, 6, 7}));
+}
+
+TEST(engine, delete_and_drop_are_durable) {
+  testing::temp_dir tmp;
+  {
+    auto e = open_engine(tmp.path());
+    ASSERT_TRUE(e->create_database("db").ok());
+    write(*e, {pt("m", {{"h", "a"}}, "v", 1.0, 10), pt("m", {{"h", "a"}}, "v", 2.0, 20),
+               pt("m", {{"h", "a"}}, "v", 3.0, 30), pt("m", {{"h", "b"}}, "v", 4.0, 10),
+               pt("gone", {}, "v", 1.0, 10)});
+    ASSERT_TRUE(e->checkpoint().ok());
+    write(*e, {pt("m", {{"h", "a"}}, "v", 5.0, 25)});
+    auto ss = e->series("db", "m");
+    ASSERT_TRUE(e->delete_series("db", {(*ss)[0].id}, 15, 25).ok());
+    ASSERT_TRUE(e->drop_measurement("db", "gone").ok());
+    EXPECT_EQ(scan(*e, "m,h=a", "v").floats, (std::vector<double>{1.0, 3.0}));
+    // Written after the delete: visible.
+    write(*e, {pt("m", {{"h", "a"}}, "v", 6.0, 20)});
+    EXPECT_EQ(scan(*e, "m,h=a", "v").floats, (std::vector<double>{1.0, 6.0, 3.0}));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    auto e = open_engine(tmp.path());
+    EXPECT_EQ(scan(*e, "m,h=a", "v").floats, (std::vector<double>{1.0, 6.0, 3.0}));
+    EXPECT_EQ(scan(*e, "m,h=b", "v").floats, (std::vector<double>{4.0}));
+    EXPECT_EQ(*e->measurements("db"), std::vector<std::string>{"m"});
+    ASSERT_TRUE(e->checkpoint().ok());
+  }
+}
+
+TEST(engine, compaction_merges_blocks) {
+  testing::temp_dir tmp;
+  engine_options o;
+  o.compact_after_blocks = 3;
+  auto e = open_engine(tmp.path(), o);
+  ASSERT_TRUE(e->create_database("db").ok());
+  for (int i = 0; i < 6; ++i) {
+    write(*e, {pt("m", {}, "v", double(i), i * 1000)});
+    ASSERT_TRUE(e->checkpoint().ok());
+  }
+  EXPECT_LE(e->stats().block_files, 3u);
+  EXPECT_GE(e->stats().compactions, 1u);
+  EXPECT_EQ(scan(*e, "m", "v").size(), 6u);
+  e.reset();
+  e = open_engine(tmp.path(), o);
+  EXPECT_EQ(scan(*e, "m", "v").size(), 6u);
+}
+
+TEST(engine, retention_drops_whole_partitions) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  retention_policy rp{"week", 7 * 86400LL * 1000000000LL, 86400LL * 1000000000LL, 1};
+  ASSERT_TRUE(e->create_database("db", &rp).ok());
+  const int64_t day = 86400LL * 1000000000LL;
+  int64_t now = 100 * day;
+  std::vector<model::point> pts;
+  for (int d = 80; d < 100; ++d) pts.push_back(pt("m", {}, "v", int64_t{d}, d * day));
+  write(*e, pts);
+  ASSERT_TRUE(e->enforce_retention(now).ok());
+  column c = scan(*e, "m", "v");
+  ASSERT_FALSE(c.integers.empty());
+  EXPECT_EQ(c.integers.front(), 93);
+}
+
+TEST(engine, series_limit) {
+  testing::temp_dir tmp;
+  engine_options o;
+  o.max_series_per_database = 2;
+  auto e = open_engine(tmp.path(), o);
+  ASSERT_TRUE(e->create_database("db").ok());
+  auto r = write(*e, {pt("m", {{"h", "1"}}, "v", 1.0, 1), pt("m", {{"h", "2"}}, "v", 1.0, 1),
+                      pt("m", {{"h", "3"}}, "v", 1.0, 1), pt("m", {{"h", "1"}}, "v", 1.0, 2)});
+  EXPECT_EQ(r.points_written, 3u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_NE(r.rejected[0].message.find("max-series-per-database"), std::string::npos);
+}
+
+TEST(engine, drop_database_then_recreate_starts_empty) {
+  testing::temp_dir tmp;
+  {
+    auto e = open_engine(tmp.path());
+    ASSERT_TRUE(e->create_database("db").ok());
+    write(*e, {pt("m", {}, "v", 1.0, 1)});
+    ASSERT_TRUE(e->drop_database("db").ok());
+    ASSERT_TRUE(e->create_database("db").ok());
+    EXPECT_TRUE(e->measurements("db")->empty());
+  }
+  auto e = open_engine(tmp.path());
+  EXPECT_TRUE(e->measurements("db")->empty());
+}
+
+}  // namespace
+}  // namespace liandu::storage

@@ -1,0 +1,225 @@
+#include "storage/index/series_index.h"
+
+#include <roaring/roaring.h>
+
+#include <algorithm>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+
+namespace liandu::storage::index {
+
+posting_list::posting_list() : bm_(roaring_bitmap_create()) {}
+posting_list::~posting_list() {
+  if (bm_ != nullptr) roaring_bitmap_free(bm_);
+}
+posting_list& posting_list::operator=(posting_list&& o) noexcept {
+  if (this != &o) {
+    if (bm_ != nullptr) roaring_bitmap_free(bm_);
+    bm_ = o.bm_;
+    o.bm_ = nullptr;
+  }
+  return *this;
+}
+void posting_list::add(uint32_t id) { roaring_bitmap_add(bm_, id); }
+void posting_list::remove(uint32_t id) { roaring_bitmap_remove(bm_, id); }
+bool posting_list::contains(uint32_t id) const { return roaring_bitmap_contains(bm_, id); }
+uint64_t posting_list::cardinality() const { return roaring_bitmap_get_cardinality(bm_); }
+std::vector<uint32_t> posting_list::to_vector() const {
+  std::vector<uint32_t> out(cardinality());
+  roaring_bitmap_to_uint32_array(bm_, out.data());
+  return out;
+}
+size_t posting_list::bytes() const { return roaring_bitmap_portable_size_in_bytes(bm_) + 48; }
+
+namespace {
+// series.log record: crc32c(fixed32, over the rest) | length(fixed32) | kind(u8) | id(varint) | key
+constexpr uint8_t record_add = 1;
+constexpr uint8_t record_drop = 2;
+
+void put_record(std::string& out, uint8_t kind, uint32_t id, std::string_view key) {
+  std::string body;
+  body.push_back(static_cast<char>(kind));
+  put_varint(body, id);
+  body.append(key);
+  put_fixed32(out, crc32c(body.data(), body.size()));
+  put_fixed32(out, static_cast<uint32_t>(body.size()));
+  out.append(body);
+}
+}  // namespace
+
+status series_index::open(const std::string& dir) {
+  dir_ = dir;
+  LIANDU_RETURN_IF_ERROR(fs::create_dirs(dir));
+  std::string path = fs::join(dir, "series.log");
+  auto data = fs::read_file(path);
+  uint64_t valid_end = 0;
+  if (data.ok()) {
+    std::string_view in = *data;
+    size_t pos = 0;
+    while (in.size() - pos >= 8) {
+      uint32_t crc = get_fixed32(in.data() + pos);
+      uint32_t len = get_fixed32(in.data() + pos + 4);
+      if (len > in.size() - pos - 8 || len < 2) break;
+      std::string_view body = in.substr(pos + 8, len);
+      if (crc32c(body.data(), body.size()) != crc) break;  // torn tail: never acknowledged
+      uint8_t kind = static_cast<uint8_t>(body[0]);
+      body.remove_prefix(1);
+      uint64_t id;
+      if (!get_varint(body, id) || id == 0 || id > (1ull << 32) - 1) break;
+      if (kind == record_add) {
+        // Ids are dense and in order; a gap means ids created but never persisted.
+        while (keys_.size() + 1 < id) {
+          keys_.emplace_back();
+          alive_.push_back(false);
+          measurement_of_.push_back(0);
+        }
+        if (keys_.size() + 1 == id) add(body, static_cast<uint32_t>(id));
+      } else if (kind == record_drop) {
+        if (alive(static_cast<uint32_t>(id))) drop(static_cast<uint32_t>(id));
+      }
+      pos += 8 + len;
+      valid_end = pos;
+    }
+    pending_log_.clear();
+  } else if (data.error().code() != errc::not_found) {
+    return data.error();
+  }
+  LIANDU_RETURN_IF_ERROR(log_.open(path));
+  if (log_.size() != valid_end) LIANDU_RETURN_IF_ERROR(log_.truncate(valid_end));
+  return {};
+}
+
+uint32_t series_index::find(std::string_view key) const {
+  auto it = ids_.find(key);
+  return it == ids_.end() ? 0 : it->second;
+}
+
+uint32_t series_index::find_or_create(std::string_view key) {
+  auto it = ids_.find(key);
+  if (it != ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(keys_.size() + 1);
+  add(key, id);
+  put_record(pending_log_, record_add, id, key);
+  return id;
+}
+
+uint32_t series_index::add(std::string_view key, uint32_t id) {
+  keys_.emplace_back(key);
+  alive_.push_back(true);
+  std::string measurement;
+  std::vector<model::tag> tags;
+  model::parse_series_key(keys_.back(), measurement, tags);
+  auto mit = std::find(measurement_names_.begin(), measurement_names_.end(), measurement);
+  uint16_t midx;
+  if (mit == measurement_names_.end()) {
+    measurement_names_.push_back(measurement);
+    midx = static_cast<uint16_t>(measurement_names_.size() - 1);
+  } else {
+    midx = static_cast<uint16_t>(mit - measurement_names_.begin());
+  }
+  measurement_of_.push_back(midx);
+  ids_.emplace(std::string_view(keys_.back()), id);
+  auto& mp = postings_[measurement];
+  mp.all.add(id);
+  for (const auto& t : tags) {
+    auto& values = mp.tags[t.key];
+    values[t.value].add(id);
+  }
+  ++live_;
+  return id;
+}
+
+const std::string& series_index::measurement_name_of(uint32_t id) const {
+  return measurement_names_[measurement_of_[id - 1]];
+}
+
+void series_index::remove_from_postings(uint32_t id) {
+  const std::string& m = measurement_name_of(id);
+  auto mit = postings_.find(m);
+  if (mit == postings_.end()) return;
+  std::string measurement;
+  std::vector<model::tag> tags;
+  model::parse_series_key(keys_[id - 1], measurement, tags);
+  auto& mp = mit->second;
+  mp.all.remove(id);
+  for (const auto& t : tags) {
+    auto kit = mp.tags.find(t.key);
+    if (kit == mp.tags.end()) continue;
+    auto vit = kit->second.find(t.value);
+    if (vit == kit->second.end()) continue;
+    vit->second.remove(id);
+    if (vit->second.cardinality() == 0) kit->second.erase(vit);
+    if (kit->second.empty()) mp.tags.erase(kit);
+  }
+  if (mp.all.cardinality() == 0) postings_.erase(mit);
+}
+
+void series_index::drop(uint32_t id) {
+  if (!alive(id)) return;
+  remove_from_postings(id);
+  ids_.erase(std::string_view(keys_[id - 1]));
+  alive_[id - 1] = false;
+  --live_;
+  put_record(pending_log_, record_drop, id, {});
+}
+
+std::vector<std::string> series_index::measurements() const {
+  std::vector<std::string> out;
+  for (const auto& [m, _] : postings_) out.push_back(m);
+  return out;
+}
+
+std::vector<uint32_t> series_index::series_of(std::string_view measurement) const {
+  auto it = postings_.find(measurement);
+  if (it == postings_.end()) return {};
+  return it->second.all.to_vector();
+}
+
+std::vector<std::string> series_index::tag_keys(std::string_view measurement) const {
+  std::vector<std::string> out;
+  auto it = postings_.find(measurement);
+  if (it == postings_.end()) return out;
+  for (const auto& [k, _] : it->second.tags) out.push_back(k);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::vector<uint32_t>>> series_index::tag_values(std::string_view measurement,
+                                                                                   std::string_view key) const {
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> out;
+  auto it = postings_.find(measurement);
+  if (it == postings_.end()) return out;
+  auto kit = it->second.tags.find(key);
+  if (kit == it->second.tags.end()) return out;
+  for (const auto& [v, pl] : kit->second) out.emplace_back(v, pl.to_vector());
+  return out;
+}
+
+std::string series_index::take_pending_log() {
+  std::string out;
+  out.swap(pending_log_);
+  return out;
+}
+
+status series_index::write_log(std::string_view records) {
+  if (records.empty()) return {};
+  LIANDU_RETURN_IF_ERROR(log_.append(records));
+  log_.must_sync();
+  return {};
+}
+
+size_t series_index::memory_bytes() const {
+  size_t b = 0;
+  for (const auto& k : keys_) b += sizeof(std::string) + (k.size() > 15 ? k.size() + 1 : 0);
+  b += ids_.size() * (sizeof(std::string_view) + sizeof(uint32_t) + 16) + ids_.bucket_count() * sizeof(void*);
+  b += alive_.size() / 8 + measurement_of_.size() * sizeof(uint16_t);
+  for (const auto& [m, mp] : postings_) {
+    b += mp.all.bytes();
+    for (const auto& [k, values] : mp.tags) {
+      for (const auto& [v, pl] : values) b += pl.bytes() + v.size() + 64;
+    }
+  }
+  return b;
+}
+
+}  // namespace liandu::storage::index

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "model/point.h"
+#include "storage/fs/file_util.h"
+
+struct roaring_bitmap_s;
+
+namespace liandu::storage::index {
+
+// A roaring bitmap of series ids (CRoaring), owned.
+class posting_list {
+ public:
+  posting_list();
+  ~posting_list();
+  posting_list(posting_list&& o) noexcept : bm_(o.bm_) { o.bm_ = nullptr; }
+  posting_list& operator=(posting_list&& o) noexcept;
+  posting_list(const posting_list&) = delete;
+  posting_list& operator=(const posting_list&) = delete;
+
+  void add(uint32_t id);
+  void remove(uint32_t id);
+  bool contains(uint32_t id) const;
+  uint64_t cardinality() const;
+  std::vector<uint32_t> to_vector() const;
+  size_t bytes() const;
+
+ private:
+  roaring_bitmap_s* bm_;
+};
+
+// The series index of one database: series key <-> id, and the inverted index
+// measurement -> tag key -> tag value -> posting list of series ids.
+//
+// Persistence: series.log in the database folder, an append-only log of
+// "series added"/"series dropped" records (crc-checked, like WAL records).
+// The engine calls persist() at each checkpoint, before WAL segments that
+// created those series are deleted; a restart reads the log instead of
+// rescanning data. Ids are never reused.
+//
+// Thread safety: none; the engine serialises access.
+class series_index {
+ public:
+  status open(const std::string& dir);
+
+  // Returns the id of the series, or 0 when it does not exist.
+  uint32_t find(std::string_view series_key) const;
+  // Returns the id of the series, creating it (measurement and tags parsed
+  // from the canonical key) when new.
+  uint32_t find_or_create(std::string_view series_key);
+  void drop(uint32_t id);
+
+  size_t series_count() const { return live_; }
+  std::string_view key_of(uint32_t id) const { return keys_[id - 1]; }
+  bool alive(uint32_t id) const { return id >= 1 && id <= keys_.size() && alive_[id - 1]; }
+  const std::string& measurement_name_of(uint32_t id) const;
+
+  std::vector<std::string> measurements() const;
+  std::vector<uint32_t> series_of(std::string_view measurement) const;
+  std::vector<std::string> tag_keys(std::string_view measurement) const;
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> tag_values(std::string_view measurement,
+                                                                        std::string_view key) const;
+
+  // Log records for series created or dropped since the last call. The
+  // engine takes them under its lock at a checkpoint and writes them with
+  // write_log() once the checkpoint's blocks are on disk.
+  std::string take_pending_log();
+  status write_log(std::string_view records);  // appends and fsyncs
+  size_t memory_bytes() const;
+
+ private:
+  struct measurement_postings {
+    posting_list all;
+    std::map<std::string, std::map<std::string, posting_list>, std::less<>> tags;
+  };
+  uint32_t add(std::string_view key, uint32_t id);
+  void remove_from_postings(uint32_t id);
+
+  std::deque<std::string> keys_;  // id - 1 -> key; deque keeps views stable
+  std::vector<bool> alive_;
+  std::vector<uint16_t> measurement_of_;  // id - 1 -> index into measurement_names_
+  std::vector<std::string> measurement_names_;
+  std::unordered_map<std::string_view, uint32_t> ids_;
+  std::map<std::string, measurement_postings, std::less<>> postings_;
+  size_t live_ = 0;
+
+  fs::append_file log_;
+  std::string pending_log_;
+  std::string dir_;
+};
+
+}  // namespace liandu::storage::index

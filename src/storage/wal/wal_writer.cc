@@ -1,0 +1,169 @@
+#include "storage/wal/wal_writer.h"
+
+#include <cstdio>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+
+namespace liandu::storage::wal {
+
+std::string writer::segment_path(uint64_t id) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020llu.wal", static_cast<unsigned long long>(id));
+  return fs::join(dir_, name);
+}
+
+result<std::unique_ptr<writer>> writer::open(const std::string& dir, options opts) {
+  LIANDU_RETURN_IF_ERROR(fs::create_dirs(dir));
+  std::unique_ptr<writer> w(new writer(dir, opts));
+  auto names = fs::list_dir(dir);
+  if (!names.ok()) return names.error();
+  uint64_t first = 0, last = 0;
+  for (const auto& n : *names) {
+    if (n.size() != 24 || n.substr(20) != ".wal") continue;
+    uint64_t id = std::strtoull(n.c_str(), nullptr, 10);
+    if (first == 0 || id < first) first = id;
+    if (id > last) last = id;
+  }
+  w->first_segment_ = first == 0 ? 1 : first;
+  w->segment_id_ = last;  // replay() opens the last (or a first) segment for append
+  return w;
+}
+
+writer::~writer() {
+  std::unique_lock lock(mu_);
+  while (syncing_) cv_.wait(lock);
+  if (!pending_.empty() && file_.is_open()) {
+    write_pending_locked(lock);
+  }
+}
+
+status writer::open_segment(uint64_t id) {
+  LIANDU_RETURN_IF_ERROR(file_.open(segment_path(id)));
+  segment_id_ = id;
+  fs::must_fsync_dir(dir_);
+  return {};
+}
+
+status writer::replay(const record_fn& fn, replay_report& total) {
+  if (segment_id_ == 0) return open_segment(1);
+  for (uint64_t id = first_segment_; id <= segment_id_; ++id) {
+    std::string path = segment_path(id);
+    if (!fs::exists(path)) continue;
+    auto data = fs::read_file(path);
+    if (!data.ok()) return data.error();
+    char name[32];
+    std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(id));
+    replay_report r = read_segment(*data, name, fn);
+    total.records += r.records;
+    total.corrupt_records += r.corrupt_records;
+    total.skipped_bytes += r.skipped_bytes;
+    total.torn_tail = total.torn_tail || r.torn_tail;
+    for (auto& m : r.messages) total.messages.push_back(std::move(m));
+    if (id == segment_id_) {
+      LIANDU_RETURN_IF_ERROR(file_.open(path));
+      if (r.torn_tail) {
+        // Drop the torn tail so new records follow the last good one.
+        LIANDU_RETURN_IF_ERROR(file_.truncate(r.valid_end));
+        file_.must_sync();
+      }
+    }
+  }
+  // Start a fresh segment: keeps replayed segments immutable.
+  file_.close();
+  return open_segment(segment_id_ + 1);
+}
+
+uint64_t writer::append(record_type type, std::string_view payload) {
+  std::string header;
+  header.reserve(record_header_bytes);
+  uint8_t t = static_cast<uint8_t>(type);
+  uint32_t crc = crc32c(&t, 1);
+  crc = crc32c(payload.data(), payload.size(), crc);
+  std::lock_guard lock(mu_);
+  put_fixed32(pending_, crc);
+  put_fixed32(pending_, static_cast<uint32_t>(payload.size()));
+  pending_.push_back(static_cast<char>(t));
+  pending_.append(payload);
+  return ++appended_seq_;
+}
+
+// Writes and fsyncs everything pending with mu_ released, as the group leader.
+void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
+  syncing_ = true;
+  std::string buf;
+  buf.swap(pending_);
+  uint64_t target = appended_seq_;
+  lock.unlock();
+  status s = file_.append(buf);
+  if (!s.ok()) {
+    std::fprintf(stderr, "liandu: fatal: %s\n", s.to_string().c_str());
+    std::abort();
+  }
+  file_.must_sync();
+  lock.lock();
+  if (file_.size() >= opts_.segment_bytes) {
+    // Still the leader (syncing_), so no one else touches file_.
+    file_.close();
+    status r = open_segment(segment_id_ + 1);
+    if (!r.ok()) {
+      std::fprintf(stderr, "liandu: fatal: %s\n", r.to_string().c_str());
+      std::abort();
+    }
+  }
+  bytes_written_ += buf.size();
+  ++fsyncs_;
+  durable_seq_ = target;
+  syncing_ = false;
+  cv_.notify_all();
+}
+
+void writer::sync(uint64_t seq) {
+  std::unique_lock lock(mu_);
+  while (durable_seq_ < seq) {
+    if (!syncing_) {
+      write_pending_locked(lock);
+    } else {
+      cv_.wait(lock);
+    }
+  }
+}
+
+uint64_t writer::rotate() {
+  std::unique_lock lock(mu_);
+  while (syncing_) cv_.wait(lock);
+  if (!pending_.empty()) write_pending_locked(lock);
+  while (syncing_) cv_.wait(lock);
+  uint64_t closed = segment_id_;
+  file_.close();
+  status s = open_segment(closed + 1);
+  if (!s.ok()) {
+    std::fprintf(stderr, "liandu: fatal: %s\n", s.to_string().c_str());
+    std::abort();
+  }
+  return closed;
+}
+
+status writer::remove_up_to(uint64_t last) {
+  std::lock_guard lock(mu_);
+  for (uint64_t id = first_segment_; id <= last && id < segment_id_; ++id) {
+    LIANDU_RETURN_IF_ERROR(fs::remove_file(segment_path(id)));
+    first_segment_ = id + 1;
+  }
+  return {};
+}
+
+uint64_t writer::segment_count() const {
+  std::lock_guard lock(mu_);
+  return segment_id_ - first_segment_ + 1;
+}
+uint64_t writer::bytes_written() const {
+  std::lock_guard lock(mu_);
+  return bytes_written_;
+}
+uint64_t writer::fsync_count() const {
+  std::lock_guard lock(mu_);
+  return fsyncs_;
+}
+
+}  // namespace liandu::storage::wal

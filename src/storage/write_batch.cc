@@ -1,0 +1,165 @@
+#include "storage/write_batch.h"
+
+#include <cstring>
+
+#include "base/coding.h"
+
+namespace liandu::storage {
+
+write_batch::write_batch(std::string_view db, std::string_view rp) {
+  put_string(data_, db);
+  put_string(data_, rp);
+}
+
+namespace {
+
+void put_field(std::string& out, std::string_view key, const model::field_value_view& v) {
+  put_string(out, key);
+  out.push_back(static_cast<char>(model::type_of(v)));
+  switch (v.index()) {
+    case 0: {
+      uint64_t bits;
+      double d = std::get<0>(v);
+      std::memcpy(&bits, &d, 8);
+      put_fixed64(out, bits);
+      break;
+    }
+    case 1: put_varint(out, zigzag_encode(std::get<1>(v))); break;
+    case 2: put_varint(out, std::get<2>(v)); break;
+    case 3: out.push_back(std::get<3>(v) ? 1 : 0); break;
+    case 4: put_string(out, std::get<4>(v)); break;
+  }
+}
+
+}  // namespace
+
+void write_batch::add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
+                      const model::field_view* fields, size_t field_count, int64_t time) {
+  // The series key is written in place after a length we patch afterwards;
+  // keys are short, so reserve one varint byte and move the key if longer.
+  size_t len_pos = data_.size();
+  data_.push_back('\0');
+  size_t key_start = data_.size();
+  model::append_series_key(data_, measurement, tags, tag_count);
+  size_t key_len = data_.size() - key_start;
+  if (key_len < 0x80) {
+    data_[len_pos] = static_cast<char>(key_len);
+  } else {
+    std::string key = data_.substr(key_start);
+    data_.resize(len_pos);
+    put_string(data_, key);
+  }
+  put_varint(data_, zigzag_encode(time));
+  put_varint(data_, field_count);
+  for (size_t i = 0; i < field_count; ++i) put_field(data_, fields[i].key, fields[i].value);
+  ++points_;
+  fields_ += field_count;
+}
+
+void write_batch::add(const model::point& p) {
+  std::vector<model::tag_view> tags;
+  tags.reserve(p.tags.size());
+  for (const auto& t : p.tags) tags.push_back({t.key, t.value});
+  std::vector<model::field_view> fields;
+  fields.reserve(p.fields.size());
+  for (const auto& f : p.fields) {
+    model::field_value_view v;
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            v = std::string_view(x);
+          } else {
+            v = x;
+          }
+        },
+        f.value);
+    fields.push_back({f.key, v});
+  }
+  add(p.measurement, tags.data(), tags.size(), fields.data(), fields.size(), p.time);
+}
+
+batch_reader::batch_reader(std::string_view data) : all_(data), in_(data) {
+  if (!get_string(in_, db_) || !get_string(in_, rp_)) {
+    status_ = error(errc::corruption, "write batch: truncated header");
+    in_ = {};
+  }
+  header_bytes_ = data.size() - in_.size();
+}
+
+bool batch_reader::next(batch_point& p) {
+  if (in_.empty()) return false;
+  p.offset = all_.size() - in_.size();
+  auto fail = [&](const char* what) {
+    status_ = error(errc::corruption, std::string("write batch: ") + what + " at offset " + std::to_string(p.offset));
+    in_ = {};
+    return false;
+  };
+  uint64_t zt, nfields;
+  if (!get_string(in_, p.series_key) || !get_varint(in_, zt) || !get_varint(in_, nfields)) {
+    return fail("truncated point");
+  }
+  if (nfields > in_.size()) return fail("bad field count");
+  p.time = zigzag_decode(zt);
+  p.fields.clear();
+  for (uint64_t i = 0; i < nfields; ++i) {
+    std::string_view key;
+    if (!get_string(in_, key) || in_.empty()) return fail("truncated field");
+    auto type = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    model::field_value_view v;
+    switch (static_cast<model::field_type>(type)) {
+      case model::field_type::float64: {
+        if (in_.size() < 8) return fail("truncated float");
+        uint64_t bits = get_fixed64(in_.data());
+        double d;
+        std::memcpy(&d, &bits, 8);
+        v = d;
+        in_.remove_prefix(8);
+        break;
+      }
+      case model::field_type::int64: {
+        uint64_t z;
+        if (!get_varint(in_, z)) return fail("truncated integer");
+        v = zigzag_decode(z);
+        break;
+      }
+      case model::field_type::uint64: {
+        uint64_t u;
+        if (!get_varint(in_, u)) return fail("truncated unsigned");
+        v = u;
+        break;
+      }
+      case model::field_type::boolean:
+        if (in_.empty()) return fail("truncated boolean");
+        v = in_.front() != 0;
+        in_.remove_prefix(1);
+        break;
+      case model::field_type::string: {
+        std::string_view s;
+        if (!get_string(in_, s)) return fail("truncated string");
+        v = s;
+        break;
+      }
+      default: return fail("unknown field type");
+    }
+    p.fields.push_back({key, v});
+  }
+  p.end = all_.size() - in_.size();
+  return true;
+}
+
+void measurement_of(std::string_view key, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    if (c == '\\' && i + 1 < key.size() && (key[i + 1] == ',' || key[i + 1] == ' ')) {
+      out.push_back(key[++i]);
+      continue;
+    }
+    if (c == ',') return;
+    out.push_back(c);
+  }
+}
+
+}  // namespace liandu::storage

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "model/point.h"
+
+namespace liandu::storage {
+
+// A batch of points for one database and retention policy, kept in its
+// encoded form: the same bytes are the WAL record payload, so a write costs
+// one encoding and replay runs the same code as a live write.
+//
+//   batch  := db:string rp:string point*
+//   point  := series_key:string time:zigzag-varint nfields:varint field*
+//   field  := key:string type:u8 value
+//   value  := float64: fixed64 bits | int64: zigzag varint | uint64: varint
+//           | bool: u8 | string: string
+//   string := length:varint bytes
+//
+// Byte-level spec: docs/formats/wal.md.
+class write_batch {
+ public:
+  write_batch(std::string_view db, std::string_view rp);
+  explicit write_batch(std::string encoded) : data_(std::move(encoded)) {}
+
+  // Adds a point; tags must be sorted by key with unique keys.
+  void add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
+           const model::field_view* fields, size_t field_count, int64_t time);
+  void add(const model::point& p);
+
+  const std::string& data() const { return data_; }
+  size_t point_count() const { return points_; }
+  size_t field_count() const { return fields_; }
+  bool empty() const { return points_ == 0; }
+
+ private:
+  std::string data_;
+  size_t points_ = 0;
+  size_t fields_ = 0;
+};
+
+// A decoded view of one point in a batch; views point into the batch bytes.
+struct batch_point {
+  std::string_view series_key;
+  int64_t time = 0;
+  std::vector<model::field_view> fields;  // reused between points
+  size_t offset = 0;                      // of the point in the batch
+  size_t end = 0;                         // offset just past it
+};
+
+// Iterates the points of an encoded batch. Errors are corruption (the bytes
+// come from our own encoder or from a checksummed WAL record).
+class batch_reader {
+ public:
+  explicit batch_reader(std::string_view data);
+  const status& header_status() const { return status_; }
+  std::string_view db() const { return db_; }
+  std::string_view rp() const { return rp_; }
+  size_t header_bytes() const { return header_bytes_; }
+  // Returns false at the end or on corruption (then status() is not ok).
+  bool next(batch_point& p);
+  const status& status_of_read() const { return status_; }
+
+ private:
+  std::string_view all_;
+  std::string_view in_;
+  std::string_view db_, rp_;
+  size_t header_bytes_ = 0;
+  status status_;
+};
+
+// The measurement of a canonical series key (the part before the first
+// unescaped comma), unescaped into out.
+void measurement_of(std::string_view series_key, std::string& out);
+
+}  // namespace liandu::storage
