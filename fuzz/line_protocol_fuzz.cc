@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   line_protocol_parser parser(prec, limits);
   std::vector<point> points;
   std::vector<line_error> errors;
-  size_t n = parser.parse(body, 42, [&points](const point_ref& r) { points.push_back(to_point(r)); }, errors);
+  size_t n = parser.parse(
+      body, 42, [&points](const point_ref& r) { points.push_back(to_point(r)); }, errors);
   check(n == points.size());
   for (const line_error& e : errors) check(e.line >= 1 && e.column >= 1 && !e.message.empty());
 
@@ -76,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   line_protocol_parser reparser(liandu::model::precision::ns, {1u << 20, 1u << 16, 1u << 16});
   std::vector<point> back;
   std::vector<line_error> back_errors;
-  reparser.parse(again, 7, [&back](const point_ref& r) { back.push_back(to_point(r)); }, back_errors);
+  reparser.parse(
+      again, 7, [&back](const point_ref& r) { back.push_back(to_point(r)); }, back_errors);
   check(back_errors.empty());
   check(back == points);
   return 0;

@@ -66,6 +66,8 @@ class line_protocol_parser {
 
   line_protocol_parser(const line_protocol_parser&) = delete;
   line_protocol_parser& operator=(const line_protocol_parser&) = delete;
+  line_protocol_parser(line_protocol_parser&&) = default;
+  line_protocol_parser& operator=(line_protocol_parser&&) = default;
 
   // Parses every line of body. Calls on_point(const point_ref&) for each valid
   // line, in order; appends one line_error per bad line and goes on with the

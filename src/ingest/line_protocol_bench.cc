@@ -48,7 +48,8 @@ std::string trucks_body() {
   static const char* models[] = {"F-150", "G-2000", "H-2"};
   for (int64_t i = 0; body.size() < body_bytes; ++i) {
     uint64_t truck = rng() % 1000;
-    add(body, "readings,name=truck_", num(truck), ",fleet=", fleets[truck % 4], ",driver=", drivers[truck % 6]);
+    add(body, "readings,name=truck_", num(truck), ",fleet=", fleets[truck % 4],
+        ",driver=", drivers[truck % 6]);
     add(body, ",model=", models[truck % 3], ",device_version=v1.", num(truck % 5));
     add(body, ",load_capacity=1500,fuel_capacity=150,nominal_fuel_consumption=12");
     add(body, " latitude=", num(rng() % 90), ".", num(rng() % 100000));

@@ -88,13 +88,13 @@ void expect_error(std::string_view body, size_t line, size_t column, std::string
 }
 
 TEST(line_protocol, parses_a_full_line) {
-  point p = one("cpu,host=server01,region=us-west usage_idle=92.5,cores=8i,ok=true,note=\"hi\" 1700000000000000000");
+  point p = one(
+      "cpu,host=server01,region=us-west usage_idle=92.5,cores=8i,ok=true,note=\"hi\" 1700000000000000000");
   EXPECT_EQ(p.measurement, "cpu");
   EXPECT_EQ(p.tags, (std::vector<tag>{{"host", "server01"}, {"region", "us-west"}}));
-  EXPECT_EQ(p.fields, (std::vector<field>{{"usage_idle", 92.5},
-                                          {"cores", int64_t{8}},
-                                          {"ok", true},
-                                          {"note", std::string("hi")}}));
+  EXPECT_EQ(p.fields,
+            (std::vector<field>{
+                {"usage_idle", 92.5}, {"cores", int64_t{8}}, {"ok", true}, {"note", std::string("hi")}}));
   EXPECT_EQ(p.time, 1700000000000000000);
 }
 
@@ -169,17 +169,46 @@ TEST(line_protocol, floats) {
   EXPECT_TRUE(std::signbit(std::get<double>(p.fields[0].value)));
 }
 
+TEST(line_protocol, floats_match_strtod) {
+  // The fast path and the from_chars fallback must both agree with strtod.
+  std::mt19937_64 rng(7);
+  line_protocol_parser parser;
+  std::vector<line_error> errors;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    if (rng() % 4 == 0) text += '-';
+    size_t int_digits = rng() % 21;
+    for (size_t d = 0; d < int_digits; ++d) text += static_cast<char>('0' + rng() % 10);
+    if (int_digits == 0 || rng() % 2 == 0) {
+      text += '.';
+      size_t frac_digits = (int_digits == 0 ? 1 : 0) + rng() % 21;
+      for (size_t d = 0; d < frac_digits; ++d) text += static_cast<char>('0' + rng() % 10);
+    }
+    if (rng() % 3 == 0) {
+      text += rng() % 2 ? 'e' : 'E';
+      if (rng() % 2) text += rng() % 2 ? '-' : '+';
+      text += std::to_string(rng() % 40);
+    }
+    double expect = std::strtod(text.c_str(), nullptr);
+    double got = -1;
+    size_t n = parser.parse(
+        "m v=" + text, 0, [&got](const point_ref& r) { got = std::get<double>(r.fields[0].value); }, errors);
+    ASSERT_EQ(n, 1u) << text;
+    ASSERT_EQ(std::memcmp(&got, &expect, sizeof(got)), 0) << text << " " << got << " " << expect;
+  }
+  EXPECT_TRUE(errors.empty());
+}
+
 TEST(line_protocol, integers_and_unsigned) {
   EXPECT_EQ(value_of("m v=12i"), model::field_value(int64_t{12}));
   EXPECT_EQ(value_of("m v=-12i"), model::field_value(int64_t{-12}));
   EXPECT_EQ(value_of("m v=0i"), model::field_value(int64_t{0}));
-  EXPECT_EQ(value_of("m v=9223372036854775807i"),
-            model::field_value(std::numeric_limits<int64_t>::max()));
-  EXPECT_EQ(value_of("m v=-9223372036854775808i"),
-            model::field_value(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(value_of("m v=9223372036854775807i"), model::field_value(std::numeric_limits<int64_t>::max()));
+  EXPECT_EQ(value_of("m v=-9223372036854775808i"), model::field_value(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(value_of("m v=0000000000000000000012i"), model::field_value(int64_t{12}));
   EXPECT_EQ(value_of("m v=12u"), model::field_value(uint64_t{12}));
-  EXPECT_EQ(value_of("m v=18446744073709551615u"),
-            model::field_value(std::numeric_limits<uint64_t>::max()));
+  EXPECT_EQ(value_of("m v=9999999999999999999u"), model::field_value(uint64_t{9999999999999999999u}));
+  EXPECT_EQ(value_of("m v=18446744073709551615u"), model::field_value(std::numeric_limits<uint64_t>::max()));
 }
 
 TEST(line_protocol, every_boolean_spelling) {
@@ -210,6 +239,17 @@ TEST(line_protocol, timestamp_limits) {
   EXPECT_EQ(one("m v=1 9223372036854775807").time, std::numeric_limits<int64_t>::max());
   EXPECT_EQ(one("m v=1 -9223372036854775808").time, std::numeric_limits<int64_t>::min());
   EXPECT_EQ(one("m v=1 -1").time, -1);
+  EXPECT_EQ(one("m v=1 000000000000000000000042").time, 42);
+  EXPECT_EQ(one("m v=1 -0").time, 0);
+  EXPECT_EQ(one("m v=1 12345678").time, 12345678);
+  EXPECT_EQ(one("m v=1 1234567812345678").time, 1234567812345678);
+  EXPECT_EQ(one("m v=1 -1234567890123456789").time, -1234567890123456789);
+  expect_error("m v=1 12345678a", 1, 7, "bad timestamp");
+  expect_error("m v=1 1234567/9", 1, 7, "bad timestamp");
+  expect_error("m v=1 1234567:9", 1, 7, "bad timestamp");
+  expect_error("m v=1 9223372036854775808", 1, 7, "bad timestamp");
+  expect_error("m v=1 -9223372036854775809", 1, 7, "bad timestamp");
+  expect_error("m v=1 18446744073709551616", 1, 7, "bad timestamp");
   parsed r = parse("m v=1 9223372036854775807", precision::us);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].column, 7u);
@@ -221,7 +261,8 @@ TEST(line_protocol, timestamp_limits) {
 }
 
 TEST(line_protocol, comments_blank_lines_and_crlf) {
-  parsed r = parse("# a comment\n\n   \n\t# indented comment\r\ncpu v=1 1\r\n\r\ncpu v=2 2\r\n  cpu v=3 3   \n");
+  parsed r =
+      parse("# a comment\n\n   \n\t# indented comment\r\ncpu v=1 1\r\n\r\ncpu v=2 2\r\n  cpu v=3 3   \n");
   EXPECT_TRUE(r.errors.empty()) << r.errors[0].message;
   ASSERT_EQ(r.points.size(), 3u);
   EXPECT_EQ(r.points[0].time, 1);
@@ -259,7 +300,8 @@ TEST(line_protocol, many_tags_and_fields_sort_and_dedupe) {
   std::string line = "m";
   for (int i = 99; i >= 0; --i) line += ",t" + std::to_string(i % 70) + "=" + std::to_string(i);
   line += " ";
-  for (int i = 0; i < 100; ++i) line += (i ? "," : "") + ("f" + std::to_string(i % 60)) + "=" + std::to_string(i) + "i";
+  for (int i = 0; i < 100; ++i)
+    line += (i ? "," : "") + ("f" + std::to_string(i % 60)) + "=" + std::to_string(i) + "i";
   point p = one(line);
   ASSERT_EQ(p.tags.size(), 70u);
   for (size_t i = 1; i < p.tags.size(); ++i) EXPECT_LT(p.tags[i - 1].key, p.tags[i].key);
@@ -439,7 +481,8 @@ TEST(line_protocol, tag_and_field_count_limits) {
   line_protocol_limits limits;
   limits.max_tags = 2;
   limits.max_fields = 3;
-  parsed r = parse("m,a=1,b=2 x=1,y=2,z=3\nm,a=1,b=2,c=3 x=1\nm x=1,y=2,z=3,w=4\nm v=1\n", precision::ns, limits);
+  parsed r =
+      parse("m,a=1,b=2 x=1,y=2,z=3\nm,a=1,b=2,c=3 x=1\nm x=1,y=2,z=3,w=4\nm v=1\n", precision::ns, limits);
   EXPECT_EQ(r.points.size(), 2u);
   ASSERT_EQ(r.errors.size(), 2u);
   EXPECT_EQ(r.errors[0].line, 2u);
@@ -500,9 +543,10 @@ TEST(line_protocol, append_line_escapes) {
   p.time = -12;
   std::string line;
   append_line(line, p);
-  EXPECT_EQ(line,
-            "my\\ cpu\\,x=y,k\\ 1\\,\\==v\\ 1\\,\\=\\x,z=\"q\" f\\ 1\\,\\==\"say \\\"hi\\\" \\\\ \n\",i=-3i,u=4u,"
-            "b=false,d=0.1 -12\n");
+  EXPECT_EQ(
+      line,
+      "my\\ cpu\\,x=y,k\\ 1\\,\\==v\\ 1\\,\\=\\x,z=\"q\" f\\ 1\\,\\==\"say \\\"hi\\\" \\\\ \n\",i=-3i,u=4u,"
+      "b=false,d=0.1 -12\n");
   EXPECT_EQ(one(line), p);
 }
 
@@ -537,7 +581,8 @@ TEST(line_protocol, round_trip_property) {
       size_t ntags = rng() % 5;
       for (size_t i = 0; i < ntags; ++i) p.tags.push_back({nasty(rng, true), nasty(rng, true)});
       std::sort(p.tags.begin(), p.tags.end(), [](const tag& a, const tag& b) { return a.key < b.key; });
-      p.tags.erase(std::unique(p.tags.begin(), p.tags.end(), [](const tag& a, const tag& b) { return a.key == b.key; }),
+      p.tags.erase(std::unique(p.tags.begin(), p.tags.end(),
+                               [](const tag& a, const tag& b) { return a.key == b.key; }),
                    p.tags.end());
       size_t nfields = 1 + rng() % 5;
       for (size_t i = 0; i < nfields; ++i) {
@@ -567,7 +612,8 @@ TEST(line_protocol, round_trip_property) {
     std::string body;
     for (const point& p : points) append_line(body, p);
     parsed r = parse(body);
-    ASSERT_TRUE(r.errors.empty()) << body << "\n" << r.errors[0].message << " at " << r.errors[0].line << ":"
+    ASSERT_TRUE(r.errors.empty()) << body << "\n"
+                                  << r.errors[0].message << " at " << r.errors[0].line << ":"
                                   << r.errors[0].column;
     ASSERT_EQ(r.points, points) << body;
   }

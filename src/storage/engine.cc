@@ -957,6 +957,7 @@ engine_stats engine::stats() const {
   s.values_written = values_written_;
   s.bytes_written = bytes_written_;
   s.wal_fsyncs = wal_->fsync_count();
+  s.wal_fsync_nanos = wal_->fsync_nanos();
   s.wal_bytes = wal_->bytes_written();
   s.head_bytes = head_bytes_;
   s.checkpoints = checkpoints_;

@@ -65,6 +65,7 @@ struct engine_stats {
   uint64_t values_written = 0;
   uint64_t bytes_written = 0;     // batch bytes accepted
   uint64_t wal_fsyncs = 0;
+  uint64_t wal_fsync_nanos = 0;
   uint64_t wal_bytes = 0;
   uint64_t head_bytes = 0;
   uint64_t checkpoints = 0;

@@ -34,6 +34,29 @@ double from_bits(uint64_t b) { return std::bit_cast<double>(b); }
 
 char tag(float_scheme s) { return static_cast<char>(s); }
 
+// Buffers kept per thread so that coding a block does not allocate (and
+// page-fault) afresh each time.
+struct scratch {
+  std::vector<int64_t> scaled;
+  std::vector<uint64_t> decoded;
+  std::string best;
+  std::string gorilla;
+
+  // Gives back memory after an unusually large column.
+  void trim() {
+    constexpr size_t keep = size_t{1} << 16;  // values
+    if (scaled.capacity() > keep || decoded.capacity() > keep || best.capacity() > 8 * keep ||
+        gorilla.capacity() > 8 * keep) {
+      *this = scratch();
+    }
+  }
+};
+
+scratch& thread_scratch() {
+  thread_local scratch sc;
+  return sc;
+}
+
 status corrupt(std::string what) { return status(errc::corruption, "float column: " + what); }
 
 // Sets m to the integer with v == m / 10^k bit for bit; false when none.
@@ -45,7 +68,7 @@ bool scale(double v, int k, int64_t& m) {
 }
 
 // Appends the decimal encoding when every value is a short decimal.
-bool encode_decimal(const double* v, size_t n, std::string& out) {
+bool encode_decimal(const double* v, size_t n, std::vector<int64_t>& scaled, std::string& out) {
   int k = 0;
   int64_t m = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -54,7 +77,7 @@ bool encode_decimal(const double* v, size_t n, std::string& out) {
     }
   }
   // A value that fit a smaller k may fall out of range at the final one.
-  std::vector<int64_t> scaled(n);
+  scaled.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (!scale(v[i], k, scaled[i])) return false;
   }
@@ -148,22 +171,24 @@ void encode_floats(const double* values, size_t n, std::string& out) {
     out.push_back(tag(float_scheme::empty));
     return;
   }
-  std::string best;
+  scratch& sc = thread_scratch();
+  std::string& best = sc.best;
+  best.clear();
   // Below a byte a value Gorilla cannot win (it spends a bit even on a
   // repeat, and a decimal column of repeats is one simple8b run), so skip it.
-  if (encode_decimal(values, n, best) && best.size() <= n) {
-    out.append(best);
-    return;
+  const bool decimal = encode_decimal(values, n, sc.scaled, best);
+  if (!decimal || best.size() > n) {
+    sc.gorilla.clear();
+    encode_gorilla(values, n, sc.gorilla);
+    if (!decimal || sc.gorilla.size() < best.size()) best.swap(sc.gorilla);
   }
-  std::string gorilla;
-  encode_gorilla(values, n, gorilla);
-  if (best.empty() || gorilla.size() < best.size()) best.swap(gorilla);
   if (best.size() > 1 + 8 * n) {
     out.push_back(tag(float_scheme::raw));
     for (size_t i = 0; i < n; ++i) put_fixed64(out, bits_of(values[i]));
-    return;
+  } else {
+    out.append(best);
   }
-  out.append(best);
+  sc.trim();
 }
 
 status decode_floats(std::string_view in, size_t n, std::vector<double>& out) {
@@ -204,16 +229,18 @@ status decode_floats(std::string_view in, size_t n, std::vector<double>& out) {
       if (p.empty()) return corrupt("decimal scheme without its digit count at byte 1");
       const int k = static_cast<uint8_t>(p.front());
       if (k > max_decimal_digits) return corrupt("decimal scheme with " + std::to_string(k) + " digits at byte 1");
-      std::vector<uint64_t> scaled(n);
+      scratch& sc = thread_scratch();
+      sc.decoded.resize(n);
       status s = decode_integer_column(p.substr(1), n, true, "float column: decimal scheme at byte 2: integer",
-                                       scaled.data());
-      if (!s.ok()) return s;
-      const size_t old = out.size();
-      out.resize(old + n);
-      for (size_t i = 0; i < n; ++i) {
-        out[old + i] = static_cast<double>(static_cast<int64_t>(scaled[i])) / pow10[k];
+                                       sc.decoded.data());
+      if (s.ok()) {
+        const size_t old = out.size();
+        out.resize(old + n);
+        const double scale = pow10[k];
+        for (size_t i = 0; i < n; ++i) out[old + i] = static_cast<double>(static_cast<int64_t>(sc.decoded[i])) / scale;
       }
-      return status();
+      sc.trim();
+      return s;
     }
   }
   return corrupt("unknown scheme " + std::to_string(static_cast<uint8_t>(in.front())) + " at byte 0");

@@ -96,8 +96,14 @@ TEST(float_codec, decimals_pick_the_smallest_scale) {
   const std::string buf = check_floats({23.45, 23.5, 23.41, -0.07, 100});
   ASSERT_EQ(scheme_of(buf), float_scheme::decimal);
   EXPECT_EQ(buf[1], 2);
-  EXPECT_EQ(check_floats({1, 2, 3, 1e15, -7})[1], 0);
-  EXPECT_EQ(check_floats({0.001, 0.1})[1], 3);
+  std::vector<double> integral;
+  std::vector<double> thousandths;
+  for (int i = 0; i < 50; ++i) {
+    integral.insert(integral.end(), {1, 2, 3, 1e15, -7});
+    thousandths.insert(thousandths.end(), {0.001, 0.1, 0.015});
+  }
+  EXPECT_EQ(check_floats(integral).substr(0, 2), std::string("\x03\x00", 2));
+  EXPECT_EQ(check_floats(thousandths).substr(0, 2), std::string("\x03\x03", 2));
 }
 
 TEST(float_codec, values_near_decimal_limits) {

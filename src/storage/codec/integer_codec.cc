@@ -1,10 +1,14 @@
 #include "storage/codec/integer_codec.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
+#include <numeric>
 #include <vector>
 
 #include "base/coding.h"
+#include "base/result.h"
+#include "storage/codec/bit_packing.h"
 #include "storage/codec/codec_limits.h"
 #include "storage/codec/simple8b.h"
 
@@ -28,6 +32,146 @@ status corrupt(std::string_view column, std::string what) {
   m += " column: ";
   m += what;
   return status(errc::corruption, std::move(m));
+}
+
+// Buffers for the candidate encodings of a column, kept per thread so that
+// encoding a block does not allocate (and page-fault) afresh each time.
+struct scratch {
+  std::vector<uint64_t> seq;
+  std::vector<uint64_t> q;
+  std::vector<uint64_t> sorted;
+  std::string packed;
+  std::string best;
+  std::string candidate;
+
+  // Gives back memory after an unusually large column.
+  void trim() {
+    constexpr size_t keep = size_t{1} << 16;  // values
+    if (seq.capacity() > keep || q.capacity() > keep || sorted.capacity() > keep ||
+        best.capacity() > 8 * keep || candidate.capacity() > 8 * keep || packed.capacity() > 8 * keep) {
+      *this = scratch();
+    }
+  }
+};
+
+scratch& thread_scratch() {
+  thread_local scratch sc;
+  return sc;
+}
+
+// Greatest common divisor of s_i - base (wrapping), 1 when all are zero.
+uint64_t common_divisor(const uint64_t* s, size_t m, uint64_t base) {
+  uint64_t g = 0;
+  for (size_t i = 0; i < m && g != 1; ++i) {
+    const uint64_t o = s[i] - base;
+    if (g == 0 ? o != 0 : o % g != 0) g = std::gcd(g, o);
+  }
+  return g == 0 ? 1 : g;
+}
+
+// |w| / g with w's sign, for a g that divides w; false when it does not.
+bool divide_signed(uint64_t w, uint64_t g, uint64_t& q) {
+  const bool negative = static_cast<int64_t>(w) < 0;
+  const uint64_t a = negative ? ~w + 1 : w;
+  const uint64_t qa = g == 1 ? a : a / g;
+  if (g != 1 && qa * g != a) return false;
+  q = negative ? ~qa + 1 : qa;
+  return true;
+}
+
+// Appends the sequence encoding of s[0, m): byte mode, varint zig-zag base,
+// varint g, packed q_i (see integer_codec.h). ordered_signed says how to
+// order the values when looking for the minimum and the median.
+void encode_sequence(const uint64_t* s, size_t m, bool ordered_signed, scratch& sc, std::string& out) {
+  // The minimum, and the median of an evenly spaced sample of at most 255
+  // values: any base decodes correctly, this one only has to be typical.
+  uint64_t min = 0;
+  uint64_t median = 0;
+  if (m > 0) {
+    const size_t step = m / 255 + 1;
+    sc.sorted.clear();
+    for (size_t i = 0; i < m; i += step) sc.sorted.push_back(s[i]);
+    auto mid = sc.sorted.begin() + static_cast<ptrdiff_t>(sc.sorted.size() / 2);
+    if (ordered_signed) {
+      auto less = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) < static_cast<int64_t>(b); };
+      std::nth_element(sc.sorted.begin(), mid, sc.sorted.end(), less);
+      int64_t lo = static_cast<int64_t>(s[0]);
+      for (size_t i = 1; i < m; ++i) lo = std::min(lo, static_cast<int64_t>(s[i]));
+      min = static_cast<uint64_t>(lo);
+    } else {
+      std::nth_element(sc.sorted.begin(), mid, sc.sorted.end());
+      min = *std::min_element(s, s + m);
+    }
+    median = *mid;
+  }
+  const uint64_t g = common_divisor(s, m, min);
+
+  // Estimate both mappings by the bits their values need, as both packings
+  // spend roughly that.
+  size_t bits_from_min = 0;
+  size_t bits_from_median = 0;
+  bool median_divides = true;
+  for (size_t i = 0; i < m; ++i) {
+    const uint64_t o = s[i] - min;
+    bits_from_min += std::bit_width(g == 1 ? o : o / g);
+    uint64_t q = 0;
+    median_divides = median_divides && divide_signed(s[i] - median, g, q);
+    bits_from_median += std::bit_width(zz(q));
+  }
+  const bool use_median = median_divides && bits_from_median < bits_from_min;
+
+  uint8_t mode = use_median ? sequence_zigzag : 0;
+  const uint64_t base = use_median ? median : min;
+  sc.q.resize(m);
+  for (size_t i = 0; i < m; ++i) {
+    if (use_median) {
+      uint64_t q = 0;
+      divide_signed(s[i] - base, g, q);
+      sc.q[i] = zz(q);
+    } else {
+      const uint64_t o = s[i] - base;
+      sc.q[i] = g == 1 ? o : o / g;
+    }
+  }
+  sc.packed.clear();
+  simple8b_encode(sc.q.data(), m, sc.packed);
+  const bool use_blocks = bitpack_size(sc.q.data(), m) < sc.packed.size();
+  if (use_blocks) mode |= sequence_blocks;
+  out.push_back(static_cast<char>(mode));
+  put_varint(out, zz(base));
+  put_varint(out, g);
+  if (use_blocks) {
+    bitpack_encode(sc.q.data(), m, out);
+  } else {
+    out.append(sc.packed);
+  }
+}
+
+// Decodes the sequence encoding in p (all of it) into out[0, m). at is p's
+// offset in the column, for messages.
+status decode_sequence(std::string_view p, size_t m, std::string_view column, size_t at, uint64_t* out) {
+  const size_t size = p.size();
+  auto where = [&] { return "sequence at byte " + std::to_string(at) + ": "; };
+  if (p.empty()) return corrupt(column, where() + "missing");
+  const auto mode = static_cast<uint8_t>(p.front());
+  p.remove_prefix(1);
+  if ((mode & ~(sequence_zigzag | sequence_blocks)) != 0) {
+    return corrupt(column, where() + "unknown mode " + std::to_string(mode));
+  }
+  uint64_t base = 0;
+  uint64_t g = 0;
+  if (!get_varint(p, base)) return corrupt(column, where() + "bad base");
+  if (!get_varint(p, g) || g == 0) return corrupt(column, where() + "bad divisor");
+  base = unzz(base);
+  const size_t packed_at = at + size - p.size();
+  status s = (mode & sequence_blocks) != 0 ? bitpack_decode(p, m, out) : simple8b_decode(p, m, out);
+  if (!s.ok()) return corrupt(column, "packed values at byte " + std::to_string(packed_at) + ": " + s.message());
+  if ((mode & sequence_zigzag) != 0) {
+    for (size_t i = 0; i < m; ++i) out[i] = base + g * unzz(out[i]);
+  } else {
+    for (size_t i = 0; i < m; ++i) out[i] = base + g * out[i];
+  }
+  return status();
 }
 
 }  // namespace
@@ -57,34 +201,39 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
     return;
   }
 
-  // n >= 2 from here on: one value is always constant.
-  std::vector<uint64_t> scratch(n);
-  std::string best;
+  // n >= 3 from here on: one or two values are always constant or linear.
+  scratch& sc = thread_scratch();
+  std::string& best = sc.best;
+  best.clear();
   best.push_back(tag(integer_scheme::plain));
-  for (size_t i = 0; i < n; ++i) scratch[i] = to_wire(v[i], is_signed);
-  simple8b_encode(scratch.data(), n, best);
+  encode_sequence(v, n, is_signed, sc, best);
 
-  std::string candidate;
+  std::vector<uint64_t>& seq = sc.seq;
+  seq.resize(n - 1);
+  for (size_t i = 1; i < n; ++i) seq[i - 1] = v[i] - v[i - 1];
+  std::string& candidate = sc.candidate;
+  candidate.clear();
   candidate.push_back(tag(integer_scheme::delta));
   put_varint(candidate, to_wire(v[0], is_signed));
-  for (size_t i = 1; i < n; ++i) scratch[i - 1] = zz(v[i] - v[i - 1]);
-  simple8b_encode(scratch.data(), n - 1, candidate);
+  encode_sequence(seq.data(), n - 1, true, sc, candidate);
   if (candidate.size() < best.size()) best.swap(candidate);
 
+  for (size_t i = 0; i + 1 < n - 1; ++i) seq[i] = seq[i + 1] - seq[i];
+  seq.resize(n - 2);
   candidate.clear();
   candidate.push_back(tag(integer_scheme::delta2));
   put_varint(candidate, to_wire(v[0], is_signed));
   put_varint(candidate, zz(first_delta));
-  for (size_t i = 2; i < n; ++i) scratch[i - 2] = zz((v[i] - v[i - 1]) - (v[i - 1] - v[i - 2]));
-  simple8b_encode(scratch.data(), n - 2, candidate);
+  encode_sequence(seq.data(), n - 2, true, sc, candidate);
   if (candidate.size() < best.size()) best.swap(candidate);
 
   if (best.size() > 1 + 8 * n) {
     out.push_back(tag(integer_scheme::raw));
     for (size_t i = 0; i < n; ++i) put_fixed64(out, v[i]);
-    return;
+  } else {
+    out.append(best);
   }
-  out.append(best);
+  sc.trim();
 }
 
 status decode_integer_column(std::string_view in, size_t n, bool is_signed, std::string_view column,
@@ -99,6 +248,7 @@ status decode_integer_column(std::string_view in, size_t n, bool is_signed, std:
   }
   const auto scheme = static_cast<integer_scheme>(in.front());
   std::string_view p = in.substr(1);
+  auto offset = [&] { return in.size() - p.size(); };
   uint64_t first = 0;
   uint64_t delta = 0;
   switch (scheme) {
@@ -129,35 +279,26 @@ status decode_integer_column(std::string_view in, size_t n, bool is_signed, std:
       return status();
     case integer_scheme::plain: {
       if (n == 0) return corrupt(column, "plain scheme for zero values");
-      status s = simple8b_decode(p, n, out);
-      if (!s.ok()) return corrupt(column, "plain scheme at byte 1: " + s.message());
-      if (is_signed) {
-        for (size_t i = 0; i < n; ++i) out[i] = from_wire(out[i], true);
-      }
-      return status();
+      return decode_sequence(p, n, column, offset(), out);
     }
     case integer_scheme::delta: {
       if (n == 0) return corrupt(column, "delta scheme for zero values");
       if (!get_varint(p, first)) return corrupt(column, "delta scheme: bad first value at byte 1");
-      const size_t at = in.size() - p.size();
-      status s = simple8b_decode(p, n - 1, out + 1);
-      if (!s.ok()) return corrupt(column, "delta scheme at byte " + std::to_string(at) + ": " + s.message());
+      LIANDU_RETURN_IF_ERROR(decode_sequence(p, n - 1, column, offset(), out + 1));
       out[0] = from_wire(first, is_signed);
-      for (size_t i = 1; i < n; ++i) out[i] = out[i - 1] + unzz(out[i]);
+      for (size_t i = 1; i < n; ++i) out[i] += out[i - 1];
       return status();
     }
     case integer_scheme::delta2: {
       if (n < 2) return corrupt(column, "delta2 scheme for " + std::to_string(n) + " values");
       if (!get_varint(p, first)) return corrupt(column, "delta2 scheme: bad first value at byte 1");
       if (!get_varint(p, delta)) return corrupt(column, "delta2 scheme: bad first delta");
-      const size_t at = in.size() - p.size();
-      status s = simple8b_decode(p, n - 2, out + 2);
-      if (!s.ok()) return corrupt(column, "delta2 scheme at byte " + std::to_string(at) + ": " + s.message());
+      LIANDU_RETURN_IF_ERROR(decode_sequence(p, n - 2, column, offset(), out + 2));
       out[0] = from_wire(first, is_signed);
       uint64_t d = unzz(delta);
       out[1] = out[0] + d;
       for (size_t i = 2; i < n; ++i) {
-        d += unzz(out[i]);
+        d += out[i];
         out[i] = out[i - 1] + d;
       }
       return status();

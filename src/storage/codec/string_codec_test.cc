@@ -85,8 +85,8 @@ TEST(string_codec, random_columns) {
 TEST(string_codec, rejects_bad_encodings) {
   std::vector<std::string> out = {"keep"};
   // dict of one entry "ab" whose index column is the constant 1 (out of range).
-  EXPECT_EQ(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x01", 6), 3, out).code(), errc::corruption);
-  EXPECT_TRUE(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x00", 6), 3, out).ok());
+  EXPECT_EQ(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x01", 7), 3, out).code(), errc::corruption);
+  EXPECT_TRUE(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x00", 7), 3, out).ok());
   EXPECT_EQ(out, (std::vector<std::string>{"keep", "ab", "ab", "ab"}));
   out.resize(1);
   // zstd with a size over the limit, and a frame that is not zstd.

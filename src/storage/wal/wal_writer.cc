@@ -1,5 +1,6 @@
 #include "storage/wal/wal_writer.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "base/coding.h"
@@ -100,8 +101,11 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
     std::fprintf(stderr, "liandu: fatal: %s\n", s.to_string().c_str());
     std::abort();
   }
+  auto sync_start = std::chrono::steady_clock::now();
   file_.must_sync();
+  auto sync_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start);
   lock.lock();
+  fsync_nanos_ += static_cast<uint64_t>(sync_nanos.count());
   if (file_.size() >= opts_.segment_bytes) {
     // Still the leader (syncing_), so no one else touches file_.
     file_.close();
@@ -160,6 +164,10 @@ uint64_t writer::segment_count() const {
 uint64_t writer::bytes_written() const {
   std::lock_guard lock(mu_);
   return bytes_written_;
+}
+uint64_t writer::fsync_nanos() const {
+  std::lock_guard lock(mu_);
+  return fsync_nanos_;
 }
 uint64_t writer::fsync_count() const {
   std::lock_guard lock(mu_);

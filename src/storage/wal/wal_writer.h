@@ -50,6 +50,7 @@ class writer {
   uint64_t segment_count() const;
   uint64_t bytes_written() const;
   uint64_t fsync_count() const;
+  uint64_t fsync_nanos() const;  // total time spent in fsync
 
  private:
   writer(std::string dir, options opts) : dir_(std::move(dir)), opts_(opts) {}
@@ -71,6 +72,7 @@ class writer {
   fs::append_file file_;
   uint64_t bytes_written_ = 0;
   uint64_t fsyncs_ = 0;
+  uint64_t fsync_nanos_ = 0;
 };
 
 }  // namespace liandu::storage::wal

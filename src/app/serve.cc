@@ -1,0 +1,175 @@
+#include "app/serve.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "http/handlers/api.h"
+#include "http/server.h"
+#include "storage/engine.h"
+#include "storage/fs/file_util.h"
+
+namespace liandu::app {
+
+namespace {
+
+bool split_host_port(const std::string& bind, std::string& host, uint16_t& port) {
+  auto colon = bind.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = bind.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int p = std::stoi(bind.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return !host.empty();
+}
+
+}  // namespace
+
+int serve(const serve_options& o) {
+  // Signals are taken by one thread with sigwait, so block them everywhere first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(o.http_bind, host, port)) {
+    std::fprintf(stderr, "liandu: --http-bind %s: expected host:port\n", o.http_bind.c_str());
+    return 2;
+  }
+  auto start = std::chrono::steady_clock::now();
+  storage::engine_options eo;
+  eo.data_dir = o.data_dir;
+  eo.head_memory_limit = o.head_memory_limit;
+  eo.checkpoint_bytes = o.checkpoint_bytes;
+  eo.max_series_per_database = o.max_series_per_database;
+  auto engine = storage::engine::open(eo);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "liandu: cannot open data folder %s: %s\n", o.data_dir.c_str(),
+                 engine.error().to_string().c_str());
+    return 1;
+  }
+  for (const auto& m : (*engine)->recovery().messages) std::fprintf(stderr, "liandu: recovery: %s\n", m.c_str());
+
+  auto cat = catalog::catalog::open(storage::fs::join(o.data_dir, "catalog.db"));
+  if (!cat.ok()) {
+    std::fprintf(stderr, "liandu: cannot open catalog: %s\n", cat.error().to_string().c_str());
+    return 1;
+  }
+  std::optional<std::string> wanted;
+  if (const char* t = std::getenv("LIANDU_ADMIN_TOKEN"); t != nullptr && *t != '\0') wanted = t;
+  auto admin = (*cat)->bootstrap_admin(wanted);
+  if (!admin.ok()) {
+    std::fprintf(stderr, "liandu: cannot create the admin token: %s\n", admin.error().to_string().c_str());
+    return 1;
+  }
+  // Databases created before the catalog knew them (or by an older version)
+  // belong to the default tenant.
+  for (const auto& db : (*engine)->databases()) {
+    if (!(*cat)->database_tenant(db).ok()) (void)(*cat)->register_database((*cat)->default_tenant_id(), db);
+  }
+
+  http::handlers::api a{**engine, **cat, {}, {}};
+  a.options.auth_enabled = o.auth;
+  a.options.line_limits.max_line_bytes = o.max_line_bytes;
+  a.options.query_memory_limit_bytes = o.query_memory_limit;
+  http::router routes;
+  http::handlers::add_routes(routes, a);
+  http::server_limits limits;
+  limits.max_body_bytes = o.max_body_bytes;
+  limits.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
+  limits.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  limits.max_connections = o.max_connections;
+  size_t threads = o.http_threads > 0 ? o.http_threads : std::max(1u, std::thread::hardware_concurrency());
+  http::server server(std::move(routes), limits, threads);
+  a.options.open_connections = [&server] { return server.open_connections(); };
+  auto bound = server.listen(host, port);
+  if (!bound.ok()) {
+    std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.http_bind.c_str(), bound.error().to_string().c_str());
+    return 1;
+  }
+  std::string listeners = "http://" + host + ":" + std::to_string(*bound);
+  if (!o.https_bind.empty()) {
+    std::string th;
+    uint16_t tp = 0;
+    if (!split_host_port(o.https_bind, th, tp)) {
+      std::fprintf(stderr, "liandu: --https-bind %s: expected host:port\n", o.https_bind.c_str());
+      return 2;
+    }
+    auto tb = server.listen_tls(th, tp, {o.tls_cert, o.tls_key});
+    if (!tb.ok()) {
+      std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.https_bind.c_str(), tb.error().to_string().c_str());
+      return 1;
+    }
+    listeners += " https://" + th + ":" + std::to_string(*tb);
+  }
+  server.start();
+  double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& rec = (*engine)->recovery();
+  std::printf(
+      "liandu %s started: data=%s listeners=%s auth=%s recovered series=%zu points=%zu wal_records=%zu in %.3fs\n",
+      LIANDU_VERSION, o.data_dir.c_str(), listeners.c_str(), o.auth ? "on" : "off", rec.series, rec.points,
+      rec.wal_records, startup_s);
+  if (!admin->empty()) {
+    std::printf("liandu: admin token (shown once, store it): %s\n", admin->c_str());
+  }
+  std::fflush(stdout);
+
+  std::thread simulator;
+  std::optional<int64_t> sim_token_id;
+  if (o.simulate) {
+    // The simulated plant is a client like any other: it writes over HTTP
+    // with a token of its own that may write only to its database.
+    auto perms = catalog::permission_map{{"plant", catalog::permission{true, true}}};
+    if ((*cat)->database_tenant("plant").ok() == false) {
+      (void)(*cat)->register_database((*cat)->default_tenant_id(), "plant");
+      (void)(*engine)->create_database("plant");
+    }
+    auto tok = (*cat)->create_token((*cat)->default_tenant_id(), "simulated plant", false, perms);
+    if (tok.ok()) {
+      sim_token_id = tok->id;
+      cli::connection c{"http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
+                            std::to_string(*bound),
+                        tok->secret};
+      cli::simulate_options so;
+      so.backfill = o.simulate_backfill;
+      so.speed = o.simulate_speed;
+      so.quiet = true;
+      simulator = std::thread([c, so] { cli::run_simulate(c, so); });
+      simulator.detach();
+    }
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::printf("liandu: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fflush(stdout);
+  server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
+  if (sim_token_id) (void)(*cat)->revoke_token((*cat)->default_tenant_id(), *sim_token_id);
+  status s = (*engine)->checkpoint();
+  if (!s.ok()) {
+    std::fprintf(stderr, "liandu: final checkpoint failed (the WAL still has everything): %s\n",
+                 s.to_string().c_str());
+  }
+  std::printf("liandu: stopped\n");
+  std::fflush(stdout);
+  // The detached simulator may still be inside a request; leave without
+  // running destructors under it.
+  if (o.simulate) std::_Exit(0);
+  return 0;
+}
+
+}  // namespace liandu::app

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace liandu::app {
+
+struct serve_options {
+  std::string data_dir = "./data";
+  std::string http_bind = "127.0.0.1:8086";
+  std::string https_bind;  // optional TLS listener
+  std::string tls_cert;
+  std::string tls_key;
+  size_t http_threads = 0;  // 0 = number of cores
+  size_t max_body_bytes = 25ull << 20;
+  size_t max_line_bytes = 64ull << 10;
+  int64_t header_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  size_t max_connections = 1024;
+  size_t head_memory_limit = 512ull << 20;
+  size_t checkpoint_bytes = 64ull << 20;
+  size_t max_series_per_database = 1000000;
+  size_t query_memory_limit = 256ull << 20;
+  bool auth = true;
+  bool simulate = false;           // run the simulated plant against this server
+  std::string simulate_backfill;   // e.g. "1d"
+  double simulate_speed = 1.0;
+  int64_t shutdown_grace_ms = 10000;
+};
+
+// Runs `liandu serve` until SIGTERM/SIGINT; returns the exit code.
+int serve(const serve_options& o);
+
+}  // namespace liandu::app

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "base/result.h"
+#include "catalog/catalog.h"
+#include "http/handlers/api_metrics.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "ingest/line_protocol.h"
+#include "storage/engine.h"
+
+namespace liandu::http::handlers {
+
+struct api_options {
+  bool auth_enabled = true;
+  ingest::line_protocol_limits line_limits;
+  size_t query_memory_limit_bytes = 256ull << 20;
+  // Called by /metrics for the open connection count (owned by the server).
+  std::function<size_t()> open_connections;
+};
+
+// What every handler works with. Owned by the app; outlives the server.
+struct api {
+  storage::engine& engine;
+  catalog::catalog& catalog;
+  api_options options;
+  api_metrics metrics;
+};
+
+// Registers every endpoint: /ping, /health, /write, /api/v2/write, /query,
+// /metrics, /api/v1/... and the OpenAPI document.
+void add_routes(router& r, api& a);
+
+// Authenticates a request (Authorization: Token/Bearer/Basic, or u/p
+// parameters where p is a password or a token). With auth disabled, the
+// caller acts as an admin of the default tenant.
+result<catalog::principal> authenticate(api& a, const request& req);
+
+// The response for a failed authenticate/authorize, with InfluxDB's texts.
+response auth_error(const status& s);
+
+}  // namespace liandu::http::handlers

@@ -1,0 +1,19 @@
+#pragma once
+
+#include "http/handlers/api.h"
+
+namespace liandu::http::handlers {
+
+// One function per endpoint; each lives in the file named after it.
+response ping(api& a, const request& req);
+response health(api& a, const request& req);
+response write_v1(api& a, const request& req);
+response write_v2(api& a, const request& req);
+response query(api& a, const request& req);
+response metrics(api& a, const request& req);
+response tokens(api& a, const request& req);
+response databases(api& a, const request& req);
+response users(api& a, const request& req);
+response openapi(api& a, const request& req);
+
+}  // namespace liandu::http::handlers

@@ -1,0 +1,28 @@
+#include "http/handlers/api.h"
+#include "http/handlers/endpoints.h"
+
+namespace liandu::http::handlers {
+
+void add_routes(router& r, api& a) {
+  auto bind = [&a](response (*fn)(api&, const request&)) {
+    return [&a, fn](const request& req) { return fn(a, req); };
+  };
+  r.add(verb::get, "/ping", bind(ping));
+  r.add(verb::head, "/ping", bind(ping));
+  r.add(verb::get, "/health", bind(health));
+  r.add(verb::post, "/write", bind(write_v1));
+  r.add(verb::post, "/api/v2/write", bind(write_v2));
+  r.add(verb::get, "/query", bind(query));
+  r.add(verb::post, "/query", bind(query));
+  r.add(verb::get, "/metrics", bind(metrics));
+  r.add(verb::get, "/api/v1/openapi.json", bind(openapi));
+  for (verb v : {verb::get, verb::post}) {
+    r.add(v, "/api/v1/tokens", bind(tokens));
+    r.add(v, "/api/v1/databases", bind(databases));
+    r.add(v, "/api/v1/users", bind(users));
+  }
+  r.add_prefix(verb::delete_, "/api/v1/tokens/", bind(tokens));
+  r.add_prefix(verb::delete_, "/api/v1/databases/", bind(databases));
+}
+
+}  // namespace liandu::http::handlers

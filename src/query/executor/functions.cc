@@ -1,0 +1,434 @@
+#include "query/executor/functions.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <type_traits>
+
+namespace liandu::query::exec {
+
+namespace {
+
+template <typename T>
+constexpr bool is_numeric_v = std::is_same_v<T, double> || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>;
+
+template <typename T>
+value to_value(const T& v) {
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    return value(v != 0);
+  } else {
+    return value(v);
+  }
+}
+
+// Calls fn with the typed value vector of col.
+template <typename F>
+auto with_values(const column_batch& col, F&& f) {
+  switch (col.type) {
+    case model::field_type::float64: return f(col.floats);
+    case model::field_type::int64: return f(col.integers);
+    case model::field_type::uint64: return f(col.unsigneds);
+    case model::field_type::boolean: return f(col.booleans);
+    case model::field_type::string: return f(col.strings);
+  }
+  return f(col.floats);
+}
+
+template <typename T>
+bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, const std::vector<T>& vals,
+                  size_t b, size_t e, int64_t wt, std::vector<out_point>& out) {
+  size_t n = e - b;
+  switch (f) {
+    case fn::count:
+      out.push_back({wt, value(static_cast<int64_t>(n))});
+      return true;
+    case fn::count_distinct: {
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::sort(v.begin(), v.end());
+      out.push_back({wt, value(static_cast<int64_t>(std::unique(v.begin(), v.end()) - v.begin()))});
+      return true;
+    }
+    case fn::distinct: {
+      if (n == 0) return true;
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+      for (const T& x : v) out.push_back({wt, to_value(x)});
+      return true;
+    }
+    case fn::first:
+    case fn::last: {
+      if (n == 0) return true;
+      size_t best = b;
+      for (size_t i = b + 1; i < e; ++i) {
+        bool better = f == fn::first ? (times[i] < times[best] || (times[i] == times[best] && vals[i] > vals[best]))
+                                     : (times[i] > times[best] || (times[i] == times[best] && vals[i] > vals[best]));
+        if (better) best = i;
+      }
+      out.push_back({times[best], to_value(vals[best])});
+      return true;
+    }
+    case fn::mode: {
+      if (n == 0) return true;
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::sort(v.begin(), v.end());
+      size_t best = 0, best_count = 0;
+      for (size_t i = 0; i < v.size();) {
+        size_t j = i;
+        while (j < v.size() && v[j] == v[i]) ++j;
+        if (j - i > best_count) {
+          best_count = j - i;
+          best = i;
+        }
+        i = j;
+      }
+      out.push_back({wt, to_value(v[best])});
+      return true;
+    }
+    case fn::min:
+    case fn::max: {
+      if constexpr (is_numeric_v<T> || std::is_same_v<T, uint8_t>) {
+        if (n == 0) return true;
+        size_t best = b;
+        for (size_t i = b + 1; i < e; ++i) {
+          bool better = f == fn::min ? vals[i] < vals[best] : vals[i] > vals[best];
+          if (better || (vals[i] == vals[best] && times[i] < times[best])) best = i;
+        }
+        out.push_back({times[best], to_value(vals[best])});
+        return true;
+      } else {
+        return false;
+      }
+    }
+    case fn::top:
+    case fn::bottom: {
+      if constexpr (is_numeric_v<T>) {
+        std::vector<size_t> idx(n);
+        std::iota(idx.begin(), idx.end(), b);
+        auto cmp = [&](size_t x, size_t y) {
+          if (vals[x] != vals[y]) return f == fn::top ? vals[x] > vals[y] : vals[x] < vals[y];
+          return times[x] < times[y];
+        };
+        size_t k = std::min<size_t>(n, static_cast<size_t>(std::max<int64_t>(a.n, 0)));
+        std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), cmp);
+        idx.resize(k);
+        std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return times[x] < times[y]; });
+        for (size_t i : idx) out.push_back({times[i], to_value(vals[i])});
+        return true;
+      } else {
+        return false;
+      }
+    }
+    default: break;
+  }
+  if constexpr (!is_numeric_v<T>) {
+    return false;
+  } else {
+    switch (f) {
+      case fn::sum: {
+        if (n == 0) return true;
+        T s = 0;
+        for (size_t i = b; i < e; ++i) s += vals[i];
+        out.push_back({wt, to_value(s)});
+        return true;
+      }
+      case fn::mean: {
+        if (n == 0) return true;
+        double s = 0;
+        for (size_t i = b; i < e; ++i) s += static_cast<double>(vals[i]);
+        out.push_back({wt, value(s / static_cast<double>(n))});
+        return true;
+      }
+      case fn::median: {
+        if (n == 0) return true;
+        std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b),
+                         vals.begin() + static_cast<std::ptrdiff_t>(e));
+        std::sort(v.begin(), v.end());
+        double m = n % 2 == 1 ? static_cast<double>(v[n / 2])
+                              : static_cast<double>(v[n / 2 - 1]) +
+                                    (static_cast<double>(v[n / 2]) - static_cast<double>(v[n / 2 - 1])) / 2;
+        if constexpr (std::is_same_v<T, double>) {
+          out.push_back({wt, value(m)});
+        } else {
+          out.push_back({wt, value(m)});
+        }
+        return true;
+      }
+      case fn::spread: {
+        if (n == 0) return true;
+        T lo = vals[b], hi = vals[b];
+        for (size_t i = b + 1; i < e; ++i) {
+          lo = std::min(lo, vals[i]);
+          hi = std::max(hi, vals[i]);
+        }
+        out.push_back({wt, to_value(static_cast<T>(hi - lo))});
+        return true;
+      }
+      case fn::stddev: {
+        if (n == 0) return true;
+        if (n == 1) {
+          out.push_back({wt, value()});
+          return true;
+        }
+        double mean = 0;
+        for (size_t i = b; i < e; ++i) mean += static_cast<double>(vals[i]);
+        mean /= static_cast<double>(n);
+        double ss = 0;
+        for (size_t i = b; i < e; ++i) {
+          double d = static_cast<double>(vals[i]) - mean;
+          ss += d * d;
+        }
+        out.push_back({wt, value(std::sqrt(ss / static_cast<double>(n - 1)))});
+        return true;
+      }
+      case fn::percentile: {
+        if (n == 0) return true;
+        std::vector<size_t> idx(n);
+        std::iota(idx.begin(), idx.end(), b);
+        std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return vals[x] < vals[y]; });
+        auto i = static_cast<int64_t>(std::floor(static_cast<double>(n) * a.percentile / 100.0 + 0.5)) - 1;
+        if (i < 0 || i >= static_cast<int64_t>(n)) return true;
+        size_t p = idx[static_cast<size_t>(i)];
+        out.push_back({times[p], to_value(vals[p])});
+        return true;
+      }
+      case fn::integral: {
+        if (n == 0) return true;
+        double sum = 0;
+        size_t prev = b;
+        for (size_t i = b + 1; i < e; ++i) {
+          if (times[i] == times[prev]) {
+            prev = i;
+            continue;
+          }
+          double elapsed = static_cast<double>(times[i] - times[prev]) / static_cast<double>(a.unit);
+          sum += 0.5 * (static_cast<double>(vals[i]) + static_cast<double>(vals[prev])) * elapsed;
+          prev = i;
+        }
+        out.push_back({wt, value(sum)});
+        return true;
+      }
+      default: return false;
+    }
+  }
+}
+
+double as_double(const value& v) {
+  switch (v.index()) {
+    case 1: return std::get<double>(v);
+    case 2: return static_cast<double>(std::get<int64_t>(v));
+    case 3: return static_cast<double>(std::get<uint64_t>(v));
+    default: return 0;
+  }
+}
+
+bool numeric(const value& v) { return v.index() >= 1 && v.index() <= 3; }
+
+value subtract(const value& x, const value& y) {
+  if (x.index() == 2 && y.index() == 2) return value(std::get<int64_t>(x) - std::get<int64_t>(y));
+  if (x.index() == 3 && y.index() == 3) return value(std::get<uint64_t>(x) - std::get<uint64_t>(y));
+  return value(as_double(x) - as_double(y));
+}
+
+value add(const value& x, const value& y) {
+  if (x.index() == 2 && y.index() == 2) return value(std::get<int64_t>(x) + std::get<int64_t>(y));
+  if (x.index() == 3 && y.index() == 3) return value(std::get<uint64_t>(x) + std::get<uint64_t>(y));
+  return value(as_double(x) + as_double(y));
+}
+
+}  // namespace
+
+bool lookup_fn(std::string_view name, fn& out) {
+  static const std::map<std::string_view, fn> table = {
+      {"count", fn::count},
+      {"distinct", fn::distinct},
+      {"sum", fn::sum},
+      {"mean", fn::mean},
+      {"median", fn::median},
+      {"mode", fn::mode},
+      {"spread", fn::spread},
+      {"stddev", fn::stddev},
+      {"min", fn::min},
+      {"max", fn::max},
+      {"first", fn::first},
+      {"last", fn::last},
+      {"percentile", fn::percentile},
+      {"integral", fn::integral},
+      {"top", fn::top},
+      {"bottom", fn::bottom},
+      {"difference", fn::difference},
+      {"non_negative_difference", fn::non_negative_difference},
+      {"derivative", fn::derivative},
+      {"non_negative_derivative", fn::non_negative_derivative},
+      {"moving_average", fn::moving_average},
+      {"cumulative_sum", fn::cumulative_sum},
+      {"elapsed", fn::elapsed},
+  };
+  auto it = table.find(name);
+  if (it == table.end()) return false;
+  out = it->second;
+  return true;
+}
+
+bool is_transformation(fn f) { return f >= fn::difference; }
+
+bool is_selector(fn f) {
+  return f == fn::min || f == fn::max || f == fn::first || f == fn::last || f == fn::percentile || f == fn::top ||
+         f == fn::bottom;
+}
+
+bool is_multi_row(fn f) { return f == fn::top || f == fn::bottom || f == fn::distinct; }
+
+bool reduce(fn f, const fn_args& a, const column_batch& col, size_t begin, size_t end, int64_t window_time,
+            std::vector<out_point>& out) {
+  return with_values(col, [&](const auto& vals) {
+    return reduce_typed(f, a, col.times, vals, begin, end, window_time, out);
+  });
+}
+
+bool transform(fn f, const fn_args& a, const std::vector<out_point>& in, std::vector<out_point>& out) {
+  if (f != fn::elapsed) {
+    for (const auto& p : in) {
+      if (!numeric(p.v)) return false;
+    }
+  }
+  switch (f) {
+    case fn::difference:
+    case fn::non_negative_difference:
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (in[i].time == in[i - 1].time) continue;
+        value d = subtract(in[i].v, in[i - 1].v);
+        if (f == fn::non_negative_difference && as_double(d) < 0) continue;
+        out.push_back({in[i].time, d});
+      }
+      return true;
+    case fn::derivative:
+    case fn::non_negative_derivative:
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (in[i].time == in[i - 1].time) continue;
+        double diff = as_double(in[i].v) - as_double(in[i - 1].v);
+        double elapsed = static_cast<double>(in[i].time - in[i - 1].time) / static_cast<double>(a.unit);
+        double d = diff / elapsed;
+        if (f == fn::non_negative_derivative && d < 0) continue;
+        out.push_back({in[i].time, value(d)});
+      }
+      return true;
+    case fn::moving_average: {
+      size_t w = static_cast<size_t>(std::max<int64_t>(a.n, 1));
+      double sum = 0;
+      for (size_t i = 0; i < in.size(); ++i) {
+        sum += as_double(in[i].v);
+        if (i >= w) sum -= as_double(in[i - w].v);
+        if (i + 1 >= w) out.push_back({in[i].time, value(sum / static_cast<double>(w))});
+      }
+      return true;
+    }
+    case fn::cumulative_sum: {
+      if (in.empty()) return true;
+      value acc = in[0].v;
+      out.push_back({in[0].time, acc});
+      for (size_t i = 1; i < in.size(); ++i) {
+        acc = add(acc, in[i].v);
+        out.push_back({in[i].time, acc});
+      }
+      return true;
+    }
+    case fn::elapsed:
+      for (size_t i = 1; i < in.size(); ++i) {
+        out.push_back({in[i].time, value((in[i].time - in[i - 1].time) / std::max<int64_t>(a.unit, 1))});
+      }
+      return true;
+    default: return false;
+  }
+}
+
+void to_points(const column_batch& col, size_t begin, size_t end, std::vector<out_point>& out) {
+  with_values(col, [&](const auto& vals) {
+    for (size_t i = begin; i < end; ++i) out.push_back({col.times[i], to_value(vals[i])});
+    return true;
+  });
+}
+
+column_batch merge_columns(std::vector<column_batch>& cols) {
+  column_batch out;
+  const column_batch* first = nullptr;
+  for (const auto& c : cols) {
+    if (c.size() > 0) {
+      first = &c;
+      break;
+    }
+  }
+  if (!first) return out;
+  out.type = first->type;
+  std::vector<const column_batch*> use;
+  for (const auto& c : cols) {
+    if (c.size() > 0 && c.type == out.type) use.push_back(&c);
+  }
+  if (use.size() == 1) return *use[0];
+  // Stable k-way merge: ties keep column (series) order.
+  struct cursor {
+    const column_batch* c;
+    size_t i;
+  };
+  std::vector<cursor> cur;
+  size_t total = 0;
+  for (const auto* c : use) {
+    cur.push_back({c, 0});
+    total += c->size();
+  }
+  out.times.reserve(total);
+  with_values(out, [&](auto& dummy) {
+    using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(dummy)>>;
+    auto& dst = const_cast<vec_t&>(dummy);
+    dst.reserve(total);
+    while (true) {
+      size_t best = cur.size();
+      for (size_t k = 0; k < cur.size(); ++k) {
+        if (cur[k].i >= cur[k].c->size()) continue;
+        if (best == cur.size() || cur[k].c->times[cur[k].i] < cur[best].c->times[cur[best].i]) best = k;
+      }
+      if (best == cur.size()) break;
+      const column_batch* src = cur[best].c;
+      size_t i = cur[best].i++;
+      out.times.push_back(src->times[i]);
+      with_values(*src, [&](const auto& sv) {
+        if constexpr (std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(sv)>>, vec_t>) {
+          dst.push_back(sv[i]);
+        }
+        return true;
+      });
+    }
+    return true;
+  });
+  return out;
+}
+
+void filter_column(column_batch& col, const std::vector<uint8_t>& keep) {
+  size_t w = 0;
+  with_values(col, [&](const auto& vals_c) {
+    using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(vals_c)>>;
+    auto& vals = const_cast<vec_t&>(vals_c);
+    for (size_t i = 0; i < col.times.size(); ++i) {
+      if (!keep[i]) continue;
+      col.times[w] = col.times[i];
+      vals[w] = std::move(vals[i]);
+      ++w;
+    }
+    vals.resize(w);
+    return true;
+  });
+  col.times.resize(w);
+}
+
+value column_value(const column_batch& col, size_t i) {
+  return with_values(col, [&](const auto& vals) { return to_value(vals[i]); });
+}
+
+size_t column_bytes(const column_batch& col) {
+  size_t n = col.times.size() * 16;
+  for (const auto& s : col.strings) n += s.size();
+  return n;
+}
+
+}  // namespace liandu::query::exec

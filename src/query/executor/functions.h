@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/executor/result.h"
+#include "query/storage.h"
+
+namespace liandu::query::exec {
+
+// InfluxQL functions by what they do to points:
+//  aggregates reduce a window to one value stamped with the window start;
+//  selectors pick a point and, alone in a query without GROUP BY time, keep
+//    that point's time;
+//  multi-row functions (top, bottom, distinct) emit several rows per window;
+//  transformations map a point sequence (raw points, or one aggregate per
+//    window) to another.
+enum class fn : uint8_t {
+  count,
+  distinct,
+  sum,
+  mean,
+  median,
+  mode,
+  spread,
+  stddev,
+  min,
+  max,
+  first,
+  last,
+  percentile,
+  integral,
+  top,
+  bottom,
+  count_distinct,  // count(distinct(x))
+  difference,
+  non_negative_difference,
+  derivative,
+  non_negative_derivative,
+  moving_average,
+  cumulative_sum,
+  elapsed,
+};
+
+bool lookup_fn(std::string_view name, fn& out);
+bool is_transformation(fn f);
+bool is_selector(fn f);  // min max first last percentile top bottom (mode/median are not)
+bool is_multi_row(fn f);  // top bottom distinct
+
+// One output point of a function.
+struct out_point {
+  int64_t time = 0;
+  value v;
+};
+
+struct fn_args {
+  double percentile = 0;
+  int64_t n = 0;           // top/bottom count, moving_average window
+  int64_t unit = 1000000000;  // integral/derivative/elapsed unit in ns
+};
+
+// Reduces column points [begin, end) of one window. `col` is sorted by time.
+// Appends the result (one point, several for multi-row functions, none when
+// the window has nothing to report). window_time stamps aggregates.
+// Returns false when the function does not apply to the column's type.
+bool reduce(fn f, const fn_args& a, const column_batch& col, size_t begin, size_t end, int64_t window_time,
+            std::vector<out_point>& out);
+
+// Applies a transformation to a time-ordered sequence of non-null points.
+// Returns false when the function does not apply to the values' type.
+bool transform(fn f, const fn_args& a, const std::vector<out_point>& in, std::vector<out_point>& out);
+
+// Appends col's points [begin, end) as out_points (for transformations of raw points).
+void to_points(const column_batch& col, size_t begin, size_t end, std::vector<out_point>& out);
+
+// Stable merge of several time-sorted columns into one; columns whose type
+// differs from the first non-empty one are dropped (a field has one type).
+column_batch merge_columns(std::vector<column_batch>& cols);
+// Keeps the points of col whose index has keep[i] set.
+void filter_column(column_batch& col, const std::vector<uint8_t>& keep);
+value column_value(const column_batch& col, size_t i);
+size_t column_bytes(const column_batch& col);
+
+}  // namespace liandu::query::exec

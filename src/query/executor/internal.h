@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "query/executor/executor.h"
+#include "query/executor/result.h"
+#include "query/influxql/ast.h"
+#include "query/storage.h"
+
+namespace liandu::query::exec {
+
+inline constexpr const char* memory_limit_error = "query exceeded memory limit";
+
+// State of one request: the storage it runs against, its options, and the
+// memory it has charged so far. Everything a statement holds (points read,
+// rows built) is charged; going over the limit fails the statement with
+// memory_limit_error instead of growing without bound.
+struct context {
+  storage* s;
+  const query_options* opts;
+  size_t used = 0;
+  std::map<std::string, std::shared_ptr<std::regex>> regexes;
+
+  bool charge(size_t bytes) {
+    used += bytes;
+    return used <= opts->memory_limit_bytes;
+  }
+  // Compiles an InfluxQL (RE2-style) pattern; null when it does not compile.
+  std::shared_ptr<std::regex> regex(const std::string& pattern);
+};
+
+// Runs a SELECT and returns its series (SELECT INTO writes and returns the
+// "result"/"written" series).
+result<std::vector<series_result>> run_select(context& ctx, const influxql::select_statement& stmt);
+
+// Parses InfluxQL time strings: RFC3339 with optional fraction and offset,
+// "2006-01-02 15:04:05[.fff]" and "2006-01-02".
+bool parse_time_string(const std::string& s, int64_t& ns);
+
+constexpr int64_t min_time = -9223372036854775806LL;  // InfluxDB's MinTime
+constexpr int64_t max_time = 9223372036854775806LL;   // InfluxDB's MaxTime
+
+}  // namespace liandu::query::exec

@@ -1,0 +1,387 @@
+#include "query/executor/result.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace liandu::query {
+
+namespace {
+
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+void append_time_cell(std::string& out, int64_t ns, const time_format& tf) {
+  if (tf.epoch.empty()) {
+    out.push_back('"');
+    out += format_rfc3339_nano(ns);
+    out.push_back('"');
+    return;
+  }
+  int64_t v = 0;
+  if (!convert_epoch(ns, tf.epoch, v)) v = ns;
+  out += std::to_string(v);
+}
+
+void append_json_value(std::string& out, const value& v) {
+  switch (v.index()) {
+    case 0: out += "null"; break;
+    case 1: append_go_float(out, std::get<double>(v)); break;
+    case 2: out += std::to_string(std::get<int64_t>(v)); break;
+    case 3: out += std::to_string(std::get<uint64_t>(v)); break;
+    case 4: out += std::get<bool>(v) ? "true" : "false"; break;
+    case 5: append_json_string(out, std::get<std::string>(v)); break;
+  }
+}
+
+void append_series_json(std::string& out, const series_result& s, const time_format& tf) {
+  out += "{\"name\":";
+  append_json_string(out, s.name);
+  if (!s.tags.empty()) {
+    out += ",\"tags\":{";
+    bool first = true;
+    for (const auto& [k, v] : s.tags) {
+      if (!first) out.push_back(',');
+      first = false;
+      append_json_string(out, k);
+      out.push_back(':');
+      append_json_string(out, v);
+    }
+    out.push_back('}');
+  }
+  out += ",\"columns\":[";
+  for (size_t i = 0; i < s.columns.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, s.columns[i]);
+  }
+  out.push_back(']');
+  if (!s.values.empty()) {
+    out += ",\"values\":[";
+    for (size_t r = 0; r < s.values.size(); ++r) {
+      if (r) out.push_back(',');
+      out.push_back('[');
+      const auto& row = s.values[r];
+      for (size_t c = 0; c < row.size(); ++c) {
+        if (c) out.push_back(',');
+        if (c == 0 && s.time_column && row[c].index() == 2) {
+          append_time_cell(out, std::get<int64_t>(row[c]), tf);
+        } else {
+          append_json_value(out, row[c]);
+        }
+      }
+      out.push_back(']');
+    }
+    out.push_back(']');
+  }
+  if (s.partial) out += ",\"partial\":true";
+  out.push_back('}');
+}
+
+// Go's encoding/csv quoting rule.
+void append_csv_field(std::string& out, std::string_view f) {
+  bool quote = false;
+  if (!f.empty()) {
+    if (f == "\\.") quote = true;
+    for (char c : f) {
+      if (c == ',' || c == '"' || c == '\r' || c == '\n') quote = true;
+    }
+    if (f[0] == ' ' || f[0] == '\t') quote = true;
+  }
+  if (!quote) {
+    out += f;
+    return;
+  }
+  out.push_back('"');
+  for (char c : f) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void append_csv_row(std::string& out, const std::vector<std::string>& fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) out.push_back(',');
+    append_csv_field(out, fields[i]);
+  }
+  out.push_back('\n');
+}
+
+std::string csv_value(const value& v) {
+  switch (v.index()) {
+    case 1: {
+      char buf[400];
+      auto r = std::to_chars(buf, buf + sizeof buf, std::get<double>(v), std::chars_format::fixed);
+      return std::string(buf, r.ptr);
+    }
+    case 2: return std::to_string(std::get<int64_t>(v));
+    case 3: return std::to_string(std::get<uint64_t>(v));
+    case 4: return std::get<bool>(v) ? "true" : "false";
+    case 5: return std::get<std::string>(v);
+    default: return "";
+  }
+}
+
+void append_escaped_tag(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == ',' || c == '=' || c == ' ') out.push_back('\\');
+    out.push_back(c);
+  }
+}
+
+}  // namespace
+
+std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s) {
+  int64_t local = ns + static_cast<int64_t>(utc_offset_s) * 1000000000;
+  int64_t secs = floor_div(local, 1000000000);
+  int64_t frac = local - secs * 1000000000;
+  int64_t days = floor_div(secs, 86400);
+  int64_t sod = secs - days * 86400;
+  int64_t y = 0;
+  unsigned m = 0, d = 0;
+  civil_from_days(days, y, m, d);
+  char buf[80];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m, d,
+                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
+  std::string out(buf, static_cast<size_t>(n));
+  if (frac != 0) {
+    char fb[16];
+    std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
+    std::string f(fb);
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  if (utc_offset_s == 0) {
+    out.push_back('Z');
+  } else {
+    int32_t off = utc_offset_s < 0 ? -utc_offset_s : utc_offset_s;
+    std::snprintf(buf, sizeof buf, "%c%02d:%02d", utc_offset_s < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+    out += buf;
+  }
+  return out;
+}
+
+void append_go_float(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  double a = std::fabs(v);
+  char buf[400];
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    std::string s(buf, r.ptr);
+    size_t n = s.size();
+    if (n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') s.erase(n - 2, 1);
+    out += s;
+    return;
+  }
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            out += "\\u00";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xF]);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // Validate one UTF-8 sequence; invalid bytes become U+FFFD as in Go.
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (ok) {
+      if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+          (cp >= 0xD800 && cp <= 0xDFFF)) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (cp == 0x2028 || cp == 0x2029) {
+      out += cp == 0x2028 ? "\\u2028" : "\\u2029";
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  out.push_back('"');
+}
+
+bool convert_epoch(int64_t ns, std::string_view epoch, int64_t& out) {
+  int64_t div = 0;
+  if (epoch == "ns" || epoch == "n") {
+    div = 1;
+  } else if (epoch == "u" || epoch == "us" || epoch == "\xc2\xb5") {
+    div = 1000;
+  } else if (epoch == "ms") {
+    div = 1000000;
+  } else if (epoch == "s") {
+    div = 1000000000;
+  } else if (epoch == "m") {
+    div = 60LL * 1000000000;
+  } else if (epoch == "h") {
+    div = 3600LL * 1000000000;
+  } else {
+    return false;
+  }
+  out = ns / div;
+  return true;
+}
+
+std::string to_json(const std::vector<statement_result>& results, const time_format& tf) {
+  std::string out = "{\"results\":[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i) out.push_back(',');
+    const statement_result& r = results[i];
+    out += "{\"statement_id\":" + std::to_string(r.statement_id);
+    if (!r.error.empty()) {
+      out += ",\"error\":";
+      append_json_string(out, r.error);
+    } else if (!r.series.empty()) {
+      out += ",\"series\":[";
+      for (size_t s = 0; s < r.series.size(); ++s) {
+        if (s) out.push_back(',');
+        append_series_json(out, r.series[s], tf);
+      }
+      out.push_back(']');
+    }
+    if (r.partial) out += ",\"partial\":true";
+    out.push_back('}');
+  }
+  out += "]}";
+  return out;
+}
+
+std::string error_json(std::string_view message) {
+  std::string out = "{\"error\":";
+  append_json_string(out, message);
+  out.push_back('}');
+  return out;
+}
+
+std::string to_csv(const std::vector<statement_result>& results, const time_format& tf) {
+  std::string out;
+  int current = -1;
+  std::vector<std::string> header;
+  for (const statement_result& r : results) {
+    if (r.series.empty()) continue;
+    const std::vector<std::string>* prev_cols = nullptr;
+    for (const series_result& s : r.series) {
+      bool new_statement = r.statement_id != current;
+      bool cols_changed = prev_cols && *prev_cols != s.columns;
+      if (new_statement || cols_changed) {
+        if (current >= 0 || cols_changed) out.push_back('\n');
+        current = r.statement_id;
+        header.assign({"name", "tags"});
+        header.insert(header.end(), s.columns.begin(), s.columns.end());
+        append_csv_row(out, header);
+      }
+      prev_cols = &s.columns;
+      std::string tags;
+      for (const auto& [k, v] : s.tags) {
+        if (!tags.empty()) tags.push_back(',');
+        append_escaped_tag(tags, k);
+        tags.push_back('=');
+        append_escaped_tag(tags, v);
+      }
+      for (const auto& row : s.values) {
+        std::vector<std::string> fields{s.name, tags};
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c == 0 && s.time_column && row[c].index() == 2) {
+            int64_t v = std::get<int64_t>(row[c]);
+            if (!tf.epoch.empty()) convert_epoch(v, tf.epoch, v);
+            fields.push_back(std::to_string(v));
+          } else {
+            fields.push_back(csv_value(row[c]));
+          }
+        }
+        append_csv_row(out, fields);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<statement_result> split_chunks(const statement_result& r, size_t chunk_size) {
+  std::vector<statement_result> out;
+  if (chunk_size == 0 || !r.error.empty() || r.series.empty()) {
+    out.push_back(r);
+    return out;
+  }
+  for (size_t si = 0; si < r.series.size(); ++si) {
+    const series_result& s = r.series[si];
+    size_t n = s.values.size();
+    size_t start = 0;
+    do {
+      size_t end = std::min(n, start + chunk_size);
+      statement_result part;
+      part.statement_id = r.statement_id;
+      series_result piece = s;
+      piece.values.assign(s.values.begin() + static_cast<std::ptrdiff_t>(start),
+                          s.values.begin() + static_cast<std::ptrdiff_t>(end));
+      piece.partial = end < n;
+      part.series.push_back(std::move(piece));
+      part.partial = end < n || si + 1 < r.series.size();
+      out.push_back(std::move(part));
+      start = end;
+    } while (start < n);
+  }
+  return out;
+}
+
+}  // namespace liandu::query

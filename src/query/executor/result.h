@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace liandu::query {
+
+// One cell of a result: null, float, integer, unsigned, boolean or string.
+using value = std::variant<std::monostate, double, int64_t, uint64_t, bool, std::string>;
+
+// One series of a result, InfluxDB's "series" object. When time_column is
+// set, column 0 is "time" and its cells are int64 ns since the epoch; the
+// encoders print them as RFC3339Nano or in the requested epoch precision.
+struct series_result {
+  std::string name;
+  std::map<std::string, std::string> tags;
+  std::vector<std::string> columns;
+  std::vector<std::vector<value>> values;
+  bool time_column = false;
+  bool partial = false;
+};
+
+// The result of one statement: series, or an error text InfluxDB would give.
+struct statement_result {
+  int statement_id = 0;
+  std::vector<series_result> series;
+  std::string error;
+  bool partial = false;
+};
+
+// Output time format. tz_name empty = UTC ("Z"); epoch empty = RFC3339Nano,
+// otherwise "ns", "u"/"us"/"µ", "ms", "s", "m", "h" integers.
+struct time_format {
+  std::string epoch;
+};
+
+// {"results":[...]} exactly as InfluxDB 1.8 writes it (compact, Go float
+// formatting, HTML-safe string escaping).
+std::string to_json(const std::vector<statement_result>& results, const time_format& tf);
+// {"error":"..."} for a request-level error such as a parse error.
+std::string error_json(std::string_view message);
+// InfluxDB's CSV: a header "name,tags,time,..." per statement (and whenever
+// the columns change), tags as "k=v,k=v", times as integers.
+std::string to_csv(const std::vector<statement_result>& results, const time_format& tf);
+// Splits every series into chunks of at most chunk_size rows; all but the
+// last chunk of a series are marked partial, as InfluxDB's chunked responses.
+std::vector<statement_result> split_chunks(const statement_result& r, size_t chunk_size);
+
+// Helpers, exposed for tests and other encoders.
+std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s = 0);
+void append_go_float(std::string& out, double v);  // Go encoding/json float64
+void append_json_string(std::string& out, std::string_view s);
+// Converts ns to the epoch unit; false for an unknown unit.
+bool convert_epoch(int64_t ns, std::string_view epoch, int64_t& out);
+
+}  // namespace liandu::query

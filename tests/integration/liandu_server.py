@@ -1,0 +1,130 @@
+"""Starts the real `build/liandu serve` on a free loopback port with a fresh
+data folder, and stops it by PID. Shared by the integration tests."""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BINARY = os.environ.get("LIANDU_BINARY", os.path.join(os.path.dirname(__file__), "..", "..", "build", "liandu"))
+ADMIN_TOKEN = "ld_integration_admin_token_0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    def __init__(self, extra_args=(), data_dir=None, env=None):
+        self.extra_args = list(extra_args)
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="liandu-it-")
+        self.env = env or {}
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+
+    def start(self, port=None):
+        self.port = port or free_port()
+        env = dict(os.environ)
+        env["LIANDU_ADMIN_TOKEN"] = ADMIN_TOKEN
+        env.update(self.env)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", "--data-dir", self.data_dir, "--http-bind", f"127.0.0.1:{self.port}"]
+            + self.extra_args,
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("liandu exited at start:\n" + self.output())
+            try:
+                if self.request("GET", "/ping", auth=False).status == 204:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("liandu did not answer /ping:\n" + self.output())
+
+    def output(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            rc = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.remove(self.log_path)
+            except OSError:
+                pass
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, method, path, body=None, headers=None, auth=True, token=ADMIN_TOKEN, timeout=60):
+        headers = dict(headers or {})
+        if auth and token is not None and "Authorization" not in headers:
+            headers["Authorization"] = "Token " + token
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, dict(r.headers), r.read().decode(errors="replace"))
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read().decode(errors="replace"))
+
+    def query(self, q, db=None, token=ADMIN_TOKEN, **params):
+        p = {"q": q}
+        if db:
+            p["db"] = db
+        p.update(params)
+        return self.request("GET", "/query?" + urllib.parse.urlencode(p), token=token)
+
+    def write(self, db, body, token=ADMIN_TOKEN, **params):
+        p = {"db": db}
+        p.update(params)
+        return self.request("POST", "/write?" + urllib.parse.urlencode(p), body, token=token)
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
