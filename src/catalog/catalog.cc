@@ -131,7 +131,11 @@ class stmt {
   // Converts the last step's code into a status.
   status error_status(std::string_view what) const {
     errc code = errc::io_error;
-    if ((rc_ & 0xff) == SQLITE_CONSTRAINT) code = errc::already_exists;
+    if (rc_ == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      code = errc::not_found;  // e.g. a tenant id that does not exist
+    } else if ((rc_ & 0xff) == SQLITE_CONSTRAINT) {
+      code = errc::already_exists;
+    }
     return error(code, std::string(what) + ": " + sqlite3_errmsg(db_));
   }
   // Runs a statement that returns no rows.
@@ -211,7 +215,9 @@ result<permission> parse_permission(std::string_view text) {
   return error(errc::invalid_argument, "unknown permission: " + std::string(text));
 }
 
-bool principal::can_read(std::string_view db) const { return admin || has_permission(permissions, db, access::read); }
+bool principal::can_read(std::string_view db) const {
+  return admin || has_permission(permissions, db, access::read);
+}
 
 bool principal::can_write(std::string_view db) const {
   return admin || has_permission(permissions, db, access::write);
@@ -249,6 +255,7 @@ result<std::unique_ptr<catalog>> catalog::open(const std::string& path, options 
     return error(errc::io_error, "catalog: cannot open " + path + ": " + msg);
   }
   sqlite3_busy_timeout(c->db_, 5000);
+  sqlite3_extended_result_codes(c->db_, 1);
   LIANDU_RETURN_IF_ERROR(c->init_schema());
   return c;
 }
@@ -314,14 +321,18 @@ result<std::vector<tenant_info>> catalog::list_tenants() {
   return out;
 }
 
-status catalog::insert_token(int64_t tenant, std::string_view secret, std::string_view description, bool admin,
-                             const permission_map& perms, int64_t* id) {
+status catalog::insert_token(int64_t tenant, std::string_view secret, std::string_view description,
+                             bool admin, const permission_map& perms, int64_t* id) {
   transaction tx(db_);
   LIANDU_RETURN_IF_ERROR(tx.begun());
   {
     stmt ins(db_,
              "INSERT INTO tokens(tenant_id, hash, description, admin, created_ns) VALUES(?, ?, ?, ?, ?)");
-    ins.bind(1, tenant).bind(2, hash_token(secret)).bind(3, description).bind(4, int64_t{admin}).bind(5, now_ns());
+    ins.bind(1, tenant)
+        .bind(2, hash_token(secret))
+        .bind(3, description)
+        .bind(4, int64_t{admin})
+        .bind(5, now_ns());
     LIANDU_RETURN_IF_ERROR(ins.run("create token"));
   }
   *id = sqlite3_last_insert_rowid(db_);
@@ -381,8 +392,8 @@ result<std::vector<token_info>> catalog::list_tokens(int64_t tenant) {
   }
   if (rc != SQLITE_DONE) return q.error_status("list tokens");
   for (auto& t : out) {
-    auto perms =
-        load_permissions(db_, "SELECT db, can_read, can_write FROM token_permissions WHERE token_id = ?", t.id);
+    auto perms = load_permissions(
+        db_, "SELECT db, can_read, can_write FROM token_permissions WHERE token_id = ?", t.id);
     if (!perms) return perms.error();
     t.permissions = std::move(*perms);
   }
@@ -455,7 +466,8 @@ status catalog::delete_user(int64_t tenant, std::string_view name) {
   return {};
 }
 
-status catalog::set_user_permission(int64_t tenant, std::string_view name, std::string_view db, permission p) {
+status catalog::set_user_permission(int64_t tenant, std::string_view name, std::string_view db,
+                                    permission p) {
   LIANDU_RETURN_IF_ERROR(validate_name("database", db));
   std::lock_guard lock(mu_);
   int64_t uid = 0;
@@ -472,9 +484,10 @@ status catalog::set_user_permission(int64_t tenant, std::string_view name, std::
     d.bind(1, uid).bind(2, db);
     return d.run("revoke permission");
   }
-  stmt u(db_,
-         "INSERT INTO user_permissions(user_id, db, can_read, can_write) VALUES(?, ?, ?, ?) "
-         "ON CONFLICT(user_id, db) DO UPDATE SET can_read = excluded.can_read, can_write = excluded.can_write");
+  stmt u(
+      db_,
+      "INSERT INTO user_permissions(user_id, db, can_read, can_write) VALUES(?, ?, ?, ?) "
+      "ON CONFLICT(user_id, db) DO UPDATE SET can_read = excluded.can_read, can_write = excluded.can_write");
   u.bind(1, uid).bind(2, db).bind(3, int64_t{p.read}).bind(4, int64_t{p.write});
   return u.run("set permission");
 }
@@ -521,7 +534,8 @@ result<principal> catalog::authenticate_token(std::string_view secret) {
   p.tenant = q.text(2);
   p.subject = "token:" + std::to_string(id);
   p.admin = q.int64(3) != 0;
-  auto perms = load_permissions(db_, "SELECT db, can_read, can_write FROM token_permissions WHERE token_id = ?", id);
+  auto perms =
+      load_permissions(db_, "SELECT db, can_read, can_write FROM token_permissions WHERE token_id = ?", id);
   if (!perms) return perms.error();
   p.permissions = std::move(*perms);
   return p;
@@ -540,8 +554,8 @@ result<principal> catalog::load_user_principal(int64_t user_id) {
   p.tenant = q.text(1);
   p.subject = q.text(2);
   p.admin = q.int64(3) != 0;
-  auto perms =
-      load_permissions(db_, "SELECT db, can_read, can_write FROM user_permissions WHERE user_id = ?", user_id);
+  auto perms = load_permissions(db_, "SELECT db, can_read, can_write FROM user_permissions WHERE user_id = ?",
+                                user_id);
   if (!perms) return perms.error();
   p.permissions = std::move(*perms);
   return p;
@@ -639,13 +653,15 @@ status catalog::unregister_database(int64_t tenant, std::string_view db) {
   // Grants on the old database must not carry over to a new one of that name.
   {
     stmt d(db_,
-           "DELETE FROM token_permissions WHERE db = ? AND token_id IN (SELECT id FROM tokens WHERE tenant_id = ?)");
+           "DELETE FROM token_permissions WHERE db = ? AND token_id IN (SELECT id FROM tokens WHERE "
+           "tenant_id = ?)");
     d.bind(1, db).bind(2, tenant);
     LIANDU_RETURN_IF_ERROR(d.run("drop token permissions"));
   }
   {
     stmt d(db_,
-           "DELETE FROM user_permissions WHERE db = ? AND user_id IN (SELECT id FROM users WHERE tenant_id = ?)");
+           "DELETE FROM user_permissions WHERE db = ? AND user_id IN (SELECT id FROM users WHERE tenant_id = "
+           "?)");
     d.bind(1, db).bind(2, tenant);
     LIANDU_RETURN_IF_ERROR(d.run("drop user permissions"));
   }

@@ -52,9 +52,9 @@ enum class access { read, write };
 // Who a request acts as, after authentication.
 struct principal {
   int64_t tenant_id = 0;
-  std::string tenant;       // tenant name
-  std::string subject;      // user name, or "token:<id>"
-  bool admin = false;       // may do everything within its tenant
+  std::string tenant;   // tenant name
+  std::string subject;  // user name, or "token:<id>"
+  bool admin = false;   // may do everything within its tenant
   permission_map permissions;
 
   // Permission check only; whether db belongs to this tenant is
@@ -143,7 +143,7 @@ class catalog {
 
   // Databases and their owning tenant.
   status register_database(int64_t tenant, std::string_view db);  // already_exists if taken
-  result<int64_t> database_tenant(std::string_view db);            // not_found when unknown
+  result<int64_t> database_tenant(std::string_view db);           // not_found when unknown
   result<std::vector<std::string>> list_databases(int64_t tenant);
   status unregister_database(int64_t tenant, std::string_view db);  // not_found if not the tenant's
 

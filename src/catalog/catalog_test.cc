@@ -115,7 +115,8 @@ TEST(catalog, secrets_are_never_stored_in_plain_text) {
     auto a = (*c)->bootstrap_admin(std::nullopt);
     ASSERT_TRUE(a.ok());
     admin_secret = *a;
-    auto t = (*c)->create_token((*c)->default_tenant_id(), "plant-1 telegraf", false, {{"plant1", {true, true}}});
+    auto t =
+        (*c)->create_token((*c)->default_tenant_id(), "plant-1 telegraf", false, {{"plant1", {true, true}}});
     ASSERT_TRUE(t.ok());
     token_secret = t->secret;
     ASSERT_TRUE((*c)->create_user((*c)->default_tenant_id(), "alice", password, false).ok());
@@ -192,6 +193,14 @@ TEST(catalog, token_permissions) {
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(c->authorize(*a, "plant3", access::write).ok());
   EXPECT_TRUE(a->can_write("anything"));
+}
+
+TEST(catalog, unknown_tenant_is_not_found) {
+  auto c = open_memory();
+  EXPECT_EQ(c->create_token(4242, "x", false, {}).error().code(), errc::not_found);
+  EXPECT_EQ(c->register_database(4242, "db").code(), errc::not_found);
+  EXPECT_EQ(c->create_user(4242, "u", "pw", false).code(), errc::not_found);
+  EXPECT_EQ(c->tenant_id("nope").error().code(), errc::not_found);
 }
 
 TEST(catalog, parse_permission) {

@@ -34,7 +34,8 @@ class inflater {
 result<std::string> gunzip(std::string_view in, size_t max_bytes) {
   inflater inf;
   if (!inf.ok()) return error(errc::internal, "gzip: cannot initialise zlib");
-  if (in.size() > std::numeric_limits<uInt>::max()) return error(errc::limit_exceeded, "gzip: body too large");
+  if (in.size() > std::numeric_limits<uInt>::max())
+    return error(errc::limit_exceeded, "gzip: body too large");
   z_stream& zs = inf.stream();
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -47,14 +48,16 @@ result<std::string> gunzip(std::string_view in, size_t max_bytes) {
     zs.avail_out = static_cast<uInt>(room);
     int rc = inflate(&zs, Z_NO_FLUSH);
     out.resize(old + (room - zs.avail_out));
-    if (out.size() > max_bytes) return error(errc::limit_exceeded, "gzip: decompressed body exceeds the limit");
+    if (out.size() > max_bytes)
+      return error(errc::limit_exceeded, "gzip: decompressed body exceeds the limit");
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) return out;
       // Another member may follow (concatenated gzip files).
       if (inflateReset(&zs) != Z_OK) return error(errc::internal, "gzip: reset failed");
       continue;
     }
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) return error(errc::parse_error, "gzip: unexpected end of data");
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0)
+      return error(errc::parse_error, "gzip: unexpected end of data");
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
       return error(errc::parse_error, std::string("gzip: ") + (zs.msg ? zs.msg : "invalid data"));
     }

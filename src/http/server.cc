@@ -44,6 +44,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Beast 1.74 speaks boost::string_view.
+std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
+
 bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 // Headers the server owns: a handler's copy would corrupt the framing.
@@ -84,6 +87,9 @@ struct server::impl {
         "X-Influxdb-Error: too many open connections\r\nConnection: close\r\nContent-Length: " +
         std::to_string(body.size()) + "\r\n\r\n" + body;
   }
+
+  // Listeners own I/O objects of ioc_: drop them while ioc_ still exists.
+  ~impl() { listeners_.clear(); }
 
   class listener;
   result<uint16_t> listen(const std::string& host, uint16_t port, std::shared_ptr<net::ssl::context> tls);
@@ -202,10 +208,9 @@ class session : public session_base, public std::enable_shared_from_this<session
     } else {
       tcp_layer().expires_after(srv_.limits_.idle_timeout);
     }
-    stream_.async_read_some(buffer_.prepare(first_read_bytes),
-                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-                              self->on_first_bytes(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(first_read_bytes),
+        [self = this->shared_from_this()](beast::error_code ec, size_t n) { self->on_first_bytes(ec, n); });
   }
 
   void on_first_bytes(beast::error_code ec, size_t n) {
@@ -216,10 +221,9 @@ class session : public session_base, public std::enable_shared_from_this<session
     // from its first byte.
     if (!first_) deadline_ = clock_type::now() + srv_.limits_.header_timeout;
     tcp_layer().expires_at(deadline_);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                               self->on_header(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -230,7 +234,7 @@ class session : public session_base, public std::enable_shared_from_this<session
     if (length && *length > srv_.limits_.max_body_bytes) {
       return send_error(413, "Request Entity Too Large", true);
     }
-    auto expect = msg[bhttp::field::expect];
+    auto expect = to_std(msg[bhttp::field::expect]);
     if (!expect.empty() && iequals(expect, "100-continue") && !parser_->is_done()) {
       static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
       tcp_layer().expires_after(srv_.limits_.idle_timeout);
@@ -247,9 +251,8 @@ class session : public session_base, public std::enable_shared_from_this<session
   void read_body() {
     if (parser_->is_done()) return on_body({});
     tcp_layer().expires_after(srv_.limits_.idle_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      self->on_body(ec);
-    });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_read_error(beast::error_code ec) {
@@ -278,13 +281,14 @@ class session : public session_base, public std::enable_shared_from_this<session
     req.remote_address = remote_.address().to_string();
     req.remote_port = remote_.port();
     req.tls = Tls;
-    auto encoding = msg[bhttp::field::content_encoding];
+    auto encoding = to_std(msg[bhttp::field::content_encoding]);
     if (encoding.empty() || iequals(encoding, "identity")) {
       req.body = std::move(msg.body());
     } else if (iequals(encoding, "gzip")) {
       auto plain = gunzip(msg.body(), srv_.limits_.max_body_bytes);
       if (!plain) {
-        if (plain.error().code() == errc::limit_exceeded) return send_error(413, "Request Entity Too Large", false);
+        if (plain.error().code() == errc::limit_exceeded)
+          return send_error(413, "Request Entity Too Large", false);
         return send_error(400, plain.error().message(), false);
       }
       req.body = std::move(*plain);
@@ -336,9 +340,10 @@ class session : public session_base, public std::enable_shared_from_this<session
     }
     msg->keep_alive(keep);
     tcp_layer().expires_after(srv_.limits_.idle_timeout);
-    bhttp::async_write(stream_, *msg, [self = this->shared_from_this(), msg, keep](beast::error_code ec, size_t) {
-      self->on_written(ec, keep);
-    });
+    bhttp::async_write(stream_, *msg,
+                       [self = this->shared_from_this(), msg, keep](beast::error_code ec, size_t) {
+                         self->on_written(ec, keep);
+                       });
   }
 
   void on_written(beast::error_code ec, bool keep) {
@@ -402,9 +407,10 @@ class session : public session_base, public std::enable_shared_from_this<session
     producer_ = nullptr;
     if (phase_ == phase::closed) return;
     tcp_layer().expires_after(srv_.limits_.idle_timeout);
-    net::async_write(stream_, bhttp::make_chunk_last(), [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      self->on_written(ec, self->stream_keep_);
-    });
+    net::async_write(stream_, bhttp::make_chunk_last(),
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                       self->on_written(ec, self->stream_keep_);
+                     });
   }
 
   void close_now() {
@@ -483,11 +489,13 @@ class rejecter : public std::enable_shared_from_this<rejecter> {
 
  private:
   void drain() {
-    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > sizeof self->scratch_ * 16) return self->stream_.close();
-      self->drain();
-    });
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > sizeof self->scratch_ * 16)
+                                return self->stream_.close();
+                              self->drain();
+                            });
   }
 
   server::impl& srv_;
@@ -502,7 +510,10 @@ class rejecter : public std::enable_shared_from_this<rejecter> {
 class server::impl::listener : public std::enable_shared_from_this<listener> {
  public:
   listener(impl& srv, std::shared_ptr<net::ssl::context> tls)
-      : srv_(srv), tls_(std::move(tls)), acceptor_(net::make_strand(srv.ioc_)), retry_(acceptor_.get_executor()) {}
+      : srv_(srv),
+        tls_(std::move(tls)),
+        acceptor_(net::make_strand(srv.ioc_)),
+        retry_(acceptor_.get_executor()) {}
 
   tcp::acceptor& acceptor() { return acceptor_; }
 
@@ -683,14 +694,16 @@ server::server(router routes, server_limits limits, size_t threads)
 
 server::~server() { impl_->shutdown(std::chrono::milliseconds(0)); }
 
-result<uint16_t> server::listen(const std::string& host, uint16_t port) { return impl_->listen(host, port, nullptr); }
+result<uint16_t> server::listen(const std::string& host, uint16_t port) {
+  return impl_->listen(host, port, nullptr);
+}
 
 result<uint16_t> server::listen_tls(const std::string& host, uint16_t port, const tls_files& files) {
   auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
   beast::error_code ec;
   ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
-                       net::ssl::context::single_dh_use,
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
                    ec);
   if (ec) return error(errc::internal, "tls: " + ec.message());
   ctx->use_certificate_chain_file(files.cert_chain_file, ec);

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -28,6 +30,16 @@ const std::string localhost = "127.0.0.1";
 struct test_state {
   std::atomic<int> slow_started{0};
   std::atomic<int> slow_finished{0};
+  // /block waits until the test opens the gate.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool gate_open = false;
+  std::atomic<int> blocked{0};
+  void open_gate() {
+    std::lock_guard lock(mu);
+    gate_open = true;
+    cv.notify_all();
+  }
 };
 
 router make_router(test_state& state) {
@@ -66,6 +78,14 @@ router make_router(test_state& state) {
     res.body = "slow done";
     return res;
   });
+  r.add(verb::get, "/block", [&state](const request&) {
+    state.blocked++;
+    std::unique_lock lock(state.mu);
+    state.cv.wait(lock, [&] { return state.gate_open; });
+    response res;
+    res.body = "unblocked";
+    return res;
+  });
   r.add(verb::get, "/stream", [](const request&) {
     response res;
     res.set_header("Content-Type", "application/json");
@@ -73,7 +93,9 @@ router make_router(test_state& state) {
     auto n = std::make_shared<int>(0);
     res.stream = [n]() -> std::optional<std::string> {
       if (*n == 3) return std::nullopt;
-      return std::string(*n == 0 ? "" : ",") + std::to_string((*n)++);
+      std::string chunk = (*n == 0 ? "" : ",") + std::to_string(*n);
+      ++*n;
+      return chunk;
     };
     return res;
   });
@@ -181,24 +203,28 @@ TEST_F(server_test, concurrent_clients) {
 
 TEST_F(server_test, blocking_handler_does_not_stall_other_connections) {
   start({}, 1);  // a single I/O thread: handlers must not run on it
-  auto slow = std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/slow?ms=800"); });
-  while (state_.slow_started.load() == 0) std::this_thread::sleep_for(1ms);
-  auto begin = std::chrono::steady_clock::now();
-  auto fast = testing::http_get(localhost, port_, "/hello");
-  auto took = std::chrono::steady_clock::now() - begin;
-  ASSERT_TRUE(fast.ok());
-  EXPECT_EQ(fast->status, 200u);
-  EXPECT_LT(took, 400ms);
-  EXPECT_EQ(state_.slow_finished.load(), 0);
-  auto s = slow.get();
-  ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->body, "slow done");
+  // Two handlers block until the gate opens; other connections are served.
+  auto b1 = std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/block"); });
+  auto b2 = std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/block"); });
+  while (state_.blocked.load() < 2) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 5; ++i) {
+    auto fast = testing::http_get(localhost, port_, "/hello");
+    ASSERT_TRUE(fast.ok()) << fast.error().to_string();
+    EXPECT_EQ(fast->status, 200u);
+  }
+  state_.open_gate();
+  for (auto* f : {&b1, &b2}) {
+    auto r = f->get();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->body, "unblocked");
+  }
 }
 
 TEST_F(server_test, gzip_request_body) {
   start();
   std::string text;
-  for (int i = 0; i < 2000; ++i) text += "cpu,host=h" + std::to_string(i % 7) + " v=" + std::to_string(i) + "\n";
+  for (int i = 0; i < 2000; ++i)
+    text += "cpu,host=h" + std::to_string(i % 7) + " v=" + std::to_string(i) + "\n";
   auto r = testing::http_post(localhost, port_, "/echo", gzip_compress(text), {{"Content-Encoding", "gzip"}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 200u);
@@ -357,6 +383,24 @@ TEST_F(server_test, malformed_request_is_400_and_closed) {
   EXPECT_TRUE(closed);
 }
 
+TEST_F(server_test, pipelined_requests_are_answered_in_order) {
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      (*c)->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\n"
+                     "Host: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo")
+          .ok());
+  bool closed = false;
+  std::string got = (*c)->read_until_closed(3s, &closed);
+  EXPECT_TRUE(closed);
+  size_t one = got.find("\r\n\r\none");
+  size_t two = got.find("\r\n\r\ntwo");
+  ASSERT_NE(one, std::string::npos) << got;
+  ASSERT_NE(two, std::string::npos) << got;
+  EXPECT_LT(one, two);
+}
+
 TEST_F(server_test, header_over_limit_is_431) {
   server_limits limits;
   limits.max_header_bytes = 1024;
@@ -413,7 +457,8 @@ TEST_F(server_test, expect_100_continue) {
   auto c = connect();
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(
-      (*c)->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").ok());
+      (*c)->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+          .ok());
   bool closed = false;
   std::string interim = (*c)->read_until_closed(300ms, &closed);
   EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -429,7 +474,8 @@ TEST_F(server_test, graceful_shutdown_finishes_in_flight_request) {
   ASSERT_TRUE(idle.ok());
   ASSERT_TRUE((*idle)->request("GET", "/hello").ok());
 
-  auto slow = std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/slow?ms=500"); });
+  auto slow =
+      std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/slow?ms=500"); });
   while (state_.slow_started.load() == 0) std::this_thread::sleep_for(1ms);
 
   auto begin = std::chrono::steady_clock::now();
@@ -452,7 +498,8 @@ TEST_F(server_test, graceful_shutdown_finishes_in_flight_request) {
 
 TEST_F(server_test, shutdown_grace_expires_for_stuck_requests) {
   start();
-  auto slow = std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/slow?ms=1500"); });
+  auto slow =
+      std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/slow?ms=1500"); });
   while (state_.slow_started.load() == 0) std::this_thread::sleep_for(1ms);
   auto begin = std::chrono::steady_clock::now();
   server_->shutdown(200ms);
@@ -500,8 +547,8 @@ bool write_self_signed(const std::string& cert_path, const std::string& key_path
   X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1,
-                             0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"),
+                             -1, -1, 0);
   X509_set_issuer_name(cert, name);
   bool ok = X509_sign(cert, key, EVP_sha256()) > 0;
   FILE* f = std::fopen(cert_path.c_str(), "w");

@@ -1,10 +1,11 @@
+#include "http/url.h"
+
 #include <gtest/gtest.h>
 
 #include "http/auth.h"
 #include "http/gzip.h"
 #include "http/message.h"
 #include "http/router.h"
-#include "http/url.h"
 
 namespace liandu::http {
 namespace {

@@ -609,9 +609,10 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       if (p->end <= lo || p->start > hi) continue;
       part_sources ps;
       for (const auto& b : p->blocks) {
-        const block::entry* e = b.reader->find(series_id, field);
-        if (e == nullptr || e->max_time < lo || e->min_time > hi) continue;  // pruned by the index
-        ps.sources.push_back({b.reader, e, nullptr, b.seq});
+        for (const block::entry* e : b.reader->entries_of(series_id, field)) {
+          if (e->max_time < lo || e->min_time > hi) continue;  // pruned by the index
+          ps.sources.push_back({b.reader, e, nullptr, b.seq});
+        }
       }
       for (const auto& f : p->frozen) {
         if (f.data->find(series_id, field) != nullptr) ps.sources.push_back({nullptr, nullptr, f.data, f.seq});

@@ -33,7 +33,7 @@ std::vector<std::string> tenant_storage::databases() {
   if (!mine.ok()) return out;
   for (const auto& db : inner_.databases()) {
     bool owned = std::find(mine->begin(), mine->end(), db) != mine->end();
-    if (owned && who_.can_read(db)) out.push_back(db);
+    if (owned && (who_.can_read(db) || who_.can_write(db))) out.push_back(db);
   }
   return out;
 }

@@ -43,14 +43,14 @@ result<client_response> https_request(std::string_view method, const std::string
 // One connection reused for several requests (keep-alive).
 class http_connection {
  public:
-  static result<std::unique_ptr<http_connection>> connect(const std::string& host, uint16_t port,
-                                                          std::chrono::milliseconds timeout = default_client_timeout);
+  static result<std::unique_ptr<http_connection>> connect(
+      const std::string& host, uint16_t port, std::chrono::milliseconds timeout = default_client_timeout);
   ~http_connection();
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
 
-  result<client_response> request(std::string_view method, std::string_view target, std::string_view body = {},
-                                  const header_list& headers = {});
+  result<client_response> request(std::string_view method, std::string_view target,
+                                  std::string_view body = {}, const header_list& headers = {});
   // Sends raw bytes (malformed requests, slow clients).
   status send_raw(std::string_view bytes);
   // Reads whatever arrives until the peer closes or `timeout` passes.

@@ -11,7 +11,8 @@ namespace liandu::query::exec {
 namespace {
 
 template <typename T>
-constexpr bool is_numeric_v = std::is_same_v<T, double> || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>;
+constexpr bool is_numeric_v =
+    std::is_same_v<T, double> || std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>;
 
 template <typename T>
 value to_value(const T& v) {
@@ -23,8 +24,8 @@ value to_value(const T& v) {
 }
 
 // Calls fn with the typed value vector of col.
-template <typename F>
-auto with_values(const column_batch& col, F&& f) {
+template <typename C, typename F>
+auto with_values(C& col, F&& f) {
   switch (col.type) {
     case model::field_type::float64: return f(col.floats);
     case model::field_type::int64: return f(col.integers);
@@ -40,18 +41,18 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
                   size_t b, size_t e, int64_t wt, std::vector<out_point>& out) {
   size_t n = e - b;
   switch (f) {
-    case fn::count:
-      out.push_back({wt, value(static_cast<int64_t>(n))});
-      return true;
+    case fn::count: out.push_back({wt, value(static_cast<int64_t>(n))}); return true;
     case fn::count_distinct: {
-      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b),
+                       vals.begin() + static_cast<std::ptrdiff_t>(e));
       std::sort(v.begin(), v.end());
       out.push_back({wt, value(static_cast<int64_t>(std::unique(v.begin(), v.end()) - v.begin()))});
       return true;
     }
     case fn::distinct: {
       if (n == 0) return true;
-      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b),
+                       vals.begin() + static_cast<std::ptrdiff_t>(e));
       std::sort(v.begin(), v.end());
       v.erase(std::unique(v.begin(), v.end()), v.end());
       for (const T& x : v) out.push_back({wt, to_value(x)});
@@ -62,8 +63,9 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
       if (n == 0) return true;
       size_t best = b;
       for (size_t i = b + 1; i < e; ++i) {
-        bool better = f == fn::first ? (times[i] < times[best] || (times[i] == times[best] && vals[i] > vals[best]))
-                                     : (times[i] > times[best] || (times[i] == times[best] && vals[i] > vals[best]));
+        bool better = f == fn::first
+                          ? (times[i] < times[best] || (times[i] == times[best] && vals[i] > vals[best]))
+                          : (times[i] > times[best] || (times[i] == times[best] && vals[i] > vals[best]));
         if (better) best = i;
       }
       out.push_back({times[best], to_value(vals[best])});
@@ -71,7 +73,8 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
     }
     case fn::mode: {
       if (n == 0) return true;
-      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b), vals.begin() + static_cast<std::ptrdiff_t>(e));
+      std::vector<T> v(vals.begin() + static_cast<std::ptrdiff_t>(b),
+                       vals.begin() + static_cast<std::ptrdiff_t>(e));
       std::sort(v.begin(), v.end());
       size_t best = 0, best_count = 0;
       for (size_t i = 0; i < v.size();) {
@@ -148,11 +151,7 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
         double m = n % 2 == 1 ? static_cast<double>(v[n / 2])
                               : static_cast<double>(v[n / 2 - 1]) +
                                     (static_cast<double>(v[n / 2]) - static_cast<double>(v[n / 2 - 1])) / 2;
-        if constexpr (std::is_same_v<T, double>) {
-          out.push_back({wt, value(m)});
-        } else {
-          out.push_back({wt, value(m)});
-        }
+        out.push_back({wt, value(m)});
         return true;
       }
       case fn::spread: {
@@ -274,8 +273,8 @@ bool lookup_fn(std::string_view name, fn& out) {
 bool is_transformation(fn f) { return f >= fn::difference; }
 
 bool is_selector(fn f) {
-  return f == fn::min || f == fn::max || f == fn::first || f == fn::last || f == fn::percentile || f == fn::top ||
-         f == fn::bottom;
+  return f == fn::min || f == fn::max || f == fn::first || f == fn::last || f == fn::percentile ||
+         f == fn::top || f == fn::bottom;
 }
 
 bool is_multi_row(fn f) { return f == fn::top || f == fn::bottom || f == fn::distinct; }
@@ -378,9 +377,8 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
     total += c->size();
   }
   out.times.reserve(total);
-  with_values(out, [&](auto& dummy) {
-    using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(dummy)>>;
-    auto& dst = const_cast<vec_t&>(dummy);
+  with_values(out, [&](auto& dst) {
+    using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(dst)>>;
     dst.reserve(total);
     while (true) {
       size_t best = cur.size();
@@ -406,9 +404,7 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
 
 void filter_column(column_batch& col, const std::vector<uint8_t>& keep) {
   size_t w = 0;
-  with_values(col, [&](const auto& vals_c) {
-    using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(vals_c)>>;
-    auto& vals = const_cast<vec_t&>(vals_c);
+  with_values(col, [&](auto& vals) {
     for (size_t i = 0; i < col.times.size(); ++i) {
       if (!keep[i]) continue;
       col.times[w] = col.times[i];

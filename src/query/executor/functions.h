@@ -47,7 +47,7 @@ enum class fn : uint8_t {
 
 bool lookup_fn(std::string_view name, fn& out);
 bool is_transformation(fn f);
-bool is_selector(fn f);  // min max first last percentile top bottom (mode/median are not)
+bool is_selector(fn f);   // min max first last percentile top bottom (mode/median are not)
 bool is_multi_row(fn f);  // top bottom distinct
 
 // One output point of a function.
@@ -58,7 +58,7 @@ struct out_point {
 
 struct fn_args {
   double percentile = 0;
-  int64_t n = 0;           // top/bottom count, moving_average window
+  int64_t n = 0;              // top/bottom count, moving_average window
   int64_t unit = 1000000000;  // integral/derivative/elapsed unit in ns
 };
 

@@ -35,9 +35,21 @@ struct context {
   std::shared_ptr<std::regex> regex(const std::string& pattern);
 };
 
+// std::regex_search that treats a pattern std::regex gives up on as no match.
+bool regex_find(const std::regex& re, const std::string& s);
+
 // Runs a SELECT and returns its series (SELECT INTO writes and returns the
 // "result"/"written" series).
 result<std::vector<series_result>> run_select(context& ctx, const influxql::select_statement& stmt);
+
+// The series of a measurement that satisfy the tag comparisons of cond
+// (time comparisons are ignored; other comparisons match everything). Sets
+// *exact false when cond compares fields.
+result<std::vector<series_info>> matching_series(context& ctx, const std::string& db,
+                                                 const std::string& measurement, const influxql::expr* cond,
+                                                 bool* exact = nullptr);
+// Takes the time comparisons of an AND tree out into [lo, hi].
+status time_range(const influxql::expr& cond, int64_t now, int64_t& lo, int64_t& hi, influxql::expr& rest);
 
 // Parses InfluxQL time strings: RFC3339 with optional fraction and offset,
 // "2006-01-02 15:04:05[.fff]" and "2006-01-02".

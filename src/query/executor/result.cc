@@ -52,10 +52,14 @@ void append_json_value(std::string& out, const value& v) {
 }
 
 void append_series_json(std::string& out, const series_result& s, const time_format& tf) {
-  out += "{\"name\":";
-  append_json_string(out, s.name);
+  out.push_back('{');
+  if (!s.name.empty()) {
+    out += "\"name\":";
+    append_json_string(out, s.name);
+    out.push_back(',');
+  }
   if (!s.tags.empty()) {
-    out += ",\"tags\":{";
+    out += "\"tags\":{";
     bool first = true;
     for (const auto& [k, v] : s.tags) {
       if (!first) out.push_back(',');
@@ -64,9 +68,9 @@ void append_series_json(std::string& out, const series_result& s, const time_for
       out.push_back(':');
       append_json_string(out, v);
     }
-    out.push_back('}');
+    out += "},";
   }
-  out += ",\"columns\":[";
+  out += "\"columns\":[";
   for (size_t i = 0; i < s.columns.size(); ++i) {
     if (i) out.push_back(',');
     append_json_string(out, s.columns[i]);
@@ -159,7 +163,8 @@ std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s) {
   civil_from_days(days, y, m, d);
   char buf[80];
   int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m, d,
-                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
+                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
+                        static_cast<int>(sod % 60));
   std::string out(buf, static_cast<size_t>(n));
   if (frac != 0) {
     char fb[16];
@@ -242,8 +247,8 @@ void append_json_string(std::string& out, std::string_view s) {
       cp = (cp << 6) | (cc & 0x3F);
     }
     if (ok) {
-      if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-          (cp >= 0xD800 && cp <= 0xDFFF)) {
+      if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+          (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {
         ok = false;
       }
     }

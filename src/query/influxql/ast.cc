@@ -166,7 +166,8 @@ std::string quote_string(std::string_view s) {
 }
 
 std::string format_duration(int64_t d) {
-  constexpr int64_t us = 1000, ms = 1000 * us, s = 1000 * ms, m = 60 * s, h = 60 * m, day = 24 * h, w = 7 * day;
+  constexpr int64_t us = 1000, ms = 1000 * us, s = 1000 * ms, m = 60 * s, h = 60 * m, day = 24 * h,
+                    w = 7 * day;
   if (d == 0) return "0s";
   char buf[40];
   if (d % w == 0) {
@@ -459,10 +460,13 @@ struct statement_formatter {
     }
     return out;
   }
-  std::string operator()(const drop_database_statement& s) const { return "DROP DATABASE " + quote_ident(s.name); }
+  std::string operator()(const drop_database_statement& s) const {
+    return "DROP DATABASE " + quote_ident(s.name);
+  }
   std::string operator()(const create_retention_policy_statement& s) const {
     std::string out = "CREATE RETENTION POLICY " + quote_ident(s.name) + " ON " + quote_ident(s.database) +
-                      " DURATION " + format_duration(s.duration) + " REPLICATION " + std::to_string(s.replication);
+                      " DURATION " + format_duration(s.duration) + " REPLICATION " +
+                      std::to_string(s.replication);
     if (s.shard_duration) out += " SHARD DURATION " + format_duration(s.shard_duration);
     if (s.is_default) out += " DEFAULT";
     return out;
@@ -519,7 +523,8 @@ std::string format(const expr& e) {
 std::string format(const measurement& m) {
   std::string out;
   if (!m.database.empty()) {
-    out += quote_ident(m.database) + "." + (m.retention_policy.empty() ? "" : quote_ident(m.retention_policy)) + ".";
+    out += quote_ident(m.database) + "." +
+           (m.retention_policy.empty() ? "" : quote_ident(m.retention_policy)) + ".";
   } else if (!m.retention_policy.empty()) {
     out += quote_ident(m.retention_policy) + ".";
   }

@@ -257,12 +257,13 @@ struct drop_continuous_query_statement {
 };
 
 using statement =
-    std::variant<select_statement, show_databases_statement, show_measurements_statement, show_tag_keys_statement,
-                 show_tag_values_statement, show_field_keys_statement, show_series_statement,
-                 show_retention_policies_statement, show_continuous_queries_statement, create_database_statement,
-                 drop_database_statement, create_retention_policy_statement, alter_retention_policy_statement,
-                 drop_retention_policy_statement, drop_series_statement, delete_statement,
-                 drop_measurement_statement, create_continuous_query_statement, drop_continuous_query_statement>;
+    std::variant<select_statement, show_databases_statement, show_measurements_statement,
+                 show_tag_keys_statement, show_tag_values_statement, show_field_keys_statement,
+                 show_series_statement, show_retention_policies_statement, show_continuous_queries_statement,
+                 create_database_statement, drop_database_statement, create_retention_policy_statement,
+                 alter_retention_policy_statement, drop_retention_policy_statement, drop_series_statement,
+                 delete_statement, drop_measurement_statement, create_continuous_query_statement,
+                 drop_continuous_query_statement>;
 
 struct query {
   std::vector<statement> statements;
@@ -276,9 +277,9 @@ std::string format(const statement& s);
 std::string format(const query& q);
 
 // Helpers shared by the formatter and the executor.
-std::string quote_ident(std::string_view ident);   // "cpu" -> cpu, "my cpu" -> "my cpu"
-std::string quote_string(std::string_view s);      // 'it\'s'
-std::string format_duration(int64_t ns);           // 90m, 1h, 1500ms, 0s
+std::string quote_ident(std::string_view ident);  // "cpu" -> cpu, "my cpu" -> "my cpu"
+std::string quote_string(std::string_view s);     // 'it\'s'
+std::string format_duration(int64_t ns);          // 90m, 1h, 1500ms, 0s
 // Parses InfluxQL duration text ("10m", "1h30m", "5µs", "-5m"); false when
 // invalid or out of range (then *overflow tells which).
 bool parse_duration(std::string_view text, int64_t& ns, bool* overflow = nullptr);

@@ -232,7 +232,9 @@ class parser {
   status duration_value(const scanned& t, int64_t& out) const {
     bool overflow = false;
     if (!parse_duration(t.lit, out, &overflow)) {
-      if (overflow) return error(errc::parse_error, "overflowed duration " + t.lit + ": choose a smaller duration or INF");
+      if (overflow)
+        return error(errc::parse_error,
+                     "overflowed duration " + t.lit + ": choose a smaller duration or INF");
       return error(errc::parse_error, "invalid duration");
     }
     return {};
@@ -260,8 +262,8 @@ class parser {
       case token::kw_set: return unsupported(t, "SET");
       case token::kw_kill: return unsupported(t, "KILL");
       default:
-        return expected(t, {"SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER",
-                            "SET", "KILL"});
+        return expected(t, {"SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE",
+                            "ALTER", "SET", "KILL"});
     }
   }
 
@@ -317,8 +319,9 @@ class parser {
       if (const char* bad = invalid_select_operator(f.e)) {
         size_t line = 0, ch = 0;
         line_char(first.pos, line, ch);
-        return error(errc::parse_error, std::string("invalid operator ") + bad + " in SELECT clause at line " +
-                                            std::to_string(line + 1) + ", char " + std::to_string(ch + 1) +
+        return error(errc::parse_error, std::string("invalid operator ") + bad +
+                                            " in SELECT clause at line " + std::to_string(line + 1) +
+                                            ", char " + std::to_string(ch + 1) +
                                             "; operator is intended for WHERE clause");
       }
       if (accept(token::kw_as)) LIANDU_RETURN_IF_ERROR(parse_ident(f.alias));
@@ -621,8 +624,9 @@ class parser {
       case token::kw_subscriptions: return unsupported(t, "SHOW SUBSCRIPTIONS");
       case token::kw_users: return unsupported(t, "SHOW USERS");
       default:
-        return expected(t, {"CONTINUOUS", "DATABASES", "DIAGNOSTICS", "FIELD", "GRANTS", "MEASUREMENTS", "QUERIES",
-                            "RETENTION", "SERIES", "SHARD", "SHARDS", "STATS", "SUBSCRIPTIONS", "TAG", "USERS"});
+        return expected(
+            t, {"CONTINUOUS", "DATABASES", "DIAGNOSTICS", "FIELD", "GRANTS", "MEASUREMENTS", "QUERIES",
+                "RETENTION", "SERIES", "SHARD", "SHARDS", "STATS", "SUBSCRIPTIONS", "TAG", "USERS"});
     }
   }
 
@@ -762,9 +766,9 @@ class parser {
     if (s.resample_for != 0) {
       if (s.resample_every != 0 && s.resample_every > interval) interval = s.resample_every;
       if (interval > s.resample_for) {
-        return error(errc::parse_error, "FOR duration must be >= GROUP BY time duration: must be a minimum of " +
-                                            format_duration(interval) + ", got " +
-                                            format_duration(s.resample_for));
+        return error(errc::parse_error,
+                     "FOR duration must be >= GROUP BY time duration: must be a minimum of " +
+                         format_duration(interval) + ", got " + format_duration(s.resample_for));
       }
     }
     out = std::move(s);
@@ -814,7 +818,8 @@ class parser {
       case token::kw_subscription: return unsupported(t, "DROP SUBSCRIPTION");
       case token::kw_user: return unsupported(t, "DROP USER");
       default:
-        return expected(t, {"CONTINUOUS", "MEASUREMENT", "RETENTION", "SERIES", "SHARD", "SUBSCRIPTION", "USER"});
+        return expected(
+            t, {"CONTINUOUS", "MEASUREMENT", "RETENTION", "SERIES", "SHARD", "SUBSCRIPTION", "USER"});
     }
   }
 
@@ -865,7 +870,8 @@ class parser {
     while (true) {
       scanned o = next();
       auto duplicate = [&](bool seen) {
-        return seen ? error_at(std::string("found duplicate ") + token_name(o.tok) + " option", o.pos) : status();
+        return seen ? error_at(std::string("found duplicate ") + token_name(o.tok) + " option", o.pos)
+                    : status();
       };
       if (o.tok == token::kw_duration) {
         LIANDU_RETURN_IF_ERROR(duplicate(s.duration.has_value()));
@@ -1033,7 +1039,9 @@ class parser {
           case expr_kind::number: inner.number *= static_cast<double>(mul); break;
           case expr_kind::integer:
           case expr_kind::duration: inner.integer *= mul; break;
-          default: inner = expr::make_binary(binary_op::mul, expr::make_integer(mul), std::move(inner)); break;
+          default:
+            inner = expr::make_binary(binary_op::mul, expr::make_integer(mul), std::move(inner));
+            break;
         }
         out = std::move(inner);
         return {};

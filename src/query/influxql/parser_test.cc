@@ -37,9 +37,9 @@ TEST(lexer, scans_tokens_and_positions) {
     got.emplace_back(t.tok, t.lit);
   }
   std::vector<std::pair<token, std::string>> want = {
-      {token::kw_select, ""}, {token::ident, "my id"},   {token::comma, ""},       {token::string, "it's"},
-      {token::comma, ""},     {token::duration, "10m"},  {token::comma, ""},       {token::number, "1.5"},
-      {token::comma, ""},     {token::integer, "42"},    {token::kw_from, ""},     {token::ident, "cpu"},
+      {token::kw_select, ""}, {token::ident, "my id"},  {token::comma, ""},   {token::string, "it's"},
+      {token::comma, ""},     {token::duration, "10m"}, {token::comma, ""},   {token::number, "1.5"},
+      {token::comma, ""},     {token::integer, "42"},   {token::kw_from, ""}, {token::ident, "cpu"},
   };
   EXPECT_EQ(got, want);
 }
@@ -55,11 +55,14 @@ TEST(parser, influxdb_error_texts) {
   std::vector<std::pair<std::string, std::string>> cases = {
       {"SELECT", "found EOF, expected identifier, string, number, bool at line 1, char 8"},
       {"SELECT FROM cpu", "found FROM, expected identifier, string, number, bool at line 1, char 8"},
-      {"select duration from runs", "found DURATION, expected identifier, string, number, bool at line 1, char 8"},
+      {"select duration from runs",
+       "found DURATION, expected identifier, string, number, bool at line 1, char 8"},
       {"CREATE DATABASE foo CREATE DATABASE bar", "found CREATE, expected ; at line 1, char 21"},
-      {"FOO", "found FOO, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at "
-              "line 1, char 1"},
-      {"SELECT field1 from myseries WHERE host =~ 'asd' LIMIT 1", "found asd, expected regex at line 1, char 42"},
+      {"FOO",
+       "found FOO, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at "
+       "line 1, char 1"},
+      {"SELECT field1 from myseries WHERE host =~ 'asd' LIMIT 1",
+       "found asd, expected regex at line 1, char 42"},
       {"SELECT value > 2 FROM cpu",
        "invalid operator > in SELECT clause at line 1, char 8; operator is intended for WHERE clause"},
       {"SELECT s =~ /foo/ FROM cpu",
@@ -67,19 +70,22 @@ TEST(parser, influxdb_error_texts) {
       {"SELECT mean(value) FROM cpu FILL + value", "fill must be a function call"},
       {"DELETE", "found EOF, expected FROM, WHERE at line 1, char 8"},
       {"DELETE FROM", "found EOF, expected identifier at line 1, char 13"},
-      {"DELETE FROM myseries WHERE", "found EOF, expected identifier, string, number, bool at line 1, char 28"},
+      {"DELETE FROM myseries WHERE",
+       "found EOF, expected identifier, string, number, bool at line 1, char 28"},
       {"DELETE FROM \"foo\".myseries", "retention policy not supported at line 1, char 1"},
       {"DELETE FROM foo..myseries", "database not supported at line 1, char 1"},
       {"DROP MEASUREMENT", "found EOF, expected identifier at line 1, char 18"},
       {"DROP SERIES", "found EOF, expected FROM, WHERE at line 1, char 13"},
       {"DROP SERIES FROM", "found EOF, expected identifier at line 1, char 18"},
-      {"DROP SERIES FROM src WHERE", "found EOF, expected identifier, string, number, bool at line 1, char 28"},
+      {"DROP SERIES FROM src WHERE",
+       "found EOF, expected identifier, string, number, bool at line 1, char 28"},
       {"SHOW CONTINUOUS", "found EOF, expected QUERIES at line 1, char 17"},
       {"SHOW RETENTION", "found EOF, expected POLICIES at line 1, char 16"},
       {"SHOW RETENTION ON", "found ON, expected POLICIES at line 1, char 16"},
       {"SHOW RETENTION POLICIES ON", "found EOF, expected identifier at line 1, char 28"},
       {"SHOW FOO",
-       "found FOO, expected CONTINUOUS, DATABASES, DIAGNOSTICS, FIELD, GRANTS, MEASUREMENTS, QUERIES, RETENTION, "
+       "found FOO, expected CONTINUOUS, DATABASES, DIAGNOSTICS, FIELD, GRANTS, MEASUREMENTS, QUERIES, "
+       "RETENTION, "
        "SERIES, SHARD, SHARDS, STATS, SUBSCRIPTIONS, TAG, USERS at line 1, char 6"},
       {"DROP CONTINUOUS", "found EOF, expected QUERY at line 1, char 17"},
       {"DROP CONTINUOUS QUERY", "found EOF, expected identifier at line 1, char 23"},
@@ -87,17 +93,22 @@ TEST(parser, influxdb_error_texts) {
       {"DROP CONTINUOUS QUERY myquery ON", "found EOF, expected identifier at line 1, char 34"},
       {"CREATE CONTINUOUS", "found EOF, expected QUERY at line 1, char 19"},
       {"CREATE CONTINUOUS QUERY", "found EOF, expected identifier at line 1, char 25"},
-      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE FOR 5s BEGIN SELECT mean(value) INTO cpu_mean FROM cpu GROUP "
+      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE FOR 5s BEGIN SELECT mean(value) INTO cpu_mean FROM cpu "
+       "GROUP "
        "BY time(10s) END",
        "FOR duration must be >= GROUP BY time duration: must be a minimum of 10s, got 5s"},
-      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 10s FOR 5s BEGIN SELECT mean(value) INTO cpu_mean FROM "
+      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 10s FOR 5s BEGIN SELECT mean(value) INTO cpu_mean "
+       "FROM "
        "cpu GROUP BY time(5s) END",
        "FOR duration must be >= GROUP BY time duration: must be a minimum of 10s, got 5s"},
       {"DROP FOO",
-       "found FOO, expected CONTINUOUS, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, char 6"},
-      {"CREATE FOO", "found FOO, expected CONTINUOUS, DATABASE, USER, RETENTION, SUBSCRIPTION at line 1, char 8"},
+       "found FOO, expected CONTINUOUS, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER at line 1, "
+       "char 6"},
+      {"CREATE FOO",
+       "found FOO, expected CONTINUOUS, DATABASE, USER, RETENTION, SUBSCRIPTION at line 1, char 8"},
       {"CREATE DATABASE", "found EOF, expected identifier at line 1, char 17"},
-      {"CREATE DATABASE \"testdb\" WITH", "found EOF, expected DURATION, NAME, REPLICATION, SHARD at line 1, char 31"},
+      {"CREATE DATABASE \"testdb\" WITH",
+       "found EOF, expected DURATION, NAME, REPLICATION, SHARD at line 1, char 31"},
       {"CREATE DATABASE \"testdb\" WITH DURATION", "found EOF, expected duration at line 1, char 40"},
       {"CREATE DATABASE \"testdb\" WITH REPLICATION", "found EOF, expected integer at line 1, char 43"},
       {"CREATE DATABASE \"testdb\" WITH NAME", "found EOF, expected identifier at line 1, char 36"},
@@ -112,19 +123,26 @@ TEST(parser, influxdb_error_texts) {
       {"CREATE RETENTION POLICY policy1", "found EOF, expected ON at line 1, char 33"},
       {"CREATE RETENTION POLICY policy1 ON", "found EOF, expected identifier at line 1, char 36"},
       {"CREATE RETENTION POLICY policy1 ON testdb", "found EOF, expected DURATION at line 1, char 43"},
-      {"CREATE RETENTION POLICY policy1 ON testdb DURATION", "found EOF, expected duration at line 1, char 52"},
-      {"CREATE RETENTION POLICY policy1 ON testdb DURATION bad", "found bad, expected duration at line 1, char 52"},
-      {"CREATE RETENTION POLICY policy1 ON testdb DURATION 1h", "found EOF, expected REPLICATION at line 1, char 54"},
+      {"CREATE RETENTION POLICY policy1 ON testdb DURATION",
+       "found EOF, expected duration at line 1, char 52"},
+      {"CREATE RETENTION POLICY policy1 ON testdb DURATION bad",
+       "found bad, expected duration at line 1, char 52"},
+      {"CREATE RETENTION POLICY policy1 ON testdb DURATION 1h",
+       "found EOF, expected REPLICATION at line 1, char 54"},
       {"CREATE RETENTION POLICY limit ON telegraf DURATION 1d REPLICATION 1",
        "found LIMIT, expected identifier at line 1, char 25"},
-      {"ALTER RETENTION POLICY policy1 ON testdb", "found EOF, expected DURATION, REPLICATION, SHARD, DEFAULT at "
-                                                   "line 1, char 42"},
+      {"ALTER RETENTION POLICY policy1 ON testdb",
+       "found EOF, expected DURATION, REPLICATION, SHARD, DEFAULT at "
+       "line 1, char 42"},
       {"SELECT field1 FROM myseries OFFSET", "found EOF, expected integer at line 1, char 36"},
       {"SELECT field1 FROM myseries OFFSET 10.5", "found 10.5, expected integer at line 1, char 36"},
       {"SELECT field1 FROM myseries ORDER", "found EOF, expected BY at line 1, char 35"},
-      {"SELECT field1 FROM myseries ORDER BY", "found EOF, expected identifier, ASC, DESC at line 1, char 38"},
-      {"SELECT field1 FROM myseries ORDER BY /", "found /, expected identifier, ASC, DESC at line 1, char 38"},
-      {"SELECT field1 FROM myseries ORDER BY 1", "found 1, expected identifier, ASC, DESC at line 1, char 38"},
+      {"SELECT field1 FROM myseries ORDER BY",
+       "found EOF, expected identifier, ASC, DESC at line 1, char 38"},
+      {"SELECT field1 FROM myseries ORDER BY /",
+       "found /, expected identifier, ASC, DESC at line 1, char 38"},
+      {"SELECT field1 FROM myseries ORDER BY 1",
+       "found 1, expected identifier, ASC, DESC at line 1, char 38"},
       {"SELECT field1 FROM myseries ORDER BY time ASC,", "found EOF, expected identifier at line 1, char 47"},
       {"SELECT field1 FROM myseries ORDER BY time, field1", "only ORDER BY time supported at this time"},
       {"SELECT field1 AS", "found EOF, expected identifier at line 1, char 18"},
@@ -135,7 +153,8 @@ TEST(parser, influxdb_error_texts) {
       {"SELECT 100000000000000000000 FROM myseries", "unable to parse integer at line 1, char 8"},
       {"SELECT x FROM cpu WHERE time > now() - 1x", "invalid duration"},
       {"SELECT x\nFROM", "found EOF, expected identifier at line 2, char 6"},
-      {"SELECT 'abc FROM cpu", "found abc FROM cpu, expected identifier, string, number, bool at line 1, char 8"},
+      {"SELECT 'abc FROM cpu",
+       "found abc FROM cpu, expected identifier, string, number, bool at line 1, char 8"},
       {"SHOW TAG VALUES FROM cpu WITH KEY 'host'", "found host, expected IN, =, =~ at line 1, char 35"},
       {"SHOW TAG VALUES WITH KEY = 'host'", "found host, expected identifier at line 1, char 28"},
       {"SHOW MEASUREMENTS WITH MEASUREMENT ~ /x/", "found ~, expected =, =~ at line 1, char 36"},
@@ -145,8 +164,10 @@ TEST(parser, influxdb_error_texts) {
 
 TEST(parser, select_structure) {
   auto r = parse_query(
-      "SELECT mean(\"value\") AS m, max(v) INTO db.rp.out FROM db.rp.cpu, /mem.*/, \"my rp\".disk WHERE host = "
-      "'a' AND time > now() - 1h GROUP BY time(10m, 1m), host fill(previous) ORDER BY time DESC LIMIT 10 OFFSET 2 "
+      "SELECT mean(\"value\") AS m, max(v) INTO db.rp.out FROM db.rp.cpu, /mem.*/, \"my rp\".disk WHERE host "
+      "= "
+      "'a' AND time > now() - 1h GROUP BY time(10m, 1m), host fill(previous) ORDER BY time DESC LIMIT 10 "
+      "OFFSET 2 "
       "SLIMIT 3 SOFFSET 4 tz('Europe/Berlin')");
   ASSERT_TRUE(r.ok()) << r.error().message();
   const auto& s = only_select(r);
@@ -245,14 +266,17 @@ TEST(parser, formats_round_trip) {
        "CREATE DATABASE db WITH DURATION 1d REPLICATION 1 SHARD DURATION 1h NAME short"},
       {"CREATE RETENTION POLICY rp ON db DURATION INF REPLICATION 1 DEFAULT",
        "CREATE RETENTION POLICY rp ON db DURATION 0s REPLICATION 1 DEFAULT"},
-      {"ALTER RETENTION POLICY rp ON db DURATION 2h DEFAULT", "ALTER RETENTION POLICY rp ON db DURATION 2h DEFAULT"},
+      {"ALTER RETENTION POLICY rp ON db DURATION 2h DEFAULT",
+       "ALTER RETENTION POLICY rp ON db DURATION 2h DEFAULT"},
       {"DROP RETENTION POLICY rp ON db", "DROP RETENTION POLICY rp ON db"},
       {"DROP SERIES FROM cpu WHERE host = 'a'", "DROP SERIES FROM cpu WHERE host = 'a'"},
       {"DELETE FROM cpu WHERE time < '2020-01-01'", "DELETE FROM cpu WHERE time < '2020-01-01'"},
       {"DROP MEASUREMENT cpu", "DROP MEASUREMENT cpu"},
-      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 1m FOR 1h BEGIN SELECT mean(v) INTO db.rp.:MEASUREMENT "
+      {"CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 1m FOR 1h BEGIN SELECT mean(v) INTO "
+       "db.rp.:MEASUREMENT "
        "FROM /.*/ GROUP BY time(5m), * END",
-       "CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 1m FOR 1h BEGIN SELECT mean(v) INTO db.rp.:MEASUREMENT "
+       "CREATE CONTINUOUS QUERY cq ON db RESAMPLE EVERY 1m FOR 1h BEGIN SELECT mean(v) INTO "
+       "db.rp.:MEASUREMENT "
        "FROM /.*/ GROUP BY time(5m), * END"},
       {"DROP CONTINUOUS QUERY cq ON db", "DROP CONTINUOUS QUERY cq ON db"},
       {"SELECT a FROM m; SELECT b FROM n;", "SELECT a FROM m; SELECT b FROM n"},

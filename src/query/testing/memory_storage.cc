@@ -8,7 +8,9 @@ namespace liandu::query::testing {
 
 namespace {
 
-status db_not_found(std::string_view db) { return error(errc::not_found, "database not found: " + std::string(db)); }
+status db_not_found(std::string_view db) {
+  return error(errc::not_found, "database not found: " + std::string(db));
+}
 
 }  // namespace
 
@@ -144,7 +146,8 @@ result<std::vector<series_info>> memory_storage::series(std::string_view db, std
   for (const auto& s : d->series) {
     if (s.info.measurement == measurement) found.push_back(&s);
   }
-  std::sort(found.begin(), found.end(), [](const series_data* a, const series_data* b) { return a->key < b->key; });
+  std::sort(found.begin(), found.end(),
+            [](const series_data* a, const series_data* b) { return a->key < b->key; });
   std::vector<series_info> out;
   for (const auto* s : found) out.push_back(s->info);
   return out;
@@ -170,8 +173,9 @@ result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> memory_storag
   return out;
 }
 
-status memory_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
-                            int64_t min_time, int64_t max_time, const batch_sink& sink) {
+status memory_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id,
+                            std::string_view field, int64_t min_time, int64_t max_time,
+                            const batch_sink& sink) {
   std::vector<stored_point> points;
   {
     std::lock_guard lock(mu_);
@@ -216,7 +220,8 @@ status memory_storage::scan(std::string_view db, std::string_view rp, uint64_t s
   return {};
 }
 
-status memory_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
+status memory_storage::write(std::string_view db, std::string_view rp,
+                             const std::vector<model::point>& points) {
   std::lock_guard lock(mu_);
   database* d = find_db(db);
   if (!d) return db_not_found(db);
@@ -253,18 +258,20 @@ status memory_storage::write(std::string_view db, std::string_view rp, const std
   return {};
 }
 
-status memory_storage::delete_series(std::string_view db, const std::vector<uint64_t>& series_ids, int64_t min_time,
-                                     int64_t max_time) {
+status memory_storage::delete_series(std::string_view db, const std::vector<uint64_t>& series_ids,
+                                     int64_t min_time, int64_t max_time) {
   std::lock_guard lock(mu_);
   database* d = find_db(db);
   if (!d) return db_not_found(db);
-  bool whole = min_time == std::numeric_limits<int64_t>::min() && max_time == std::numeric_limits<int64_t>::max();
+  bool whole =
+      min_time == std::numeric_limits<int64_t>::min() && max_time == std::numeric_limits<int64_t>::max();
   for (uint64_t id : series_ids) {
     for (auto& s : d->series) {
       if (s.info.id != id) continue;
       for (auto& [rp, fields] : s.data) {
         for (auto& [name, points] : fields) {
-          std::erase_if(points, [&](const stored_point& p) { return p.time >= min_time && p.time <= max_time; });
+          std::erase_if(points,
+                        [&](const stored_point& p) { return p.time >= min_time && p.time <= max_time; });
         }
       }
     }

@@ -32,13 +32,12 @@ class memory_storage : public storage {
   status drop_retention_policy(std::string_view db, std::string_view rp) override;
 
   result<std::vector<std::string>> measurements(std::string_view db) override;
-  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(std::string_view db,
-                                                                             std::string_view measurement) override;
+  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(
+      std::string_view db, std::string_view measurement) override;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) override;
   result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) override;
-  result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(std::string_view db,
-                                                                                std::string_view measurement,
-                                                                                std::string_view key) override;
+  result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
+      std::string_view db, std::string_view measurement, std::string_view key) override;
 
   status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
               int64_t min_time, int64_t max_time, const batch_sink& sink) override;

@@ -134,7 +134,8 @@ status block_reader::parse() {
     }
     if (!entries_.empty()) {
       const entry& p = entries_.back();
-      if (p.series_id > e.series_id || (p.series_id == e.series_id && p.field >= e.field)) {
+      bool continues = p.series_id == e.series_id && p.field == e.field && p.max_time < e.min_time;
+      if (!continues && (p.series_id > e.series_id || (p.series_id == e.series_id && p.field >= e.field))) {
         return bad("index entries out of order");
       }
     }
@@ -149,6 +150,15 @@ const entry* block_reader::find(uint32_t series_id, std::string_view field) cons
     if (entries_[i].field == field) return &entries_[i];
   }
   return nullptr;
+}
+
+std::vector<const entry*> block_reader::entries_of(uint32_t series_id, std::string_view field) const {
+  std::vector<const entry*> out;
+  auto [lo, hi] = series_range(series_id);
+  for (size_t i = lo; i < hi; ++i) {
+    if (entries_[i].field == field) out.push_back(&entries_[i]);
+  }
+  return out;
 }
 
 std::pair<size_t, size_t> block_reader::series_range(uint32_t series_id) const {

@@ -41,8 +41,10 @@ class block_reader {
   ~block_reader();
 
   const std::vector<entry>& entries() const { return entries_; }
-  // The entry of (series, field) or nullptr.
+  // The first entry of (series, field) or nullptr. A long column has several
+  // consecutive entries in time order: use entries_of().
   const entry* find(uint32_t series_id, std::string_view field) const;
+  std::vector<const entry*> entries_of(uint32_t series_id, std::string_view field) const;
   // Entries of one series: [first, last).
   std::pair<size_t, size_t> series_range(uint32_t series_id) const;
   // Decodes a column and appends it to out (out.type must match or out be empty).

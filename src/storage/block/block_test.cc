@@ -129,3 +129,29 @@ TEST(block, saved_format_v1_sample_is_stable) {
 
 }  // namespace
 }  // namespace liandu::storage::block
+
+namespace liandu::storage::block {
+namespace {
+
+TEST(block, long_column_is_split_into_entries) {
+  column c;
+  c.type = model::field_type::int64;
+  size_t n = max_entry_values + max_entry_values / 2;
+  for (size_t i = 0; i < n; ++i) {
+    c.times.push_back(static_cast<int64_t>(i));
+    c.integers.push_back(static_cast<int64_t>(i % 1000));
+  }
+  block_writer w;
+  w.add(1, "v", c);
+  auto r = block_reader::open_bytes(w.finish());
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  auto entries = (*r)->entries_of(1, "v");
+  ASSERT_EQ(entries.size(), 2u);
+  column out;
+  for (const auto* e : entries) ASSERT_TRUE((*r)->read(*e, out).ok());
+  EXPECT_EQ(out.size(), n);
+  EXPECT_EQ(out.times.back(), static_cast<int64_t>(n - 1));
+}
+
+}  // namespace
+}  // namespace liandu::storage::block

@@ -21,6 +21,22 @@ block_writer::block_writer() {
 }
 
 void block_writer::add(uint32_t series_id, std::string_view field, const column& col) {
+  if (col.size() > max_entry_values) {
+    // Codecs bound one column's length; longer columns become several
+    // entries of the same (series, field), in time order.
+    for (size_t begin = 0; begin < col.size(); begin += max_entry_values) {
+      column piece;
+      piece.type = col.type;
+      size_t end = std::min(col.size(), begin + max_entry_values);
+      for (size_t i = begin; i < end; ++i) piece.append_from(col, i);
+      add_entry(series_id, field, piece);
+    }
+    return;
+  }
+  add_entry(series_id, field, col);
+}
+
+void block_writer::add_entry(uint32_t series_id, std::string_view field, const column& col) {
   size_t offset = data_.size();
   codec::encode_timestamps(col.times.data(), col.size(), data_);
   size_t times_len = data_.size() - offset;

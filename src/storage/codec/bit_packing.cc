@@ -96,7 +96,8 @@ status bitpack_decode(std::string_view in, size_t n, uint64_t* out) {
     pos += bytes;
   }
   if (pos != in.size()) {
-    return status(errc::corruption, std::to_string(in.size() - pos) + " trailing bytes after the bit-packed blocks");
+    return status(errc::corruption,
+                  std::to_string(in.size() - pos) + " trailing bytes after the bit-packed blocks");
   }
   return status();
 }

@@ -79,8 +79,8 @@ status decode_booleans(std::string_view in, size_t n, std::vector<uint8_t>& out)
       return status();
     case bool_scheme::bitpacked: {
       if (p.size() != (n + 7) / 8) {
-        return corrupt("bitpacked scheme has " + std::to_string(p.size()) + " bytes for " + std::to_string(n) +
-                       " values");
+        return corrupt("bitpacked scheme has " + std::to_string(p.size()) + " bytes for " +
+                       std::to_string(n) + " values");
       }
       if (n % 8 != 0 && (static_cast<uint8_t>(p.back()) >> (n % 8)) != 0) {
         return corrupt("bitpacked scheme: non-zero padding bits in the last byte");
@@ -92,7 +92,8 @@ status decode_booleans(std::string_view in, size_t n, std::vector<uint8_t>& out)
     }
     case bool_scheme::rle: {
       if (n == 0) return corrupt("rle scheme for zero values");
-      if (p.empty() || static_cast<uint8_t>(p.front()) > 1) return corrupt("rle scheme: bad first value at byte 1");
+      if (p.empty() || static_cast<uint8_t>(p.front()) > 1)
+        return corrupt("rle scheme: bad first value at byte 1");
       uint8_t v = static_cast<uint8_t>(p.front());
       p.remove_prefix(1);
       // Check the runs before growing out, so a bad run never allocates.

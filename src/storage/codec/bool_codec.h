@@ -19,7 +19,7 @@ namespace liandu::storage::codec {
 enum class bool_scheme : uint8_t {
   empty = 0,      // n == 0; no payload
   bitpacked = 1,  // ceil(n / 8) bytes; value i is bit i % 8 (least significant first) of byte i / 8
-  rle = 2,        // byte first value (0 or 1), then varint run lengths (>= 1, summing to n), alternating value
+  rle = 2,  // byte first value (0 or 1), then varint run lengths (>= 1, summing to n), alternating value
 };
 
 // Appends the encoding of values[0, n) to out. n <= max_column_values.

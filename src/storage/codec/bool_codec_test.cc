@@ -67,8 +67,9 @@ TEST(bool_codec, rejects_bad_encodings) {
   EXPECT_EQ(decode_booleans(std::string("\x01\xff", 2), 3, out).code(), errc::corruption);  // padding bits
   EXPECT_EQ(decode_booleans(std::string("\x02\x00\x02\x02", 4), 5, out).code(), errc::corruption);
   EXPECT_EQ(decode_booleans(std::string("\x02\x00\x00", 3), 0, out).code(), errc::corruption);
-  EXPECT_EQ(decode_booleans(std::string("\x02\x00\x03\x00", 4), 3, out).code(), errc::corruption);  // empty run
-  EXPECT_EQ(decode_booleans(std::string("\x02\x02\x03", 3), 3, out).code(), errc::corruption);      // value 2
+  EXPECT_EQ(decode_booleans(std::string("\x02\x00\x03\x00", 4), 3, out).code(),
+            errc::corruption);                                                                  // empty run
+  EXPECT_EQ(decode_booleans(std::string("\x02\x02\x03", 3), 3, out).code(), errc::corruption);  // value 2
   EXPECT_EQ(out.size(), 1u);
   EXPECT_TRUE(decode_booleans(std::string("\x02\x00\x02\x03", 4), 5, out).ok());
   EXPECT_EQ(out, (std::vector<uint8_t>{1, 0, 0, 1, 1, 1}));

@@ -108,9 +108,13 @@ void timestamps_jitter_1ms_decode(benchmark::State& s) {
   decode_bench(s, jittered_ts(), encode_timestamps, decode_timestamps);
 }
 void floats_walk_2_decimals_encode(benchmark::State& s) { encode_bench(s, walk(), encode_floats); }
-void floats_walk_2_decimals_decode(benchmark::State& s) { decode_bench(s, walk(), encode_floats, decode_floats); }
+void floats_walk_2_decimals_decode(benchmark::State& s) {
+  decode_bench(s, walk(), encode_floats, decode_floats);
+}
 void floats_noisy_gorilla_encode(benchmark::State& s) { encode_bench(s, noisy(), encode_floats); }
-void floats_noisy_gorilla_decode(benchmark::State& s) { decode_bench(s, noisy(), encode_floats, decode_floats); }
+void floats_noisy_gorilla_decode(benchmark::State& s) {
+  decode_bench(s, noisy(), encode_floats, decode_floats);
+}
 void integers_counter_encode(benchmark::State& s) { encode_bench(s, counter(), encode_integers); }
 void integers_counter_decode(benchmark::State& s) {
   decode_bench(s, counter(), encode_integers, decode_integers);
@@ -120,9 +124,13 @@ void unsigneds_counter_decode(benchmark::State& s) {
   decode_bench(s, ucounter(), encode_unsigneds, decode_unsigneds);
 }
 void booleans_runs_encode(benchmark::State& s) { encode_bench(s, running(), encode_booleans); }
-void booleans_runs_decode(benchmark::State& s) { decode_bench(s, running(), encode_booleans, decode_booleans); }
+void booleans_runs_decode(benchmark::State& s) {
+  decode_bench(s, running(), encode_booleans, decode_booleans);
+}
 void booleans_random_encode(benchmark::State& s) { encode_bench(s, coin(), encode_booleans); }
-void booleans_random_decode(benchmark::State& s) { decode_bench(s, coin(), encode_booleans, decode_booleans); }
+void booleans_random_decode(benchmark::State& s) {
+  decode_bench(s, coin(), encode_booleans, decode_booleans);
+}
 void strings_states_encode(benchmark::State& s) { encode_bench(s, states(), encode_strings); }
 void strings_states_decode(benchmark::State& s) { decode_bench(s, states(), encode_strings, decode_strings); }
 void strings_lots_encode(benchmark::State& s) { encode_bench(s, lots(), encode_strings); }

@@ -21,7 +21,8 @@ constexpr size_t day = 8640;
 
 double report(const char* what, size_t bytes, size_t n) {
   const double per_value = static_cast<double>(bytes) / static_cast<double>(n);
-  std::printf("  %-44s %6zu bytes  %7.4f bytes/value  %7.3f bits/value\n", what, bytes, per_value, per_value * 8);
+  std::printf("  %-44s %6zu bytes  %7.4f bytes/value  %7.3f bits/value\n", what, bytes, per_value,
+              per_value * 8);
   return per_value;
 }
 

@@ -60,26 +60,31 @@ scratch& thread_scratch() {
 status corrupt(std::string what) { return status(errc::corruption, "float column: " + what); }
 
 // Sets m to the integer with v == m / 10^k bit for bit; false when none.
+// Rounding half away from zero by hand is not always the nearest integer
+// (0.49999999999999994 + 0.5 rounds up), but the bitwise check catches any
+// miss, and such a value is no short decimal anyway.
 bool scale(double v, int k, int64_t& m) {
   const double s = v * pow10[k];
   if (!(std::fabs(s) < max_scaled)) return false;  // also NaN and infinities
-  m = std::llround(s);
+  m = static_cast<int64_t>(s < 0 ? s - 0.5 : s + 0.5);
   return bits_of(static_cast<double>(m) / pow10[k]) == bits_of(v);
 }
 
-// Appends the decimal encoding when every value is a short decimal.
+// Appends the decimal encoding when every value is a short decimal. Each
+// value raises k until it fits; values before a raise are scaled again (a
+// value exact at k is exact at k + 1 unless it leaves the range, so this
+// ends after at most max_decimal_digits restarts).
 bool encode_decimal(const double* v, size_t n, std::vector<int64_t>& scaled, std::string& out) {
-  int k = 0;
-  int64_t m = 0;
-  for (size_t i = 0; i < n; ++i) {
-    while (!scale(v[i], k, m)) {
-      if (++k > max_decimal_digits) return false;
-    }
-  }
-  // A value that fit a smaller k may fall out of range at the final one.
   scaled.resize(n);
+  int k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!scale(v[i], k, scaled[i])) return false;
+    if (scale(v[i], k, scaled[i])) continue;
+    do {
+      if (++k > max_decimal_digits) return false;
+    } while (!scale(v[i], k, scaled[i]));
+    for (size_t j = 0; j < i; ++j) {
+      if (!scale(v[j], k, scaled[j])) return false;
+    }
   }
   out.push_back(tag(float_scheme::decimal));
   out.push_back(static_cast<char>(k));
@@ -159,7 +164,8 @@ status decode_gorilla(std::string_view p, size_t n, double* out) {
   if (r.failed()) return corrupt("gorilla scheme: bit stream ends early");
   const size_t left = r.bits_left();
   if (left >= 8) return corrupt("gorilla scheme: " + std::to_string(left / 8) + " trailing bytes");
-  if (left > 0 && r.read(static_cast<int>(left)) != 0) return corrupt("gorilla scheme: non-zero padding bits");
+  if (left > 0 && r.read(static_cast<int>(left)) != 0)
+    return corrupt("gorilla scheme: non-zero padding bits");
   return status();
 }
 
@@ -228,16 +234,18 @@ status decode_floats(std::string_view in, size_t n, std::vector<double>& out) {
       if (n == 0) return corrupt("decimal scheme for zero values");
       if (p.empty()) return corrupt("decimal scheme without its digit count at byte 1");
       const int k = static_cast<uint8_t>(p.front());
-      if (k > max_decimal_digits) return corrupt("decimal scheme with " + std::to_string(k) + " digits at byte 1");
+      if (k > max_decimal_digits)
+        return corrupt("decimal scheme with " + std::to_string(k) + " digits at byte 1");
       scratch& sc = thread_scratch();
       sc.decoded.resize(n);
-      status s = decode_integer_column(p.substr(1), n, true, "float column: decimal scheme at byte 2: integer",
-                                       sc.decoded.data());
+      status s = decode_integer_column(p.substr(1), n, true,
+                                       "float column: decimal scheme at byte 2: integer", sc.decoded.data());
       if (s.ok()) {
         const size_t old = out.size();
         out.resize(old + n);
         const double scale = pow10[k];
-        for (size_t i = 0; i < n; ++i) out[old + i] = static_cast<double>(static_cast<int64_t>(sc.decoded[i])) / scale;
+        for (size_t i = 0; i < n; ++i)
+          out[old + i] = static_cast<double>(static_cast<int64_t>(sc.decoded[i])) / scale;
       }
       sc.trim();
       return s;

@@ -108,7 +108,7 @@ TEST(float_codec, decimals_pick_the_smallest_scale) {
 
 TEST(float_codec, values_near_decimal_limits) {
   check_floats({9007199254740992.0, 9007199254740993.0, -9007199254740992.0});  // 2^53 and neighbours
-  check_floats({4611686018427387904.0, 1e18, -1e18});                          // 2^62
+  check_floats({4611686018427387904.0, 1e18, -1e18});                           // 2^62
   check_floats({1e22, 1e23, 123456789.123456789});
   check_floats({0.1 + 0.2, 0.3});
   check_floats({1e-15, 5e-16, 1.234567890123456});
@@ -118,7 +118,8 @@ TEST(float_codec, values_near_decimal_limits) {
 TEST(float_codec, random_walks) {
   for (int digits = 0; digits <= 4; ++digits) {
     for (int64_t step : {0, 1, 10, 1000, 1'000'000}) {
-      const auto v = testing::random_walk_for_test(3000, digits, step, static_cast<uint64_t>(digits * 100 + step));
+      const auto v =
+          testing::random_walk_for_test(3000, digits, step, static_cast<uint64_t>(digits * 100 + step));
       const std::string buf = check_floats(v);
       EXPECT_EQ(scheme_of(buf), float_scheme::decimal) << "digits " << digits << " step " << step;
     }
@@ -144,7 +145,10 @@ TEST(float_codec, mixed_columns) {
         case 3: x = -0.0; break;
         case 4: x = (rng() % 2) ? inf : -inf; break;
         case 5: x = std::numeric_limits<double>::denorm_min() * static_cast<double>(rng() % 100); break;
-        default: walk += static_cast<double>(static_cast<int64_t>(rng() % 21) - 10) / 10; x = walk; break;
+        default:
+          walk += static_cast<double>(static_cast<int64_t>(rng() % 21) - 10) / 10;
+          x = walk;
+          break;
       }
     }
     check_floats(v);

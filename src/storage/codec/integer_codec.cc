@@ -38,6 +38,7 @@ status corrupt(std::string_view column, std::string what) {
 // encoding a block does not allocate (and page-fault) afresh each time.
 struct scratch {
   std::vector<uint64_t> seq;
+  std::vector<uint64_t> seq2;
   std::vector<uint64_t> q;
   std::vector<uint64_t> sorted;
   std::string packed;
@@ -47,7 +48,7 @@ struct scratch {
   // Gives back memory after an unusually large column.
   void trim() {
     constexpr size_t keep = size_t{1} << 16;  // values
-    if (seq.capacity() > keep || q.capacity() > keep || sorted.capacity() > keep ||
+    if (seq.capacity() > keep || seq2.capacity() > keep || q.capacity() > keep || sorted.capacity() > keep ||
         best.capacity() > 8 * keep || candidate.capacity() > 8 * keep || packed.capacity() > 8 * keep) {
       *this = scratch();
     }
@@ -79,67 +80,91 @@ bool divide_signed(uint64_t w, uint64_t g, uint64_t& q) {
   return true;
 }
 
-// Appends the sequence encoding of s[0, m): byte mode, varint zig-zag base,
-// varint g, packed q_i (see integer_codec.h). ordered_signed says how to
-// order the values when looking for the minimum and the median.
-void encode_sequence(const uint64_t* s, size_t m, bool ordered_signed, scratch& sc, std::string& out) {
+// How a sequence will be written (see integer_codec.h), and roughly how
+// many bits its packed values need.
+struct sequence_plan {
+  uint64_t base = 0;
+  uint64_t g = 1;
+  bool zigzag = false;
+  size_t bits = 0;
+};
+
+// Plans the sequence s[0, m). ordered_signed says how to order the values
+// when looking for the minimum and the median.
+sequence_plan plan_sequence(const uint64_t* s, size_t m, bool ordered_signed, scratch& sc) {
+  sequence_plan plan;
+  if (m == 0) return plan;
   // The minimum, and the median of an evenly spaced sample of at most 255
   // values: any base decodes correctly, this one only has to be typical.
+  const size_t step = m / 255 + 1;
+  sc.sorted.clear();
+  for (size_t i = 0; i < m; i += step) sc.sorted.push_back(s[i]);
+  auto mid = sc.sorted.begin() + static_cast<ptrdiff_t>(sc.sorted.size() / 2);
   uint64_t min = 0;
-  uint64_t median = 0;
-  if (m > 0) {
-    const size_t step = m / 255 + 1;
-    sc.sorted.clear();
-    for (size_t i = 0; i < m; i += step) sc.sorted.push_back(s[i]);
-    auto mid = sc.sorted.begin() + static_cast<ptrdiff_t>(sc.sorted.size() / 2);
-    if (ordered_signed) {
-      auto less = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) < static_cast<int64_t>(b); };
-      std::nth_element(sc.sorted.begin(), mid, sc.sorted.end(), less);
-      int64_t lo = static_cast<int64_t>(s[0]);
-      for (size_t i = 1; i < m; ++i) lo = std::min(lo, static_cast<int64_t>(s[i]));
-      min = static_cast<uint64_t>(lo);
-    } else {
-      std::nth_element(sc.sorted.begin(), mid, sc.sorted.end());
-      min = *std::min_element(s, s + m);
-    }
-    median = *mid;
+  if (ordered_signed) {
+    auto less = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) < static_cast<int64_t>(b); };
+    std::nth_element(sc.sorted.begin(), mid, sc.sorted.end(), less);
+    int64_t lo = static_cast<int64_t>(s[0]);
+    for (size_t i = 1; i < m; ++i) lo = std::min(lo, static_cast<int64_t>(s[i]));
+    min = static_cast<uint64_t>(lo);
+  } else {
+    std::nth_element(sc.sorted.begin(), mid, sc.sorted.end());
+    min = *std::min_element(s, s + m);
   }
+  const uint64_t median = *mid;
   const uint64_t g = common_divisor(s, m, min);
 
-  // Estimate both mappings by the bits their values need, as both packings
-  // spend roughly that.
+  // Estimate the bits both mappings need: a value of width w costs w bits
+  // (at least one), a run of equal values no more than one simple8b word.
+  auto cost = [](size_t run, int width) -> size_t {
+    const size_t packed = run * static_cast<size_t>(std::max(width, 1));
+    return width <= 32 ? std::min<size_t>(packed, 64) : packed;
+  };
   size_t bits_from_min = 0;
   size_t bits_from_median = 0;
   bool median_divides = true;
-  for (size_t i = 0; i < m; ++i) {
-    const uint64_t o = s[i] - min;
-    bits_from_min += std::bit_width(g == 1 ? o : o / g);
-    uint64_t q = 0;
-    median_divides = median_divides && divide_signed(s[i] - median, g, q);
-    bits_from_median += std::bit_width(zz(q));
+  for (size_t i = 0; i < m;) {
+    size_t j = i + 1;
+    while (j < m && s[j] == s[i]) ++j;
+    uint64_t q = s[i] - median;
+    if (g == 1) {
+      bits_from_min += cost(j - i, std::bit_width(s[i] - min));
+    } else {
+      bits_from_min += cost(j - i, std::bit_width((s[i] - min) / g));
+      median_divides = median_divides && divide_signed(s[i] - median, g, q);
+    }
+    bits_from_median += cost(j - i, std::bit_width(zz(q)));
+    i = j;
   }
-  const bool use_median = median_divides && bits_from_median < bits_from_min;
+  plan.g = g;
+  plan.zigzag = median_divides && bits_from_median < bits_from_min;
+  plan.base = plan.zigzag ? median : min;
+  plan.bits = plan.zigzag ? bits_from_median : bits_from_min;
+  return plan;
+}
 
-  uint8_t mode = use_median ? sequence_zigzag : 0;
-  const uint64_t base = use_median ? median : min;
+// Appends the sequence encoding of s[0, m) as planned: byte mode, varint
+// zig-zag base, varint g, the packed q_i.
+void write_sequence(const uint64_t* s, size_t m, const sequence_plan& plan, scratch& sc, std::string& out) {
   sc.q.resize(m);
   for (size_t i = 0; i < m; ++i) {
-    if (use_median) {
-      uint64_t q = 0;
-      divide_signed(s[i] - base, g, q);
+    const uint64_t w = s[i] - plan.base;
+    if (plan.zigzag) {
+      uint64_t q = w;
+      if (plan.g != 1) divide_signed(w, plan.g, q);
       sc.q[i] = zz(q);
     } else {
-      const uint64_t o = s[i] - base;
-      sc.q[i] = g == 1 ? o : o / g;
+      sc.q[i] = plan.g == 1 ? w : w / plan.g;
     }
   }
   sc.packed.clear();
   simple8b_encode(sc.q.data(), m, sc.packed);
   const bool use_blocks = bitpack_size(sc.q.data(), m) < sc.packed.size();
+  uint8_t mode = plan.zigzag ? sequence_zigzag : 0;
   if (use_blocks) mode |= sequence_blocks;
   out.push_back(static_cast<char>(mode));
-  put_varint(out, zz(base));
-  put_varint(out, g);
+  put_varint(out, zz(plan.base));
+  put_varint(out, plan.g);
   if (use_blocks) {
     bitpack_encode(sc.q.data(), m, out);
   } else {
@@ -165,7 +190,8 @@ status decode_sequence(std::string_view p, size_t m, std::string_view column, si
   base = unzz(base);
   const size_t packed_at = at + size - p.size();
   status s = (mode & sequence_blocks) != 0 ? bitpack_decode(p, m, out) : simple8b_decode(p, m, out);
-  if (!s.ok()) return corrupt(column, "packed values at byte " + std::to_string(packed_at) + ": " + s.message());
+  if (!s.ok())
+    return corrupt(column, "packed values at byte " + std::to_string(packed_at) + ": " + s.message());
   if ((mode & sequence_zigzag) != 0) {
     for (size_t i = 0; i < m; ++i) out[i] = base + g * unzz(out[i]);
   } else {
@@ -202,31 +228,39 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
   }
 
   // n >= 3 from here on: one or two values are always constant or linear.
+  // Plan the three transforms, write the one whose values need the fewest
+  // bits, and the runner-up too when it is close, keeping the smaller.
   scratch& sc = thread_scratch();
+  sc.seq.resize(n - 1);
+  sc.seq2.resize(n - 2);
+  for (size_t i = 1; i < n; ++i) sc.seq[i - 1] = v[i] - v[i - 1];
+  for (size_t i = 2; i < n; ++i) sc.seq2[i - 2] = sc.seq[i - 1] - sc.seq[i - 2];
+  struct candidate {
+    integer_scheme scheme;
+    const uint64_t* s;
+    size_t m;
+    sequence_plan plan;
+  };
+  candidate c[3] = {
+      {integer_scheme::plain, v, n, plan_sequence(v, n, is_signed, sc)},
+      {integer_scheme::delta, sc.seq.data(), n - 1, plan_sequence(sc.seq.data(), n - 1, true, sc)},
+      {integer_scheme::delta2, sc.seq2.data(), n - 2, plan_sequence(sc.seq2.data(), n - 2, true, sc)},
+  };
+  std::sort(std::begin(c), std::end(c),
+            [](const candidate& a, const candidate& b) { return a.plan.bits < b.plan.bits; });
+  auto write = [&](const candidate& k, std::string& to) {
+    to.clear();
+    to.push_back(tag(k.scheme));
+    if (k.scheme != integer_scheme::plain) put_varint(to, to_wire(v[0], is_signed));
+    if (k.scheme == integer_scheme::delta2) put_varint(to, zz(first_delta));
+    write_sequence(k.s, k.m, k.plan, sc, to);
+  };
   std::string& best = sc.best;
-  best.clear();
-  best.push_back(tag(integer_scheme::plain));
-  encode_sequence(v, n, is_signed, sc, best);
-
-  std::vector<uint64_t>& seq = sc.seq;
-  seq.resize(n - 1);
-  for (size_t i = 1; i < n; ++i) seq[i - 1] = v[i] - v[i - 1];
-  std::string& candidate = sc.candidate;
-  candidate.clear();
-  candidate.push_back(tag(integer_scheme::delta));
-  put_varint(candidate, to_wire(v[0], is_signed));
-  encode_sequence(seq.data(), n - 1, true, sc, candidate);
-  if (candidate.size() < best.size()) best.swap(candidate);
-
-  for (size_t i = 0; i + 1 < n - 1; ++i) seq[i] = seq[i + 1] - seq[i];
-  seq.resize(n - 2);
-  candidate.clear();
-  candidate.push_back(tag(integer_scheme::delta2));
-  put_varint(candidate, to_wire(v[0], is_signed));
-  put_varint(candidate, zz(first_delta));
-  encode_sequence(seq.data(), n - 2, true, sc, candidate);
-  if (candidate.size() < best.size()) best.swap(candidate);
-
+  write(c[0], best);
+  if (c[1].plan.bits <= c[0].plan.bits + c[0].plan.bits / 16 + 64) {
+    write(c[1], sc.candidate);
+    if (sc.candidate.size() < best.size()) best.swap(sc.candidate);
+  }
   if (best.size() > 1 + 8 * n) {
     out.push_back(tag(integer_scheme::raw));
     for (size_t i = 0; i < n; ++i) put_fixed64(out, v[i]);
@@ -239,8 +273,8 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
 status decode_integer_column(std::string_view in, size_t n, bool is_signed, std::string_view column,
                              uint64_t* out) {
   if (n > max_column_values) {
-    return corrupt(column, std::to_string(n) + " values is over the limit of " +
-                               std::to_string(max_column_values));
+    return corrupt(column,
+                   std::to_string(n) + " values is over the limit of " + std::to_string(max_column_values));
   }
   if (in.empty()) {
     if (n == 0) return status();
@@ -254,7 +288,8 @@ status decode_integer_column(std::string_view in, size_t n, bool is_signed, std:
   switch (scheme) {
     case integer_scheme::empty:
       if (n != 0) return corrupt(column, "empty scheme for " + std::to_string(n) + " values");
-      if (!p.empty()) return corrupt(column, "empty scheme with " + std::to_string(p.size()) + " bytes after it");
+      if (!p.empty())
+        return corrupt(column, "empty scheme with " + std::to_string(p.size()) + " bytes after it");
       return status();
     case integer_scheme::raw:
       if (p.size() != 8 * n) {

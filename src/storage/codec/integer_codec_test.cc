@@ -162,9 +162,12 @@ TEST(integer_codec, random_columns) {
     int64_t acc = static_cast<int64_t>(rng());
     for (auto& e : v) {
       switch (shape) {
-        case 0: e = static_cast<int64_t>(rng()); break;                   // full range
+        case 0: e = static_cast<int64_t>(rng()); break;                  // full range
         case 1: e = static_cast<int64_t>(rng() >> (rng() % 64)); break;  // mixed widths
-        case 2: acc += static_cast<int64_t>(rng() % 1000) - 500; e = acc; break;
+        case 2:
+          acc += static_cast<int64_t>(rng() % 1000) - 500;
+          e = acc;
+          break;
         case 3: e = static_cast<int64_t>(rng() % 3) - 1; break;
         default: e = (rng() % 10 == 0) ? static_cast<int64_t>(rng()) : 17; break;  // outliers
       }

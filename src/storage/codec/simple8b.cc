@@ -142,8 +142,8 @@ status simple8b_decode(std::string_view in, size_t n, uint64_t* out) {
       case simple8b_run_selector: {
         const uint64_t count = (word >> 32) & simple8b_max_run;
         if (count == 0 || count > left) {
-          return corrupt(w, "run of " + std::to_string(count) + " with " + std::to_string(left) +
-                                " values left");
+          return corrupt(
+              w, "run of " + std::to_string(count) + " with " + std::to_string(left) + " values left");
         }
         std::fill_n(out + i, count, word & 0xffffffffu);
         i += count;
@@ -156,8 +156,7 @@ status simple8b_decode(std::string_view in, size_t n, uint64_t* out) {
         out[i++] = get_fixed64(in.data() + (w + 1) * 8);
         w += 2;
         continue;
-      default:
-        break;
+      default: break;
     }
     const size_t m = std::min<size_t>(left, shapes[s].count);
     uint64_t* o = out + i;

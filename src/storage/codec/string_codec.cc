@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <unordered_map>
 
@@ -32,17 +33,20 @@ void encode_plain(const std::string* values, size_t n, std::string& out) {
   for (size_t i = 0; i < n; ++i) out.append(values[i]);
 }
 
-// Appends the dict encoding unless the column has more than n / 2 distinct
-// values, when it would not pay.
+// Appends the dict encoding unless more than half the values seen so far
+// are distinct (past the first 32), when it would not pay; zstd still finds
+// repeats the dictionary gave up on.
 bool encode_dict(const std::string* values, size_t n, std::string& out) {
+  if (n < 2) return false;
   std::unordered_map<std::string_view, uint64_t> ids;
+  ids.reserve(std::min<size_t>(n / 2, 1024));
   std::vector<std::string_view> entries;
   std::vector<uint64_t> indices(n);
   for (size_t i = 0; i < n; ++i) {
     auto [it, added] = ids.try_emplace(values[i], entries.size());
     if (added) {
       entries.push_back(values[i]);
-      if (entries.size() > n / 2) return false;
+      if (entries.size() > std::max<size_t>(16, (i + 1) / 2)) return false;
     }
     indices[i] = it->second;
   }
@@ -103,7 +107,8 @@ status decode_dict(std::string_view p, size_t n, const std::string_view in, std:
     }
     total += entries[indices[i]].size();
     if (total > max_column_bytes) {
-      return corrupt("dict scheme: values add up to more than " + std::to_string(max_column_bytes) + " bytes");
+      return corrupt("dict scheme: values add up to more than " + std::to_string(max_column_bytes) +
+                     " bytes");
     }
   }
   out.reserve(out.size() + n);
@@ -131,21 +136,31 @@ void encode_strings(const std::string* values, size_t n, std::string& out) {
     out.push_back(tag(string_scheme::empty));
     return;
   }
+  // The plain form is at least as large as the bytes of all values, so a
+  // dictionary smaller than that needs no comparison.
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += values[i].size();
+  assert(total <= max_column_bytes);
   std::string best;
-  encode_plain(values, n, best);
-  std::string dict;
-  if (encode_dict(values, n, dict) && dict.size() < best.size()) best.swap(dict);
+  if (!encode_dict(values, n, best) || best.size() >= total) {
+    std::string plain;
+    encode_plain(values, n, plain);
+    if (best.empty() || plain.size() < best.size()) best.swap(plain);
+  }
   if (best.size() >= zstd_min_size) {
-    std::string frame(ZSTD_compressBound(best.size()), '\0');
-    const size_t size = ZSTD_compress(frame.data(), frame.size(), best.data(), best.size(), zstd_level);
-    if (!ZSTD_isError(size)) {
-      frame.resize(size);
-      std::string wrapped;
-      wrapped.push_back(tag(string_scheme::zstd));
-      put_varint(wrapped, best.size());
-      wrapped.append(frame);
-      if (wrapped.size() < best.size()) best.swap(wrapped);
+    // Compress straight into out; roll back when it does not pay.
+    const size_t at = out.size();
+    out.push_back(tag(string_scheme::zstd));
+    put_varint(out, best.size());
+    const size_t header = out.size() - at;
+    out.resize(at + header + ZSTD_compressBound(best.size()));
+    const size_t size = ZSTD_compress(out.data() + at + header, out.size() - at - header, best.data(),
+                                      best.size(), zstd_level);
+    if (!ZSTD_isError(size) && header + size < best.size()) {
+      out.resize(at + header + size);
+      return;
     }
+    out.resize(at);
   }
   out.append(best);
 }
@@ -163,7 +178,8 @@ status decode_strings(std::string_view in, size_t n, std::vector<std::string>& o
   switch (static_cast<string_scheme>(in.front())) {
     case string_scheme::empty:
       if (n != 0) return corrupt("empty scheme for " + std::to_string(n) + " values");
-      if (in.size() != 1) return corrupt("empty scheme with " + std::to_string(in.size() - 1) + " bytes after it");
+      if (in.size() != 1)
+        return corrupt("empty scheme with " + std::to_string(in.size() - 1) + " bytes after it");
       return status();
     case string_scheme::zstd: {
       if (n == 0) return corrupt("zstd scheme for zero values");

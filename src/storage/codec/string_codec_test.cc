@@ -75,7 +75,8 @@ TEST(string_codec, random_columns) {
     const size_t n = rng() % 200;
     const size_t distinct = 1 + rng() % 300;
     std::vector<std::string> pool;
-    for (size_t i = 0; i < distinct; ++i) pool.push_back("v" + std::to_string(rng() % 100000) + std::string(rng() % 40, 'p'));
+    for (size_t i = 0; i < distinct; ++i)
+      pool.push_back("v" + std::to_string(rng() % 100000) + std::string(rng() % 40, 'p'));
     std::vector<std::string> v(n);
     for (auto& s : v) s = pool[rng() % pool.size()];
     check_strings(v);
@@ -85,8 +86,19 @@ TEST(string_codec, random_columns) {
 TEST(string_codec, rejects_bad_encodings) {
   std::vector<std::string> out = {"keep"};
   // dict of one entry "ab" whose index column is the constant 1 (out of range).
-  EXPECT_EQ(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x01", 7), 3, out).code(), errc::corruption);
-  EXPECT_TRUE(decode_strings(std::string("\x02\x01\x02" "ab" "\x02\x00", 7), 3, out).ok());
+  EXPECT_EQ(decode_strings(std::string("\x02\x01\x02"
+                                       "ab"
+                                       "\x02\x01",
+                                       7),
+                           3, out)
+                .code(),
+            errc::corruption);
+  EXPECT_TRUE(decode_strings(std::string("\x02\x01\x02"
+                                         "ab"
+                                         "\x02\x00",
+                                         7),
+                             3, out)
+                  .ok());
   EXPECT_EQ(out, (std::vector<std::string>{"keep", "ab", "ab", "ab"}));
   out.resize(1);
   // zstd with a size over the limit, and a frame that is not zstd.

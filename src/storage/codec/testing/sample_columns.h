@@ -28,7 +28,8 @@ inline std::vector<int64_t> jittered_timestamps_for_test(size_t n, int64_t jitte
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int64_t> jitter(-jitter_ns, jitter_ns);
   std::vector<int64_t> t(n);
-  for (size_t i = 0; i < n; ++i) t[i] = 1700000000000000000 + static_cast<int64_t>(i) * interval_ns + jitter(rng);
+  for (size_t i = 0; i < n; ++i)
+    t[i] = 1700000000000000000 + static_cast<int64_t>(i) * interval_ns + jitter(rng);
   return t;
 }
 

@@ -1,0 +1,1773 @@
+// SELECT execution.
+//
+// A statement runs per measurement, then per group of series (GROUP BY tags):
+//  1. the time range is taken out of WHERE (time > now() - 1h AND ...);
+//  2. the remaining condition's tag comparisons become a roaring bitmap of
+//     series from the tag_values postings, so series that cannot match are
+//     never scanned; a condition that also reads fields is then evaluated per
+//     row on the surviving series;
+//  3. only the fields the statement names are scanned;
+//  4. raw queries merge rows across the group's series by time; aggregate
+//     queries merge each field's column across the series and reduce windows
+//     of it with tight loops over the column vectors (functions.cc).
+#include <roaring/roaring.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "query/executor/functions.h"
+#include "query/executor/internal.h"
+#include "query/influxql/parser.h"
+
+namespace liandu::query::exec {
+
+using namespace influxql;
+
+// std::regex reports catastrophic patterns by throwing; a failed match is no match.
+bool regex_find(const std::regex& re, const std::string& s) {
+  try {
+    return std::regex_search(s, re);
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+namespace {
+
+std::string fmt_count_error(const std::string& name, const char* expected, size_t got) {
+  return "invalid number of arguments for " + name + ", expected " + expected + ", got " +
+         std::to_string(got);
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// ---------------------------------------------------------------- bitmaps
+
+struct bitmap {
+  roaring_bitmap_t* r;
+  bitmap() : r(roaring_bitmap_create()) {}
+  explicit bitmap(roaring_bitmap_t* x) : r(x) {}
+  bitmap(const bitmap&) = delete;
+  bitmap& operator=(const bitmap&) = delete;
+  bitmap(bitmap&& o) noexcept : r(o.r) { o.r = nullptr; }
+  bitmap& operator=(bitmap&& o) noexcept {
+    std::swap(r, o.r);
+    return *this;
+  }
+  ~bitmap() {
+    if (r) roaring_bitmap_free(r);
+  }
+  static bitmap range(uint32_t n) {
+    bitmap b;
+    if (n > 0) roaring_bitmap_add_range(b.r, 0, n);
+    return b;
+  }
+};
+
+// ---------------------------------------------------------------- plans
+
+struct mplan {
+  std::string db, rp, name;
+  std::vector<series_info> series;
+  std::unordered_map<uint64_t, uint32_t> index;  // series id -> position
+  std::vector<std::string> tag_keys;
+  std::map<std::string, model::field_type> fields;
+  std::map<std::string, std::vector<std::pair<std::string, std::vector<uint64_t>>>> postings;
+
+  bool is_tag(const std::string& name) const {
+    return std::binary_search(tag_keys.begin(), tag_keys.end(), name);
+  }
+};
+
+bool ref_is_field(const expr& v, const mplan& mp) {
+  if (v.type == data_type::tag) return false;
+  if (v.type != data_type::unknown) return true;
+  return mp.fields.count(v.text) > 0;
+}
+
+bool ref_is_tag(const expr& v, const mplan& mp) {
+  if (v.type == data_type::tag) return true;
+  if (v.type != data_type::unknown) return false;
+  // A key that is neither a field nor a tag here is a tag no series carries:
+  // it compares as "" (InfluxDB's rule for missing tags).
+  return mp.fields.count(v.text) == 0 && v.text != "time";
+}
+
+const std::string* series_tag(const series_info& s, const std::string& key) {
+  for (const auto& t : s.tags) {
+    if (t.key == key) return &t.value;
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- bound expressions
+
+// An expression bound to one series: tags became literals, fields and calls
+// became slots, regexes are compiled. Evaluated per row without lookups.
+enum class bkind : uint8_t { literal, field, call, binary, regex };
+
+struct bound {
+  bkind kind = bkind::literal;
+  value lit;
+  size_t slot = 0;
+  binary_op op = binary_op::add;
+  std::shared_ptr<std::regex> re;
+  std::vector<bound> args;
+};
+
+struct binder {
+  context* ctx = nullptr;
+  const mplan* mp = nullptr;
+  const series_info* series = nullptr;
+  const std::vector<std::string>* field_slots = nullptr;  // names of row slots
+  const std::vector<const expr*>* call_slots = nullptr;   // call nodes of aggregate rows
+  bool missing_tag_is_empty = true;                       // conditions: "" ; output: null
+};
+
+status bind(const expr& e, const binder& b, bound& out) {
+  switch (e.kind) {
+    case expr_kind::paren: return bind(e.args[0], b, out);
+    case expr_kind::integer: out.lit = value(e.integer); return {};
+    case expr_kind::duration: out.lit = value(e.integer); return {};
+    case expr_kind::number: out.lit = value(e.number); return {};
+    case expr_kind::string: out.lit = value(e.text); return {};
+    case expr_kind::boolean: out.lit = value(e.boolean); return {};
+    case expr_kind::regex: {
+      out.kind = bkind::regex;
+      out.re = b.ctx->regex(e.text);
+      if (!out.re) return error(errc::invalid_argument, "error parsing regexp: " + e.text);
+      return {};
+    }
+    case expr_kind::var_ref: {
+      if (b.field_slots) {
+        for (size_t i = 0; i < b.field_slots->size(); ++i) {
+          if ((*b.field_slots)[i] == e.text && e.type != data_type::tag) {
+            out.kind = bkind::field;
+            out.slot = i;
+            return {};
+          }
+        }
+      }
+      if (b.series && (e.type == data_type::tag || e.type == data_type::unknown)) {
+        if (const std::string* v = series_tag(*b.series, e.text)) {
+          out.lit = value(*v);
+          return {};
+        }
+      }
+      if (b.missing_tag_is_empty && b.mp && (e.type == data_type::tag || ref_is_tag(e, *b.mp))) {
+        out.lit = value(std::string());
+      }
+      return {};
+    }
+    case expr_kind::call: {
+      if (b.call_slots) {
+        for (size_t i = 0; i < b.call_slots->size(); ++i) {
+          if ((*b.call_slots)[i] == &e) {
+            out.kind = bkind::call;
+            out.slot = i;
+            return {};
+          }
+        }
+      }
+      return error(errc::invalid_argument, "invalid function call in condition: " + format(e));
+    }
+    case expr_kind::binary: {
+      out.kind = bkind::binary;
+      out.op = e.op;
+      out.args.resize(2);
+      LIANDU_RETURN_IF_ERROR(bind(e.args[0], b, out.args[0]));
+      return bind(e.args[1], b, out.args[1]);
+    }
+    case expr_kind::wildcard: return error(errc::invalid_argument, "unexpected wildcard");
+  }
+  return {};
+}
+
+bool is_num(const value& v) { return v.index() >= 1 && v.index() <= 3; }
+
+double num(const value& v) {
+  switch (v.index()) {
+    case 1: return std::get<double>(v);
+    case 2: return static_cast<double>(std::get<int64_t>(v));
+    case 3: return static_cast<double>(std::get<uint64_t>(v));
+    default: return 0;
+  }
+}
+
+bool truthy(const value& v) { return v.index() == 4 && std::get<bool>(v); }
+
+value eval(const bound& b, const value* fields, const value* calls);
+
+value eval_binary(const bound& b, const value* fields, const value* calls) {
+  binary_op op = b.op;
+  if (op == binary_op::and_) {
+    return value(truthy(eval(b.args[0], fields, calls)) && truthy(eval(b.args[1], fields, calls)));
+  }
+  if (op == binary_op::or_) {
+    return value(truthy(eval(b.args[0], fields, calls)) || truthy(eval(b.args[1], fields, calls)));
+  }
+  value l = eval(b.args[0], fields, calls);
+  if (op == binary_op::eq_regex || op == binary_op::neq_regex) {
+    const bound& r = b.args[1];
+    if (l.index() != 5 || r.kind != bkind::regex) return value(false);
+    bool m = regex_find(*r.re, std::get<std::string>(l));
+    return value(op == binary_op::eq_regex ? m : !m);
+  }
+  value r = eval(b.args[1], fields, calls);
+  if (is_comparison(op)) {
+    int c = 0;
+    if (is_num(l) && is_num(r)) {
+      if (l.index() == 2 && r.index() == 2) {
+        int64_t x = std::get<int64_t>(l), y = std::get<int64_t>(r);
+        c = x < y ? -1 : (x > y ? 1 : 0);
+      } else {
+        double x = num(l), y = num(r);
+        if (std::isnan(x) || std::isnan(y)) return value(false);
+        c = x < y ? -1 : (x > y ? 1 : 0);
+      }
+    } else if (l.index() == 5 && r.index() == 5) {
+      int k = std::get<std::string>(l).compare(std::get<std::string>(r));
+      c = k < 0 ? -1 : (k > 0 ? 1 : 0);
+    } else if (l.index() == 4 && r.index() == 4) {
+      if (op != binary_op::eq && op != binary_op::neq) return value(false);
+      c = std::get<bool>(l) == std::get<bool>(r) ? 0 : 1;
+    } else {
+      return value(false);
+    }
+    switch (op) {
+      case binary_op::eq: return value(c == 0);
+      case binary_op::neq: return value(c != 0);
+      case binary_op::lt: return value(c < 0);
+      case binary_op::lte: return value(c <= 0);
+      case binary_op::gt: return value(c > 0);
+      case binary_op::gte: return value(c >= 0);
+      default: return value(false);
+    }
+  }
+  // Arithmetic.
+  if (l.index() == 4 && r.index() == 4) {
+    bool x = std::get<bool>(l), y = std::get<bool>(r);
+    switch (op) {
+      case binary_op::bit_and: return value(x && y);
+      case binary_op::bit_or: return value(x || y);
+      case binary_op::bit_xor: return value(x != y);
+      default: return value();
+    }
+  }
+  if (!is_num(l) || !is_num(r)) return value();
+  if (l.index() == 2 && r.index() == 2) {
+    int64_t x = std::get<int64_t>(l), y = std::get<int64_t>(r);
+    switch (op) {
+      case binary_op::add:
+        return value(static_cast<int64_t>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y)));
+      case binary_op::sub:
+        return value(static_cast<int64_t>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y)));
+      case binary_op::mul:
+        return value(static_cast<int64_t>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y)));
+      case binary_op::div:
+        return y == 0 ? value(0.0) : value(static_cast<double>(x) / static_cast<double>(y));
+      case binary_op::mod:
+        if (y == 0 || (x == std::numeric_limits<int64_t>::min() && y == -1)) return value(int64_t{0});
+        return value(x % y);
+      case binary_op::bit_and: return value(x & y);
+      case binary_op::bit_or: return value(x | y);
+      case binary_op::bit_xor: return value(x ^ y);
+      default: return value();
+    }
+  }
+  double x = num(l), y = num(r);
+  switch (op) {
+    case binary_op::add: return value(x + y);
+    case binary_op::sub: return value(x - y);
+    case binary_op::mul: return value(x * y);
+    case binary_op::div: return y == 0 ? value(0.0) : value(x / y);
+    case binary_op::mod: return y == 0 ? value(0.0) : value(std::fmod(x, y));
+    default: return value();
+  }
+}
+
+value eval(const bound& b, const value* fields, const value* calls) {
+  switch (b.kind) {
+    case bkind::literal: return b.lit;
+    case bkind::field: return fields[b.slot];
+    case bkind::call: return calls[b.slot];
+    case bkind::binary: return eval_binary(b, fields, calls);
+    case bkind::regex: return value();
+  }
+  return value();
+}
+
+// ---------------------------------------------------------------- time
+
+status eval_time(const expr& e, int64_t now, int64_t& out, bool& is_duration) {
+  is_duration = false;
+  switch (e.kind) {
+    case expr_kind::paren: return eval_time(e.args[0], now, out, is_duration);
+    case expr_kind::call:
+      if (e.text == "now" && e.args.empty()) {
+        out = now;
+        return {};
+      }
+      return error(errc::invalid_argument, "invalid function call in time condition: " + format(e));
+    case expr_kind::string:
+      if (!parse_time_string(e.text, out)) {
+        return error(errc::invalid_argument, "invalid timestamp string: " + e.text);
+      }
+      return {};
+    case expr_kind::integer: out = e.integer; return {};
+    case expr_kind::number: out = static_cast<int64_t>(e.number); return {};
+    case expr_kind::duration:
+      out = e.integer;
+      is_duration = true;
+      return {};
+    case expr_kind::binary: {
+      if (e.op != binary_op::add && e.op != binary_op::sub) break;
+      int64_t l = 0, r = 0;
+      bool ld = false, rd = false;
+      LIANDU_RETURN_IF_ERROR(eval_time(e.args[0], now, l, ld));
+      LIANDU_RETURN_IF_ERROR(eval_time(e.args[1], now, r, rd));
+      out = e.op == binary_op::add ? l + r : l - r;
+      is_duration = ld && rd;
+      return {};
+    }
+    default: break;
+  }
+  return error(errc::invalid_argument, "invalid time expression: " + format(e));
+}
+
+bool is_time_ref(const expr& e) { return e.kind == expr_kind::var_ref && e.text == "time"; }
+
+bool mentions_time(const expr& e) {
+  if (is_time_ref(e)) return true;
+  for (const auto& a : e.args) {
+    if (mentions_time(a)) return true;
+  }
+  return false;
+}
+
+// Takes the time comparisons out of an AND tree into [lo, hi], replacing
+// them by `true`.
+status extract_time(expr& e, int64_t now, int64_t& lo, int64_t& hi) {
+  if (e.kind == expr_kind::paren) return extract_time(e.args[0], now, lo, hi);
+  if (e.kind != expr_kind::binary) return {};
+  if (e.op == binary_op::and_) {
+    LIANDU_RETURN_IF_ERROR(extract_time(e.args[0], now, lo, hi));
+    return extract_time(e.args[1], now, lo, hi);
+  }
+  if (e.op == binary_op::or_) {
+    if (mentions_time(e)) return error(errc::invalid_argument, "invalid condition: OR with time");
+    return {};
+  }
+  if (!is_comparison(e.op)) return {};
+  bool left = is_time_ref(e.args[0]);
+  bool right = is_time_ref(e.args[1]);
+  if (!left && !right) return {};
+  binary_op op = e.op;
+  const expr& other = left ? e.args[1] : e.args[0];
+  if (right) {
+    switch (op) {
+      case binary_op::lt: op = binary_op::gt; break;
+      case binary_op::lte: op = binary_op::gte; break;
+      case binary_op::gt: op = binary_op::lt; break;
+      case binary_op::gte: op = binary_op::lte; break;
+      default: break;
+    }
+  }
+  int64_t t = 0;
+  bool dur = false;
+  LIANDU_RETURN_IF_ERROR(eval_time(other, now, t, dur));
+  switch (op) {
+    case binary_op::gt: lo = std::max(lo, t == std::numeric_limits<int64_t>::max() ? t : t + 1); break;
+    case binary_op::gte: lo = std::max(lo, t); break;
+    case binary_op::lt: hi = std::min(hi, t == std::numeric_limits<int64_t>::min() ? t : t - 1); break;
+    case binary_op::lte: hi = std::min(hi, t); break;
+    case binary_op::eq:
+      lo = std::max(lo, t);
+      hi = std::min(hi, t);
+      break;
+    default:
+      return error(errc::invalid_argument,
+                   "invalid time comparison operator: " + std::string(binary_op_text(op)));
+  }
+  expr yes;
+  yes.kind = expr_kind::boolean;
+  yes.boolean = true;
+  e = yes;
+  return {};
+}
+
+// ---------------------------------------------------------------- series filter
+
+// True when the condition only compares tags with strings/regexes (and
+// constants): then the bitmap of series is exact and no row needs evaluating.
+bool tag_only(const expr& e, const mplan& mp) {
+  switch (e.kind) {
+    case expr_kind::paren: return tag_only(e.args[0], mp);
+    case expr_kind::boolean: return true;
+    case expr_kind::binary: {
+      if (e.op == binary_op::and_ || e.op == binary_op::or_)
+        return tag_only(e.args[0], mp) && tag_only(e.args[1], mp);
+      if (!is_comparison(e.op)) return false;
+      const expr& l = e.args[0];
+      const expr& r = e.args[1];
+      auto lit = [](const expr& x) { return x.kind == expr_kind::string || x.kind == expr_kind::regex; };
+      return (l.kind == expr_kind::var_ref && ref_is_tag(l, mp) && lit(r)) ||
+             (r.kind == expr_kind::var_ref && ref_is_tag(r, mp) && lit(l));
+    }
+    default: return false;
+  }
+}
+
+status postings_of(context& ctx, mplan& mp, const std::string& key,
+                   const std::vector<std::pair<std::string, std::vector<uint64_t>>>*& out) {
+  auto it = mp.postings.find(key);
+  if (it == mp.postings.end()) {
+    auto r = ctx.s->tag_values(mp.db, mp.name, key);
+    if (!r.ok()) return r.error();
+    it = mp.postings.emplace(key, std::move(*r)).first;
+  }
+  out = &it->second;
+  return {};
+}
+
+// The series (positions in mp.series) that can satisfy cond. Exact for the
+// tag comparisons; anything else may match any series.
+status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
+  uint32_t n = static_cast<uint32_t>(mp.series.size());
+  switch (e.kind) {
+    case expr_kind::paren: return filter_series(ctx, mp, e.args[0], out);
+    case expr_kind::boolean: out = e.boolean ? bitmap::range(n) : bitmap(); return {};
+    case expr_kind::binary: {
+      if (e.op == binary_op::and_ || e.op == binary_op::or_) {
+        bitmap l, r;
+        LIANDU_RETURN_IF_ERROR(filter_series(ctx, mp, e.args[0], l));
+        LIANDU_RETURN_IF_ERROR(filter_series(ctx, mp, e.args[1], r));
+        if (e.op == binary_op::and_) {
+          roaring_bitmap_and_inplace(l.r, r.r);
+        } else {
+          roaring_bitmap_or_inplace(l.r, r.r);
+        }
+        out = std::move(l);
+        return {};
+      }
+      if (!tag_only(e, mp)) break;
+      bool tag_left = e.args[0].kind == expr_kind::var_ref;
+      const expr& tag = tag_left ? e.args[0] : e.args[1];
+      const expr& lit = tag_left ? e.args[1] : e.args[0];
+      binary_op op = e.op;
+      if (!tag_left) {
+        switch (op) {
+          case binary_op::lt: op = binary_op::gt; break;
+          case binary_op::lte: op = binary_op::gte; break;
+          case binary_op::gt: op = binary_op::lt; break;
+          case binary_op::gte: op = binary_op::lte; break;
+          default: break;
+        }
+      }
+      std::shared_ptr<std::regex> re;
+      if (lit.kind == expr_kind::regex) {
+        if (op != binary_op::eq_regex && op != binary_op::neq_regex) {
+          out = bitmap();
+          return {};
+        }
+        re = ctx.regex(lit.text);
+        if (!re) return error(errc::invalid_argument, "error parsing regexp: " + lit.text);
+      } else if (op == binary_op::eq_regex || op == binary_op::neq_regex) {
+        out = bitmap();
+        return {};
+      }
+      auto matches = [&](const std::string& v) {
+        if (re) {
+          bool m = regex_find(*re, v);
+          return op == binary_op::eq_regex ? m : !m;
+        }
+        int c = v.compare(lit.text);
+        switch (op) {
+          case binary_op::eq: return c == 0;
+          case binary_op::neq: return c != 0;
+          case binary_op::lt: return c < 0;
+          case binary_op::lte: return c <= 0;
+          case binary_op::gt: return c > 0;
+          case binary_op::gte: return c >= 0;
+          default: return false;
+        }
+      };
+      const std::vector<std::pair<std::string, std::vector<uint64_t>>>* pv = nullptr;
+      LIANDU_RETURN_IF_ERROR(postings_of(ctx, mp, tag.text, pv));
+      bitmap hit, present;
+      for (const auto& [v, ids] : *pv) {
+        bool m = matches(v);
+        for (uint64_t id : ids) {
+          auto it = mp.index.find(id);
+          if (it == mp.index.end()) continue;
+          roaring_bitmap_add(present.r, it->second);
+          if (m) roaring_bitmap_add(hit.r, it->second);
+        }
+      }
+      if (matches(std::string())) {
+        bitmap missing = bitmap::range(n);
+        roaring_bitmap_andnot_inplace(missing.r, present.r);
+        roaring_bitmap_or_inplace(hit.r, missing.r);
+      }
+      out = std::move(hit);
+      return {};
+    }
+    default: break;
+  }
+  out = bitmap::range(n);
+  return {};
+}
+
+void collect_field_refs(const expr& e, const mplan& mp, std::set<std::string>& out) {
+  if (e.kind == expr_kind::var_ref) {
+    if (ref_is_field(e, mp)) out.insert(e.text);
+    return;
+  }
+  for (const auto& a : e.args) collect_field_refs(a, mp, out);
+}
+
+// ---------------------------------------------------------------- reading
+
+status read_column(context& ctx, const mplan& mp, const series_info& s, const std::string& field, int64_t lo,
+                   int64_t hi, column_batch& out) {
+  out = column_batch{};
+  bool typed = false;
+  bool over = false;
+  status st = ctx.s->scan(mp.db, mp.rp, s.id, field, lo, hi, [&](const column_batch& b) {
+    if (b.size() == 0) return true;
+    if (!typed) {
+      out.type = b.type;
+      typed = true;
+    } else if (b.type != out.type) {
+      return true;  // a field has one type; points of another are not part of it
+    }
+    if (!ctx.charge(column_bytes(b))) {
+      over = true;
+      return false;
+    }
+    out.times.insert(out.times.end(), b.times.begin(), b.times.end());
+    out.floats.insert(out.floats.end(), b.floats.begin(), b.floats.end());
+    out.integers.insert(out.integers.end(), b.integers.begin(), b.integers.end());
+    out.unsigneds.insert(out.unsigneds.end(), b.unsigneds.begin(), b.unsigneds.end());
+    out.booleans.insert(out.booleans.end(), b.booleans.begin(), b.booleans.end());
+    out.strings.insert(out.strings.end(), b.strings.begin(), b.strings.end());
+    return true;
+  });
+  if (over) return error(errc::limit_exceeded, memory_limit_error);
+  return st;
+}
+
+// Aligns several columns of one series on their timestamps: the union of
+// times, and per column the value at each time (null where absent).
+struct aligned_rows {
+  std::vector<int64_t> times;
+  std::vector<std::vector<value>> cols;  // cols[c][row]
+};
+
+void align(const std::vector<column_batch>& cols, aligned_rows& out) {
+  std::vector<int64_t> times;
+  for (const auto& c : cols) times.insert(times.end(), c.times.begin(), c.times.end());
+  std::sort(times.begin(), times.end());
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  out.times = times;
+  out.cols.assign(cols.size(), std::vector<value>(times.size()));
+  for (size_t c = 0; c < cols.size(); ++c) {
+    size_t r = 0;
+    for (size_t i = 0; i < cols[c].size(); ++i) {
+      while (times[r] < cols[c].times[i]) ++r;
+      out.cols[c][r] = column_value(cols[c], i);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- statement analysis
+
+struct call_plan {
+  const expr* node = nullptr;  // the outermost function call of a column
+  fn f = fn::count;
+  fn_args args;
+  std::string field;    // field the innermost function reads
+  bool nested = false;  // transformation of an aggregate
+  fn inner = fn::count;
+  fn_args inner_args;
+};
+
+struct column_plan {
+  expr e;
+  std::string name;
+};
+
+std::string field_name(const expr& e) {
+  switch (e.kind) {
+    case expr_kind::call: return e.text;
+    case expr_kind::var_ref: return e.text;
+    case expr_kind::paren: return field_name(e.args[0]);
+    case expr_kind::binary: {
+      std::string l = field_name(e.args[0]);
+      std::string r = field_name(e.args[1]);
+      if (l.empty()) return r;
+      if (r.empty()) return l;
+      return l + "_" + r;
+    }
+    default: return "";
+  }
+}
+
+bool has_call(const expr& e) {
+  if (e.kind == expr_kind::call) return true;
+  for (const auto& a : e.args) {
+    if (has_call(a)) return true;
+  }
+  return false;
+}
+
+bool has_var_outside_call(const expr& e) {
+  if (e.kind == expr_kind::var_ref || e.kind == expr_kind::wildcard) return true;
+  if (e.kind == expr_kind::call) return false;
+  for (const auto& a : e.args) {
+    if (has_var_outside_call(a)) return true;
+  }
+  return false;
+}
+
+status duration_arg(const expr& call, size_t i, int64_t& out) {
+  const expr& a = call.args[i];
+  if (a.kind != expr_kind::duration || a.integer <= 0) {
+    return error(errc::invalid_argument, "second argument to " + call.text + " must be a duration");
+  }
+  out = a.integer;
+  return {};
+}
+
+status plan_aggregate(const expr& c, call_plan& p) {
+  if (!lookup_fn(c.text, p.f)) return error(errc::invalid_argument, "undefined function " + c.text + "()");
+  const std::string& name = c.text;
+  size_t n = c.args.size();
+  auto field_arg = [&](const expr& a) -> status {
+    if (a.kind != expr_kind::var_ref)
+      return error(errc::invalid_argument, "expected field argument in " + name + "()");
+    p.field = a.text;
+    return {};
+  };
+  switch (p.f) {
+    case fn::percentile: {
+      if (n != 2) return error(errc::invalid_argument, fmt_count_error(name, "2", n));
+      LIANDU_RETURN_IF_ERROR(field_arg(c.args[0]));
+      const expr& a = c.args[1];
+      if (a.kind == expr_kind::integer) {
+        p.args.percentile = static_cast<double>(a.integer);
+      } else if (a.kind == expr_kind::number) {
+        p.args.percentile = a.number;
+      } else {
+        return error(errc::invalid_argument, "expected float argument in percentile()");
+      }
+      return {};
+    }
+    case fn::top:
+    case fn::bottom: {
+      if (n < 2) return error(errc::invalid_argument, fmt_count_error(name, "at least 2", n));
+      const expr& last = c.args.back();
+      if (last.kind != expr_kind::integer) {
+        return error(errc::invalid_argument,
+                     "expected integer as last argument in " + name + "(), found " + format(last));
+      }
+      if (c.args[0].kind != expr_kind::var_ref) {
+        return error(errc::invalid_argument,
+                     "only fields or tags are allowed in " + name + "(), found " + format(c.args[0]));
+      }
+      if (n > 2) return error(errc::unsupported, name + "() with tag arguments is not supported");
+      p.field = c.args[0].text;
+      p.args.n = last.integer;
+      if (p.args.n <= 0)
+        return error(errc::invalid_argument,
+                     "limit (" + std::to_string(p.args.n) + ") in " + name + " function must be at least 1");
+      return {};
+    }
+    case fn::integral: {
+      if (n < 1 || n > 2)
+        return error(errc::invalid_argument, fmt_count_error(name, "at least 1 but no more than 2", n));
+      LIANDU_RETURN_IF_ERROR(field_arg(c.args[0]));
+      if (n == 2) LIANDU_RETURN_IF_ERROR(duration_arg(c, 1, p.args.unit));
+      return {};
+    }
+    case fn::count:
+      if (n != 1) return error(errc::invalid_argument, fmt_count_error(name, "1", n));
+      if (c.args[0].kind == expr_kind::call && c.args[0].text == "distinct") {
+        const expr& d = c.args[0];
+        if (d.args.size() != 1)
+          return error(errc::invalid_argument, "count(distinct <field>) can only have one argument");
+        p.f = fn::count_distinct;
+        return field_arg(d.args[0]);
+      }
+      return field_arg(c.args[0]);
+    case fn::distinct:
+      if (n == 0) return error(errc::invalid_argument, "distinct function requires at least one argument");
+      if (n != 1) return error(errc::invalid_argument, "distinct function can only have one argument");
+      return field_arg(c.args[0]);
+    default:
+      if (is_transformation(p.f)) return error(errc::invalid_argument, "invalid nested call " + name + "()");
+      if (n != 1) return error(errc::invalid_argument, fmt_count_error(name, "1", n));
+      return field_arg(c.args[0]);
+  }
+}
+
+status plan_call(const expr& c, bool has_interval, call_plan& p) {
+  p.node = &c;
+  fn f;
+  if (!lookup_fn(c.text, f)) return error(errc::invalid_argument, "undefined function " + c.text + "()");
+  if (!is_transformation(f)) return plan_aggregate(c, p);
+  p.f = f;
+  const std::string& name = c.text;
+  size_t n = c.args.size();
+  switch (f) {
+    case fn::derivative:
+    case fn::non_negative_derivative:
+    case fn::elapsed:
+      if (n < 1 || n > 2)
+        return error(errc::invalid_argument, fmt_count_error(name, "at least 1 but no more than 2", n));
+      if (n == 2) LIANDU_RETURN_IF_ERROR(duration_arg(c, 1, p.args.unit));
+      break;
+    case fn::moving_average:
+      if (n != 2) return error(errc::invalid_argument, fmt_count_error(name, "2", n));
+      if (c.args[1].kind != expr_kind::integer || c.args[1].integer < 1) {
+        return error(errc::invalid_argument,
+                     "second argument for moving_average must be an integer greater than 0");
+      }
+      p.args.n = c.args[1].integer;
+      break;
+    default:
+      if (n != 1) return error(errc::invalid_argument, fmt_count_error(name, "1", n));
+      break;
+  }
+  const expr& a = c.args[0];
+  if (a.kind == expr_kind::call) {
+    if (!has_interval) return error(errc::invalid_argument, name + " aggregate requires a GROUP BY interval");
+    call_plan inner;
+    LIANDU_RETURN_IF_ERROR(plan_aggregate(a, inner));
+    p.nested = true;
+    p.inner = inner.f;
+    p.inner_args = inner.args;
+    p.field = inner.field;
+  } else {
+    if (has_interval)
+      return error(errc::invalid_argument, "aggregate function required inside the call to " + name);
+    if (a.kind != expr_kind::var_ref)
+      return error(errc::invalid_argument, "expected field argument in " + name + "()");
+    p.field = a.text;
+  }
+  if (f == fn::derivative || f == fn::non_negative_derivative) {
+    if (n == 1) p.args.unit = 0;  // filled with the GROUP BY interval or 1s later
+  }
+  if (f == fn::elapsed && n == 1) p.args.unit = 1;
+  return {};
+}
+
+void collect_calls(const expr& e, std::vector<const expr*>& out) {
+  if (e.kind == expr_kind::call) {
+    out.push_back(&e);
+    return;
+  }
+  for (const auto& a : e.args) collect_calls(a, out);
+}
+
+// ---------------------------------------------------------------- execution
+
+struct statement_plan {
+  const select_statement* stmt = nullptr;
+  std::vector<column_plan> columns;
+  bool aggregate = false;
+  int64_t lo = min_time, hi = max_time;
+  bool hi_given = false;
+  int64_t interval = 0, offset = 0;
+  std::optional<expr> cond;  // without the time comparisons
+  bool group_all_tags = false;
+  std::vector<std::string> group_tags;         // explicit GROUP BY tag names
+  std::vector<std::string> group_tag_regexes;  // GROUP BY /re/
+  std::vector<call_plan> calls;
+  std::vector<const expr*> call_nodes;
+};
+
+std::vector<std::string> group_keys_for(context& ctx, const statement_plan& sp, const mplan& mp) {
+  std::set<std::string> keys(sp.group_tags.begin(), sp.group_tags.end());
+  if (sp.group_all_tags) keys.insert(mp.tag_keys.begin(), mp.tag_keys.end());
+  for (const auto& pattern : sp.group_tag_regexes) {
+    auto re = ctx.regex(pattern);
+    if (!re) continue;
+    for (const auto& k : mp.tag_keys) {
+      if (regex_find(*re, k)) keys.insert(k);
+    }
+  }
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
+void apply_fill(const select_statement& st, std::vector<out_point>& rows, bool is_count) {
+  fill_option fill = st.fill;
+  if (fill == fill_option::null && is_count) {
+    for (auto& r : rows) {
+      if (r.v.index() == 0) r.v = value(int64_t{0});
+    }
+    return;
+  }
+  switch (fill) {
+    case fill_option::null: return;
+    case fill_option::none: std::erase_if(rows, [](const out_point& p) { return p.v.index() == 0; }); return;
+    case fill_option::number: {
+      value fv;
+      if (st.fill_value && st.fill_value->kind == expr_kind::integer) {
+        fv = value(st.fill_value->integer);
+      } else if (st.fill_value) {
+        fv = value(st.fill_value->number);
+      }
+      for (auto& r : rows) {
+        if (r.v.index() != 0) continue;
+        r.v = fv;
+      }
+      return;
+    }
+    case fill_option::previous: {
+      value prev;
+      for (auto& r : rows) {
+        if (r.v.index() == 0) {
+          r.v = prev;
+        } else {
+          prev = r.v;
+        }
+      }
+      return;
+    }
+    case fill_option::linear: {
+      size_t last = rows.size();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].v.index() == 0) continue;
+        if (last != rows.size() && i > last + 1 && is_num(rows[last].v) && is_num(rows[i].v)) {
+          for (size_t k = last + 1; k < i; ++k) {
+            double frac = static_cast<double>(rows[k].time - rows[last].time) /
+                          static_cast<double>(rows[i].time - rows[last].time);
+            if (rows[last].v.index() == 2 && rows[i].v.index() == 2) {
+              int64_t a = std::get<int64_t>(rows[last].v), b = std::get<int64_t>(rows[i].v);
+              rows[k].v = value(a + static_cast<int64_t>(static_cast<double>(b - a) * frac));
+            } else {
+              double a = num(rows[last].v), b = num(rows[i].v);
+              rows[k].v = value(a + (b - a) * frac);
+            }
+          }
+        }
+        last = i;
+      }
+      return;
+    }
+  }
+}
+
+struct group {
+  std::vector<std::string> key;   // values of the group tag keys
+  std::vector<uint32_t> members;  // positions in mp.series
+};
+
+status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
+                     const std::vector<std::string>& needed, const std::vector<std::string>& select_fields,
+                     std::vector<std::vector<value>>& rows) {
+  bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
+  struct tagged_row {
+    int64_t time;
+    size_t series_order;
+    std::vector<value> cells;
+  };
+  std::vector<tagged_row> out;
+  for (size_t order = 0; order < g.members.size(); ++order) {
+    const series_info& s = mp.series[g.members[order]];
+    std::vector<column_batch> cols(needed.size());
+    for (size_t i = 0; i < needed.size(); ++i) {
+      LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, needed[i], sp.lo, sp.hi, cols[i]));
+    }
+    aligned_rows ar;
+    align(cols, ar);
+    binder b{&ctx, &mp, &s, &needed, nullptr, true};
+    bound cond;
+    if (row_eval) LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
+    b.missing_tag_is_empty = false;
+    std::vector<bound> outs(sp.columns.size());
+    for (size_t c = 0; c < sp.columns.size(); ++c) LIANDU_RETURN_IF_ERROR(bind(sp.columns[c].e, b, outs[c]));
+    std::vector<size_t> select_slots;
+    for (const auto& f : select_fields) {
+      for (size_t i = 0; i < needed.size(); ++i) {
+        if (needed[i] == f) select_slots.push_back(i);
+      }
+    }
+    std::vector<value> rowvals(needed.size());
+    for (size_t r = 0; r < ar.times.size(); ++r) {
+      bool any = false;
+      for (size_t slot : select_slots) any = any || ar.cols[slot][r].index() != 0;
+      if (!any) continue;
+      for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = ar.cols[i][r];
+      if (row_eval && !truthy(eval(cond, rowvals.data(), nullptr))) continue;
+      tagged_row tr{ar.times[r], order, {}};
+      tr.cells.reserve(outs.size() + 1);
+      tr.cells.push_back(value(ar.times[r]));
+      for (const auto& o : outs) tr.cells.push_back(eval(o, rowvals.data(), nullptr));
+      if (!ctx.charge(64 + 24 * tr.cells.size())) return error(errc::limit_exceeded, memory_limit_error);
+      out.push_back(std::move(tr));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const tagged_row& a, const tagged_row& b) {
+    return a.time != b.time ? a.time < b.time : a.series_order < b.series_order;
+  });
+  rows.clear();
+  rows.reserve(out.size());
+  for (auto& r : out) rows.push_back(std::move(r.cells));
+  return {};
+}
+
+int64_t window_start(int64_t t, int64_t interval, int64_t offset) {
+  return floor_div(t - offset, interval) * interval + offset;
+}
+
+status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
+                           std::vector<std::vector<value>>& rows) {
+  const select_statement& st = *sp.stmt;
+  bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
+  std::set<std::string> needed_set;
+  for (const auto& c : sp.calls) needed_set.insert(c.field);
+  std::set<std::string> cond_fields;
+  if (row_eval) collect_field_refs(*sp.cond, mp, cond_fields);
+  std::vector<std::string> read_fields(needed_set.begin(), needed_set.end());
+  for (const auto& f : cond_fields) {
+    if (!needed_set.count(f)) read_fields.push_back(f);
+  }
+  // Per field, one column per series; filtered by the condition.
+  std::map<std::string, std::vector<column_batch>> per_field;
+  for (uint32_t pos : g.members) {
+    const series_info& s = mp.series[pos];
+    std::vector<column_batch> cols(read_fields.size());
+    for (size_t i = 0; i < read_fields.size(); ++i) {
+      LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+    }
+    if (row_eval) {
+      aligned_rows ar;
+      align(cols, ar);
+      binder b{&ctx, &mp, &s, &read_fields, nullptr, true};
+      bound cond;
+      LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
+      std::vector<uint8_t> pass(ar.times.size());
+      std::vector<value> rowvals(read_fields.size());
+      for (size_t r = 0; r < ar.times.size(); ++r) {
+        for (size_t i = 0; i < read_fields.size(); ++i) rowvals[i] = ar.cols[i][r];
+        pass[r] = truthy(eval(cond, rowvals.data(), nullptr)) ? 1 : 0;
+      }
+      for (auto& col : cols) {
+        std::vector<uint8_t> keep(col.size());
+        size_t r = 0;
+        for (size_t i = 0; i < col.size(); ++i) {
+          while (ar.times[r] < col.times[i]) ++r;
+          keep[i] = pass[r];
+        }
+        filter_column(col, keep);
+      }
+    }
+    for (size_t i = 0; i < read_fields.size(); ++i) {
+      if (needed_set.count(read_fields[i])) per_field[read_fields[i]].push_back(std::move(cols[i]));
+    }
+  }
+  std::map<std::string, column_batch> merged;
+  int64_t earliest = std::numeric_limits<int64_t>::max();
+  bool any_points = false;
+  for (auto& [name, cols] : per_field) {
+    column_batch m = merge_columns(cols);
+    if (m.size() > 0) {
+      any_points = true;
+      earliest = std::min(earliest, m.times.front());
+    }
+    merged.emplace(name, std::move(m));
+  }
+  if (!any_points) return {};
+
+  // Windows.
+  std::vector<int64_t> windows;
+  if (sp.interval > 0) {
+    int64_t lo = sp.lo == min_time ? earliest : sp.lo;
+    int64_t first = window_start(lo, sp.interval, sp.offset);
+    int64_t last = window_start(sp.hi, sp.interval, sp.offset);
+    if (last >= first) {
+      uint64_t count = static_cast<uint64_t>((last - first) / sp.interval) + 1;
+      if (!ctx.charge(count * (16 + 32 * sp.calls.size())))
+        return error(errc::limit_exceeded, memory_limit_error);
+      windows.reserve(count);
+      for (uint64_t i = 0; i < count; ++i) windows.push_back(first + static_cast<int64_t>(i) * sp.interval);
+    }
+  } else {
+    windows.push_back(sp.lo == min_time ? 0 : sp.lo);
+  }
+
+  bool single_selector = sp.interval == 0 && sp.calls.size() == 1 && is_selector(sp.calls[0].f);
+  std::vector<std::vector<out_point>> call_rows(sp.calls.size());
+  for (size_t ci = 0; ci < sp.calls.size(); ++ci) {
+    const call_plan& cp = sp.calls[ci];
+    const column_batch& col = merged[cp.field];
+    auto& out = call_rows[ci];
+    fn_args args = cp.args;
+    if ((cp.f == fn::derivative || cp.f == fn::non_negative_derivative) && args.unit == 0) {
+      args.unit = sp.interval > 0 ? sp.interval : 1000000000;
+    }
+    if (is_transformation(cp.f) && !cp.nested) {
+      std::vector<out_point> in;
+      to_points(col, 0, col.size(), in);
+      if (!transform(cp.f, args, in, out)) {
+        return error(errc::unsupported, "unsupported " + std::string(cp.node->text) + " iterator type");
+      }
+      continue;
+    }
+    fn agg = cp.nested ? cp.inner : cp.f;
+    const fn_args& agg_args = cp.nested ? cp.inner_args : cp.args;
+    std::vector<out_point> per_window;
+    size_t b = 0;
+    for (size_t w = 0; w < windows.size(); ++w) {
+      int64_t wend = sp.interval > 0 ? windows[w] + sp.interval : std::numeric_limits<int64_t>::max();
+      size_t e = b;
+      if (sp.interval > 0) {
+        while (b < col.size() && col.times[b] < windows[w]) ++b;
+        e = b;
+        while (e < col.size() && col.times[e] < wend) ++e;
+      } else {
+        b = 0;
+        e = col.size();
+      }
+      size_t before = per_window.size();
+      if (!reduce(agg, agg_args, col, b, e, windows[w], per_window)) {
+        const std::string& fname = cp.nested ? cp.node->args[0].text : cp.node->text;
+        return error(errc::unsupported, "unsupported " + fname + " iterator type: " +
+                                            std::string(model::field_type_name(col.type)));
+      }
+      if (!is_multi_row(agg)) {
+        if (per_window.size() == before) {
+          per_window.push_back({windows[w], value()});
+        } else if (!single_selector) {
+          per_window.back().time = windows[w];
+        }
+      }
+      b = e;
+    }
+    if (cp.nested) {
+      std::vector<out_point> in;
+      for (auto& p : per_window) {
+        if (p.v.index() != 0) in.push_back(std::move(p));
+      }
+      if (!transform(cp.f, args, in, out)) {
+        return error(errc::unsupported, "unsupported " + cp.node->text + " iterator type");
+      }
+    } else {
+      if (!is_multi_row(agg)) apply_fill(st, per_window, agg == fn::count || agg == fn::count_distinct);
+      out = std::move(per_window);
+    }
+  }
+
+  // Rows: with one call its points in order; with several, one row per time.
+  std::vector<int64_t> times;
+  std::vector<std::vector<value>> call_values;  // [row][call]
+  if (sp.calls.size() == 1) {
+    for (auto& p : call_rows[0]) {
+      times.push_back(p.time);
+      call_values.push_back({std::move(p.v)});
+    }
+  } else {
+    std::map<int64_t, std::vector<value>> by_time;
+    for (size_t ci = 0; ci < call_rows.size(); ++ci) {
+      for (auto& p : call_rows[ci]) {
+        auto& slot = by_time[p.time];
+        if (slot.empty()) slot.resize(sp.calls.size());
+        if (slot[ci].index() == 0) slot[ci] = std::move(p.v);
+      }
+    }
+    for (auto& [t, v] : by_time) {
+      bool any = false;
+      for (const auto& x : v) any = any || x.index() != 0;
+      if (!any && st.fill == fill_option::none) continue;
+      times.push_back(t);
+      call_values.push_back(std::move(v));
+    }
+  }
+  const series_info* first_series = g.members.empty() ? nullptr : &mp.series[g.members[0]];
+  binder b{&ctx, &mp, first_series, nullptr, &sp.call_nodes, false};
+  std::vector<bound> outs(sp.columns.size());
+  for (size_t c = 0; c < sp.columns.size(); ++c) LIANDU_RETURN_IF_ERROR(bind(sp.columns[c].e, b, outs[c]));
+  rows.clear();
+  for (size_t r = 0; r < times.size(); ++r) {
+    std::vector<value> cells;
+    cells.reserve(outs.size() + 1);
+    cells.push_back(value(times[r]));
+    for (const auto& o : outs) cells.push_back(eval(o, nullptr, call_values[r].data()));
+    if (!ctx.charge(64 + 24 * cells.size())) return error(errc::limit_exceeded, memory_limit_error);
+    rows.push_back(std::move(cells));
+  }
+  return {};
+}
+
+}  // namespace
+
+namespace {
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool digits(const std::string& s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+// Materialised results of subqueries, served through the storage interface
+// so the outer statement runs like any other. One database, read-only.
+class result_storage : public storage {
+ public:
+  static constexpr const char* db_name = "_subquery";
+
+  explicit result_storage(std::vector<series_result> series) : series_(std::move(series)) {
+    std::stable_sort(series_.begin(), series_.end(), [](const series_result& a, const series_result& b) {
+      return a.name != b.name ? a.name < b.name : a.tags < b.tags;
+    });
+    for (size_t i = 0; i < series_.size(); ++i) {
+      // Keep rows in time order; drop the time column from the field set.
+      auto& rows = series_[i].values;
+      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+        return std::get<int64_t>(a[0]) < std::get<int64_t>(b[0]);
+      });
+    }
+  }
+
+  std::vector<std::string> databases() override { return {db_name}; }
+  status create_database(std::string_view) override { return read_only(); }
+  status drop_database(std::string_view) override { return read_only(); }
+  result<std::vector<retention_policy_info>> retention_policies(std::string_view) override {
+    return std::vector<retention_policy_info>{};
+  }
+  status create_retention_policy(std::string_view, const retention_policy_info&) override {
+    return read_only();
+  }
+  status alter_retention_policy(std::string_view, const retention_policy_info&) override {
+    return read_only();
+  }
+  status drop_retention_policy(std::string_view, std::string_view) override { return read_only(); }
+  result<std::vector<std::string>> measurements(std::string_view) override {
+    std::set<std::string> names;
+    for (const auto& s : series_) names.insert(s.name);
+    return std::vector<std::string>(names.begin(), names.end());
+  }
+  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(std::string_view,
+                                                                            std::string_view m) override {
+    std::map<std::string, model::field_type> keys;
+    for (const auto& s : series_) {
+      if (s.name != m) continue;
+      for (size_t c = 1; c < s.columns.size(); ++c) {
+        for (const auto& row : s.values) {
+          if (row[c].index() == 0) continue;
+          keys.emplace(s.columns[c], type_of(row[c]));
+          break;
+        }
+      }
+    }
+    return std::vector<std::pair<std::string, model::field_type>>(keys.begin(), keys.end());
+  }
+  result<std::vector<std::string>> tag_keys(std::string_view, std::string_view m) override {
+    std::set<std::string> keys;
+    for (const auto& s : series_) {
+      if (s.name != m) continue;
+      for (const auto& [k, v] : s.tags) keys.insert(k);
+    }
+    return std::vector<std::string>(keys.begin(), keys.end());
+  }
+  result<std::vector<series_info>> series(std::string_view, std::string_view m) override {
+    std::vector<series_info> out;
+    for (size_t i = 0; i < series_.size(); ++i) {
+      if (series_[i].name != m) continue;
+      series_info si;
+      si.id = i + 1;
+      si.measurement = series_[i].name;
+      for (const auto& [k, v] : series_[i].tags) {
+        if (!v.empty()) si.tags.push_back({k, v});
+      }
+      out.push_back(std::move(si));
+    }
+    return out;
+  }
+  result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
+      std::string_view, std::string_view m, std::string_view key) override {
+    std::map<std::string, std::vector<uint64_t>> values;
+    for (size_t i = 0; i < series_.size(); ++i) {
+      if (series_[i].name != m) continue;
+      auto it = series_[i].tags.find(std::string(key));
+      if (it != series_[i].tags.end() && !it->second.empty()) values[it->second].push_back(i + 1);
+    }
+    return std::vector<std::pair<std::string, std::vector<uint64_t>>>(values.begin(), values.end());
+  }
+  status scan(std::string_view, std::string_view, uint64_t id, std::string_view field, int64_t lo, int64_t hi,
+              const batch_sink& sink) override {
+    if (id == 0 || id > series_.size()) return {};
+    const series_result& s = series_[id - 1];
+    size_t c = 0;
+    for (size_t i = 1; i < s.columns.size(); ++i) {
+      if (s.columns[i] == field) c = i;
+    }
+    if (c == 0) return {};
+    column_batch b;
+    bool typed = false;
+    for (const auto& row : s.values) {
+      int64_t t = std::get<int64_t>(row[0]);
+      if (t < lo || t > hi || row[c].index() == 0) continue;
+      model::field_type ty = type_of(row[c]);
+      if (!typed) {
+        b.type = ty;
+        typed = true;
+      } else if (ty != b.type) {
+        continue;
+      }
+      b.times.push_back(t);
+      switch (row[c].index()) {
+        case 1: b.floats.push_back(std::get<double>(row[c])); break;
+        case 2: b.integers.push_back(std::get<int64_t>(row[c])); break;
+        case 3: b.unsigneds.push_back(std::get<uint64_t>(row[c])); break;
+        case 4: b.booleans.push_back(std::get<bool>(row[c]) ? 1 : 0); break;
+        case 5: b.strings.push_back(std::get<std::string>(row[c])); break;
+      }
+    }
+    if (b.size() > 0) sink(b);
+    return {};
+  }
+  status write(std::string_view, std::string_view, const std::vector<model::point>&) override {
+    return read_only();
+  }
+  status delete_series(std::string_view, const std::vector<uint64_t>&, int64_t, int64_t) override {
+    return read_only();
+  }
+  status drop_measurement(std::string_view, std::string_view) override { return read_only(); }
+
+ private:
+  static status read_only() { return error(errc::unsupported, "subquery results are read-only"); }
+  static model::field_type type_of(const value& v) {
+    switch (v.index()) {
+      case 2: return model::field_type::int64;
+      case 3: return model::field_type::uint64;
+      case 4: return model::field_type::boolean;
+      case 5: return model::field_type::string;
+      default: return model::field_type::float64;
+    }
+  }
+  std::vector<series_result> series_;
+};
+
+status load_plan(context& ctx, mplan& mp) {
+  auto series = ctx.s->series(mp.db, mp.name);
+  if (!series.ok()) return series.error();
+  mp.series = std::move(*series);
+  if (mp.series.size() > std::numeric_limits<uint32_t>::max()) {
+    return error(errc::limit_exceeded, "too many series in measurement " + mp.name);
+  }
+  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace(mp.series[i].id, i);
+  auto tags = ctx.s->tag_keys(mp.db, mp.name);
+  if (!tags.ok()) return tags.error();
+  mp.tag_keys = std::move(*tags);
+  std::sort(mp.tag_keys.begin(), mp.tag_keys.end());
+  auto fields = ctx.s->field_keys(mp.db, mp.name);
+  if (!fields.ok()) return fields.error();
+  for (auto& [k, t] : *fields) mp.fields.emplace(k, t);
+  size_t bytes = 0;
+  for (const auto& s : mp.series) bytes += 64 + s.measurement.size() + 32 * s.tags.size();
+  if (!ctx.charge(bytes)) return error(errc::limit_exceeded, memory_limit_error);
+  return {};
+}
+
+bool numeric_fn(const std::string& name) {
+  fn f;
+  if (!lookup_fn(name, f)) return false;
+  switch (f) {
+    case fn::count:
+    case fn::distinct:
+    case fn::mode:
+    case fn::first:
+    case fn::last:
+    case fn::count_distinct:
+    case fn::elapsed: return false;
+    default: return true;
+  }
+}
+
+bool numeric_type(model::field_type t) {
+  return t == model::field_type::float64 || t == model::field_type::int64 || t == model::field_type::uint64;
+}
+
+// Expands `*`, `*::field`, `*::tag`, `fn(*)` and `fn(/re/)` against the
+// statement's measurements. Raw `*` leaves out the GROUP BY tags.
+status expand_fields(context& ctx, const select_statement& st, const std::vector<mplan>& plans,
+                     const std::set<std::string>& grouped_tags, bool group_all, std::vector<field>& out) {
+  std::map<std::string, model::field_type> fields;
+  std::set<std::string> tags;
+  for (const auto& mp : plans) {
+    for (const auto& [k, t] : mp.fields) fields.emplace(k, t);
+    tags.insert(mp.tag_keys.begin(), mp.tag_keys.end());
+  }
+  for (const auto& f : st.fields) {
+    const expr& e = f.e;
+    if (e.kind == expr_kind::wildcard) {
+      std::map<std::string, data_type> cols;
+      if (e.type != data_type::tag) {
+        for (const auto& [k, t] : fields) cols.emplace(k, data_type::unknown);
+      }
+      if (e.type != data_type::any_field) {
+        for (const auto& k : tags) {
+          if (group_all || grouped_tags.count(k)) continue;
+          cols.emplace(k, data_type::tag);
+        }
+      }
+      for (const auto& [k, t] : cols)
+        out.push_back({expr::var(k, fields.count(k) ? data_type::unknown : t), ""});
+      continue;
+    }
+    if (e.kind == expr_kind::call && !e.args.empty() &&
+        (e.args[0].kind == expr_kind::wildcard || e.args[0].kind == expr_kind::regex)) {
+      std::shared_ptr<std::regex> re;
+      if (e.args[0].kind == expr_kind::regex) {
+        re = ctx.regex(e.args[0].text);
+        if (!re) return error(errc::invalid_argument, "error parsing regexp: " + e.args[0].text);
+      }
+      for (const auto& [k, t] : fields) {
+        if (re && !regex_find(*re, k)) continue;
+        if (numeric_fn(e.text) && !numeric_type(t)) continue;
+        expr c = e;
+        c.args[0] = expr::var(k);
+        std::string prefix = f.alias.empty() ? e.text : f.alias;
+        out.push_back({std::move(c), prefix + "_" + k});
+      }
+      continue;
+    }
+    out.push_back(f);
+  }
+  return {};
+}
+
+std::vector<std::string> column_names(const std::vector<field>& fields) {
+  std::vector<std::string> names(fields.size());
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!fields[i].alias.empty()) {
+      names[i] = fields[i].alias;
+      seen[names[i]] = 1;
+    }
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!names[i].empty()) continue;
+    std::string name = field_name(fields[i].e);
+    auto it = seen.find(name);
+    if (it != seen.end()) {
+      int count = it->second;
+      while (true) {
+        std::string candidate = name + "_" + std::to_string(count);
+        if (!seen.count(candidate)) {
+          it->second = count + 1;
+          name = candidate;
+          break;
+        }
+        ++count;
+      }
+    }
+    seen[name]++;
+    names[i] = name;
+  }
+  return names;
+}
+
+model::field_value to_field_value(const value& v) {
+  switch (v.index()) {
+    case 1: return std::get<double>(v);
+    case 2: return std::get<int64_t>(v);
+    case 3: return std::get<uint64_t>(v);
+    case 4: return std::get<bool>(v);
+    default: return std::get<std::string>(v);
+  }
+}
+
+result<std::vector<series_result>> write_into(context& ctx, const select_statement& st,
+                                              const std::vector<series_result>& series) {
+  const into_target& into = *st.into;
+  std::string db = into.m.database.empty() ? ctx.opts->db : into.m.database;
+  if (db.empty()) return error(errc::invalid_argument, "database name required");
+  std::vector<model::point> batch;
+  int64_t written = 0;
+  for (const auto& s : series) {
+    for (const auto& row : s.values) {
+      model::point p;
+      p.measurement = into.source_name ? s.name : into.m.name;
+      for (const auto& [k, v] : s.tags) {
+        if (!v.empty()) p.tags.push_back({k, v});
+      }
+      p.time = std::get<int64_t>(row[0]);
+      for (size_t c = 1; c < row.size() && c < s.columns.size(); ++c) {
+        if (row[c].index() == 0) continue;
+        p.fields.push_back({s.columns[c], to_field_value(row[c])});
+      }
+      if (p.fields.empty()) continue;
+      batch.push_back(std::move(p));
+      if (batch.size() >= 10000) {
+        LIANDU_RETURN_IF_ERROR(ctx.s->write(db, into.m.retention_policy, batch));
+        written += static_cast<int64_t>(batch.size());
+        batch.clear();
+      }
+    }
+  }
+  if (!batch.empty()) {
+    LIANDU_RETURN_IF_ERROR(ctx.s->write(db, into.m.retention_policy, batch));
+    written += static_cast<int64_t>(batch.size());
+  }
+  series_result r;
+  r.name = "result";
+  r.columns = {"time", "written"};
+  r.values.push_back({value(int64_t{0}), value(written)});
+  r.time_column = true;
+  return std::vector<series_result>{std::move(r)};
+}
+
+}  // namespace
+
+std::shared_ptr<std::regex> context::regex(const std::string& pattern) {
+  auto it = regexes.find(pattern);
+  if (it != regexes.end()) return it->second;
+  std::string p = pattern;
+  auto flags = std::regex::ECMAScript;
+  if (p.rfind("(?i)", 0) == 0) {
+    p = p.substr(4);
+    flags |= std::regex::icase;
+  }
+  std::shared_ptr<std::regex> re;
+  try {
+    re = std::make_shared<std::regex>(p, flags);
+  } catch (const std::regex_error&) {
+    re = nullptr;
+  }
+  regexes.emplace(pattern, re);
+  return re;
+}
+
+bool parse_time_string(const std::string& s, int64_t& ns) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d)) {
+    return false;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  int64_t frac = 0;
+  int64_t offset_s = 0;
+  size_t i = 10;
+  if (i < s.size()) {
+    if (s[i] != 'T' && s[i] != ' ') return false;
+    if (!digits(s, i + 1, 2, h) || s.size() < i + 9 || s[i + 3] != ':' || !digits(s, i + 4, 2, mi) ||
+        s[i + 6] != ':' || !digits(s, i + 7, 2, sec)) {
+      return false;
+    }
+    if (h > 23 || mi > 59 || sec > 60) return false;
+    i += 9;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      int64_t scale = 100000000;
+      size_t start = i;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        if (i - start < 9) {
+          frac += (s[i] - '0') * scale;
+          scale /= 10;
+        }
+        ++i;
+      }
+      if (i == start) return false;
+    }
+    if (i < s.size()) {
+      if (s[i] == 'Z' || s[i] == 'z') {
+        ++i;
+      } else if (s[i] == '+' || s[i] == '-') {
+        int oh = 0, om = 0;
+        if (!digits(s, i + 1, 2, oh) || s.size() < i + 6 || s[i + 3] != ':' || !digits(s, i + 4, 2, om))
+          return false;
+        offset_s = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+      } else {
+        return false;
+      }
+    }
+    if (i != s.size()) return false;
+  }
+  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  ns = secs * 1000000000 + frac;
+  return true;
+}
+
+status time_range(const expr& cond, int64_t now, int64_t& lo, int64_t& hi, expr& rest) {
+  rest = cond;
+  return extract_time(rest, now, lo, hi);
+}
+
+result<std::vector<series_info>> matching_series(context& ctx, const std::string& db,
+                                                 const std::string& measurement, const expr* cond,
+                                                 bool* exact) {
+  mplan mp;
+  mp.db = db;
+  mp.name = measurement;
+  LIANDU_RETURN_IF_ERROR(load_plan(ctx, mp));
+  if (exact) *exact = true;
+  if (!cond) return mp.series;
+  int64_t lo = min_time, hi = max_time;
+  expr rest;
+  LIANDU_RETURN_IF_ERROR(time_range(*cond, ctx.opts->now_ns, lo, hi, rest));
+  if (exact) *exact = tag_only(rest, mp);
+  bitmap sel;
+  LIANDU_RETURN_IF_ERROR(filter_series(ctx, mp, rest, sel));
+  std::vector<series_info> out;
+  roaring_uint32_iterator_t* it = roaring_create_iterator(sel.r);
+  while (it->has_value) {
+    out.push_back(mp.series[it->current_value]);
+    roaring_advance_uint32_iterator(it);
+  }
+  roaring_free_uint32_iterator(it);
+  return out;
+}
+
+result<std::vector<series_result>> run_select(context& ctx, const select_statement& stmt) {
+  const query_options& opts = *ctx.opts;
+  // Subqueries: run them, then run this statement over their results.
+  bool has_subquery = false;
+  for (const auto& src : stmt.sources) has_subquery = has_subquery || src.subquery != nullptr;
+  if (has_subquery) {
+    std::vector<series_result> inner;
+    for (const auto& src : stmt.sources) {
+      if (!src.subquery) return error(errc::unsupported, "cannot mix subqueries and measurements in FROM");
+      auto r = run_select(ctx, *src.subquery);
+      if (!r.ok()) return r.error();
+      for (auto& s : *r) inner.push_back(std::move(s));
+    }
+    result_storage rs(std::move(inner));
+    select_statement outer = stmt;
+    outer.sources.clear();
+    auto names = rs.measurements(result_storage::db_name);
+    for (const auto& n : *names) {
+      source src;
+      src.m.database = result_storage::db_name;
+      src.m.name = n;
+      outer.sources.push_back(std::move(src));
+    }
+    outer.into.reset();
+    query_options child_opts = opts;
+    context child{&rs, &child_opts, ctx.used, {}};
+    auto r = run_select(child, outer);
+    ctx.used = child.used;
+    if (!r.ok() || !stmt.into) return r;
+    return write_into(ctx, stmt, *r);
+  }
+
+  statement_plan sp;
+  sp.stmt = &stmt;
+  if (stmt.tz && !stmt.tz->empty() && *stmt.tz != "UTC" && *stmt.tz != "Etc/UTC") {
+    return error(errc::unsupported, "unable to find time zone " + *stmt.tz);
+  }
+  if (stmt.condition) {
+    expr c = *stmt.condition;
+    LIANDU_RETURN_IF_ERROR(extract_time(c, opts.now_ns, sp.lo, sp.hi));
+    sp.cond = std::move(c);
+  }
+  sp.hi_given = sp.hi != max_time;
+  std::set<std::string> grouped_tags;
+  for (const auto& d : stmt.dimensions) {
+    if (d.kind == expr_kind::call && d.text == "time") {
+      if (sp.interval != 0) return error(errc::invalid_argument, "multiple time dimensions not allowed");
+      if (d.args.empty() || d.args.size() > 2)
+        return error(errc::invalid_argument, "time dimension expected 1 or 2 arguments");
+      if (d.args[0].kind != expr_kind::duration)
+        return error(errc::invalid_argument, "time dimension must have duration argument");
+      if (d.args[0].integer <= 0)
+        return error(errc::invalid_argument, "time dimension must have a positive duration");
+      if (d.args.size() == 2) {
+        if (d.args[1].kind == expr_kind::duration) {
+          sp.offset = d.args[1].integer;
+        } else if (d.args[1].kind == expr_kind::call && d.args[1].text == "now") {
+          sp.offset = opts.now_ns;
+        } else {
+          return error(errc::invalid_argument, "time dimension offset must be duration or now()");
+        }
+      }
+      sp.interval = d.args[0].integer;
+      sp.offset %= sp.interval;
+      if (sp.offset < 0) sp.offset += sp.interval;
+    } else if (d.kind == expr_kind::var_ref) {
+      sp.group_tags.push_back(d.text);
+      grouped_tags.insert(d.text);
+    } else if (d.kind == expr_kind::wildcard) {
+      sp.group_all_tags = true;
+    } else if (d.kind == expr_kind::regex) {
+      sp.group_tag_regexes.push_back(d.text);
+    } else {
+      return error(errc::invalid_argument, "only time and tag dimensions allowed");
+    }
+  }
+  if (sp.interval > 0 && !sp.hi_given) sp.hi = opts.now_ns;
+
+  // Sources -> measurements.
+  std::vector<mplan> plans;
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  std::vector<std::string> dbs;
+  for (const auto& src : stmt.sources) {
+    std::string db = src.m.database.empty() ? opts.db : src.m.database;
+    if (db.empty()) return error(errc::invalid_argument, "database name required");
+    if (dbs.empty() || std::find(dbs.begin(), dbs.end(), db) == dbs.end()) {
+      auto all = ctx.s->databases();
+      if (std::find(all.begin(), all.end(), db) == all.end()) {
+        return error(errc::not_found, "database not found: " + db);
+      }
+      dbs.push_back(db);
+    }
+    std::string rp = src.m.retention_policy.empty() ? opts.rp : src.m.retention_policy;
+    std::vector<std::string> names;
+    if (src.m.regex) {
+      auto re = ctx.regex(*src.m.regex);
+      if (!re) return error(errc::invalid_argument, "error parsing regexp: " + *src.m.regex);
+      auto all = ctx.s->measurements(db);
+      if (!all.ok()) return all.error();
+      for (const auto& n : *all) {
+        if (regex_find(*re, n)) names.push_back(n);
+      }
+    } else {
+      names.push_back(src.m.name);
+    }
+    for (const auto& n : names) {
+      if (!seen.insert({db, rp, n}).second) continue;
+      mplan mp;
+      mp.db = db;
+      mp.rp = rp;
+      mp.name = n;
+      LIANDU_RETURN_IF_ERROR(load_plan(ctx, mp));
+      plans.push_back(std::move(mp));
+    }
+  }
+  std::sort(plans.begin(), plans.end(), [](const mplan& a, const mplan& b) { return a.name < b.name; });
+
+  // Fields.
+  std::vector<field> fields;
+  LIANDU_RETURN_IF_ERROR(expand_fields(ctx, stmt, plans, grouped_tags, sp.group_all_tags, fields));
+  if (fields.empty()) return std::vector<series_result>{};
+  std::vector<std::string> names = column_names(fields);
+  for (size_t i = 0; i < fields.size(); ++i) sp.columns.push_back({fields[i].e, names[i]});
+  for (const auto& c : sp.columns) sp.aggregate = sp.aggregate || has_call(c.e);
+  if (sp.aggregate) {
+    for (const auto& c : sp.columns) {
+      if (has_var_outside_call(c.e)) {
+        return error(errc::invalid_argument, "mixing aggregate and non-aggregate queries is not supported");
+      }
+    }
+    for (const auto& c : sp.columns) collect_calls(c.e, sp.call_nodes);
+    for (const expr* node : sp.call_nodes) {
+      call_plan cp;
+      LIANDU_RETURN_IF_ERROR(plan_call(*node, sp.interval > 0, cp));
+      sp.calls.push_back(std::move(cp));
+    }
+    for (const auto& cp : sp.calls) {
+      fn outer = cp.nested ? cp.inner : cp.f;
+      if (is_multi_row(outer) && sp.calls.size() > 1) {
+        if (outer == fn::distinct) {
+          return error(errc::invalid_argument,
+                       "aggregate function distinct() cannot be combined with other functions or fields");
+        }
+        return error(errc::invalid_argument,
+                     "selector function " + cp.node->text + "() cannot be combined with other functions");
+      }
+    }
+  } else if (sp.interval > 0) {
+    return error(errc::invalid_argument, "GROUP BY requires at least one aggregate function");
+  }
+
+  std::vector<std::string> columns{"time"};
+  for (const auto& c : sp.columns) columns.push_back(c.name);
+  std::vector<series_result> out;
+  for (auto& mp : plans) {
+    bitmap selected = bitmap::range(static_cast<uint32_t>(mp.series.size()));
+    if (sp.cond) LIANDU_RETURN_IF_ERROR(filter_series(ctx, mp, *sp.cond, selected));
+    std::vector<std::string> keys = group_keys_for(ctx, sp, mp);
+    std::map<std::vector<std::string>, group> groups;
+    roaring_uint32_iterator_t* it = roaring_create_iterator(selected.r);
+    while (it->has_value) {
+      uint32_t pos = it->current_value;
+      const series_info& s = mp.series[pos];
+      std::vector<std::string> key;
+      for (const auto& k : keys) {
+        const std::string* v = series_tag(s, k);
+        key.push_back(v ? *v : std::string());
+      }
+      auto& g = groups[key];
+      g.key = key;
+      g.members.push_back(pos);
+      roaring_advance_uint32_iterator(it);
+    }
+    roaring_free_uint32_iterator(it);
+
+    std::set<std::string> select_set;
+    for (const auto& c : sp.columns) collect_field_refs(c.e, mp, select_set);
+    std::vector<std::string> select_fields(select_set.begin(), select_set.end());
+    std::vector<std::string> needed = select_fields;
+    if (sp.cond && !tag_only(*sp.cond, mp)) {
+      std::set<std::string> cf;
+      collect_field_refs(*sp.cond, mp, cf);
+      for (const auto& f : cf) {
+        if (!select_set.count(f)) needed.push_back(f);
+      }
+    }
+    for (const auto& [key, g] : groups) {
+      std::vector<std::vector<value>> rows;
+      if (sp.aggregate) {
+        LIANDU_RETURN_IF_ERROR(run_aggregate_group(ctx, sp, mp, g, rows));
+      } else {
+        if (select_fields.empty()) continue;
+        LIANDU_RETURN_IF_ERROR(run_raw_group(ctx, sp, mp, g, needed, select_fields, rows));
+      }
+      if (rows.empty()) continue;
+      series_result sr;
+      sr.name = mp.name;
+      for (size_t i = 0; i < keys.size(); ++i) sr.tags.emplace(keys[i], key[i]);
+      sr.columns = columns;
+      sr.values = std::move(rows);
+      sr.time_column = true;
+      out.push_back(std::move(sr));
+    }
+  }
+  // SOFFSET / SLIMIT over series, ORDER BY / OFFSET / LIMIT over rows.
+  if (stmt.soffset > 0) {
+    size_t n = std::min(out.size(), static_cast<size_t>(stmt.soffset));
+    out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (stmt.slimit > 0 && out.size() > static_cast<size_t>(stmt.slimit))
+    out.resize(static_cast<size_t>(stmt.slimit));
+  for (auto& s : out) {
+    if (!stmt.ascending) std::reverse(s.values.begin(), s.values.end());
+    if (stmt.offset > 0) {
+      size_t n = std::min(s.values.size(), static_cast<size_t>(stmt.offset));
+      s.values.erase(s.values.begin(), s.values.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    if (stmt.limit > 0 && s.values.size() > static_cast<size_t>(stmt.limit)) {
+      s.values.resize(static_cast<size_t>(stmt.limit));
+    }
+  }
+  std::erase_if(out, [](const series_result& s) { return s.values.empty(); });
+  if (stmt.into) return write_into(ctx, stmt, out);
+  return out;
+}
+
+}  // namespace liandu::query::exec

@@ -1,0 +1,248 @@
+// Property tests: the executor against a naive reference computed with plain
+// loops over the raw points, on random data, for every aggregate and each
+// GROUP BY time / tags / fill combination.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
+#include "query/executor/executor.h"
+#include "query/testing/memory_storage.h"
+
+namespace liandu::query {
+namespace {
+
+constexpr int64_t sec = 1000000000;
+constexpr int64_t span = 3 * 3600 * sec;
+
+struct raw {
+  int host;
+  int64_t time;
+  double v;
+};
+
+struct ref_row {
+  int64_t time;
+  std::optional<double> v;
+};
+
+// One aggregate over the points of a window (in time order, ties by host),
+// the reference way. Returns the value and the selected point's time.
+std::optional<double> reference(const std::string& fn, std::vector<raw> pts, int64_t& sel_time) {
+  size_t n = pts.size();
+  if (fn == "count") return static_cast<double>(n);
+  if (n == 0) return std::nullopt;
+  std::vector<double> vals;
+  for (const auto& p : pts) vals.push_back(p.v);
+  std::vector<double> sorted = vals;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double x : vals) sum += x;
+  if (fn == "sum") return sum;
+  if (fn == "mean") return sum / static_cast<double>(n);
+  if (fn == "median") return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  if (fn == "spread") return sorted.back() - sorted.front();
+  if (fn == "stddev") {
+    if (n < 2) return std::nullopt;
+    double mean = sum / static_cast<double>(n), ss = 0;
+    for (double x : vals) ss += (x - mean) * (x - mean);
+    return std::sqrt(ss / static_cast<double>(n - 1));
+  }
+  if (fn == "mode") {
+    double best = sorted[0];
+    size_t best_count = 0;
+    for (double x : sorted) {
+      size_t c = static_cast<size_t>(std::count(sorted.begin(), sorted.end(), x));
+      if (c > best_count) {
+        best_count = c;
+        best = x;
+      }
+    }
+    return best;
+  }
+  if (fn == "min" || fn == "max") {
+    size_t best = 0;
+    for (size_t i = 1; i < n; ++i) {
+      if (fn == "min" ? pts[i].v < pts[best].v : pts[i].v > pts[best].v) best = i;
+    }
+    sel_time = pts[best].time;
+    return pts[best].v;
+  }
+  if (fn == "first" || fn == "last") {
+    size_t best = 0;
+    for (size_t i = 1; i < n; ++i) {
+      bool better = fn == "first" ? pts[i].time < pts[best].time : pts[i].time > pts[best].time;
+      if (better || (pts[i].time == pts[best].time && pts[i].v > pts[best].v)) best = i;
+    }
+    sel_time = pts[best].time;
+    return pts[best].v;
+  }
+  if (fn == "percentile") {
+    std::stable_sort(pts.begin(), pts.end(), [](const raw& a, const raw& b) { return a.v < b.v; });
+    auto i = static_cast<int64_t>(std::floor(static_cast<double>(n) * 90 / 100.0 + 0.5)) - 1;
+    if (i < 0 || i >= static_cast<int64_t>(n)) return std::nullopt;
+    sel_time = pts[static_cast<size_t>(i)].time;
+    return pts[static_cast<size_t>(i)].v;
+  }
+  ADD_FAILURE() << "no reference for " << fn;
+  return std::nullopt;
+}
+
+void fill_rows(const std::string& fill, const std::string& fn, std::vector<ref_row>& rows) {
+  if (fill == "null") {
+    if (fn == "count") {
+      for (auto& r : rows) {
+        if (!r.v) r.v = 0;
+      }
+    }
+  } else if (fill == "none") {
+    std::erase_if(rows, [](const ref_row& r) { return !r.v; });
+  } else if (fill == "0") {
+    for (auto& r : rows) {
+      if (!r.v) r.v = 0;
+    }
+  } else if (fill == "previous") {
+    std::optional<double> prev;
+    for (auto& r : rows) {
+      if (!r.v) r.v = prev;
+      prev = r.v;
+    }
+  } else if (fill == "linear") {
+    std::optional<size_t> last;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i].v) continue;
+      if (last && i > *last + 1) {
+        for (size_t k = *last + 1; k < i; ++k) {
+          double frac = static_cast<double>(rows[k].time - rows[*last].time) /
+                        static_cast<double>(rows[i].time - rows[*last].time);
+          rows[k].v = *rows[*last].v + (*rows[i].v - *rows[*last].v) * frac;
+        }
+      }
+      last = i;
+    }
+  }
+}
+
+double as_double(const value& v) {
+  switch (v.index()) {
+    case 1: return std::get<double>(v);
+    case 2: return static_cast<double>(std::get<int64_t>(v));
+    default: return std::nan("");
+  }
+}
+
+TEST(query_property, aggregates_match_reference) {
+  std::mt19937_64 rng(20240101);
+  const std::vector<std::string> fns = {"count",  "sum", "mean", "median", "mode", "spread",
+                                        "stddev", "min", "max",  "first",  "last", "percentile"};
+  const std::vector<int64_t> intervals = {0, 7 * 60 * sec, 3600 * sec};
+  const std::vector<std::string> fills = {"null", "none", "previous", "linear", "0"};
+  for (int round = 0; round < 4; ++round) {
+    testing::memory_storage store(7);
+    ASSERT_TRUE(store.create_database("db").ok());
+    std::vector<raw> points;
+    std::vector<model::point> lp;
+    for (int h = 0; h < 3; ++h) {
+      int n = static_cast<int>(rng() % 60);
+      if (round == 0 && h == 1) n = 0;
+      std::set<int64_t> used;
+      for (int i = 0; i < n; ++i) {
+        // Coarse times so hosts share timestamps (ties) and windows are sparse.
+        int64_t t = static_cast<int64_t>(rng() % 180) * 60 * sec;
+        if (!used.insert(t).second) continue;
+        double v = static_cast<double>(rng() % 21) / 2;
+        points.push_back({h, t, v});
+        model::point p;
+        p.measurement = "m";
+        p.tags = {{"host", "h" + std::to_string(h)}};
+        p.fields = {{"v", v}};
+        p.time = t;
+        lp.push_back(p);
+      }
+    }
+    if (!lp.empty()) {
+      ASSERT_TRUE(store.write("db", "", lp).ok());
+    }
+    std::sort(points.begin(), points.end(), [](const raw& a, const raw& b) {
+      return a.time != b.time ? a.time < b.time : a.host < b.host;
+    });
+    query_options opts;
+    opts.db = "db";
+    opts.now_ns = span + 3600 * sec;
+    for (const auto& fn : fns) {
+      for (int64_t interval : intervals) {
+        for (const auto& fill : fills) {
+          if (interval == 0 && fill != "null") continue;
+          for (bool by_host : {false, true}) {
+            std::string call = fn == "percentile" ? "percentile(v, 90)" : fn + "(v)";
+            std::string q = "SELECT " + call + " FROM m WHERE time >= 0 AND time < " + std::to_string(span);
+            std::string group;
+            if (interval > 0) group = "time(" + std::to_string(interval / sec) + "s)";
+            if (by_host) group += std::string(group.empty() ? "" : ", ") + "host";
+            if (!group.empty()) q += " GROUP BY " + group;
+            if (interval > 0) q += " fill(" + fill + ")";
+            SCOPED_TRACE(q);
+
+            // Reference.
+            std::map<int, std::vector<raw>> groups;
+            for (const auto& p : points) groups[by_host ? p.host : -1].push_back(p);
+            std::vector<std::pair<int, std::vector<ref_row>>> want;
+            for (auto& [g, pts] : groups) {
+              std::vector<ref_row> rows;
+              if (interval == 0) {
+                int64_t sel = 0;
+                auto v = reference(fn, pts, sel);
+                bool selector =
+                    fn == "min" || fn == "max" || fn == "first" || fn == "last" || fn == "percentile";
+                rows.push_back({selector && v ? sel : 0, v});
+              } else {
+                for (int64_t w = 0; w < span; w += interval) {
+                  std::vector<raw> in;
+                  for (const auto& p : pts) {
+                    if (p.time >= w && p.time < w + interval) in.push_back(p);
+                  }
+                  int64_t sel = 0;
+                  rows.push_back({w, reference(fn, in, sel)});
+                }
+                fill_rows(fill, fn, rows);
+              }
+              if (!rows.empty()) want.emplace_back(g, rows);
+            }
+
+            execution e = execute(store, q, opts);
+            ASSERT_TRUE(e.parse_error.empty()) << e.parse_error;
+            ASSERT_EQ(e.results.size(), 1u);
+            ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+            const auto& got = e.results[0].series;
+            ASSERT_EQ(got.size(), want.size());
+            for (size_t s = 0; s < want.size(); ++s) {
+              if (by_host) {
+                EXPECT_EQ(got[s].tags.at("host"), "h" + std::to_string(want[s].first));
+              }
+              const auto& rows = want[s].second;
+              ASSERT_EQ(got[s].values.size(), rows.size());
+              for (size_t r = 0; r < rows.size(); ++r) {
+                EXPECT_EQ(std::get<int64_t>(got[s].values[r][0]), rows[r].time) << "row " << r;
+                const value& v = got[s].values[r][1];
+                if (!rows[r].v) {
+                  EXPECT_EQ(v.index(), 0u) << "row " << r;
+                } else {
+                  ASSERT_NE(v.index(), 0u) << "row " << r;
+                  EXPECT_NEAR(as_double(v), *rows[r].v, 1e-9 * std::max(1.0, std::fabs(*rows[r].v)))
+                      << "row " << r;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace liandu::query

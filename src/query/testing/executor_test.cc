@@ -1,0 +1,193 @@
+#include "query/executor/executor.h"
+
+#include <gtest/gtest.h>
+
+#include "query/executor/continuous_query.h"
+#include "query/executor/internal.h"
+#include "query/testing/memory_storage.h"
+
+namespace liandu::query {
+namespace {
+
+constexpr int64_t sec = 1000000000;
+
+model::point pt(std::string m, std::vector<model::tag> tags, std::string field, model::field_value v,
+                int64_t t) {
+  model::point p;
+  p.measurement = std::move(m);
+  p.tags = std::move(tags);
+  p.fields.push_back({std::move(field), std::move(v)});
+  p.time = t;
+  return p;
+}
+
+TEST(encoding, go_float_format) {
+  auto f = [](double v) {
+    std::string s;
+    append_go_float(s, v);
+    return s;
+  };
+  EXPECT_EQ(f(92.5), "92.5");
+  EXPECT_EQ(f(1), "1");
+  EXPECT_EQ(f(0), "0");
+  EXPECT_EQ(f(-0.1), "-0.1");
+  EXPECT_EQ(f(1e21), "1e+21");
+  EXPECT_EQ(f(1e20), "100000000000000000000");
+  EXPECT_EQ(f(1e-7), "1e-7");
+  EXPECT_EQ(f(0.000001), "0.000001");
+  EXPECT_EQ(f(1.0 / 3), "0.3333333333333333");
+  EXPECT_EQ(f(123456789.125), "123456789.125");
+}
+
+TEST(encoding, rfc3339_nano_and_epoch) {
+  EXPECT_EQ(format_rfc3339_nano(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339_nano(1704067200 * sec + 500000000), "2024-01-01T00:00:00.5Z");
+  EXPECT_EQ(format_rfc3339_nano(1704067200 * sec + 123), "2024-01-01T00:00:00.000000123Z");
+  EXPECT_EQ(format_rfc3339_nano(-1), "1969-12-31T23:59:59.999999999Z");
+  int64_t v = 0;
+  ASSERT_TRUE(convert_epoch(1704067200 * sec + 999, "ms", v));
+  EXPECT_EQ(v, 1704067200000);
+  int64_t t = 0;
+  ASSERT_TRUE(exec::parse_time_string("2024-01-01T01:00:00+01:00", t));
+  EXPECT_EQ(t, 1704067200 * sec);
+  ASSERT_TRUE(exec::parse_time_string("2024-01-01 00:00:00.25", t));
+  EXPECT_EQ(t, 1704067200 * sec + 250000000);
+  ASSERT_TRUE(exec::parse_time_string("2024-01-01", t));
+  EXPECT_EQ(t, 1704067200 * sec);
+  EXPECT_FALSE(exec::parse_time_string("2024-13-01", t));
+}
+
+TEST(encoding, json_strings_are_go_escaped) {
+  std::string s;
+  append_json_string(s, "a\"b\\c\n<&>\x01\xff");
+  EXPECT_EQ(s, "\"a\\\"b\\\\c\\n\\u003c\\u0026\\u003e\\u0001\xEF\xBF\xBD\"");
+}
+
+TEST(encoding, csv_shape) {
+  statement_result r;
+  series_result s;
+  s.name = "cpu";
+  s.tags = {{"host", "a"}, {"region", "eu west"}};
+  s.columns = {"time", "value", "note"};
+  s.time_column = true;
+  s.values.push_back({value(int64_t{1704067200} * sec), value(1.5), value(std::string("x,y"))});
+  s.values.push_back({value(int64_t{1704067260} * sec), value(), value(std::string("z"))});
+  r.series.push_back(s);
+  EXPECT_EQ(to_csv({r}, {}),
+            "name,tags,time,value,note\n"
+            "cpu,\"host=a,region=eu\\ west\",1704067200000000000,1.5,\"x,y\"\n"
+            "cpu,\"host=a,region=eu\\ west\",1704067260000000000,,z\n");
+  EXPECT_NE(to_csv({r}, {"s"}).find("west\",1704067200,1.5,"), std::string::npos);
+}
+
+TEST(encoding, chunks) {
+  statement_result r;
+  series_result s;
+  s.name = "m";
+  s.columns = {"time", "v"};
+  s.time_column = true;
+  for (int i = 0; i < 5; ++i) s.values.push_back({value(int64_t{i}), value(int64_t{i})});
+  r.series.push_back(s);
+  auto chunks = split_chunks(r, 2);
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_TRUE(chunks[0].partial);
+  EXPECT_TRUE(chunks[0].series[0].partial);
+  EXPECT_FALSE(chunks[2].partial);
+  EXPECT_EQ(to_json({chunks[0]}, {"ns"}),
+            "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],"
+            "\"values\":[[0,0],"
+            "[1,1]],\"partial\":true}],\"partial\":true}]}");
+}
+
+class executor_fixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.create_database("db").ok());
+    opts.db = "db";
+    opts.now_ns = 3600 * sec;
+    std::vector<model::point> points;
+    for (int h = 0; h < 50; ++h) {
+      for (int i = 0; i < 20; ++i) {
+        points.push_back(
+            pt("cpu", {{"host", "h" + std::to_string(h)}}, "v", static_cast<double>(i), i * 60 * sec));
+      }
+    }
+    ASSERT_TRUE(store.write("db", "", points).ok());
+  }
+  testing::memory_storage store;
+  query_options opts;
+};
+
+TEST_F(executor_fixture, tag_filter_is_pushed_into_the_index) {
+  size_t before = store.scans_for_test();
+  execution e = execute(store, "SELECT sum(v) FROM cpu WHERE host = 'h7' OR host =~ /^h4[12]$/", opts);
+  ASSERT_EQ(e.results.size(), 1u);
+  ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+  EXPECT_EQ(store.scans_for_test() - before, 3u);  // only the three matching series are read
+  EXPECT_EQ(std::get<double>(e.results[0].series.at(0).values.at(0).at(1)), 3 * 190.0);
+}
+
+TEST_F(executor_fixture, only_named_fields_are_scanned) {
+  ASSERT_TRUE(store.write("db", "", {pt("cpu", {{"host", "h0"}}, "other", 1.0, 0)}).ok());
+  size_t before = store.scans_for_test();
+  execution e = execute(store, "SELECT v FROM cpu WHERE host = 'h0'", opts);
+  ASSERT_TRUE(e.results[0].error.empty());
+  EXPECT_EQ(store.scans_for_test() - before, 1u);
+}
+
+TEST_F(executor_fixture, memory_limit_is_a_clear_error) {
+  opts.memory_limit_bytes = 4096;
+  std::string json = execute_to_json(store, "SELECT v FROM cpu", opts);
+  EXPECT_EQ(json, "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
+  std::string windows = execute_to_json(
+      store, "SELECT count(v) FROM cpu WHERE host = 'h1' AND time >= 0 GROUP BY time(1ns)", opts);
+  EXPECT_EQ(windows, "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
+}
+
+TEST_F(executor_fixture, database_required) {
+  opts.db.clear();
+  EXPECT_EQ(execute_to_json(store, "SELECT v FROM cpu; SHOW MEASUREMENTS", opts),
+            "{\"results\":[{\"statement_id\":0,\"error\":\"database name required\"}]}");
+}
+
+TEST(continuous_queries, registry_round_trips_and_runs_completed_intervals) {
+  testing::memory_storage store;
+  ASSERT_TRUE(store.create_database("db").ok());
+  continuous_query_registry cqs;
+  query_options opts;
+  opts.db = "db";
+  opts.cqs = &cqs;
+  std::vector<model::point> points;
+  for (int i = 0; i < 120; ++i)
+    points.push_back(pt("cpu", {{"host", "a"}}, "v", static_cast<double>(i), i * 60 * sec));
+  ASSERT_TRUE(store.write("db", "", points).ok());
+  EXPECT_EQ(
+      execute_to_json(store,
+                      "CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT mean(v) AS v INTO cpu_1h FROM cpu GROUP "
+                      "BY time(1h), * END",
+                      opts),
+      "{\"results\":[{\"statement_id\":0}]}");
+
+  continuous_query_registry restored;
+  ASSERT_TRUE(restored.deserialize(cqs.serialize()).ok());
+  EXPECT_EQ(restored.list(), cqs.list());
+  EXPECT_FALSE(restored.deserialize("{").ok());
+
+  // At 01:00:30 the first hour is complete: mean of 0..59.
+  auto r = run_continuous_queries(store, cqs, 3600 * sec + 30 * sec);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].error.empty()) << r[0].error;
+  // Not due again within the same hour.
+  EXPECT_TRUE(run_continuous_queries(store, cqs, 3600 * sec + 50 * sec).empty());
+  // At 02:00:10 the second hour is written.
+  ASSERT_EQ(run_continuous_queries(store, cqs, 7200 * sec + 10 * sec).size(), 1u);
+  opts.now_ns = 3 * 3600 * sec;
+  EXPECT_EQ(
+      execute_to_json(store, "SELECT v FROM cpu_1h GROUP BY host", opts),
+      "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu_1h\",\"tags\":{\"host\":\"a\"},"
+      "\"columns\":"
+      "[\"time\",\"v\"],\"values\":[[\"1970-01-01T00:00:00Z\",29.5],[\"1970-01-01T01:00:00Z\",89.5]]}]}]}");
+}
+
+}  // namespace
+}  // namespace liandu::query
