@@ -23,7 +23,9 @@ if [ "$fuzz_seconds" != "0" ]; then
   echo "== fuzz targets, ${fuzz_seconds}s each"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DLIANDU_BUILD_TESTS=OFF -DLIANDU_BUILD_FUZZ=ON >/dev/null
-  cmake --build build-fuzz -j "$jobs"
+  targets=$(sed -n 's/^liandu_fuzz(\([a-z0-9_]*\) .*/\1/p' fuzz/CMakeLists.txt)
+  # shellcheck disable=SC2086
+  cmake --build build-fuzz -j "$jobs" --target $targets
   for target in build-fuzz/fuzz/*_fuzz; do
     [ -x "$target" ] || continue
     name=$(basename "$target")
