@@ -43,13 +43,14 @@ constexpr const char* device_versions[] = {"v1.0", "v1.5", "v2.0", "v2.3"};
 struct truck {
   std::string tags;  // ",name=...,device_version=..." after the measurement
   const truck_model* model = nullptr;
-  int64_t lat = 0, lon = 0;  // 1e-5 degrees
-  int64_t elevation = 0;     // m
-  int64_t velocity = 0;      // 0.1 km/h
-  int64_t cruise = 0;        // the speed this driver likes, 0.1 km/h
-  int64_t heading = 0;       // degrees
-  int64_t grade = 0;         // 0.1 %
-  int64_t consumption = 0;   // 0.1 l/100 km
+  int64_t lat = 0, lon = 0;    // 1e-5 degrees
+  int64_t elevation = 0;       // m
+  int64_t home_elevation = 0;  // the terrain's level around the route, m
+  int64_t velocity = 0;        // 0.1 km/h
+  int64_t cruise = 0;          // the speed this driver likes, 0.1 km/h
+  int64_t heading = 0;         // degrees
+  int64_t grade = 0;           // 0.1 %
+  int64_t consumption = 0;     // 0.1 l/100 km
   int64_t stopped_ticks = 0;
   int64_t load = 0;  // kg
   int64_t fuel = 0;  // ml
@@ -76,7 +77,8 @@ class trucks_generator final : public generator {
       t.tags += device_versions[rng_.below(4)];
       t.lat = rng_.between(30'00000, 48'00000);
       t.lon = rng_.between(-122'00000, -75'00000);
-      t.elevation = rng_.between(0, 1500);
+      t.home_elevation = rng_.between(0, 1500);
+      t.elevation = t.home_elevation;
       t.cruise = rng_.between(700, 1050);
       t.velocity = rng_.between(0, t.cruise);
       t.heading = rng_.between(0, 359);
@@ -155,7 +157,8 @@ class trucks_generator final : public generator {
     }
     t.velocity = clamp(t.velocity + rng_.step(12) + (t.cruise - t.velocity) / 24, 0, 1300);
     t.heading = ((t.heading + rng_.step(2) + (rng_.one_in(300) ? 90 * rng_.step(1) : 0)) % 360 + 360) % 360;
-    t.grade = clamp(t.grade + rng_.step(3) - t.grade / 16, -80, 80);
+    // Roads climb and descend around the terrain's level instead of drifting off.
+    t.grade = clamp(t.grade + rng_.step(3) - t.grade / 16 + (t.home_elevation - t.elevation) / 400, -80, 80);
     t.elevation = clamp(t.elevation + t.grade * t.velocity / 3600 + rng_.step(1), 0, 3500);
     // Distance in 10 s, in 1e-5 degrees (1 km is about 900 of them).
     int64_t dist = t.velocity / 4;
@@ -227,7 +230,8 @@ class factory_generator final : public generator {
           bases_[s] = b + rng_.between(-b / 10, b / 10);
           readings_[s] = bases_[s];
         } else if (k < analog_count + 4) {
-          readings_[s] = rng_.between(0, 1'000'000);
+          static constexpr int64_t start_max[] = {1'000'000, 20'000, 1'000'000, 1'000'000'000};
+          readings_[s] = rng_.between(0, start_max[k - analog_count]);
         }
       }
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "app/config_file.h"
 #include "app/serve.h"
 #include "cli/commands.h"
 
@@ -26,7 +27,11 @@ int main(int argc, char** argv) {
   // --- serve ---
   app::serve_options so;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->set_config("--config", "", "Config file (TOML: key = value, names as the long options)");
+  std::string config_file;
+  serve->add_option("--config", config_file,
+                    "Config file: TOML (key = value) or YAML (key: value), keys named as the long options; "
+                    "command-line flags and environment variables take precedence")
+      ->envname("LIANDU_CONFIG");
   serve->add_option("--data-dir", so.data_dir, "Data folder")->envname("LIANDU_DATA_DIR")->capture_default_str();
   serve->add_option("--http-bind", so.http_bind, "HTTP listen address host:port")
       ->envname("LIANDU_HTTP_BIND")
@@ -139,7 +144,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   conn.token = token_flag.empty() ? env_or("LIANDU_TOKEN", "") : token_flag;
 
-  if (serve->parsed()) return app::serve(so);
+  if (serve->parsed()) {
+    if (!config_file.empty()) {
+      std::string err = app::apply_config_file(*serve, config_file);
+      if (!err.empty()) {
+        std::fprintf(stderr, "liandu: %s\n", err.c_str());
+        return 2;
+      }
+    }
+    return app::serve(so);
+  }
   if (query->parsed()) return cli::run_query(conn, q, db, format, epoch);
   if (write->parsed()) return cli::run_write(conn, file, db, rp, precision);
   if (dbcmd->parsed()) return cli::run_db(conn, action, name);

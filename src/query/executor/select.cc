@@ -1579,7 +1579,8 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
   statement_plan sp;
   sp.stmt = &stmt;
   if (stmt.tz && !stmt.tz->empty() && *stmt.tz != "UTC" && *stmt.tz != "Etc/UTC") {
-    return error(errc::unsupported, "unable to find time zone " + *stmt.tz);
+    // Zone-aware windows and local-time output are not implemented yet.
+    return error(errc::unsupported, "tz() other than UTC is not supported: " + *stmt.tz);
   }
   if (stmt.condition) {
     expr c = *stmt.condition;
