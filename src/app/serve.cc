@@ -7,7 +7,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include <atomic>
+#include <mutex>
+
+#include "base/clock.h"
 #include "catalog/catalog.h"
+#include "query/engine_storage.h"
+#include "query/executor/continuous_query.h"
 #include "cli/commands.h"
 #include "http/handlers/api.h"
 #include "http/server.h"
@@ -86,6 +92,32 @@ int serve(const serve_options& o) {
   a.options.auth_enabled = o.auth;
   a.options.line_limits.max_line_bytes = o.max_line_bytes;
   a.options.query_memory_limit_bytes = o.query_memory_limit;
+  // Continuous queries: definitions persisted as JSON in the data folder,
+  // run every second by one thread against the unscoped engine.
+  query::continuous_query_registry cqs;
+  const std::string cq_path = storage::fs::join(o.data_dir, "continuous_queries.json");
+  if (auto saved = storage::fs::read_file(cq_path); saved.ok()) {
+    status s = cqs.deserialize(*saved);
+    if (!s.ok()) std::fprintf(stderr, "liandu: continuous queries not loaded: %s\n", s.to_string().c_str());
+  }
+  std::mutex cq_persist_mu;
+  a.options.continuous_queries = &cqs;
+  a.options.persist_continuous_queries = [&] {
+    std::lock_guard lock(cq_persist_mu);
+    status s = storage::fs::write_file_atomic(cq_path, cqs.serialize());
+    if (!s.ok()) std::fprintf(stderr, "liandu: saving continuous queries: %s\n", s.to_string().c_str());
+  };
+  std::atomic<bool> stopping{false};
+  std::thread cq_runner([&] {
+    query::engine_storage unscoped(**engine);
+    while (!stopping.load()) {
+      for (const auto& r : query::run_continuous_queries(unscoped, cqs, now_ns())) {
+        if (!r.error.empty()) std::fprintf(stderr, "liandu: continuous query: %s\n", r.error.c_str());
+      }
+      for (int i = 0; i < 10 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;
@@ -158,6 +190,8 @@ int serve(const serve_options& o) {
   std::printf("liandu: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
   server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
+  stopping = true;
+  cq_runner.join();
   if (sim_token_id) (void)(*cat)->revoke_token((*cat)->default_tenant_id(), *sim_token_id);
   status s = (*engine)->checkpoint();
   if (!s.ok()) {

@@ -11,6 +11,7 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "ingest/line_protocol.h"
+#include "query/executor/continuous_query.h"
 #include "storage/engine.h"
 
 namespace liandu::http::handlers {
@@ -21,6 +22,10 @@ struct api_options {
   size_t query_memory_limit_bytes = 256ull << 20;
   // Called by /metrics for the open connection count (owned by the server).
   std::function<size_t()> open_connections;
+  // Where CREATE/DROP/SHOW CONTINUOUS QUERIES keep definitions (null: not
+  // supported), and how a change is made durable.
+  query::continuous_query_registry* continuous_queries = nullptr;
+  std::function<void()> persist_continuous_queries;
 };
 
 // What every handler works with. Owned by the app; outlives the server.

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <memory>
 
@@ -17,6 +18,15 @@ namespace {
 bool wants_csv(const request& req) {
   auto accept = req.header("Accept");
   return accept && accept->find("application/csv") != std::string_view::npos;
+}
+
+bool contains_word(std::string_view text, std::string_view upper) {
+  for (size_t i = 0; i + upper.size() <= text.size(); ++i) {
+    size_t k = 0;
+    while (k < upper.size() && std::toupper(static_cast<unsigned char>(text[i + k])) == upper[k]) ++k;
+    if (k == upper.size()) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -43,7 +53,11 @@ response query(api& a, const request& req_in) {
   opts.epoch = std::string(req.param_or("epoch", ""));
   opts.now_ns = now_ns();
   opts.memory_limit_bytes = a.options.query_memory_limit_bytes;
+  opts.cqs = a.options.continuous_queries;
   query::execution ex = query::execute(scoped, q, opts);
+  if (a.options.persist_continuous_queries && contains_word(q, "CONTINUOUS")) {
+    a.options.persist_continuous_queries();
+  }
   a.metrics.query_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 
   response r;
