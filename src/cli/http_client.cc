@@ -1,5 +1,7 @@
 #include "cli/http_client.h"
 
+#include "http/url.h"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -107,19 +109,6 @@ result<http_response> http_client::request(const std::string& method, const std:
   return error(errc::io_error, "request failed");
 }
 
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string url_encode(std::string_view s) { return liandu::http::percent_encode(s); }
 
 }  // namespace liandu::cli

@@ -78,16 +78,7 @@ status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t s
   liandu::storage::column col;
   LIANDU_RETURN_IF_ERROR(
       engine_.scan(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, col));
-  if (col.size() == 0) return {};
-  column_batch b;
-  b.type = col.type;
-  b.times = std::move(col.times);
-  b.floats = std::move(col.floats);
-  b.integers = std::move(col.integers);
-  b.unsigneds = std::move(col.unsigneds);
-  b.booleans = std::move(col.booleans);
-  b.strings = std::move(col.strings);
-  sink(b);
+  if (col.size() > 0) sink(col);
   return {};
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "model/point.h"
+#include "storage/column.h"
 
 namespace liandu::query {
 
@@ -34,18 +35,10 @@ struct series_info {
   std::vector<model::tag> tags;       // sorted by key
 };
 
-// A batch of one field's values for one series, ascending by time. Exactly one
-// of the value vectors is filled, chosen by `type`; bool values are 0/1 bytes.
-struct column_batch {
-  model::field_type type = model::field_type::float64;
-  std::vector<int64_t> times;
-  std::vector<double> floats;
-  std::vector<int64_t> integers;
-  std::vector<uint64_t> unsigneds;
-  std::vector<uint8_t> booleans;
-  std::vector<std::string> strings;
-  size_t size() const { return times.size(); }
-};
+// A batch of one field's values for one series, ascending by time: the
+// storage engine's column (parallel time and value vectors; exactly one
+// value vector used, chosen by `type`; booleans are 0/1 bytes).
+using column_batch = liandu::storage::column;
 
 // Called once per batch; return false to stop the scan early.
 using batch_sink = std::function<bool(const column_batch&)>;
