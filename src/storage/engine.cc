@@ -462,6 +462,7 @@ write_result engine::write(const write_batch& batch) {
     return res;
   }
   uint64_t seq = 0;
+  std::string filtered;
   {
     std::unique_lock lock(mu_);
     database* db = find_db_locked(header.db());
@@ -490,7 +491,7 @@ write_result engine::write(const write_batch& batch) {
       seq = wal_->append(wal::record_type::write, batch.data());
     } else {
       // Log only the accepted points, so replay matches what was applied.
-      std::string filtered = batch.data().substr(0, header.header_bytes());
+      filtered = batch.data().substr(0, header.header_bytes());
       for (auto [b, e] : keep) filtered.append(batch.data(), b, e - b);
       seq = wal_->append(wal::record_type::write, filtered);
     }
@@ -500,6 +501,7 @@ write_result engine::write(const write_batch& batch) {
     bytes_written_ += batch.data().size();
   }
   wal_->sync(seq);
+  if (observer_) observer_(res.rejected.empty() ? std::string_view(batch.data()) : std::string_view(filtered));
   if (head_bytes_.load() > opts_.checkpoint_bytes) bg_cv_.notify_all();
   return res;
 }

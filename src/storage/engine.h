@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -113,6 +114,14 @@ class engine {
   // --- writes ---
   write_result write(const write_batch& batch);
 
+  // The stream bus hook: called after every write() once its points are
+  // durable, with the encoded batch of the accepted points (a write_batch
+  // payload; read it with batch_reader). Runs on the writer's thread, outside
+  // the engine lock, so it must be quick (hand off to a queue). Set before
+  // writes start.
+  using write_observer = std::function<void(std::string_view batch_payload)>;
+  void set_write_observer(write_observer fn) { observer_ = std::move(fn); }
+
   // --- index ---
   result<std::vector<std::string>> measurements(std::string_view db) const;
   result<std::vector<std::pair<std::string, model::field_type>>> field_keys(std::string_view db,
@@ -168,6 +177,7 @@ class engine {
       compactions_{0};
   std::atomic<size_t> head_bytes_{0};
 
+  write_observer observer_;
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   bool stop_ = false;

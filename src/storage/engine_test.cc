@@ -244,3 +244,24 @@ TEST(engine, drop_database_then_recreate_starts_empty) {
 
 }  // namespace
 }  // namespace liandu::storage
+
+namespace liandu::storage {
+namespace {
+
+TEST(engine, write_observer_sees_only_accepted_points_after_durability) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  write(*e, {pt("m", {}, "v", 1.0, 1)});
+  std::vector<std::string> seen;
+  e->set_write_observer([&](std::string_view payload) {
+    batch_reader r(payload);
+    batch_point p;
+    while (r.next(p)) seen.push_back(std::string(p.series_key) + "@" + std::to_string(p.time));
+  });
+  write(*e, {pt("m", {}, "v", int64_t{2}, 2), pt("m", {{"h", "x"}}, "v", 3.0, 3)});
+  EXPECT_EQ(seen, (std::vector<std::string>{"m,h=x@3"}));
+}
+
+}  // namespace
+}  // namespace liandu::storage
