@@ -16,6 +16,7 @@
 #include "query/executor/continuous_query.h"
 #include "cli/commands.h"
 #include "http/handlers/api.h"
+#include "http/handlers/live_hub.h"
 #include "http/server.h"
 #include "storage/engine.h"
 #include "storage/fs/file_util.h"
@@ -118,6 +119,9 @@ int serve(const serve_options& o) {
     }
   });
 
+  http::handlers::live_hub live;
+  a.options.live = &live;
+  (*engine)->set_write_observer([&live](std::string_view batch) { live.publish(batch); });
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;

@@ -8,6 +8,7 @@
 // clang-format on
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,26 @@ struct response {
 
   response& set_header(std::string name, std::string value);
 };
+
+// A WebSocket connection a handler keeps to push text messages (live data).
+// Thread-safe. Messages wait in a bounded queue: when a slow consumer lets it
+// fill, the oldest message is dropped and counted, so memory stays bounded.
+class live_channel {
+ public:
+  virtual ~live_channel() = default;
+  // Queues a text message; false once the connection is closed.
+  virtual bool send(std::string text) = 0;
+  virtual bool is_open() const = 0;
+  virtual uint64_t dropped() const = 0;
+  virtual void close() = 0;
+};
+
+// Runs on a handler thread for a WebSocket upgrade request (plain HTTP
+// listeners only). Returning status 101 accepts the upgrade and makes the
+// channel live (messages sent before the handshake completes are queued);
+// any other response is sent as is and the connection closed. Messages from
+// the client are read and ignored (pings and close are answered).
+using websocket_handler = std::function<response(const request&, std::shared_ptr<live_channel>)>;
 
 // {"error":"<message>"} with Content-Type application/json and the
 // X-Influxdb-Error header, as InfluxDB 1.8's httpError writes it.

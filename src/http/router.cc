@@ -45,4 +45,11 @@ response router::dispatch(const request& req) const {
   return r;
 }
 
+void router::add_websocket(std::string path, websocket_handler h) { websockets_[std::move(path)] = std::move(h); }
+
+const websocket_handler* router::find_websocket(const std::string& path) const {
+  auto it = websockets_.find(path);
+  return it == websockets_.end() ? nullptr : &it->second;
+}
+
 }  // namespace liandu::http

@@ -32,11 +32,16 @@ class router {
   // Finds and runs the handler. Does not catch exceptions (the server does).
   response dispatch(const request& req) const;
 
+  // WebSocket endpoints, by exact path.
+  void add_websocket(std::string path, websocket_handler h);
+  const websocket_handler* find_websocket(const std::string& path) const;
+
  private:
   const handler* find(verb method, const std::string& path, std::vector<verb>* allowed) const;
 
   std::map<std::string, std::map<verb, handler>> exact_;
   std::map<std::string, std::map<verb, handler>> prefix_;
+  std::map<std::string, websocket_handler> websockets_;
 };
 
 }  // namespace liandu::http

@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
@@ -69,6 +71,137 @@ class session_base {
   // Both post to the session's strand; callable from any thread.
   virtual void post_shutdown() = 0;  // close if idle, else close after the response
   virtual void post_close() = 0;     // close now
+};
+
+// The queue behind a live_channel. send() may come from any thread; the
+// WebSocket session drains it on its strand through kick_.
+class ws_channel final : public live_channel {
+ public:
+  static constexpr size_t max_queued = 1024;
+
+  bool send(std::string text) override {
+    std::function<void()> kick;
+    {
+      std::lock_guard lock(mu_);
+      if (!open_) return false;
+      if (queue_.size() >= max_queued) {
+        queue_.pop_front();  // slow consumer: drop the oldest
+        ++dropped_;
+      }
+      queue_.push_back(std::move(text));
+      kick = kick_;
+    }
+    if (kick) kick();
+    return true;
+  }
+  bool is_open() const override {
+    std::lock_guard lock(mu_);
+    return open_;
+  }
+  uint64_t dropped() const override {
+    std::lock_guard lock(mu_);
+    return dropped_;
+  }
+  void close() override {
+    std::function<void()> closer;
+    {
+      std::lock_guard lock(mu_);
+      open_ = false;
+      queue_.clear();
+      closer = closer_;
+    }
+    if (closer) closer();
+  }
+
+  bool pop(std::string& out) {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return false;
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    return true;
+  }
+  void attach(std::function<void()> kick, std::function<void()> closer) {
+    std::lock_guard lock(mu_);
+    kick_ = std::move(kick);
+    closer_ = std::move(closer);
+  }
+  void mark_closed() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+    queue_.clear();
+    kick_ = nullptr;
+    closer_ = nullptr;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;
+  bool open_ = true;
+  uint64_t dropped_ = 0;
+  std::function<void()> kick_;
+  std::function<void()> closer_;
+};
+
+// A WebSocket connection after the upgrade: reads (and ignores) client
+// messages to notice pings and close, and writes the channel's queue.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(beast::tcp_stream&& stream, std::shared_ptr<ws_channel> ch)
+      : ws_(std::move(stream)), ch_(std::move(ch)) {}
+
+  void start(bhttp::request<bhttp::string_body> upgrade) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(64 << 10);
+    ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->ch_->mark_closed();
+      std::weak_ptr<ws_session> weak = self;
+      auto executor = self->ws_.get_executor();
+      self->ch_->attach(
+          [weak, executor] {
+            net::post(executor, [weak] {
+              if (auto s = weak.lock()) s->write_next();
+            });
+          },
+          [weak, executor] {
+            net::post(executor, [weak] {
+              if (auto s = weak.lock()) s->close();
+            });
+          });
+      self->read();
+      self->write_next();
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->ch_->mark_closed();
+      self->in_.consume(n);
+      self->read();
+    });
+  }
+  void write_next() {
+    if (writing_ || !ch_->pop(out_)) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->ch_->mark_closed();
+      self->write_next();
+    });
+  }
+  void close() {
+    ws_.async_close(beast::websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
+      self->ch_->mark_closed();
+    });
+  }
+
+  beast::websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<ws_channel> ch_;
+  beast::flat_buffer in_;
+  std::string out_;
+  bool writing_ = false;
 };
 
 }  // namespace
@@ -267,6 +400,9 @@ class session : public session_base, public std::enable_shared_from_this<session
   void on_body(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     bhttp::request<bhttp::string_body> msg = parser_->release();
+    if constexpr (!Tls) {
+      if (beast::websocket::is_upgrade(msg)) return upgrade(std::move(msg));
+    }
     keep_alive_ = msg.keep_alive();
     request req;
     req.method = msg.method();
@@ -297,6 +433,47 @@ class session : public session_base, public std::enable_shared_from_this<session
     }
     is_head_ = req.method == bhttp::verb::head;
     dispatch(std::move(req));
+  }
+
+  // A WebSocket upgrade: the handler decides (auth, parameters) on a handler
+  // thread; on 101 the TCP stream moves to a ws_session and this HTTP session
+  // ends. Upgraded connections no longer count against max_connections.
+  void upgrade(bhttp::request<bhttp::string_body> msg) requires(!Tls) {
+    request req;
+    req.method = msg.method();
+    req.target = std::string(msg.target());
+    auto parts = split_target(req.target);
+    if (!parts) return send_error(400, parts.error().message(), true);
+    req.path = std::move(parts->path);
+    req.query = std::move(parts->query);
+    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.remote_address = remote_.address().to_string();
+    req.remote_port = remote_.port();
+    const websocket_handler* h = srv_.router_.find_websocket(req.path);
+    if (h == nullptr) return send_error(404, "no WebSocket endpoint at " + req.path, true);
+    phase_ = phase::handling;
+    tcp_layer().expires_never();
+    auto channel = std::make_shared<ws_channel>();
+    net::post(srv_.pool_, [self = this->shared_from_this(), h, req = std::move(req), msg = std::move(msg),
+                           channel]() mutable {
+      response res;
+      try {
+        res = (*h)(req, channel);
+      } catch (const std::exception& e) {
+        res = json_error(500, std::string("internal error: ") + e.what());
+      }
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), res = std::move(res), msg = std::move(msg), channel]() mutable {
+        if (res.status != 101) {
+          channel->mark_closed();
+          self->close_after_ = true;
+          return self->write_response(std::move(res));
+        }
+        self->phase_ = phase::closed;
+        auto ws = std::make_shared<ws_session>(std::move(self->stream_), channel);
+        ws->start(std::move(msg));
+      });
+    });
   }
 
   void dispatch(request req) {

@@ -26,6 +26,8 @@ struct api_options {
   // supported), and how a change is made durable.
   query::continuous_query_registry* continuous_queries = nullptr;
   std::function<void()> persist_continuous_queries;
+  // The stream bus for WebSocket subscribers (null: /api/v1/live disabled).
+  class live_hub* live = nullptr;
 };
 
 // What every handler works with. Owned by the app; outlives the server.

@@ -2,6 +2,7 @@
 
 #include "http/handlers/api.h"
 #include "http/handlers/endpoints.h"
+#include "http/handlers/live_hub.h"
 
 namespace liandu::http::handlers {
 
@@ -62,6 +63,12 @@ response metrics(api& a, const request& req) {
     // Only the caller's tenant's databases are named.
     if (!a.catalog.authorize(*who, db, catalog::access::read).ok()) continue;
     out += "liandu_series{database=\"" + label_escape(db) + "\"} " + std::to_string(n) + "\n";
+  }
+  if (a.options.live != nullptr) {
+    counter(out, "liandu_live_subscribers", "WebSocket live subscribers.", a.options.live->subscribers(), "gauge");
+    counter(out, "liandu_live_messages_total", "Live messages queued to subscribers.", a.options.live->sent_total());
+    counter(out, "liandu_live_dropped_total", "Live messages dropped for slow subscribers.",
+            a.options.live->dropped_total());
   }
   if (a.options.open_connections) {
     counter(out, "liandu_http_open_connections", "Open HTTP connections.", a.options.open_connections(), "gauge");

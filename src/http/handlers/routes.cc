@@ -23,6 +23,8 @@ void add_routes(router& r, api& a) {
   }
   r.add_prefix(verb::delete_, "/api/v1/tokens/", bind(tokens));
   r.add_prefix(verb::delete_, "/api/v1/databases/", bind(databases));
+  r.add_websocket("/api/v1/live",
+                  [&a](const request& req, std::shared_ptr<live_channel> ch) { return live(a, req, std::move(ch)); });
 }
 
 }  // namespace liandu::http::handlers
