@@ -8,6 +8,7 @@
 #   --full        6 h of trucks data per run (default 2 h) and a 6 h WAL for the start-up test
 #   --runs N      fresh ingest runs per server (default 3); the report has medians
 #   --hours H     hours of trucks data per run (1,000 trucks, 10 s interval)
+#   --startup-hours H  hours of trucks data in the WAL for the start-up test (default 1)
 #   --build-dir   where liandu and bench/http_load are (default build-bench)
 #   --out FILE    write the report to FILE instead of bench/RESULTS.md
 #   --keep        keep the temporary folder (data dirs, logs)
@@ -22,7 +23,7 @@
 # timestamps ending now), and then:
 #   - the last run measures query latency (median of 5 of each query);
 #   - peak RSS is VmHWM of the server process before it is stopped;
-#   - disk bytes are `du -sb` of its data folder once flushed: liandu is
+#   - disk bytes are `du -s -B1` (allocated) of its data folder once flushed: liandu is
 #     stopped with SIGTERM (which checkpoints); InfluxDB is left until its
 #     WAL is snapshotted to TSM (cache-snapshot-write-cold-duration=10s,
 #     compact-full-write-cold-duration=30s, both set here) and then stopped;
@@ -54,10 +55,11 @@ while [[ $# -gt 0 ]]; do
     --full) FULL=1; HOURS=6; STARTUP_HOURS=6 ;;
     --runs) RUNS=$2; shift ;;
     --hours) HOURS=$2; shift ;;
+    --startup-hours) STARTUP_HOURS=$2; shift ;;
     --build-dir) BUILD=$(cd "$2" && pwd); shift ;;
     --out) OUT=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -73,16 +75,14 @@ for c in influxd victoria-metrics curl jq du; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/liandu-compare-XXXXXX")
-PIDS=()
+SERVER_PID=""  # the one server running now (they run one at a time); "" when none
+ours() { [[ -n $SERVER_PID ]] && grep -qaE 'liandu|influxd|victoria-metrics' "/proc/$SERVER_PID/cmdline" 2> /dev/null; }
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2> /dev/null; then kill -TERM "$pid" 2> /dev/null || true; fi
-  done
-  sleep 1
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2> /dev/null; then kill -KILL "$pid" 2> /dev/null || true; fi
-  done
+  if ours; then
+    kill -TERM "$SERVER_PID" 2> /dev/null || true
+    sleep 2
+    if ours; then kill -KILL "$SERVER_PID" 2> /dev/null || true; fi
+  fi
   if [[ $KEEP == 0 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
 trap cleanup EXIT
@@ -118,13 +118,22 @@ wait_http() {  # wait_http URL EXPECTED_CODE [HEADER]: up to 60 s
   return 1
 }
 
-wait_exit() {  # wait_exit PID: up to 120 s
+wait_exit() {  # wait_exit PID: up to 120 s; reaps it
   local i
   for ((i = 0; i < 1200; i++)); do
-    kill -0 "$1" 2> /dev/null || return 0
+    if ! kill -0 "$1" 2> /dev/null; then
+      wait "$1" 2> /dev/null || true
+      [[ $1 == "$SERVER_PID" ]] && SERVER_PID=""
+      return 0
+    fi
     sleep 0.1
   done
   return 1
+}
+
+stop_now() {  # SIGKILL the running server and reap it
+  kill -KILL "$SERVER_PID"
+  wait_exit "$SERVER_PID" || true
 }
 
 # Waits until `du -sb DIR` has not changed for 5 s (at most MAX seconds).
@@ -148,12 +157,11 @@ start_liandu() {
   LIANDU_ADMIN_TOKEN=$TOKEN "$LIANDU" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$port" "$@" \
     > "$dir/server.log" 2>&1 &
   SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
   BASE_URL=http://127.0.0.1:$port
   wait_http "$BASE_URL/ping" 204
 }
 
-start_influxd() {
+start_influxdb() {
   local dir=$1 port=$2 rpc
   rpc=$(free_port)
   mkdir -p "$dir/data"
@@ -178,7 +186,6 @@ bind-address = "127.0.0.1:$rpc"
 EOF
   influxd run -config "$dir/influxdb.conf" > "$dir/server.log" 2>&1 &
   SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
   BASE_URL=http://127.0.0.1:$port
   wait_http "$BASE_URL/ping" 204
 }
@@ -188,7 +195,6 @@ start_vm() {
   victoria-metrics -storageDataPath "$dir/data" -httpListenAddr "127.0.0.1:$port" \
     > "$dir/server.log" 2>&1 &
   SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
   BASE_URL=http://127.0.0.1:$port
   wait_http "$BASE_URL/health" 200
 }
@@ -222,8 +228,9 @@ flush_and_stop() {  # flush_and_stop SERVER DIR
       wait_du_steady "$dir/data" 60
       kill -TERM "$SERVER_PID" ;;
   esac
-  wait_exit "$SERVER_PID" || { log "$server did not stop; killing it"; kill -KILL "$SERVER_PID"; }
-  du -sb "$dir/data" | cut -f1
+  wait_exit "$SERVER_PID" || { log "$server did not stop; killing it"; stop_now; }
+  # Allocated bytes, not apparent sizes: InfluxDB preallocates sparse series files.
+  du -s -B1 "$dir/data" | cut -f1
 }
 
 # ------------------------------------------------------------------ queries
@@ -240,7 +247,7 @@ declare -A INFLUXQL VMQ
 INFLUXQL[last_per_truck]="SELECT last(velocity) FROM readings GROUP BY \"name\""
 INFLUXQL[mean_per_fleet_hour]="SELECT mean(velocity) FROM readings WHERE time >= '$(rfc3339 $((END_S - 6 * 3600)))' AND time < '$(rfc3339 $END_S)' GROUP BY time(1h), fleet"
 INFLUXQL[max_1m_one_truck]="SELECT max(velocity) FROM readings WHERE \"name\" = 'truck_42' AND time >= '$(rfc3339 $((END_S - 3600)))' AND time < '$(rfc3339 $END_S)' GROUP BY time(1m)"
-INFLUXQL[count_all]="SELECT count(*) FROM readings, diagnostics"
+INFLUXQL[count_all]="SELECT count(*) FROM \"readings\", \"diagnostics\""
 INFLUXQL[raw_10m_velocity]="SELECT velocity FROM readings WHERE time >= '$(rfc3339 $((END_S - 600)))' AND time < '$(rfc3339 $END_S)'"
 # VictoriaMetrics has no InfluxQL: the nearest MetricsQL / export request.
 # Its look-behind windows are (t - w, t], so the windows get 1 s of slack.
@@ -250,21 +257,24 @@ VMQ[max_1m_one_truck]="/api/v1/query_range?query=$(jq -rn --arg q 'max_over_time
 VMQ[count_all]="/api/v1/query?query=$(jq -rn --arg q "sum(count_over_time({__name__=~\"readings_.*|diagnostics_.*\"}[$((WINDOW_S + 1))s]))" '$q|@uri')&time=$END_S"
 VMQ[raw_10m_velocity]="/api/v1/export?match[]=readings_velocity&start=$((END_S - 600))&end=$((END_S - 1))"
 
-# run_query SERVER NAME: prints the median latency in ms of 5 runs, or
-# "not measured: <error>".
+# run_query SERVER NAME: prints the median latency in ms of 5 runs after one
+# warm-up, or "not measured: <error>". A query slower than 10 s is run once
+# more only (the report says so); one over 120 s is given up.
 run_query() {
-  local server=$1 name=$2 i code t err times=() out=$WORK/query.out
-  for ((i = 0; i < 6; i++)); do  # the first run warms caches and is not counted
+  local server=$1 name=$2 i code t err times=() out=$WORK/query.out reps=6
+  for ((i = 0; i < reps; i++)); do
     if [[ $server == vm ]]; then
-      read -r code t < <(curl -s -o "$out" -w '%{http_code} %{time_total}\n' "$BASE_URL${VMQ[$name]}")
+      read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "$BASE_URL${VMQ[$name]}")
     else
       local auth=()
       [[ $server == liandu ]] && auth=(-H "Authorization: Token $TOKEN")
-      read -r code t < <(curl -s -o "$out" -w '%{http_code} %{time_total}\n' "${auth[@]}" -G "$BASE_URL/query" \
+      read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "${auth[@]}" -G "$BASE_URL/query" \
         --data-urlencode "db=$DB" --data-urlencode "q=${INFLUXQL[$name]}")
     fi
     err=""
-    if [[ $code != 200 ]]; then
+    if [[ $code == 000 ]]; then
+      err="no answer within 120 s"
+    elif [[ $code != 200 ]]; then
       err="HTTP $code: $(head -c 200 "$out" | tr '\n|' '  ')"
     elif [[ $server != vm ]] && jq -e '.results[0].error // .error' "$out" > /dev/null 2>&1; then
       err=$(jq -r '.results[0].error // .error' "$out" | head -c 200 | tr '\n|' '  ')
@@ -276,8 +286,13 @@ run_query() {
       return
     fi
     [[ $i -gt 0 ]] && times+=("$(awk -v t="$t" 'BEGIN {printf "%.1f", t * 1000}')")
+    if [[ $i == 0 ]] && awk -v t="$t" 'BEGIN {exit !(t > 10)}'; then reps=2; fi
   done
-  printf '%s\n' "${times[@]}" | median
+  if [[ $reps == 2 ]]; then
+    echo "${times[0]} (1 run: slower than 10 s)"
+  else
+    printf '%s\n' "${times[@]}" | median
+  fi
 }
 
 # ------------------------------------------------------------------ the runs
@@ -324,7 +339,7 @@ measure_server() {  # measure_server SERVER
     bytes=$(flush_and_stop "$server" "$dir")
     bytes_l+=("$bytes")
     log "$server run $run: ${bytes} bytes on disk"
-    [[ $KEEP == 0 ]] && rm -rf "$dir/data"
+    if [[ $KEEP == 0 ]]; then rm -rf "$dir/data"; fi
   done
   R[$server.points_per_s]=$(printf '%s\n' "${pts_l[@]}" | median)
   R[$server.values_per_s]=$(printf '%s\n' "${vals_l[@]}" | median)
@@ -348,35 +363,27 @@ measure_startup() {
   "$HTTP_LOAD" --url "$BASE_URL/write?db=$DB" --token "$TOKEN" --workload trucks --scale "$TRUCKS" \
     --ticks "$ticks" --start-s "$START_S" --connections "$CONNECTIONS" > "$dir/http_load.out" 2>&1 || true
   lines=$(grep '^RESULT' "$dir/http_load.out" | tr ' ' '\n' | awk -F= '$1=="lines" {print $2}')
-  kill -KILL "$SERVER_PID"
-  wait_exit "$SERVER_PID" || true
-  R[startup.wal_bytes]=$(du -sb "$dir/data/wal" | cut -f1)
+  stop_now
+  R[startup.wal_bytes]=$(du -s -B1 "$dir/data/wal" | cut -f1)
   for ((i = 0; i < 3; i++)); do
     t0=$(date +%s.%N)
     start_liandu "$dir" "$port" "${big[@]}"
     t1=$(date +%s.%N)
     times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
     R[startup.log]=$(grep -m1 'started' "$dir/server.log" | tr '|' ' ' || true)
-    kill -KILL "$SERVER_PID"
-    wait_exit "$SERVER_PID" || true
+    stop_now
   done
   R[startup.points]=$lines
   R[startup.s]=$(printf '%s\n' "${times[@]}" | median)
   R[startup.runs]=$(printf '%s ' "${times[@]}")
-  [[ $KEEP == 0 ]] && rm -rf "$dir/data"
+  if [[ $KEEP == 0 ]]; then rm -rf "$dir/data"; fi
 }
-
-T_BEGIN=$(date +%s)
-log "work folder $WORK; $RUNS runs of $TRUCKS trucks x $HOURS h ($TICKS points per series) per server"
-for s in liandu influxdb vm; do measure_server "$s"; done
-log "liandu start-up with $STARTUP_HOURS h of trucks data in the WAL"
-measure_startup
-T_END=$(date +%s)
 
 # ------------------------------------------------------------------ report
 
 num() { [[ $1 =~ ^[0-9.]+$ ]]; }
-ratio() {  # ratio A B
+ratio() {  # ratio A B (of the leading numbers)
+  set -- "${1%% *}" "${2%% *}"
   if num "$1" && num "$2" && [[ $(awk -v b="$2" 'BEGIN {print (b > 0)}') == 1 ]]; then
     awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'
   else
@@ -389,68 +396,82 @@ row() {  # row LABEL KEY BETTER
   echo "| $1 | $(fmt "$l") | $(fmt "$i") | $(fmt "$v") | $(ratio "$l" "$i") | $(ratio "$l" "$v") | $3 |"
 }
 
-cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
-mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-rev=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
-dirty=$(git -C "$ROOT" status --porcelain 2> /dev/null | grep -c . || true)
-report=$WORK/report.md
-{
-  echo "<!-- compare.sh:begin -->"
-  echo "## liandu vs InfluxDB vs VictoriaMetrics over HTTP (bench/compare.sh)"
-  echo
-  echo "Generated by \`bench/compare.sh$([[ $FULL == 1 ]] && echo " --full") --runs $RUNS --hours $HOURS\` on $(date -u +'%Y-%m-%d %H:%M UTC'), in $((T_END - T_BEGIN)) s."
-  echo
-  echo "- Machine: $(nproc) cores, $cpu_model, $mem_total RAM, $(uname -sr); the client shares the cores with the server."
-  echo "- liandu $("$LIANDU" --version 2> /dev/null | head -1) (git $rev, $dirty files modified), $(influxd version 2> /dev/null | head -1), VictoriaMetrics $(victoria-metrics --version 2> /dev/null | head -1)."
-  echo "- Workload: trucks, $TRUCKS trucks, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
-  echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; queries are medians of 5 (after one warm-up) on the last run's data; ratio = liandu ÷ other."
-  echo
-  echo "| metric | liandu | InfluxDB 1.6.7 | VictoriaMetrics | liandu/InfluxDB | liandu/VM | better |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
-  row "ingest points/s" points_per_s higher
-  row "ingest values/s" values_per_s higher
-  row "write latency p50 (ms)" p50_ms lower
-  row "write latency p99 (ms)" p99_ms lower
-  row "disk bytes per value (du after flush)" bytes_per_value lower
-  row "disk bytes" disk_bytes lower
-  row "peak RSS during the run (MiB, VmHWM)" peak_rss_mb lower
-  row "idle RSS after start, empty (MiB)" idle_rss_mb lower
-  for q in "${Q_NAMES[@]}"; do row "query ms: $q" "q.$q" lower; done
-  echo
-  echo "Values/s of each run: liandu ${R[liandu.runs_values]:-}; InfluxDB ${R[influxdb.runs_values]:-}; VictoriaMetrics ${R[vm.runs_values]:-}."
-  for s in liandu influxdb vm; do
-    [[ -n ${R[$s.ingest_error]:-} ]] && echo "**$s ingest errors:** ${R[$s.ingest_error]}"
-  done
-  echo
-  echo "liandu start-up with ${R[startup.points]:-?} points (${R[startup.wal_bytes]:-?} bytes of WAL, checkpoints off, killed with SIGKILL): median ${R[startup.s]:-?} s from exec to /ping 204 (runs: ${R[startup.runs]:-}). Server log: \`${R[startup.log]:-}\`."
-  echo
-  echo "Queries (InfluxQL for liandu and InfluxDB; VictoriaMetrics has no InfluxQL, so its row uses the nearest MetricsQL or export request):"
-  echo
-  echo "| query | InfluxQL | VictoriaMetrics |"
-  echo "|---|---|---|"
-  for q in "${Q_NAMES[@]}"; do
-    echo "| $q | \`${INFLUXQL[$q]}\` | \`${VMQ[$q]%%&*}\` |"
-  done
-  echo
-  echo "Commands (ports and folders are picked per run):"
-  echo
-  echo '```'
-  echo "LIANDU_ADMIN_TOKEN=… $LIANDU serve --data-dir DIR --http-bind 127.0.0.1:PORT"
-  echo "influxd run -config DIR/influxdb.conf   # reporting-disabled, [monitor] store-enabled=false, http log off, 127.0.0.1 binds,"
-  echo "                                        # cache-snapshot-write-cold-duration=10s, compact-full-write-cold-duration=30s"
-  echo "victoria-metrics -storageDataPath DIR -httpListenAddr 127.0.0.1:PORT"
-  echo "$HTTP_LOAD --url http://127.0.0.1:PORT/write?db=$DB [--token …] --workload trucks --scale $TRUCKS --ticks $TICKS --start-s $START_S --batch $BATCH --connections $CONNECTIONS"
-  echo '```'
-  echo "<!-- compare.sh:end -->"
-} > "$report"
+# The main part is one function, called from the last line: bash reads the
+# whole of it before running it, so editing this file during a run is safe.
+main() {
+  T_BEGIN=$(date +%s)
+  log "work folder $WORK; $RUNS runs of $TRUCKS trucks x $HOURS h ($TICKS points per series) per server"
+  for s in liandu influxdb vm; do measure_server "$s"; done
+  log "liandu start-up with $STARTUP_HOURS h of trucks data in the WAL"
+  measure_startup
+  T_END=$(date +%s)
 
-if [[ -f $OUT ]] && grep -q '<!-- compare.sh:begin -->' "$OUT"; then
-  awk -v rep="$report" '
-    /<!-- compare.sh:begin -->/ {while ((getline l < rep) > 0) print l; skip = 1; next}
-    /<!-- compare.sh:end -->/ {skip = 0; next}
-    !skip {print}' "$OUT" > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
-else
-  { [[ -f $OUT ]] && echo; cat "$report"; } >> "$OUT"
-fi
-cat "$report"
-log "report written to $OUT"
+
+  cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+  mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  rev=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
+  dirty=$(git -C "$ROOT" status --porcelain 2> /dev/null | grep -c . || true)
+  report=$WORK/report.md
+  {
+    echo "<!-- compare.sh:begin -->"
+    echo "## liandu vs InfluxDB vs VictoriaMetrics over HTTP (bench/compare.sh)"
+    echo
+    echo "Generated by \`bench/compare.sh$([[ $FULL == 1 ]] && echo " --full") --runs $RUNS --hours $HOURS\` on $(date -u +'%Y-%m-%d %H:%M UTC'), in $((T_END - T_BEGIN)) s."
+    echo
+    echo "- Machine: $(nproc) cores, $cpu_model, $mem_total RAM, $(uname -sr); the client shares the cores with the server."
+    echo "- liandu $("$LIANDU" --version 2> /dev/null | head -1) (git $rev, $dirty files modified), $(influxd version 2> /dev/null | head -1), VictoriaMetrics $(victoria-metrics --version 2> /dev/null | head -1)."
+    echo "- Workload: trucks, $TRUCKS trucks, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
+    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; queries are medians of 5 (after one warm-up) on the last run's data; ratio = liandu ÷ other."
+    echo
+    echo "| metric | liandu | InfluxDB 1.6.7 | VictoriaMetrics | liandu/InfluxDB | liandu/VM | better |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    row "ingest points/s" points_per_s higher
+    row "ingest values/s" values_per_s higher
+    row "write latency p50 (ms)" p50_ms lower
+    row "write latency p99 (ms)" p99_ms lower
+    row "disk bytes per value (du after flush)" bytes_per_value lower
+    row "disk bytes" disk_bytes lower
+    row "peak RSS during the run (MiB, VmHWM)" peak_rss_mb lower
+    row "idle RSS after start, empty (MiB)" idle_rss_mb lower
+    for q in "${Q_NAMES[@]}"; do row "query ms: $q" "q.$q" lower; done
+    echo
+    echo "Values/s of each run: liandu ${R[liandu.runs_values]:-}; InfluxDB ${R[influxdb.runs_values]:-}; VictoriaMetrics ${R[vm.runs_values]:-}."
+    for s in liandu influxdb vm; do
+      [[ -n ${R[$s.ingest_error]:-} ]] && echo "**$s ingest errors:** ${R[$s.ingest_error]}"
+    done
+    echo
+    echo "liandu start-up with ${R[startup.points]:-?} points (${R[startup.wal_bytes]:-?} bytes of WAL, checkpoints off, killed with SIGKILL): median ${R[startup.s]:-?} s from exec to /ping 204 (runs: ${R[startup.runs]:-}). Server log: \`${R[startup.log]:-}\`."
+    echo
+    echo "Queries (InfluxQL for liandu and InfluxDB; VictoriaMetrics has no InfluxQL, so its row uses the nearest MetricsQL or export request):"
+    echo
+    echo "| query | InfluxQL | VictoriaMetrics |"
+    echo "|---|---|---|"
+    for q in "${Q_NAMES[@]}"; do
+      echo "| $q | \`${INFLUXQL[$q]}\` | \`${VMQ[$q]%%&*}\` |"
+    done
+    echo
+    echo "Commands (ports and folders are picked per run):"
+    echo
+    echo '```'
+    echo "LIANDU_ADMIN_TOKEN=… $LIANDU serve --data-dir DIR --http-bind 127.0.0.1:PORT"
+    echo "influxd run -config DIR/influxdb.conf   # reporting-disabled, [monitor] store-enabled=false, http log off, 127.0.0.1 binds,"
+    echo "                                        # cache-snapshot-write-cold-duration=10s, compact-full-write-cold-duration=30s"
+    echo "victoria-metrics -storageDataPath DIR -httpListenAddr 127.0.0.1:PORT"
+    echo "$HTTP_LOAD --url http://127.0.0.1:PORT/write?db=$DB [--token …] --workload trucks --scale $TRUCKS --ticks $TICKS --start-s $START_S --batch $BATCH --connections $CONNECTIONS"
+    echo '```'
+    echo "<!-- compare.sh:end -->"
+  } > "$report"
+
+  if [[ -f $OUT ]] && grep -q '<!-- compare.sh:begin -->' "$OUT"; then
+    awk -v rep="$report" '
+      /<!-- compare.sh:begin -->/ {while ((getline l < rep) > 0) print l; skip = 1; next}
+      /<!-- compare.sh:end -->/ {skip = 0; next}
+      !skip {print}' "$OUT" > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+  else
+    { [[ -f $OUT ]] && echo; cat "$report"; } >> "$OUT"
+  fi
+  cat "$report"
+  log "report written to $OUT"
+}
+
+main; exit

@@ -76,11 +76,13 @@ double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
-double process_cpu_seconds() {
+double cpu_seconds(clockid_t which) {
   timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(which, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
+double process_cpu_seconds() { return cpu_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+double thread_cpu_seconds() { return cpu_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 // Resident set size from /proc/self/statm (second field, in pages).
 uint64_t rss_bytes() {
@@ -510,11 +512,12 @@ void bm_scan_sum(benchmark::State& state, bool in_blocks) {
   query_fixture& f = query_data(in_blocks);
   const std::string name = std::string("scan_sum/") + (in_blocks ? "blocks" : "head");
   storage::column col;
-  std::vector<double> ms;
+  std::vector<double> ms, cpu_ms;
   double sum = 0;
   size_t values = 0;
   for (auto _ : state) {
     auto t0 = clock_type::now();
+    double c0 = thread_cpu_seconds();
     sum = 0;
     values = 0;
     for (uint32_t id : f.ids) {
@@ -528,11 +531,13 @@ void bm_scan_sum(benchmark::State& state, bool in_blocks) {
     benchmark::DoNotOptimize(sum);
     double secs = seconds_since(t0);
     ms.push_back(secs * 1e3);
+    cpu_ms.push_back((thread_cpu_seconds() - c0) * 1e3);
     state.SetIterationTime(secs);
   }
   if (values != query_series * query_points) die("scan_sum read " + std::to_string(values) + " values");
   record(state, name, "values", static_cast<double>(values));
   record(state, name, "ms", median(ms));
+  record(state, name, "cpu_ms", median(cpu_ms));
   record(state, name, "values_per_s", static_cast<double>(values) / (median(ms) / 1e3));
 }
 
@@ -542,10 +547,11 @@ void bm_last_point(benchmark::State& state, bool last_hour_only) {
   const int64_t end = default_start_ns + query_points * query_interval_ns;
   const int64_t lo = last_hour_only ? end - 3600 * second_ns : std::numeric_limits<int64_t>::min();
   storage::column col;
-  std::vector<double> ms;
+  std::vector<double> ms, cpu_ms;
   double sum = 0;
   for (auto _ : state) {
     auto t0 = clock_type::now();
+    double c0 = thread_cpu_seconds();
     for (uint32_t id : f.ids) {
       col.clear();
       status s = f.engine->scan(db_name, "", id, "value", lo, std::numeric_limits<int64_t>::max(), col);
@@ -556,10 +562,12 @@ void bm_last_point(benchmark::State& state, bool last_hour_only) {
     benchmark::DoNotOptimize(sum);
     double secs = seconds_since(t0);
     ms.push_back(secs * 1e3);
+    cpu_ms.push_back((thread_cpu_seconds() - c0) * 1e3);
     state.SetIterationTime(secs);
   }
   record(state, name, "series", static_cast<double>(f.ids.size()));
   record(state, name, "ms", median(ms));
+  record(state, name, "cpu_ms", median(cpu_ms));
 }
 
 // ------------------------------------------------------------------ driver

@@ -6,6 +6,7 @@
 
 #include "query/executor/continuous_query.h"
 #include "query/executor/internal.h"
+#include "query/executor/time_zone.h"
 #include "query/influxql/parser.h"
 
 namespace liandu::query {
@@ -464,6 +465,26 @@ class runner {
   context ctx_;
 };
 
+// InfluxDB resolves tz('Zone/Name') while parsing, so an unknown zone fails
+// the whole request as a parse error. Our parser knows no zones; check here.
+status check_time_zones(const select_statement& st) {
+  if (st.tz) {
+    auto z = time_zone::load(*st.tz);
+    if (!z.ok()) return z.error();
+  }
+  for (const auto& src : st.sources) {
+    if (src.subquery) LIANDU_RETURN_IF_ERROR(check_time_zones(*src.subquery));
+  }
+  return {};
+}
+
+status check_time_zones(const statement& st) {
+  if (const auto* sel = std::get_if<select_statement>(&st)) return check_time_zones(*sel);
+  if (const auto* cq = std::get_if<create_continuous_query_statement>(&st))
+    return check_time_zones(cq->select);
+  return {};
+}
+
 }  // namespace
 
 execution execute(storage& s, std::string_view query_text, const query_options& opts) {
@@ -472,6 +493,13 @@ execution execute(storage& s, std::string_view query_text, const query_options& 
   if (!q.ok()) {
     out.parse_error = "error parsing query: " + q.error().message();
     return out;
+  }
+  for (const auto& st : q->statements) {
+    status tz = check_time_zones(st);
+    if (!tz.ok()) {
+      out.parse_error = "error parsing query: " + tz.message();
+      return out;
+    }
   }
   runner r(s, opts);
   int id = 0;

@@ -68,7 +68,7 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
                           : (times[i] > times[best] || (times[i] == times[best] && vals[i] > vals[best]));
         if (better) best = i;
       }
-      out.push_back({times[best], to_value(vals[best])});
+      out.push_back({times[best], to_value(vals[best]), best});
       return true;
     }
     case fn::mode: {
@@ -98,7 +98,7 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
           bool better = f == fn::min ? vals[i] < vals[best] : vals[i] > vals[best];
           if (better || (vals[i] == vals[best] && times[i] < times[best])) best = i;
         }
-        out.push_back({times[best], to_value(vals[best])});
+        out.push_back({times[best], to_value(vals[best]), best});
         return true;
       } else {
         return false;
@@ -117,7 +117,7 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
         std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), cmp);
         idx.resize(k);
         std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return times[x] < times[y]; });
-        for (size_t i : idx) out.push_back({times[i], to_value(vals[i])});
+        for (size_t i : idx) out.push_back({times[i], to_value(vals[i]), i});
         return true;
       } else {
         return false;
@@ -189,7 +189,7 @@ bool reduce_typed(fn f, const fn_args& a, const std::vector<int64_t>& times, con
         auto i = static_cast<int64_t>(std::floor(static_cast<double>(n) * a.percentile / 100.0 + 0.5)) - 1;
         if (i < 0 || i >= static_cast<int64_t>(n)) return true;
         size_t p = idx[static_cast<size_t>(i)];
-        out.push_back({times[p], to_value(vals[p])});
+        out.push_back({times[p], to_value(vals[p]), p});
         return true;
       }
       case fn::integral: {
@@ -349,8 +349,9 @@ void to_points(const column_batch& col, size_t begin, size_t end, std::vector<ou
   });
 }
 
-column_batch merge_columns(std::vector<column_batch>& cols) {
+column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t>* origin) {
   column_batch out;
+  if (origin) origin->clear();
   const column_batch* first = nullptr;
   for (const auto& c : cols) {
     if (c.size() > 0) {
@@ -361,10 +362,17 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
   if (!first) return out;
   out.type = first->type;
   std::vector<const column_batch*> use;
-  for (const auto& c : cols) {
-    if (c.size() > 0 && c.type == out.type) use.push_back(&c);
+  std::vector<uint32_t> use_pos;
+  for (size_t k = 0; k < cols.size(); ++k) {
+    if (cols[k].size() > 0 && cols[k].type == out.type) {
+      use.push_back(&cols[k]);
+      use_pos.push_back(static_cast<uint32_t>(k));
+    }
   }
-  if (use.size() == 1) return *use[0];
+  if (use.size() == 1) {
+    if (origin) origin->assign(use[0]->size(), use_pos[0]);
+    return *use[0];
+  }
   // Stable k-way merge: ties keep column (series) order.
   struct cursor {
     const column_batch* c;
@@ -377,6 +385,7 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
     total += c->size();
   }
   out.times.reserve(total);
+  if (origin) origin->reserve(total);
   with_values(out, [&](auto& dst) {
     using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(dst)>>;
     dst.reserve(total);
@@ -390,6 +399,7 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
       const column_batch* src = cur[best].c;
       size_t i = cur[best].i++;
       out.times.push_back(src->times[i]);
+      if (origin) origin->push_back(use_pos[best]);
       with_values(*src, [&](const auto& sv) {
         if constexpr (std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(sv)>>, vec_t>) {
           dst.push_back(sv[i]);
@@ -400,6 +410,27 @@ column_batch merge_columns(std::vector<column_batch>& cols) {
     return true;
   });
   return out;
+}
+
+bool keep_best_per_group(fn f, const column_batch& col, size_t begin, size_t end,
+                         const std::vector<uint32_t>& group, std::vector<uint8_t>& keep) {
+  return with_values(col, [&](const auto& vals) {
+    using T = std::remove_cv_t<std::remove_reference_t<decltype(vals[0])>>;
+    if constexpr (!is_numeric_v<T>) {
+      return false;
+    } else {
+      std::map<uint32_t, size_t> best;
+      for (size_t i = begin; i < end; ++i) {
+        auto [it, fresh] = best.emplace(group[i], i);
+        if (fresh) continue;
+        size_t j = it->second;
+        bool better = f == fn::bottom ? vals[i] < vals[j] : vals[i] > vals[j];
+        if (better || (vals[i] == vals[j] && col.times[i] < col.times[j])) it->second = i;
+      }
+      for (const auto& [g, i] : best) keep[i] = 1;
+      return true;
+    }
+  });
 }
 
 void filter_column(column_batch& col, const std::vector<uint8_t>& keep) {

@@ -50,10 +50,15 @@ bool is_transformation(fn f);
 bool is_selector(fn f);   // min max first last percentile top bottom (mode/median are not)
 bool is_multi_row(fn f);  // top bottom distinct
 
-// One output point of a function.
+inline constexpr size_t no_index = static_cast<size_t>(-1);
+
+// One output point of a function. Selectors also say which point of the
+// reduced column they picked (index), so that the executor can output that
+// point's other fields and tags; no_index otherwise.
 struct out_point {
   int64_t time = 0;
   value v;
+  size_t index = no_index;
 };
 
 struct fn_args {
@@ -78,7 +83,15 @@ void to_points(const column_batch& col, size_t begin, size_t end, std::vector<ou
 
 // Stable merge of several time-sorted columns into one; columns whose type
 // differs from the first non-empty one are dropped (a field has one type).
-column_batch merge_columns(std::vector<column_batch>& cols);
+// When origin is given it receives, per merged point, the position in cols
+// of the column the point came from.
+column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t>* origin = nullptr);
+// top()/bottom() with tag arguments: among col's points [begin, end), sets
+// keep[i] for the point of each group (group[i]) with the greatest (top) or
+// least (bottom) value, the earliest on ties, as InfluxDB's max()/min() per
+// tag set before top/bottom. False when the column is not numeric.
+bool keep_best_per_group(fn f, const column_batch& col, size_t begin, size_t end,
+                         const std::vector<uint32_t>& group, std::vector<uint8_t>& keep);
 // Keeps the points of col whose index has keep[i] set.
 void filter_column(column_batch& col, const std::vector<uint8_t>& keep);
 value column_value(const column_batch& col, size_t i);

@@ -28,10 +28,10 @@ int64_t floor_div(int64_t a, int64_t b) {
   return q;
 }
 
-void append_time_cell(std::string& out, int64_t ns, const time_format& tf) {
+void append_time_cell(std::string& out, int64_t ns, const time_format& tf, const time_zone* zone) {
   if (tf.epoch.empty()) {
     out.push_back('"');
-    out += format_rfc3339_nano(ns);
+    out += format_rfc3339_nano(ns, zone ? zone->offset_at(floor_div(ns, 1000000000)) : 0);
     out.push_back('"');
     return;
   }
@@ -85,7 +85,7 @@ void append_series_json(std::string& out, const series_result& s, const time_for
       for (size_t c = 0; c < row.size(); ++c) {
         if (c) out.push_back(',');
         if (c == 0 && s.time_column && row[c].index() == 2) {
-          append_time_cell(out, std::get<int64_t>(row[c]), tf);
+          append_time_cell(out, std::get<int64_t>(row[c]), tf, s.zone.get());
         } else {
           append_json_value(out, row[c]);
         }

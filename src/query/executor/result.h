@@ -2,10 +2,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "query/executor/time_zone.h"
 
 namespace liandu::query {
 
@@ -15,6 +18,8 @@ using value = std::variant<std::monostate, double, int64_t, uint64_t, bool, std:
 // One series of a result, InfluxDB's "series" object. When time_column is
 // set, column 0 is "time" and its cells are int64 ns since the epoch; the
 // encoders print them as RFC3339Nano or in the requested epoch precision.
+// zone (set by tz() in SELECT) gives RFC3339 times that zone's UTC offset at
+// each instant, as InfluxDB does; null prints UTC ("Z").
 struct series_result {
   std::string name;
   std::map<std::string, std::string> tags;
@@ -22,6 +27,7 @@ struct series_result {
   std::vector<std::vector<value>> values;
   bool time_column = false;
   bool partial = false;
+  std::shared_ptr<const time_zone> zone;
 };
 
 // The result of one statement: series, or an error text InfluxDB would give.
@@ -32,7 +38,7 @@ struct statement_result {
   bool partial = false;
 };
 
-// Output time format. tz_name empty = UTC ("Z"); epoch empty = RFC3339Nano,
+// Output time format. epoch empty = RFC3339Nano (in the series' zone),
 // otherwise "ns", "u"/"us"/"µ", "ms", "s", "m", "h" integers.
 struct time_format {
   std::string epoch;

@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <unordered_map>
 
 #include "query/executor/functions.h"
 #include "query/executor/internal.h"
+#include "query/executor/time_zone.h"
 #include "query/influxql/parser.h"
 
 namespace liandu::query::exec {
@@ -793,6 +795,7 @@ struct statement_plan {
   std::vector<std::string> group_tag_regexes;  // GROUP BY /re/
   std::vector<call_plan> calls;
   std::vector<const expr*> call_nodes;
+  std::shared_ptr<const time_zone> zone;  // tz(); null = UTC
 };
 
 std::vector<std::string> group_keys_for(context& ctx, const statement_plan& sp, const mplan& mp) {
@@ -930,6 +933,55 @@ int64_t window_start(int64_t t, int64_t interval, int64_t offset) {
   return floor_div(t - offset, interval) * interval + offset;
 }
 
+// Start of the GROUP BY time window holding t. With tz() InfluxDB truncates
+// in local time: t plus the zone's offset at t is rounded down to the
+// interval, and when the offset at that start differs from the offset at t
+// by less than the interval (a DST change inside a day-long window, say) the
+// start moves by the difference, so that daily windows begin at local
+// midnight (23 or 25 hours long around DST changes) while hourly windows stay
+// one hour apart.
+int64_t window_of(const statement_plan& sp, int64_t t) {
+  if (!sp.zone) return window_start(t, sp.interval, sp.offset);
+  int64_t u = 0;
+  int64_t zone = 0;
+  int64_t local = 0;
+  if (__builtin_sub_overflow(t, sp.offset, &u)) return window_start(t, sp.interval, sp.offset);
+  zone = sp.zone->offset_ns_at(u);
+  if (__builtin_add_overflow(u, zone, &local)) return window_start(t, sp.interval, sp.offset);
+  int64_t dt = local % sp.interval;
+  if (dt < 0) dt += sp.interval;
+  if (min_time + dt >= u) return min_time;
+  int64_t start = u - dt;
+  int64_t diff = zone - sp.zone->offset_ns_at(start);
+  if (diff != 0 && (diff < 0 ? -diff : diff) < sp.interval) start += diff;
+  return start + sp.offset;
+}
+
+// The windows from the one holding lo to the one holding hi, stepped as
+// InfluxDB's fill iterator steps them with tz(): one interval further, then
+// corrected by an offset change smaller than the interval.
+status zoned_windows(context& ctx, const statement_plan& sp, int64_t lo, int64_t hi, size_t calls,
+                     std::vector<int64_t>& out) {
+  int64_t t = window_of(sp, lo);
+  int64_t last = window_of(sp, hi);
+  int64_t off = sp.zone->offset_ns_at(t);
+  while (t <= last) {
+    if (!ctx.charge(16 + 32 * calls)) return error(errc::limit_exceeded, memory_limit_error);
+    out.push_back(t);
+    int64_t next = 0;
+    if (__builtin_add_overflow(t, sp.interval, &next)) break;
+    int64_t o = sp.zone->offset_ns_at(next - 1);
+    if (o != off) {
+      int64_t diff = off - o;
+      if ((diff < 0 ? -diff : diff) < sp.interval) next += diff;
+      off = o;
+    }
+    if (next <= t) break;
+    t = next;
+  }
+  return {};
+}
+
 status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
                            std::vector<std::vector<value>>& rows) {
   const select_statement& st = *sp.stmt;
@@ -991,7 +1043,26 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
 
   // Windows.
   std::vector<int64_t> windows;
-  if (sp.interval > 0) {
+  if (sp.interval > 0 && sp.zone) {
+    LIANDU_RETURN_IF_ERROR(
+        zoned_windows(ctx, sp, sp.lo == min_time ? earliest : sp.lo, sp.hi, sp.calls.size(), windows));
+    // Points whose window the stepping missed still get one (InfluxDB emits
+    // every window a point falls in).
+    std::vector<int64_t> starts;
+    for (const auto& [name, col] : merged) {
+      for (size_t i = 0; i < col.size(); ++i) {
+        int64_t w = window_of(sp, col.times[i]);
+        if (starts.empty() || starts.back() != w) starts.push_back(w);
+      }
+    }
+    std::sort(starts.begin(), starts.end());
+    starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+    std::vector<int64_t> all;
+    std::set_union(windows.begin(), windows.end(), starts.begin(), starts.end(), std::back_inserter(all));
+    if (!ctx.charge((all.size() - windows.size()) * (16 + 32 * sp.calls.size())))
+      return error(errc::limit_exceeded, memory_limit_error);
+    windows = std::move(all);
+  } else if (sp.interval > 0) {
     int64_t lo = sp.lo == min_time ? earliest : sp.lo;
     int64_t first = window_start(lo, sp.interval, sp.offset);
     int64_t last = window_start(sp.hi, sp.interval, sp.offset);
@@ -1031,7 +1102,11 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
     for (size_t w = 0; w < windows.size(); ++w) {
       int64_t wend = sp.interval > 0 ? windows[w] + sp.interval : std::numeric_limits<int64_t>::max();
       size_t e = b;
-      if (sp.interval > 0) {
+      if (sp.interval > 0 && sp.zone) {
+        while (b < col.size() && window_of(sp, col.times[b]) < windows[w]) ++b;
+        e = b;
+        while (e < col.size() && window_of(sp, col.times[e]) == windows[w]) ++e;
+      } else if (sp.interval > 0) {
         while (b < col.size() && col.times[b] < windows[w]) ++b;
         e = b;
         while (e < col.size() && col.times[e] < wend) ++e;
@@ -1578,9 +1653,10 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
 
   statement_plan sp;
   sp.stmt = &stmt;
-  if (stmt.tz && !stmt.tz->empty() && *stmt.tz != "UTC" && *stmt.tz != "Etc/UTC") {
-    // Zone-aware windows and local-time output are not implemented yet.
-    return error(errc::unsupported, "tz() other than UTC is not supported: " + *stmt.tz);
+  if (stmt.tz) {
+    auto zone = time_zone::load(*stmt.tz);
+    if (!zone.ok()) return zone.error();
+    sp.zone = *zone;
   }
   if (stmt.condition) {
     expr c = *stmt.condition;
@@ -1746,6 +1822,7 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
       sr.columns = columns;
       sr.values = std::move(rows);
       sr.time_column = true;
+      sr.zone = sp.zone;
       out.push_back(std::move(sr));
     }
   }

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "query/executor/executor.h"
+#include "query/executor/time_zone.h"
 #include "query/testing/memory_storage.h"
 
 namespace liandu::query {
@@ -239,6 +240,86 @@ TEST(query_property, aggregates_match_reference) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+int64_t floor_mod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
+
+// tz(): daily windows are local calendar days starting at local midnight,
+// hourly ones local clock hours; summed and averaged with plain loops over
+// local dates (seconds) and compared with GROUP BY time(...) tz(...).
+TEST(query_property, time_zone_windows_match_local_calendar) {
+  std::mt19937_64 rng(20240310);
+  constexpr int64_t day = 86400;
+  const int64_t from = 1672531200;  // 2023-01-01T00:00:00Z
+  const int64_t to = from + 2 * 365 * day;
+  for (const std::string zone_name :
+       {"America/New_York", "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata"}) {
+    auto loaded = time_zone::load(zone_name);
+    ASSERT_TRUE(loaded.ok()) << zone_name;
+    const time_zone& zone = **loaded;
+    testing::memory_storage store(5);
+    ASSERT_TRUE(store.create_database("db").ok());
+    std::vector<model::point> lp;
+    std::set<int64_t> used;
+    for (int i = 0; i < 3000; ++i) {
+      // Denser around the zone's changes: every point lies within two days of
+      // a random instant, a fifth of them within an hour of an offset change.
+      int64_t t = from + static_cast<int64_t>(rng() % static_cast<uint64_t>(to - from));
+      if (i % 5 == 0) {
+        int64_t probe = t;
+        int32_t before = zone.offset_at(t);
+        while (probe < t + 200 * day && zone.offset_at(probe) == before) probe += day;
+        while (probe - 1800 > t && zone.offset_at(probe - 1800) != before) probe -= 1800;
+        t = probe - 3600 + static_cast<int64_t>(rng() % 7200);
+      }
+      if (t < from || t >= to || !used.insert(t).second) continue;
+      model::point p;
+      p.measurement = "m";
+      p.fields = {{"v", static_cast<double>(rng() % 100)}};
+      p.time = t * sec;
+      lp.push_back(p);
+    }
+    ASSERT_TRUE(store.write("db", "", lp).ok());
+    query_options opts;
+    opts.db = "db";
+    opts.now_ns = to * sec;
+    for (int64_t interval : {day, int64_t{3600}}) {
+      // Reference: window start per point from its local wall clock.
+      std::map<int64_t, std::pair<int64_t, double>> want;  // start -> count, sum
+      for (const auto& p : lp) {
+        int64_t t = p.time / sec;
+        int64_t local = t + zone.offset_at(t);
+        int64_t start = t - floor_mod(local, 3600);
+        if (interval == day) {
+          int64_t midnight = local - floor_mod(local, day);  // local date at 00:00, as if UTC
+          start = midnight - zone.offset_at(midnight);
+          if (start + zone.offset_at(start) != midnight) start = midnight - zone.offset_at(start);
+          ASSERT_EQ(start + zone.offset_at(start), midnight) << zone_name;
+        }
+        auto& w = want[start];
+        w.first++;
+        w.second += std::get<double>(p.fields[0].value);
+      }
+      std::string q = "SELECT sum(v), mean(v) FROM m WHERE time >= " + std::to_string(from * sec) +
+                      " AND time < " + std::to_string(to * sec) + " GROUP BY time(" +
+                      std::to_string(interval) + "s) fill(none) tz('" + zone_name + "')";
+      SCOPED_TRACE(q);
+      execution e = execute(store, q, opts);
+      ASSERT_TRUE(e.parse_error.empty()) << e.parse_error;
+      ASSERT_EQ(e.results.size(), 1u);
+      ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+      ASSERT_EQ(e.results[0].series.size(), 1u);
+      const auto& rows = e.results[0].series[0].values;
+      ASSERT_EQ(rows.size(), want.size());
+      size_t r = 0;
+      for (const auto& [start, cs] : want) {
+        EXPECT_EQ(std::get<int64_t>(rows[r][0]), start * sec) << "row " << r;
+        EXPECT_DOUBLE_EQ(as_double(rows[r][1]), cs.second) << "row " << r;
+        EXPECT_DOUBLE_EQ(as_double(rows[r][2]), cs.second / static_cast<double>(cs.first)) << "row " << r;
+        ++r;
       }
     }
   }
