@@ -1,0 +1,755 @@
+#include "toolbox/rules/engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <optional>
+#include <regex>
+#include <tuple>
+
+namespace liandu::toolbox::rules {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t no_time = INT64_MIN;
+constexpr char group_separator = '\x1f';
+
+struct node {
+  condition_kind kind = condition_kind::threshold;
+  std::vector<int> children;
+  int leaf = -1;
+};
+
+// A FIFO of (time, value) samples on a growable ring buffer: unlike
+// std::deque it stops allocating once it has grown to the window's size.
+class sample_ring {
+ public:
+  using sample = std::pair<int64_t, double>;
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  const sample& front() const { return buf_[head_]; }
+  const sample& back() const { return buf_[(head_ + size_ - 1) & (buf_.size() - 1)]; }
+  void pop_front() {
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+  }
+  void pop_back() { --size_; }
+  void emplace_back(int64_t t, double v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = {t, v};
+    ++size_;
+  }
+
+ private:
+  void grow() {
+    std::vector<sample> next(buf_.empty() ? 8 : buf_.size() * 2);  // always a power of two
+    for (size_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    buf_ = std::move(next);
+    head_ = 0;
+  }
+
+  std::vector<sample> buf_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
+// Per-group state of one leaf condition.
+struct leaf_state {
+  bool active = false;
+  double value = 0;
+  // aggregate, rate: the points in the window, oldest first.
+  sample_ring window;
+  double sum = 0;
+  // aggregate min/max: a monotonic queue whose front is the extreme.
+  sample_ring extreme;
+  // absence: time of the last point; state_for: since when the state holds.
+  int64_t since = no_time;
+  std::unique_ptr<anomaly::detector> detector;
+};
+
+bool is_open(alert_state s) {
+  return s == alert_state::pending || s == alert_state::firing || s == alert_state::acknowledged;
+}
+
+std::optional<double> numeric(const model::field_value& v) {
+  switch (v.index()) {
+    case 0: return std::get<double>(v);
+    case 1: return static_cast<double>(std::get<int64_t>(v));
+    case 2: return static_cast<double>(std::get<uint64_t>(v));
+    case 3: return std::get<bool>(v) ? 1.0 : 0.0;
+    default: return std::nullopt;
+  }
+}
+
+std::string format_number(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("nan");
+}
+
+// The field as text, for state conditions: strings as they are, booleans as
+// true/false, numbers in their shortest form (1, 2.5).
+std::string as_text(const model::field_value& v) {
+  switch (v.index()) {
+    case 0: return format_number(std::get<double>(v));
+    case 1: return std::to_string(std::get<int64_t>(v));
+    case 2: return std::to_string(std::get<uint64_t>(v));
+    case 3: return std::get<bool>(v) ? "true" : "false";
+    default: return std::get<std::string>(v);
+  }
+}
+
+const model::field* find_field(std::span<const model::field> fields, const std::string& key) {
+  for (const auto& f : fields) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+std::string_view find_tag(std::span<const model::tag> tags, const std::string& key) {
+  for (const auto& t : tags) {
+    if (t.key == key) return t.value;
+  }
+  return {};
+}
+
+bool hysteresis(const condition& c, bool active, double x) {
+  if (active && c.clear) return compare(c.op, x, *c.clear);
+  return compare(c.op, x, c.value);
+}
+
+}  // namespace
+
+struct engine::group_state {
+  std::vector<model::tag> tags;
+  std::vector<leaf_state> leaves;
+  alert_state state = alert_state::inactive;
+  uint64_t alert_id = 0;
+  int64_t started = 0;
+  int64_t pending_since = 0;
+  int64_t last_change = 0;
+  double value = 0;
+  std::string user;
+  std::string comment;
+};
+
+struct engine::compiled_rule {
+  rule def;
+  std::vector<node> nodes;                         // nodes[0] is the root
+  std::vector<condition> leaves;                   // leaf definitions, in tree pre-order
+  std::vector<std::optional<std::regex>> regexes;  // per where filter
+  bool needs_tick = false;
+  bool has_absence = false;
+  uint32_t signature = 0;                            // of def.group_by
+  std::unordered_map<uint32_t, group_state> groups;  // by interned group id
+
+  int compile(const condition& c) {
+    int index = static_cast<int>(nodes.size());
+    nodes.push_back(node{c.kind, {}, -1});
+    if (c.kind == condition_kind::all || c.kind == condition_kind::any) {
+      for (const auto& child : c.children) {
+        int ci = compile(child);
+        nodes[static_cast<size_t>(index)].children.push_back(ci);
+      }
+    } else {
+      nodes[static_cast<size_t>(index)].leaf = static_cast<int>(leaves.size());
+      leaves.push_back(c);
+      if (c.kind == condition_kind::absence || c.kind == condition_kind::state_for) needs_tick = true;
+      if (c.kind == condition_kind::absence) has_absence = true;
+    }
+    return index;
+  }
+
+  bool matches(std::span<const model::tag> tags) const {
+    for (size_t i = 0; i < def.where.size(); ++i) {
+      const tag_filter& f = def.where[i];
+      std::string_view v = find_tag(tags, f.key);
+      bool ok = true;
+      switch (f.match) {
+        case tag_match::eq: ok = v == f.value; break;
+        case tag_match::ne: ok = v != f.value; break;
+        case tag_match::regex: ok = std::regex_search(v.begin(), v.end(), *regexes[i]); break;
+        case tag_match::not_regex: ok = !std::regex_search(v.begin(), v.end(), *regexes[i]); break;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  group_state make_group(std::vector<model::tag> tags) const {
+    group_state g;
+    g.tags = std::move(tags);
+    std::sort(g.tags.begin(), g.tags.end(),
+              [](const model::tag& a, const model::tag& b) { return a.key < b.key; });
+    g.leaves.resize(leaves.size());
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      if (leaves[i].kind == condition_kind::anomaly)
+        g.leaves[i].detector = anomaly::make_detector(leaves[i].detector);
+    }
+    return g;
+  }
+
+  // Evaluates node `n`; `value` is the value of the leaf that decided it.
+  bool eval(int n, const group_state& g, double& value) const {
+    const node& nd = nodes[static_cast<size_t>(n)];
+    if (nd.leaf >= 0) {
+      const leaf_state& ls = g.leaves[static_cast<size_t>(nd.leaf)];
+      value = ls.value;
+      return ls.active;
+    }
+    bool all = nd.kind == condition_kind::all;
+    bool decided = false;
+    bool out = all;
+    double first = 0;
+    for (size_t i = 0; i < nd.children.size(); ++i) {
+      double v = 0;
+      bool b = eval(nd.children[i], g, v);
+      if (i == 0) first = v;
+      if (!decided && b != all) {
+        decided = true;
+        out = b;
+        value = v;
+      }
+    }
+    if (!decided) value = first;
+    return out;
+  }
+};
+
+namespace {
+
+void update_leaf(const condition& c, leaf_state& ls, const model::field* f, int64_t t) {
+  switch (c.kind) {
+    case condition_kind::all:
+    case condition_kind::any: return;
+    case condition_kind::absence:
+      if (c.field.empty() || f) {
+        ls.since = t;
+        ls.active = false;
+        ls.value = 0;
+      }
+      return;
+    case condition_kind::state_for: {
+      if (!f) return;
+      bool same = as_text(f->value) == c.state;
+      bool holds = c.op == compare_op::eq ? same : !same;
+      if (!holds) {
+        ls.since = no_time;
+        ls.active = false;
+        ls.value = 0;
+        return;
+      }
+      if (ls.since == no_time) ls.since = t;
+      ls.value = static_cast<double>(t - ls.since) / 1e9;
+      ls.active = t - ls.since >= c.for_ns;
+      return;
+    }
+    default: break;
+  }
+  if (!f) return;
+  std::optional<double> x = numeric(f->value);
+  if (!x) return;
+  switch (c.kind) {
+    case condition_kind::threshold:
+      ls.value = *x;
+      ls.active = hysteresis(c, ls.active, *x);
+      return;
+    case condition_kind::anomaly: {
+      double score = ls.detector->update(t, *x);
+      ls.value = score;
+      ls.active = hysteresis(c, ls.active, score);
+      return;
+    }
+    case condition_kind::aggregate: {
+      int64_t cutoff = t - c.window_ns;
+      ls.window.emplace_back(t, *x);
+      ls.sum += *x;
+      while (!ls.window.empty() && ls.window.front().first <= cutoff) {
+        ls.sum -= ls.window.front().second;
+        ls.window.pop_front();
+      }
+      if (c.fn == aggregate_fn::min || c.fn == aggregate_fn::max) {
+        bool is_max = c.fn == aggregate_fn::max;
+        while (!ls.extreme.empty() &&
+               (is_max ? ls.extreme.back().second <= *x : ls.extreme.back().second >= *x)) {
+          ls.extreme.pop_back();
+        }
+        ls.extreme.emplace_back(t, *x);
+        while (!ls.extreme.empty() && ls.extreme.front().first <= cutoff) ls.extreme.pop_front();
+      }
+      double n = static_cast<double>(ls.window.size());
+      double agg = 0;
+      switch (c.fn) {
+        case aggregate_fn::mean: agg = n > 0 ? ls.sum / n : 0; break;
+        case aggregate_fn::sum: agg = ls.sum; break;
+        case aggregate_fn::count: agg = n; break;
+        case aggregate_fn::min:
+        case aggregate_fn::max: agg = ls.extreme.empty() ? 0 : ls.extreme.front().second; break;
+      }
+      // The running sum drifts by rounding; recompute it now and then.
+      if (ls.window.size() == 1) ls.sum = ls.window.front().second;
+      ls.value = agg;
+      ls.active = hysteresis(c, ls.active, agg);
+      return;
+    }
+    case condition_kind::rate: {
+      int64_t cutoff = t - c.window_ns;
+      ls.window.emplace_back(t, *x);
+      while (!ls.window.empty() && ls.window.front().first <= cutoff) ls.window.pop_front();
+      const auto& first = ls.window.front();
+      const auto& last = ls.window.back();
+      if (ls.window.size() < 2 || last.first <= first.first) {
+        ls.active = false;
+        return;
+      }
+      double rate = (last.second - first.second) / (static_cast<double>(last.first - first.first) / 1e9);
+      ls.value = rate;
+      ls.active = hysteresis(c, ls.active, rate);
+      return;
+    }
+    default: return;
+  }
+}
+
+std::string render_message(const rule& r, const std::vector<model::tag>& group, alert_state state,
+                           double value, std::string_view why) {
+  std::string out;
+  if (r.message.empty()) {
+    out = (r.name.empty() ? r.id : r.name) + " " + alert_state_name(state);
+    for (const auto& t : group) out += " " + t.key + "=" + t.value;
+    out += " value=" + format_number(value);
+  } else {
+    const std::string& m = r.message;
+    for (size_t i = 0; i < m.size(); ++i) {
+      size_t close = m[i] == '{' ? m.find('}', i) : std::string::npos;
+      if (close == std::string::npos) {
+        out += m[i];
+        continue;
+      }
+      std::string key = m.substr(i + 1, close - i - 1);
+      if (key == "rule") {
+        out += r.name.empty() ? r.id : r.name;
+      } else if (key == "state") {
+        out += alert_state_name(state);
+      } else if (key == "value") {
+        out += format_number(value);
+      } else {
+        for (const auto& t : group) {
+          if (t.key == key) out += t.value;
+        }
+      }
+      i = close;
+    }
+  }
+  if (!why.empty()) {
+    out += " (";
+    out += why;
+    out += ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+engine::engine(event_sink sink) : sink_(std::move(sink)) {}
+engine::~engine() = default;
+
+status engine::add_rule(rule r, int64_t now) {
+  LIANDU_RETURN_IF_ERROR(validate(r));
+  auto cr = std::make_unique<compiled_rule>();
+  cr->def = std::move(r);
+  cr->compile(cr->def.when);
+  cr->signature = signature_of(cr->def.group_by);
+  if (cr->def.for_ns > 0) cr->needs_tick = true;
+  for (const auto& f : cr->def.where) {
+    if (f.match == tag_match::regex || f.match == tag_match::not_regex) {
+      try {
+        cr->regexes.emplace_back(std::regex(f.value, std::regex::ECMAScript | std::regex::optimize));
+      } catch (const std::regex_error&) {
+        return error(errc::invalid_argument, "where: bad regular expression");
+      }
+    } else {
+      cr->regexes.emplace_back(std::nullopt);
+    }
+  }
+  auto it = rules_.find(cr->def.id);
+  if (it != rules_.end()) {
+    close_all(*it->second, now, "rule replaced");
+    it->second = std::move(cr);
+  } else {
+    std::string id = cr->def.id;
+    rules_.emplace(std::move(id), std::move(cr));
+  }
+  rebuild_index();
+  return status();
+}
+
+status engine::remove_rule(std::string_view id, int64_t now) {
+  auto it = rules_.find(std::string(id));
+  if (it == rules_.end()) return error(errc::not_found, "rule \"" + std::string(id) + "\" not found");
+  close_all(*it->second, now, "rule removed");
+  rules_.erase(it);
+  rebuild_index();
+  return status();
+}
+
+void engine::close_all(compiled_rule& cr, int64_t now, std::string_view why) {
+  for (auto& [key, g] : cr.groups) {
+    if (g.state == alert_state::pending) {
+      transition(cr, g, alert_state::inactive, now, g.value, why);
+    } else if (is_open(g.state)) {
+      transition(cr, g, alert_state::resolved, now, g.value, why);
+    }
+  }
+}
+
+const rule* engine::find_rule(std::string_view id) const {
+  auto it = rules_.find(std::string(id));
+  return it == rules_.end() ? nullptr : &it->second->def;
+}
+
+std::vector<rule> engine::rules() const {
+  std::vector<rule> out;
+  out.reserve(rules_.size());
+  for (const auto& [id, cr] : rules_) out.push_back(cr->def);
+  std::sort(out.begin(), out.end(), [](const rule& a, const rule& b) { return a.id < b.id; });
+  return out;
+}
+
+size_t engine::rule_count() const { return rules_.size(); }
+
+void engine::rebuild_index() {
+  by_measurement_.clear();
+  std::vector<compiled_rule*> all;
+  for (auto& [id, cr] : rules_) all.push_back(cr.get());
+  // Deterministic order of evaluation (and so of events) within a point.
+  std::sort(all.begin(), all.end(),
+            [](const compiled_rule* a, const compiled_rule* b) { return a->def.id < b->def.id; });
+  for (compiled_rule* cr : all) by_measurement_[cr->def.measurement].push_back(cr);
+}
+
+uint32_t engine::signature_of(const std::vector<std::string>& group_by) {
+  for (size_t i = 0; i < signatures_.size(); ++i) {
+    if (signatures_[i] == group_by) return static_cast<uint32_t>(i);
+  }
+  signatures_.push_back(group_by);
+  group_ids_.emplace_back();
+  return static_cast<uint32_t>(signatures_.size() - 1);
+}
+
+std::optional<uint32_t> engine::group_id(uint32_t signature, std::span<const model::tag> tags, bool insert) {
+  scratch_key_.clear();
+  for (const auto& key : signatures_[signature]) {
+    scratch_key_ += find_tag(tags, key);
+    scratch_key_ += group_separator;
+  }
+  auto& ids = group_ids_[signature];
+  auto it = ids.find(std::string_view(scratch_key_));
+  if (it != ids.end()) return it->second;
+  if (!insert) return std::nullopt;
+  uint32_t id = next_group_id_++;
+  ids.emplace(scratch_key_, id);
+  return id;
+}
+
+void engine::process(const model::point& p) { process(p.measurement, p.tags, p.fields, p.time); }
+
+void engine::process(std::string_view measurement, std::span<const model::tag> tags,
+                     std::span<const model::field> fields, int64_t time) {
+  ++stats_.points;
+  auto it = by_measurement_.find(measurement);
+  if (it == by_measurement_.end()) return;
+  point_groups_.clear();
+  for (compiled_rule* cr : it->second) {
+    if (!cr->def.enabled || !cr->matches(tags)) continue;
+    uint32_t id = 0;
+    auto cached = std::find_if(point_groups_.begin(), point_groups_.end(),
+                               [&](const auto& sg) { return sg.first == cr->signature; });
+    if (cached != point_groups_.end()) {
+      id = cached->second;
+    } else {
+      id = *group_id(cr->signature, tags, /*insert=*/true);
+      point_groups_.emplace_back(cr->signature, id);
+    }
+    auto git = cr->groups.find(id);
+    if (git == cr->groups.end()) {
+      if (cr->groups.size() >= max_groups_per_rule) {
+        ++stats_.dropped_groups;
+        continue;
+      }
+      std::vector<model::tag> group_tags;
+      for (const auto& key : cr->def.group_by) group_tags.push_back({key, std::string(find_tag(tags, key))});
+      git = cr->groups.emplace(id, cr->make_group(std::move(group_tags))).first;
+    }
+    group_state& g = git->second;
+    ++stats_.evaluations;
+    for (size_t i = 0; i < cr->leaves.size(); ++i) {
+      const condition& c = cr->leaves[i];
+      update_leaf(c, g.leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
+    }
+    evaluate(*cr, g, time);
+  }
+}
+
+void engine::tick(int64_t now) {
+  for (auto& [id, crp] : rules_) {
+    compiled_rule& cr = *crp;
+    if (!cr.needs_tick || !cr.def.enabled) continue;
+    // A rule without group-by has one group, known before any point: start
+    // its absence clock at the first tick.
+    if (cr.has_absence && cr.def.group_by.empty() && cr.groups.empty()) {
+      group_state g = cr.make_group({});
+      for (size_t i = 0; i < cr.leaves.size(); ++i) {
+        if (cr.leaves[i].kind == condition_kind::absence) g.leaves[i].since = now;
+      }
+      cr.groups.emplace(*group_id(cr.signature, {}, /*insert=*/true), std::move(g));
+    }
+    for (auto& [key, g] : cr.groups) {
+      for (size_t i = 0; i < cr.leaves.size(); ++i) {
+        const condition& c = cr.leaves[i];
+        leaf_state& ls = g.leaves[i];
+        if (ls.since == no_time) continue;
+        if (c.kind == condition_kind::absence || c.kind == condition_kind::state_for) {
+          ls.value = static_cast<double>(now - ls.since) / 1e9;
+          ls.active = now - ls.since >= c.for_ns;
+        }
+      }
+      evaluate(cr, g, now);
+    }
+  }
+}
+
+void engine::evaluate(compiled_rule& cr, group_state& g, int64_t time) {
+  double value = 0;
+  bool holds = cr.eval(0, g, value);
+  switch (g.state) {
+    case alert_state::inactive:
+    case alert_state::resolved:
+      if (!holds) return;
+      g.alert_id = next_alert_id_++;
+      g.started = time;
+      g.pending_since = time;
+      g.user.clear();
+      g.comment.clear();
+      transition(cr, g, cr.def.for_ns > 0 ? alert_state::pending : alert_state::firing, time, value);
+      return;
+    case alert_state::pending:
+      if (!holds) {
+        transition(cr, g, alert_state::inactive, time, value);
+      } else if (time - g.pending_since >= cr.def.for_ns) {
+        transition(cr, g, alert_state::firing, time, value);
+      }
+      return;
+    case alert_state::firing:
+    case alert_state::acknowledged:
+      if (holds) {
+        g.value = value;
+      } else {
+        transition(cr, g, alert_state::resolved, time, value);
+      }
+      return;
+  }
+}
+
+void engine::transition(compiled_rule& cr, group_state& g, alert_state to, int64_t time, double value,
+                        std::string_view why) {
+  alert_event e;
+  e.rule_id = cr.def.id;
+  e.rule_name = cr.def.name;
+  e.rule_version = cr.def.version;
+  e.severity = cr.def.severity;
+  e.group = g.tags;
+  e.alert_id = g.alert_id;
+  e.previous = g.state;
+  e.state = to;
+  e.value = value;
+  e.time = time;
+  e.started = g.started;
+  if (to == alert_state::acknowledged) {
+    e.user = g.user;
+    e.comment = g.comment;
+  }
+  e.message = render_message(cr.def, g.tags, to, value, why);
+  e.actions = cr.def.actions;
+  g.state = to;
+  g.value = value;
+  g.last_change = time;
+  ++stats_.events;
+  if (sink_) sink_(e);
+}
+
+status engine::acknowledge(std::string_view rule_id, const std::vector<model::tag>& group, std::string user,
+                           std::string comment, int64_t time) {
+  auto it = rules_.find(std::string(rule_id));
+  if (it == rules_.end()) return error(errc::not_found, "rule \"" + std::string(rule_id) + "\" not found");
+  compiled_rule& cr = *it->second;
+  std::optional<uint32_t> id = group_id(cr.signature, group, /*insert=*/false);
+  auto git = id ? cr.groups.find(*id) : cr.groups.end();
+  if (git == cr.groups.end() ||
+      (git->second.state != alert_state::firing && git->second.state != alert_state::acknowledged)) {
+    return error(errc::not_found, "no firing alert for rule \"" + cr.def.id + "\" and this group");
+  }
+  group_state& g = git->second;
+  if (g.state == alert_state::acknowledged) {
+    return error(errc::conflict,
+                 "alert " + std::to_string(g.alert_id) + " already acknowledged by " + g.user);
+  }
+  g.user = std::move(user);
+  g.comment = std::move(comment);
+  transition(cr, g, alert_state::acknowledged, time, g.value);
+  return status();
+}
+
+std::vector<alert_info> engine::alerts() const {
+  std::vector<alert_info> out;
+  for (const auto& [id, cr] : rules_) {
+    for (const auto& [key, g] : cr->groups) {
+      if (!is_open(g.state)) continue;
+      alert_info a;
+      a.rule_id = cr->def.id;
+      a.rule_name = cr->def.name;
+      a.group = g.tags;
+      a.alert_id = g.alert_id;
+      a.state = g.state;
+      a.value = g.value;
+      a.started = g.started;
+      a.last_change = g.last_change;
+      a.user = g.user;
+      a.comment = g.comment;
+      out.push_back(std::move(a));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const alert_info& a, const alert_info& b) {
+    if (a.rule_id != b.rule_id) return a.rule_id < b.rule_id;
+    return std::lexicographical_compare(a.group.begin(), a.group.end(), b.group.begin(), b.group.end(),
+                                        [](const model::tag& x, const model::tag& y) {
+                                          return std::tie(x.key, x.value) < std::tie(y.key, y.value);
+                                        });
+  });
+  return out;
+}
+
+std::string engine::serialize_rules() const {
+  json list = json::array();
+  for (const rule& r : rules()) list.push_back(rule_to_json(r));
+  return list.dump();
+}
+
+status engine::deserialize_rules(std::string_view text) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_array()) return error(errc::invalid_argument, "rules: not a JSON array");
+  std::vector<rule> parsed;
+  for (size_t i = 0; i < j.size(); ++i) {
+    auto r = rule_from_json(j[i]);
+    if (!r.ok())
+      return error(errc::invalid_argument, "rules[" + std::to_string(i) + "]." + r.error().message());
+    parsed.push_back(std::move(*r));
+  }
+  for (auto& r : parsed) LIANDU_RETURN_IF_ERROR(add_rule(std::move(r)));
+  return status();
+}
+
+std::string engine::serialize_state() const {
+  json rules_j = json::object();
+  for (const auto& [id, cr] : rules_) {
+    json groups = json::array();
+    for (const auto& [key, g] : cr->groups) {
+      json tags = json::object();
+      for (const auto& t : g.tags) tags[t.key] = t.value;
+      json leaves = json::array();
+      for (const auto& ls : g.leaves) {
+        json since = ls.since == no_time ? json(nullptr) : json(ls.since);
+        leaves.push_back({{"active", ls.active}, {"since", since}, {"value", ls.value}});
+      }
+      groups.push_back({{"tags", std::move(tags)},
+                        {"state", alert_state_name(g.state)},
+                        {"alert_id", g.alert_id},
+                        {"started", g.started},
+                        {"pending_since", g.pending_since},
+                        {"last_change", g.last_change},
+                        {"value", g.value},
+                        {"user", g.user},
+                        {"comment", g.comment},
+                        {"leaves", std::move(leaves)}});
+    }
+    rules_j[id] = {{"version", cr->def.version}, {"groups", std::move(groups)}};
+  }
+  json j = {{"format", 1}, {"next_alert_id", next_alert_id_}, {"rules", std::move(rules_j)}};
+  return j.dump();
+}
+
+status engine::deserialize_state(std::string_view text) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  auto bad = [](const std::string& what) { return error(errc::corruption, "alert state: " + what); };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  if (!j.contains("format") || j["format"] != 1) return bad("unknown format");
+  if (!j.contains("rules") || !j["rules"].is_object()) return bad("rules missing");
+  if (!j.contains("next_alert_id") || !j["next_alert_id"].is_number_unsigned())
+    return bad("next_alert_id missing");
+  // Validate everything before changing anything.
+  struct restored {
+    compiled_rule* cr;
+    uint32_t key;
+    group_state g;
+  };
+  std::vector<restored> out;
+  for (auto it = j["rules"].begin(); it != j["rules"].end(); ++it) {
+    auto rit = rules_.find(it.key());
+    if (rit == rules_.end()) continue;
+    compiled_rule& cr = *rit->second;
+    const json& groups = it.value().contains("groups") ? it.value()["groups"] : json();
+    if (!groups.is_array()) return bad("rule " + it.key() + ": groups missing");
+    for (const json& gj : groups) {
+      if (!gj.is_object() || !gj.contains("tags") || !gj["tags"].is_object())
+        return bad("group without tags");
+      std::vector<model::tag> tags;
+      for (auto t = gj["tags"].begin(); t != gj["tags"].end(); ++t) {
+        if (!t.value().is_string()) return bad("tag value not a string");
+        tags.push_back({t.key(), t.value().get<std::string>()});
+      }
+      uint32_t key = *group_id(cr.signature, tags, /*insert=*/true);
+      group_state g = cr.make_group(std::move(tags));
+      alert_state s;
+      if (!gj.contains("state") || !gj["state"].is_string() ||
+          !parse_alert_state(gj["state"].get<std::string>(), s)) {
+        return bad("bad state");
+      }
+      g.state = s;
+      auto get_int = [&](const char* k, int64_t& dst) {
+        if (!gj.contains(k) || !gj[k].is_number_integer()) return false;
+        dst = gj[k].get<int64_t>();
+        return true;
+      };
+      int64_t alert_id = 0;
+      if (!get_int("alert_id", alert_id) || !get_int("started", g.started) ||
+          !get_int("pending_since", g.pending_since) || !get_int("last_change", g.last_change)) {
+        return bad("bad times or alert_id");
+      }
+      g.alert_id = static_cast<uint64_t>(alert_id);
+      g.value = gj.contains("value") && gj["value"].is_number() ? gj["value"].get<double>() : 0.0;
+      if (gj.contains("user") && gj["user"].is_string()) g.user = gj["user"].get<std::string>();
+      if (gj.contains("comment") && gj["comment"].is_string()) g.comment = gj["comment"].get<std::string>();
+      // Leaf flags only when the rule still has the same shape.
+      if (gj.contains("leaves") && gj["leaves"].is_array() && gj["leaves"].size() == g.leaves.size()) {
+        for (size_t i = 0; i < g.leaves.size(); ++i) {
+          const json& lj = gj["leaves"][i];
+          if (!lj.is_object()) return bad("bad leaf");
+          if (lj.contains("active") && lj["active"].is_boolean())
+            g.leaves[i].active = lj["active"].get<bool>();
+          if (lj.contains("since") && lj["since"].is_number_integer())
+            g.leaves[i].since = lj["since"].get<int64_t>();
+          if (lj.contains("value") && lj["value"].is_number()) g.leaves[i].value = lj["value"].get<double>();
+        }
+      }
+      out.push_back({&cr, std::move(key), std::move(g)});
+    }
+  }
+  for (auto& r : out) r.cr->groups.insert_or_assign(r.key, std::move(r.g));
+  next_alert_id_ = std::max(next_alert_id_, j["next_alert_id"].get<uint64_t>());
+  return status();
+}
+
+}  // namespace liandu::toolbox::rules

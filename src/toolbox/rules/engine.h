@@ -1,0 +1,132 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+#include "model/point.h"
+#include "toolbox/rules/alert_event.h"
+#include "toolbox/rules/rule.h"
+
+namespace liandu::toolbox::rules {
+
+// An open alert, as listed by engine::alerts().
+struct alert_info {
+  std::string rule_id;
+  std::string rule_name;
+  std::vector<model::tag> group;
+  uint64_t alert_id = 0;
+  alert_state state = alert_state::inactive;
+  double value = 0;
+  int64_t started = 0;
+  int64_t last_change = 0;
+  std::string user;
+  std::string comment;
+};
+
+// The rule engine. Points are fed one at a time (process) in event-time order
+// per series; time-based conditions (absence, state held, pending for) also
+// advance on tick(now), which the application calls periodically with the
+// same clock as the point times. Every alert transition is handed to the sink
+// synchronously, inside process/tick/acknowledge/remove_rule.
+//
+// Rules are indexed by measurement, so a point costs only the rules of its
+// measurement. Window contents and anomaly baselines live in memory only;
+// serialize_state() keeps the alert lifecycle (open alerts, acknowledgements,
+// last-seen times, hysteresis flags) across restarts.
+//
+// Not thread-safe: call from one thread or strand. The sink must not call
+// back into the engine.
+class engine {
+ public:
+  using event_sink = std::function<void(const alert_event&)>;
+
+  explicit engine(event_sink sink);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Adds a rule, or replaces the rule with the same id: the old rule's open
+  // alerts are resolved at `now` (events emitted) and its groups dropped.
+  // invalid_argument when the rule does not validate.
+  status add_rule(rule r, int64_t now = 0);
+  // Resolves the rule's open alerts at `now` (events emitted) and removes it.
+  // not_found when there is no such rule.
+  status remove_rule(std::string_view id, int64_t now);
+  const rule* find_rule(std::string_view id) const;
+  std::vector<rule> rules() const;  // sorted by id
+  size_t rule_count() const;
+
+  void process(const model::point& p);
+  void process(std::string_view measurement, std::span<const model::tag> tags,
+               std::span<const model::field> fields, int64_t time);
+  void tick(int64_t now);
+
+  // Acknowledges the firing alert of (rule, group); group holds the group-by
+  // tags (any order; extra tags are ignored). not_found when no alert is
+  // firing there; conflict when it is already acknowledged.
+  status acknowledge(std::string_view rule_id, const std::vector<model::tag>& group, std::string user,
+                     std::string comment, int64_t time);
+
+  std::vector<alert_info> alerts() const;  // open alerts, sorted by rule id then group
+
+  std::string serialize_rules() const;              // JSON array of rules
+  status deserialize_rules(std::string_view json);  // adds (or replaces) each rule, all or none
+  std::string serialize_state() const;              // JSON
+  // Restores the alert lifecycle of rules already added; groups of unknown
+  // rules are skipped. Emits no events.
+  status deserialize_state(std::string_view json);
+
+  struct counters {
+    uint64_t points = 0;          // points given to process()
+    uint64_t evaluations = 0;     // (rule, point) pairs that matched and were evaluated
+    uint64_t events = 0;          // transitions emitted
+    uint64_t dropped_groups = 0;  // points of a new group beyond max_groups_per_rule
+  };
+  const counters& stats() const { return stats_; }
+
+  // A rule grouped by a tag of unbounded cardinality stops creating groups here.
+  static constexpr size_t max_groups_per_rule = 100'000;
+
+  struct compiled_rule;
+  struct group_state;
+
+ private:
+  void rebuild_index();
+  void evaluate(compiled_rule& cr, group_state& g, int64_t time);
+  void transition(compiled_rule& cr, group_state& g, alert_state to, int64_t time, double value,
+                  std::string_view why = {});
+  void close_all(compiled_rule& cr, int64_t now, std::string_view why);
+
+  event_sink sink_;
+  std::unordered_map<std::string, std::unique_ptr<compiled_rule>> rules_;
+  struct string_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, std::vector<compiled_rule*>, string_hash, std::equal_to<>> by_measurement_;
+  // Group keys (the values of the group-by tags) are interned per distinct
+  // group-by list, so that a point met by many rules with the same group-by
+  // builds and hashes its key once. Interned keys are kept for the engine's
+  // life (bounded by the groups seen, like the groups themselves).
+  uint32_t signature_of(const std::vector<std::string>& group_by);
+  std::optional<uint32_t> group_id(uint32_t signature, std::span<const model::tag> tags, bool insert);
+
+  uint64_t next_alert_id_ = 1;
+  counters stats_;
+  std::vector<std::vector<std::string>> signatures_;
+  std::vector<std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>>> group_ids_;
+  uint32_t next_group_id_ = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in process(): (signature, group id)
+  std::string scratch_key_;
+};
+
+}  // namespace liandu::toolbox::rules

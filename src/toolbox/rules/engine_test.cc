@@ -1,0 +1,501 @@
+#include "toolbox/rules/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace liandu::toolbox::rules {
+namespace {
+
+constexpr int64_t sec = 1'000'000'000;
+
+// Records every event; expectations compare the compact form "state@seconds".
+struct recorder {
+  std::vector<alert_event> events;
+  engine::event_sink sink() {
+    return [this](const alert_event& e) { events.push_back(e); };
+  }
+  std::vector<std::string> summary() const {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      std::string s = std::string(alert_state_name(e.state)) + "@" + std::to_string(e.time / sec);
+      for (const auto& t : e.group) s += "," + t.value;
+      out.push_back(s);
+    }
+    return out;
+  }
+};
+
+using strings = std::vector<std::string>;
+
+rule must_parse(const std::string& json) {
+  auto r = parse_rule(json);
+  EXPECT_TRUE(r.ok()) << r.error().to_string();
+  return r.ok() ? *r : rule();
+}
+
+model::point pt(const std::string& measurement, std::vector<model::tag> tags,
+                std::vector<model::field> fields, int64_t seconds) {
+  return model::point{measurement, std::move(tags), std::move(fields), seconds * sec};
+}
+
+// Feeds `values` of field v, one per second from t=first unless times given.
+void feed(engine& e, const std::vector<double>& values, int64_t first = 1) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    e.process(pt("m", {}, {{"v", values[i]}}, first + static_cast<int64_t>(i)));
+  }
+}
+
+TEST(engine, threshold_fires_once_and_resolves) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "hot", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
+                  .ok());
+  feed(e, {70, 85, 90, 95, 70, 81});
+  EXPECT_EQ(rec.summary(), (strings{"firing@2", "resolved@5", "firing@6"}));
+  EXPECT_EQ(rec.events[0].value, 85);
+  EXPECT_EQ(rec.events[1].value, 70);
+  EXPECT_EQ(rec.events[0].alert_id, rec.events[1].alert_id);
+  EXPECT_NE(rec.events[1].alert_id, rec.events[2].alert_id);
+  EXPECT_EQ(rec.events[1].previous, alert_state::firing);
+}
+
+TEST(engine, every_comparison_operator) {
+  struct c {
+    const char* op;
+    strings want;
+  };
+  // Stream 1, 2, 3, 2, 1 against the value 2.
+  const c cases[] = {{">", {"firing@3", "resolved@4"}},
+                     {">=", {"firing@2", "resolved@5"}},
+                     {"<", {"firing@1", "resolved@2", "firing@5"}},
+                     {"<=", {"firing@1", "resolved@3", "firing@4"}},
+                     {"==", {"firing@2", "resolved@3", "firing@4", "resolved@5"}},
+                     {"!=", {"firing@1", "resolved@2", "firing@3", "resolved@4", "firing@5"}}};
+  for (const auto& tc : cases) {
+    recorder rec;
+    engine e(rec.sink());
+    ASSERT_TRUE(e.add_rule(must_parse(std::string(R"({"id": "r", "measurement": "m",
+        "when": {"type": "threshold", "field": "v", "op": ")") +
+                                      tc.op + R"(", "value": 2}})"))
+                    .ok());
+    feed(e, {1, 2, 3, 2, 1});
+    EXPECT_EQ(rec.summary(), tc.want) << tc.op;
+  }
+}
+
+TEST(engine, integer_and_boolean_fields_compare_as_numbers_strings_are_ignored) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": ">=", "value": 1}})"))
+                  .ok());
+  e.process(pt("m", {}, {{"v", int64_t{0}}}, 1));
+  e.process(pt("m", {}, {{"v", std::string("5")}}, 2));
+  e.process(pt("m", {}, {{"v", true}}, 3));
+  e.process(pt("m", {}, {{"v", uint64_t{0}}}, 4));
+  EXPECT_EQ(rec.summary(), (strings{"firing@3", "resolved@4"}));
+}
+
+TEST(engine, hysteresis_stops_flapping_at_the_limit) {
+  const std::vector<double> hovering = {70, 81, 79, 81, 79, 76, 74, 81};
+  recorder plain;
+  engine e1(plain.sink());
+  ASSERT_TRUE(e1.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
+                  .ok());
+  feed(e1, hovering);
+  EXPECT_EQ(plain.summary(), (strings{"firing@2", "resolved@3", "firing@4", "resolved@5", "firing@8"}));
+
+  recorder rec;
+  engine e2(rec.sink());
+  ASSERT_TRUE(e2.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80, "clear": 75}})"))
+                  .ok());
+  feed(e2, hovering);
+  EXPECT_EQ(rec.summary(), (strings{"firing@2", "resolved@7", "firing@8"}));
+}
+
+TEST(engine, hysteresis_downward) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "low", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": "<", "value": 10, "clear": 15}})"))
+                  .ok());
+  feed(e, {20, 9, 11, 14, 15, 9});
+  EXPECT_EQ(rec.summary(), (strings{"firing@2", "resolved@5", "firing@6"}));
+}
+
+TEST(engine, minimum_duration_before_firing) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m", "for": "3s",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
+                  .ok());
+  // Hovering: never above 80 for 3 s.
+  feed(e, {85, 85, 70, 85, 85, 70});
+  EXPECT_EQ(rec.summary(), (strings{"pending@1", "inactive@3", "pending@4", "inactive@6"}));
+  rec.events.clear();
+  // Held: pending at 10, firing at 13, resolved at 15.
+  feed(e, {85, 86, 87, 88, 89, 10}, 10);
+  EXPECT_EQ(rec.summary(), (strings{"pending@10", "firing@13", "resolved@15"}));
+  EXPECT_EQ(rec.events[1].started, 10 * sec);
+  EXPECT_EQ(rec.events[0].alert_id, rec.events[2].alert_id);
+}
+
+TEST(engine, pending_fires_on_tick_without_new_points) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m", "for": "10s",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
+                  .ok());
+  feed(e, {90});
+  e.tick(10 * sec);
+  e.tick(11 * sec);
+  e.tick(12 * sec);
+  EXPECT_EQ(rec.summary(), (strings{"pending@1", "firing@11"}));
+}
+
+TEST(engine, aggregate_mean_over_sliding_window) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"type": "aggregate", "fn": "mean", "field": "v", "window": "5m", "op": ">", "value": 80}})"))
+                  .ok());
+  // One point a minute: means 70, 80, 83.33 (fire), 77.5 (resolve).
+  for (auto [t, v] : std::vector<std::pair<int64_t, double>>{{0, 70}, {60, 90}, {120, 90}, {180, 60}}) {
+    e.process(pt("m", {}, {{"v", v}}, t));
+  }
+  // At 420 s the window (120, 420] holds 60 and 100: mean 80, still resolved;
+  // at 480 s it holds 100 and 100: fires.
+  e.process(pt("m", {}, {{"v", 100.0}}, 420));
+  e.process(pt("m", {}, {{"v", 100.0}}, 480));
+  EXPECT_EQ(rec.summary(), (strings{"firing@120", "resolved@180", "firing@480"}));
+  EXPECT_NEAR(rec.events[0].value, 250.0 / 3, 1e-9);
+  EXPECT_EQ(rec.events[1].value, 77.5);
+  EXPECT_EQ(rec.events[2].value, 100);
+}
+
+TEST(engine, aggregate_min_max_sum_count) {
+  struct c {
+    const char* fn;
+    const char* op;
+    double value;
+    strings want;
+    std::vector<double> values;
+  };
+  // Window 3s, points every second from t=1.
+  const c cases[] = {
+      {"max", ">", 50, {"firing@1", "resolved@4"}, {60, 10, 20, 10, 10}},
+      {"min", "<", 5, {"firing@2", "resolved@5"}, {10, 1, 20, 30, 30}},
+      {"sum", ">", 100, {"firing@2", "resolved@4"}, {50, 60, 0, 0, 0}},
+      {"count", ">=", 3, {"firing@3"}, {1, 1, 1, 1, 1}},
+  };
+  for (const auto& tc : cases) {
+    recorder rec;
+    engine e(rec.sink());
+    ASSERT_TRUE(e.add_rule(must_parse(std::string(R"({"id": "r", "measurement": "m",
+        "when": {"type": "aggregate", "fn": ")") +
+                                      tc.fn + R"(", "field": "v", "window": "3s", "op": ")" + tc.op +
+                                      R"(", "value": )" + std::to_string(tc.value) + "}}"))
+                    .ok());
+    feed(e, tc.values);
+    EXPECT_EQ(rec.summary(), tc.want) << tc.fn;
+  }
+}
+
+TEST(engine, rate_of_change_per_second) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"type": "rate", "field": "v", "window": "1m", "op": ">", "value": 2}})"))
+                  .ok());
+  // (t, value): rate over the window: none, 1/s, 2.5/s (fires), 3/s over
+  // (0, 60], then the window (40, 100] holds 160 and 170: 0.25/s (resolves).
+  for (auto [t, v] :
+       std::vector<std::pair<int64_t, double>>{{0, 0}, {10, 10}, {20, 50}, {60, 160}, {100, 170}}) {
+    e.process(pt("m", {}, {{"v", v}}, t));
+  }
+  EXPECT_EQ(rec.summary(), (strings{"firing@20", "resolved@100"}));
+  EXPECT_EQ(rec.events[0].value, 2.5);
+  EXPECT_EQ(rec.events[1].value, 0.25);
+}
+
+TEST(engine, absence_detected_by_tick_per_group) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "silent", "measurement": "m", "group_by": ["host"],
+      "when": {"type": "absence", "for": "30s"}})"))
+                  .ok());
+  e.process(pt("m", {{"host", "a"}}, {{"v", 1.0}}, 0));
+  e.process(pt("m", {{"host", "b"}}, {{"v", 1.0}}, 0));
+  e.tick(20 * sec);
+  e.process(pt("m", {{"host", "a"}}, {{"v", 1.0}}, 25));
+  e.tick(30 * sec);  // b silent for 30 s
+  e.tick(50 * sec);  // still silent: no second event
+  e.process(pt("m", {{"host", "b"}}, {{"v", 1.0}}, 52));
+  e.tick(54 * sec);
+  e.tick(55 * sec);  // a silent for 30 s
+  EXPECT_EQ(rec.summary(), (strings{"firing@30,b", "resolved@52,b", "firing@55,a"}));
+  EXPECT_EQ(rec.events[0].value, 30);
+}
+
+TEST(engine, absence_of_a_rule_without_groups_counts_from_the_first_tick) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "silent", "measurement": "m",
+      "when": {"type": "absence", "field": "v", "for": "30s"}})"))
+                  .ok());
+  e.tick(100 * sec);
+  e.tick(129 * sec);
+  e.process(pt("m", {}, {{"other", 1.0}}, 129));  // not the watched field
+  e.tick(130 * sec);
+  e.process(pt("m", {}, {{"v", 1.0}}, 131));
+  EXPECT_EQ(rec.summary(), (strings{"firing@130", "resolved@131"}));
+}
+
+TEST(engine, state_held_too_long) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "down", "measurement": "machine", "group_by": ["id"],
+      "when": {"type": "state", "field": "status", "state": "down", "for": "10m"}})"))
+                  .ok());
+  auto status_at = [&](const char* id, const char* s, int64_t t) {
+    e.process(pt("machine", {{"id", id}}, {{"status", std::string(s)}}, t));
+  };
+  status_at("m1", "down", 0);
+  status_at("m2", "down", 0);
+  status_at("m2", "up", 100);  // m2 back up, then down again at 200
+  status_at("m2", "down", 200);
+  status_at("m1", "down", 300);
+  e.tick(599 * sec);
+  e.tick(600 * sec);  // m1 down for 10 min
+  status_at("m1", "up", 700);
+  e.tick(799 * sec);
+  status_at("m2", "down", 800);  // m2 down since 200: 10 min at 800
+  EXPECT_EQ(rec.summary(), (strings{"firing@600,m1", "resolved@700,m1", "firing@800,m2"}));
+  EXPECT_EQ(rec.events[0].value, 600);
+}
+
+TEST(engine, state_compares_numbers_and_booleans_as_text) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"any": [{"type": "state", "field": "code", "state": "3", "for": "2s"},
+                       {"type": "state", "field": "ok", "op": "!=", "state": "true", "for": "2s"}]}})"))
+                  .ok());
+  e.process(pt("m", {}, {{"code", int64_t{3}}, {"ok", true}}, 0));
+  e.process(pt("m", {}, {{"code", 3.0}, {"ok", true}}, 2));
+  e.process(pt("m", {}, {{"code", 4.0}, {"ok", false}}, 3));
+  e.process(pt("m", {}, {{"code", 4.0}, {"ok", false}}, 5));
+  e.process(pt("m", {}, {{"code", 4.0}, {"ok", true}}, 6));
+  EXPECT_EQ(rec.summary(), (strings{"firing@2", "resolved@3", "firing@5", "resolved@6"}));
+}
+
+TEST(engine, and_or_trees) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "and", "measurement": "m",
+      "when": {"all": [{"type": "threshold", "field": "t", "op": ">", "value": 80},
+                       {"type": "threshold", "field": "p", "op": "<", "value": 2}]}})"))
+                  .ok());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "or", "measurement": "m",
+      "when": {"any": [{"type": "threshold", "field": "t", "op": ">", "value": 80},
+                       {"all": [{"type": "threshold", "field": "p", "op": "<", "value": 2},
+                                {"type": "threshold", "field": "t", "op": ">", "value": 50}]}]}})"))
+                  .ok());
+  e.process(pt("m", {}, {{"t", 60.0}, {"p", 3.0}}, 1));  // and: F; or: F
+  e.process(pt("m", {}, {{"p", 1.0}}, 2));               // t stays 60: and F; or: p<2 && t>50 → T
+  e.process(pt("m", {}, {{"t", 90.0}}, 3));              // and: T; or: T
+  e.process(pt("m", {}, {{"p", 5.0}}, 4));               // and: F; or: t>80 → T
+  e.process(pt("m", {}, {{"t", 40.0}}, 5));              // or: F
+  strings got;
+  for (const auto& ev : rec.events)
+    got.push_back(ev.rule_id + ":" + alert_state_name(ev.state) + "@" + std::to_string(ev.time / sec));
+  EXPECT_EQ(got, (strings{"or:firing@2", "and:firing@3", "and:resolved@4", "or:resolved@5"}));
+  // The value reported is that of the leaf that decided.
+  EXPECT_EQ(rec.events[0].value, 1.0);
+  EXPECT_EQ(rec.events[1].value, 90.0);
+  EXPECT_EQ(rec.events[2].value, 5.0);
+}
+
+TEST(engine, lifecycle_with_acknowledgement_and_dedup) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "hot", "name": "Hot", "measurement": "m", "group_by": ["host"],
+      "severity": "critical", "message": "{rule} {state} on {host}: {value}",
+      "actions": [{"type": "webhook", "url": "http://h/x"}],
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
+                  .ok());
+  EXPECT_EQ(e.acknowledge("hot", {{"host", "a"}}, "ann", "", 0).code(), errc::not_found);
+  e.process(pt("m", {{"host", "a"}, {"rack", "1"}}, {{"v", 90.0}}, 1));
+  e.process(pt("m", {{"host", "b"}}, {{"v", 95.0}}, 1));
+  e.process(pt("m", {{"host", "a"}}, {{"v", 91.0}}, 2));  // deduplicated
+  ASSERT_TRUE(e.acknowledge("hot", {{"host", "a"}}, "ann", "fan replaced", 3 * sec).ok());
+  EXPECT_EQ(e.acknowledge("hot", {{"host", "a"}}, "bob", "", 4 * sec).code(), errc::conflict);
+  EXPECT_EQ(e.acknowledge("nope", {{"host", "a"}}, "bob", "", 4 * sec).code(), errc::not_found);
+  e.process(pt("m", {{"host", "a"}}, {{"v", 99.0}}, 5));  // still acknowledged: nothing
+  auto open = e.alerts();
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_EQ(open[0].group, (std::vector<model::tag>{{"host", "a"}}));
+  EXPECT_EQ(open[0].state, alert_state::acknowledged);
+  EXPECT_EQ(open[0].user, "ann");
+  EXPECT_EQ(open[0].value, 99.0);
+  EXPECT_EQ(open[1].state, alert_state::firing);
+  e.process(pt("m", {{"host", "a"}}, {{"v", 10.0}}, 6));
+  EXPECT_EQ(rec.summary(), (strings{"firing@1,a", "firing@1,b", "acknowledged@3,a", "resolved@6,a"}));
+  const alert_event& ack = rec.events[2];
+  EXPECT_EQ(ack.user, "ann");
+  EXPECT_EQ(ack.comment, "fan replaced");
+  EXPECT_EQ(ack.previous, alert_state::firing);
+  EXPECT_EQ(ack.alert_id, rec.events[0].alert_id);
+  EXPECT_EQ(rec.events[3].alert_id, rec.events[0].alert_id);
+  EXPECT_EQ(rec.events[0].message, "Hot firing on a: 90");
+  EXPECT_EQ(rec.events[0].severity, "critical");
+  ASSERT_EQ(rec.events[0].actions.size(), 1u);
+  EXPECT_EQ(rec.events[0].actions[0].target, "http://h/x");
+  EXPECT_EQ(e.alerts().size(), 1u);
+}
+
+TEST(engine, tag_filters_equality_and_regex) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m", "group_by": ["line"],
+      "where": [{"tag": "site", "value": "s1"}, {"tag": "line", "op": "=~", "value": "^L[12]$"},
+                {"tag": "kind", "op": "!~", "value": "test"}],
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 0}})"))
+                  .ok());
+  e.process(pt("m", {{"line", "L1"}, {"site", "s1"}}, {{"v", 1.0}}, 1));
+  e.process(pt("m", {{"line", "L3"}, {"site", "s1"}}, {{"v", 1.0}}, 2));
+  e.process(pt("m", {{"line", "L2"}, {"site", "s2"}}, {{"v", 1.0}}, 3));
+  e.process(pt("m", {{"kind", "a-test"}, {"line", "L2"}, {"site", "s1"}}, {{"v", 1.0}}, 4));
+  e.process(pt("other", {{"line", "L2"}, {"site", "s1"}}, {{"v", 1.0}}, 5));
+  e.process(pt("m", {{"line", "L2"}, {"site", "s1"}}, {{"v", 1.0}}, 6));
+  EXPECT_EQ(rec.summary(), (strings{"firing@1,L1", "firing@6,L2"}));
+}
+
+TEST(engine, anomaly_condition) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "vib", "measurement": "m",
+      "when": {"type": "anomaly", "field": "v", "method": "robust_z", "threshold": 6, "clear": 3,
+               "window": 30, "min_samples": 20}})"))
+                  .ok());
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  for (int64_t t = 0; t < 100; ++t) e.process(pt("m", {}, {{"v", 10 + noise(rng)}}, t));
+  EXPECT_TRUE(rec.events.empty());
+  e.process(pt("m", {}, {{"v", 30.0}}, 100));
+  e.process(pt("m", {}, {{"v", 10.0}}, 101));
+  EXPECT_EQ(rec.summary(), (strings{"firing@100", "resolved@101"}));
+  EXPECT_GT(rec.events[0].value, 6);
+}
+
+TEST(engine, replacing_and_removing_rules_resolves_open_alerts) {
+  recorder rec;
+  engine e(rec.sink());
+  const char* json = R"({"id": "r", "measurement": "m",
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})";
+  ASSERT_TRUE(e.add_rule(must_parse(json)).ok());
+  feed(e, {90});
+  rule r2 = must_parse(json);
+  r2.version = 2;
+  ASSERT_TRUE(e.add_rule(r2, 5 * sec).ok());
+  EXPECT_EQ(e.find_rule("r")->version, 2);
+  feed(e, {90}, 6);
+  ASSERT_TRUE(e.remove_rule("r", 7 * sec).ok());
+  EXPECT_EQ(e.remove_rule("r", 7 * sec).code(), errc::not_found);
+  EXPECT_EQ(rec.summary(), (strings{"firing@1", "resolved@5", "firing@6", "resolved@7"}));
+  EXPECT_EQ(rec.events[1].message, "r resolved value=90 (rule replaced)");
+  EXPECT_EQ(e.rule_count(), 0u);
+}
+
+TEST(engine, invalid_rule_is_refused) {
+  engine e(nullptr);
+  rule r;
+  r.id = "x";
+  EXPECT_EQ(e.add_rule(r).code(), errc::invalid_argument);
+  EXPECT_EQ(e.rule_count(), 0u);
+}
+
+TEST(engine, persistence_round_trip) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "hot", "measurement": "m", "group_by": ["host"],
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80, "clear": 70}})"))
+                  .ok());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "silent", "measurement": "m", "group_by": ["host"],
+      "when": {"type": "absence", "for": "30s"}})"))
+                  .ok());
+  e.process(pt("m", {{"host", "a"}}, {{"v", 90.0}}, 1));
+  e.process(pt("m", {{"host", "b"}}, {{"v", 95.0}}, 2));
+  ASSERT_TRUE(e.acknowledge("hot", {{"host", "b"}}, "ann", "known", 3 * sec).ok());
+  std::string rules_json = e.serialize_rules();
+  std::string state_json = e.serialize_state();
+
+  recorder rec2;
+  engine restored(rec2.sink());
+  ASSERT_TRUE(restored.deserialize_rules(rules_json).ok());
+  ASSERT_TRUE(restored.deserialize_state(state_json).ok());
+  EXPECT_EQ(restored.rules(), e.rules());
+  auto before = e.alerts();
+  auto after = restored.alerts();
+  ASSERT_EQ(after.size(), 2u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].alert_id, before[i].alert_id);
+    EXPECT_EQ(after[i].state, before[i].state);
+    EXPECT_EQ(after[i].user, before[i].user);
+    EXPECT_EQ(after[i].started, before[i].started);
+  }
+  // No duplicate firing after the restart; hysteresis state kept (75 > 70:
+  // still firing); below the clear level resolves with the same alert id.
+  restored.process(pt("m", {{"host", "a"}}, {{"v", 75.0}}, 10));
+  EXPECT_TRUE(rec2.events.empty());
+  restored.process(pt("m", {{"host", "a"}}, {{"v", 60.0}}, 11));
+  // Absence clocks survive too: b last seen at 2 s.
+  restored.tick(32 * sec);
+  EXPECT_EQ(rec2.summary(), (strings{"resolved@11,a", "firing@32,b"}));
+  EXPECT_EQ(rec2.events[0].alert_id, before[0].alert_id);
+  // New alerts continue the id sequence.
+  EXPECT_GT(rec2.events[1].alert_id, before[1].alert_id);
+}
+
+TEST(engine, bad_state_is_refused_without_changes) {
+  engine e(nullptr);
+  EXPECT_EQ(e.deserialize_state("{").code(), errc::corruption);
+  EXPECT_EQ(e.deserialize_state(R"({"format": 2})").code(), errc::corruption);
+  EXPECT_EQ(e.deserialize_rules(R"([{"id": "x"}])").code(), errc::invalid_argument);
+  EXPECT_EQ(e.rule_count(), 0u);
+}
+
+TEST(alert_event, as_point_and_json) {
+  alert_event ev;
+  ev.rule_id = "hot";
+  ev.rule_name = "Hot";
+  ev.rule_version = 2;
+  ev.severity = "critical";
+  ev.group = {{"host", "a"}};
+  ev.alert_id = 7;
+  ev.state = alert_state::acknowledged;
+  ev.previous = alert_state::firing;
+  ev.value = 90;
+  ev.message = "m";
+  ev.time = 5;
+  ev.started = 1;
+  ev.user = "ann";
+  model::point p = to_point(ev);
+  EXPECT_EQ(p.measurement, "alerts");
+  EXPECT_EQ(p.tags, (std::vector<model::tag>{{"host", "a"}, {"rule_id", "hot"}, {"severity", "critical"}}));
+  EXPECT_EQ(p.time, 5);
+  EXPECT_EQ(p.fields[3], (model::field{"state", std::string("acknowledged")}));
+  EXPECT_EQ(p.fields.back(), (model::field{"user", std::string("ann")}));
+  auto j = to_json(ev);
+  EXPECT_EQ(j["group"]["host"], "a");
+  EXPECT_EQ(j["state"], "acknowledged");
+  EXPECT_EQ(j["alert_id"], 7);
+}
+
+}  // namespace
+}  // namespace liandu::toolbox::rules

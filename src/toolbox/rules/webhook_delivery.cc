@@ -1,0 +1,85 @@
+#include "toolbox/rules/webhook_delivery.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <vector>
+
+namespace liandu::toolbox::rules {
+
+webhook_delivery::webhook_delivery(sender send) : webhook_delivery(std::move(send), options()) {}
+
+webhook_delivery::webhook_delivery(sender send, options o) : send_(std::move(send)), options_(o) {
+  options_.max_attempts = std::max(options_.max_attempts, 1);
+  options_.multiplier = std::max(options_.multiplier, 1.0);
+}
+
+status webhook_delivery::enqueue(std::string url, std::string body, int64_t now) {
+  std::lock_guard lock(mu_);
+  if (queue_.size() >= options_.max_queue) {
+    ++stats_.rejected;
+    return error(errc::limit_exceeded, "webhook queue full (" + std::to_string(options_.max_queue) + ")");
+  }
+  queue_.push_back(item{std::move(url), std::move(body), 0, now});
+  ++stats_.enqueued;
+  return status();
+}
+
+int64_t webhook_delivery::backoff(int failed_attempts) const {
+  double b =
+      static_cast<double>(options_.initial_backoff_ns) * std::pow(options_.multiplier, failed_attempts - 1);
+  return b >= static_cast<double>(options_.max_backoff_ns) ? options_.max_backoff_ns
+                                                           : static_cast<int64_t>(b);
+}
+
+size_t webhook_delivery::poll(int64_t now) {
+  std::vector<item> due;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->due <= now) {
+        due.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (item& d : due) {
+    status s = send_ ? send_(d.url, d.body) : error(errc::internal, "no sender");
+    std::lock_guard lock(mu_);
+    ++stats_.attempts;
+    ++d.attempts;
+    if (s.ok()) {
+      ++stats_.delivered;
+      continue;
+    }
+    stats_.last_error = s.to_string();
+    stats_.last_error_url = d.url;
+    stats_.last_error_time = now;
+    if (d.attempts >= options_.max_attempts) {
+      ++stats_.failed;
+      continue;
+    }
+    ++stats_.retries;
+    d.due = now + backoff(d.attempts);
+    queue_.push_back(std::move(d));
+  }
+  return due.size();
+}
+
+int64_t webhook_delivery::next_due() const {
+  std::lock_guard lock(mu_);
+  int64_t next = INT64_MAX;
+  for (const auto& d : queue_) next = std::min(next, d.due);
+  return next;
+}
+
+webhook_delivery::counters webhook_delivery::stats() const {
+  std::lock_guard lock(mu_);
+  counters c = stats_;
+  c.queued = queue_.size();
+  return c;
+}
+
+}  // namespace liandu::toolbox::rules

@@ -1,0 +1,105 @@
+#include "toolbox/rules/webhook_delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "toolbox/rules/engine.h"
+
+namespace liandu::toolbox::rules {
+namespace {
+
+constexpr int64_t sec = 1'000'000'000;
+
+TEST(webhook_delivery, retries_with_exponential_backoff_then_gives_up) {
+  std::vector<int64_t> attempts_at;
+  int64_t now = 0;
+  webhook_delivery d(
+      [&](const std::string&, const std::string&) {
+        attempts_at.push_back(now);
+        return error(errc::io_error, "connection refused");
+      },
+      webhook_delivery::options{
+          .max_attempts = 5, .initial_backoff_ns = sec, .multiplier = 2, .max_backoff_ns = 6 * sec});
+  ASSERT_TRUE(d.enqueue("http://h/x", "{}", 0).ok());
+  for (now = 0; now <= 30 * sec; now += sec / 2) d.poll(now);
+  // Backoffs 1, 2, 4, then capped at 6 seconds.
+  EXPECT_EQ(attempts_at, (std::vector<int64_t>{0, 1 * sec, 3 * sec, 7 * sec, 13 * sec}));
+  auto st = d.stats();
+  EXPECT_EQ(st.attempts, 5u);
+  EXPECT_EQ(st.retries, 4u);
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_EQ(st.delivered, 0u);
+  EXPECT_EQ(st.queued, 0u);
+  EXPECT_EQ(st.last_error_url, "http://h/x");
+  EXPECT_NE(st.last_error.find("connection refused"), std::string::npos);
+  EXPECT_EQ(st.last_error_time, 13 * sec);
+  EXPECT_EQ(d.next_due(), INT64_MAX);
+}
+
+TEST(webhook_delivery, full_queue_refuses) {
+  webhook_delivery d([](const std::string&, const std::string&) { return status(); },
+                     webhook_delivery::options{.max_queue = 2});
+  EXPECT_TRUE(d.enqueue("http://a", "1", 0).ok());
+  EXPECT_TRUE(d.enqueue("http://a", "2", 0).ok());
+  EXPECT_EQ(d.enqueue("http://a", "3", 0).code(), errc::limit_exceeded);
+  EXPECT_EQ(d.stats().rejected, 1u);
+  EXPECT_EQ(d.poll(0), 2u);
+  EXPECT_EQ(d.stats().delivered, 2u);
+}
+
+// The engine's transitions go to a webhook through the queue; the fake
+// receiver fails the first attempt of every body once, then accepts it.
+// Every transition is delivered exactly once.
+TEST(webhook_delivery, each_transition_delivered_exactly_once_despite_a_failure) {
+  std::map<std::string, int> tries;
+  std::map<std::string, int> delivered;
+  webhook_delivery d(
+      [&](const std::string& url, const std::string& body) {
+        EXPECT_EQ(url, "http://hooks.local/alerts");
+        if (tries[body]++ == 0) return error(errc::io_error, "503 Service Unavailable");
+        ++delivered[body];
+        return status();
+      },
+      webhook_delivery::options{.initial_backoff_ns = 2 * sec});
+  int64_t now = 0;
+  engine e([&](const alert_event& ev) {
+    for (const auto& a : ev.actions) {
+      if (a.kind == action_kind::webhook) {
+        ASSERT_TRUE(d.enqueue(a.target, to_json(ev).dump(), now).ok());
+      }
+    }
+  });
+  auto r = parse_rule(R"({"id": "hot", "measurement": "m", "for": "2s",
+      "actions": [{"type": "webhook", "url": "http://hooks.local/alerts"}, {"type": "mqtt", "topic": "t"}],
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(e.add_rule(*r).ok());
+  const double values[] = {90, 90, 90, 90, 10, 10, 10};  // pending@0, firing@2, resolved@4
+  for (now = 0; now < 7 * sec; now += sec) {
+    e.process(model::point{"m", {}, {{"v", values[now / sec]}}, now});
+    if (now == 3 * sec) {
+      ASSERT_TRUE(e.acknowledge("hot", {}, "ann", "on it", now).ok());
+    }
+    d.poll(now);
+  }
+  for (; now < 20 * sec; now += sec) d.poll(now);
+  ASSERT_EQ(delivered.size(), 4u);  // pending, firing, acknowledged, resolved
+  for (const auto& [body, n] : delivered) {
+    EXPECT_EQ(n, 1) << body;
+    EXPECT_EQ(tries[body], 2) << body;
+  }
+  auto st = d.stats();
+  EXPECT_EQ(st.delivered, 4u);
+  EXPECT_EQ(st.attempts, 8u);
+  EXPECT_EQ(st.retries, 4u);
+  EXPECT_EQ(st.failed, 0u);
+  EXPECT_EQ(st.queued, 0u);
+  std::vector<std::string> states;
+  for (const auto& [body, n] : delivered) states.push_back(nlohmann::json::parse(body)["state"]);
+  std::sort(states.begin(), states.end());
+  EXPECT_EQ(states, (std::vector<std::string>{"acknowledged", "firing", "pending", "resolved"}));
+}
+
+}  // namespace
+}  // namespace liandu::toolbox::rules
