@@ -17,6 +17,8 @@
 #include "cli/commands.h"
 #include "http/handlers/api.h"
 #include "http/handlers/live_hub.h"
+#include "cli/http_client.h"
+#include "toolbox/service/rules_service.h"
 #include "http/server.h"
 #include "storage/engine.h"
 #include "storage/fs/file_util.h"
@@ -121,7 +123,30 @@ int serve(const serve_options& o) {
 
   http::handlers::live_hub live;
   a.options.live = &live;
-  (*engine)->set_write_observer([&live](std::string_view batch) { live.publish(batch); });
+  toolbox::rules_service::options ro;
+  ro.dir = storage::fs::join(o.data_dir, "rules");
+  ro.send_webhook = [](const std::string& url, const std::string& body) -> status {
+    auto client = cli::http_client::from_url(url);
+    if (!client.ok()) return client.error();
+    std::string target = "/";
+    if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3); p != std::string::npos) {
+      target = url.substr(p);
+    }
+    auto r = (*client)->request("POST", target, body, {{"Content-Type", "application/json"}});
+    if (!r.ok()) return r.error();
+    if (r->status < 200 || r->status >= 300) return error(errc::io_error, "HTTP " + std::to_string(r->status));
+    return {};
+  };
+  toolbox::rules_service rules(**engine, ro);
+  if (status rs = rules.start(); !rs.ok()) {
+    std::fprintf(stderr, "liandu: cannot start rules: %s\n", rs.to_string().c_str());
+    return 1;
+  }
+  a.options.rules = &rules;
+  (*engine)->set_write_observer([&live, &rules](std::string_view batch) {
+    live.publish(batch);
+    rules.on_batch(batch);
+  });
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;
@@ -196,6 +221,7 @@ int serve(const serve_options& o) {
   server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
   stopping = true;
   cq_runner.join();
+  rules.stop();
   if (sim_token_id) (void)(*cat)->revoke_token((*cat)->default_tenant_id(), *sim_token_id);
   status s = (*engine)->checkpoint();
   if (!s.ok()) {

@@ -14,6 +14,10 @@
 #include "query/executor/continuous_query.h"
 #include "storage/engine.h"
 
+namespace liandu::toolbox {
+class rules_service;
+}
+
 namespace liandu::http::handlers {
 
 struct api_options {
@@ -28,6 +32,8 @@ struct api_options {
   std::function<void()> persist_continuous_queries;
   // The stream bus for WebSocket subscribers (null: /api/v1/live disabled).
   class live_hub* live = nullptr;
+  // Rules and alerts (null: /api/v1/rules and /api/v1/alerts disabled).
+  toolbox::rules_service* rules = nullptr;
 };
 
 // What every handler works with. Owned by the app; outlives the server.

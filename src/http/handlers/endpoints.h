@@ -15,6 +15,8 @@ response tokens(api& a, const request& req);
 response databases(api& a, const request& req);
 response users(api& a, const request& req);
 response openapi(api& a, const request& req);
+response rules(api& a, const request& req);
+response alerts(api& a, const request& req);
 response live(api& a, const request& req, std::shared_ptr<live_channel> channel);
 
 }  // namespace liandu::http::handlers

@@ -23,6 +23,11 @@ void add_routes(router& r, api& a) {
   }
   r.add_prefix(verb::delete_, "/api/v1/tokens/", bind(tokens));
   r.add_prefix(verb::delete_, "/api/v1/databases/", bind(databases));
+  r.add(verb::get, "/api/v1/rules", bind(rules));
+  r.add(verb::post, "/api/v1/rules", bind(rules));
+  r.add_prefix(verb::delete_, "/api/v1/rules/", bind(rules));
+  r.add(verb::get, "/api/v1/alerts", bind(alerts));
+  r.add(verb::post, "/api/v1/alerts/ack", bind(alerts));
   r.add_websocket("/api/v1/live",
                   [&a](const request& req, std::shared_ptr<live_channel> ch) { return live(a, req, std::move(ch)); });
 }

@@ -1,0 +1,245 @@
+#include "toolbox/service/rules_service.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "base/clock.h"
+#include "storage/fs/file_util.h"
+#include "storage/write_batch.h"
+
+namespace liandu::toolbox {
+
+rules_service::rules_service(storage::engine& engine, options opts)
+    : storage_(engine),
+      opts_(std::move(opts)),
+      webhooks_(opts_.send_webhook ? opts_.send_webhook : [](const std::string&, const std::string&) {
+        return error(errc::unsupported, "webhooks are not configured");
+      }) {}
+
+rules_service::~rules_service() { stop(); }
+
+status rules_service::start() {
+  LIANDU_RETURN_IF_ERROR(storage::fs::create_dirs(opts_.dir));
+  auto names = storage::fs::list_dir(opts_.dir);
+  if (!names.ok()) return names.error();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& n : *names) {
+      const std::string suffix = ".rules.json";
+      if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      std::string db = n.substr(0, n.size() - suffix.size());
+      auto text = storage::fs::read_file(storage::fs::join(opts_.dir, n));
+      if (!text.ok()) return text.error();
+      auto& r = rules_for_locked(db);
+      status s = r.engine->deserialize_rules(*text);
+      if (!s.ok()) return error(s.code(), "rules of " + db + ": " + s.message());
+      auto state = storage::fs::read_file(storage::fs::join(opts_.dir, db + ".state.json"));
+      if (state.ok()) {
+        s = r.engine->deserialize_state(*state);
+        if (!s.ok()) std::fprintf(stderr, "liandu: alert state of %s not restored: %s\n", db.c_str(), s.message().c_str());
+      }
+    }
+  }
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void rules_service::stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  save_state_locked();
+}
+
+void rules_service::on_batch(std::string_view payload) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (queue_.size() >= opts_.max_queued_batches) {
+      std::lock_guard s(mu_);
+      ++stats_.dropped_batches;
+      return;
+    }
+    queue_.emplace_back(payload);
+  }
+  queue_cv_.notify_one();
+}
+
+rules_service::db_rules& rules_service::rules_for_locked(const std::string& db) {
+  auto it = engines_.find(db);
+  if (it != engines_.end()) return it->second;
+  db_rules& r = engines_[db];
+  db_rules* self = &r;
+  r.engine = std::make_unique<rules::engine>([self](const rules::alert_event& e) { self->pending_events.push_back(e); });
+  return r;
+}
+
+status rules_service::save_rules_locked(const std::string& db) {
+  auto& r = rules_for_locked(db);
+  return storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".rules.json"), r.engine->serialize_rules());
+}
+
+void rules_service::save_state_locked() {
+  for (auto& [db, r] : engines_) {
+    status s = storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".state.json"),
+                                              r.engine->serialize_state());
+    if (!s.ok()) std::fprintf(stderr, "liandu: saving alert state of %s: %s\n", db.c_str(), s.message().c_str());
+  }
+}
+
+// Writes transitions as points and hands actions out. Called without mu_:
+// writing goes through the storage engine, whose observer calls on_batch().
+void rules_service::emit(const std::string& db, std::vector<rules::alert_event> events) {
+  if (events.empty()) return;
+  storage::write_batch batch(db, "");
+  for (const auto& e : events) {
+    batch.add(rules::to_point(e));
+    for (const auto& a : e.actions) {
+      if (a.kind == rules::action_kind::webhook) {
+        (void)webhooks_.enqueue(a.target, rules::to_json(e).dump(), now_ns());
+      } else if (a.kind == rules::action_kind::write_point && !a.target.empty()) {
+        batch.add(rules::to_point(e, a.target));
+      }
+    }
+  }
+  auto r = storage_.write(batch);
+  std::lock_guard lock(mu_);
+  stats_.events += events.size();
+  if (!r.st.ok() || !r.rejected.empty()) ++stats_.alert_write_errors;
+}
+
+void rules_service::loop() {
+  auto last_tick = std::chrono::steady_clock::now();
+  auto last_save = last_tick;
+  for (;;) {
+    std::string payload;
+    bool have = false;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      if (!queue_.empty()) {
+        payload = std::move(queue_.front());
+        queue_.pop_front();
+        have = true;
+      }
+    }
+    std::vector<std::pair<std::string, std::vector<rules::alert_event>>> out;
+    {
+      std::lock_guard lock(mu_);
+      if (have) {
+        ++stats_.batches;
+        storage::batch_reader reader(payload);
+        auto it = engines_.find(reader.db());
+        if (it != engines_.end()) {
+          storage::batch_point p;
+          std::string measurement;
+          std::vector<model::tag> tags;
+          std::vector<model::field> fields;
+          while (reader.next(p)) {
+            if (!model::parse_series_key(p.series_key, measurement, tags)) continue;
+            fields.clear();
+            for (const auto& f : p.fields) {
+              model::field_value v;
+              std::visit(
+                  [&](const auto& x) {
+                    using T = std::decay_t<decltype(x)>;
+                    if constexpr (std::is_same_v<T, std::string_view>) {
+                      v = std::string(x);
+                    } else {
+                      v = x;
+                    }
+                  },
+                  f.value);
+              fields.push_back({std::string(f.key), std::move(v)});
+            }
+            it->second.engine->process(measurement, tags, fields, p.time);
+          }
+        }
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_tick >= std::chrono::seconds(1)) {
+        last_tick = now;
+        for (auto& [db, r] : engines_) r.engine->tick(now_ns());
+      }
+      if (now - last_save >= std::chrono::milliseconds(opts_.state_save_interval_ms)) {
+        last_save = now;
+        save_state_locked();
+      }
+      for (auto& [db, r] : engines_) {
+        if (!r.pending_events.empty()) out.emplace_back(db, std::move(r.pending_events));
+        r.pending_events.clear();
+      }
+    }
+    for (auto& [db, events] : out) emit(db, std::move(events));
+    webhooks_.poll(now_ns());
+  }
+}
+
+result<rules::rule> rules_service::put_rule(std::string_view db, std::string_view json) {
+  auto r = rules::parse_rule(json);
+  if (!r.ok()) return r.error();
+  std::vector<rules::alert_event> events;
+  {
+    std::lock_guard lock(mu_);
+    auto& d = rules_for_locked(std::string(db));
+    LIANDU_RETURN_IF_ERROR(d.engine->add_rule(*r, now_ns()));
+    LIANDU_RETURN_IF_ERROR(save_rules_locked(std::string(db)));
+    events.swap(d.pending_events);
+  }
+  emit(std::string(db), std::move(events));
+  return r;
+}
+
+status rules_service::delete_rule(std::string_view db, std::string_view id) {
+  std::vector<rules::alert_event> events;
+  {
+    std::lock_guard lock(mu_);
+    auto it = engines_.find(db);
+    if (it == engines_.end()) return error(errc::not_found, "rule not found: " + std::string(id));
+    LIANDU_RETURN_IF_ERROR(it->second.engine->remove_rule(id, now_ns()));
+    LIANDU_RETURN_IF_ERROR(save_rules_locked(std::string(db)));
+    events.swap(it->second.pending_events);
+  }
+  emit(std::string(db), std::move(events));
+  return {};
+}
+
+std::vector<rules::rule> rules_service::list_rules(std::string_view db) {
+  std::lock_guard lock(mu_);
+  auto it = engines_.find(db);
+  return it == engines_.end() ? std::vector<rules::rule>{} : it->second.engine->rules();
+}
+
+std::vector<rules::alert_info> rules_service::alerts(std::string_view db) {
+  std::lock_guard lock(mu_);
+  auto it = engines_.find(db);
+  return it == engines_.end() ? std::vector<rules::alert_info>{} : it->second.engine->alerts();
+}
+
+status rules_service::acknowledge(std::string_view db, std::string_view rule_id, const std::vector<model::tag>& group,
+                                  std::string user, std::string comment) {
+  std::vector<rules::alert_event> events;
+  {
+    std::lock_guard lock(mu_);
+    auto it = engines_.find(db);
+    if (it == engines_.end()) return error(errc::not_found, "no alert for rule " + std::string(rule_id));
+    LIANDU_RETURN_IF_ERROR(it->second.engine->acknowledge(rule_id, group, std::move(user), std::move(comment), now_ns()));
+    events.swap(it->second.pending_events);
+  }
+  emit(std::string(db), std::move(events));
+  return {};
+}
+
+rules_service::counters rules_service::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+rules::webhook_delivery::counters rules_service::webhook_stats() const { return webhooks_.stats(); }
+
+}  // namespace liandu::toolbox

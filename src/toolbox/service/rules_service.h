@@ -1,0 +1,95 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/engine.h"
+#include "toolbox/rules/engine.h"
+#include "toolbox/rules/webhook_delivery.h"
+
+namespace liandu::toolbox {
+
+// Runs the rules of every database against the stream of durable writes.
+//
+// The storage engine's write observer hands each durable batch to
+// on_batch(), which only copies it into a bounded queue (ingest never waits
+// on rules). One thread drains the queue, feeds each database's
+// rules::engine, calls tick() every second (absence, pending → firing), and
+// turns transitions into
+//   - points in measurement `alerts` of the same database, written through
+//     the ordinary write path (so alerts are queryable and streamable),
+//   - webhook deliveries (retried with backoff by rules::webhook_delivery),
+//   - `write_point` actions: the same point into the action's measurement.
+// Rules are kept per database in <dir>/<db>.rules.json, alert state in
+// <dir>/<db>.state.json, so both survive restarts.
+//
+// Thread safety: every public method may be called from any thread.
+class rules_service {
+ public:
+  struct options {
+    std::string dir;
+    std::function<status(const std::string& url, const std::string& body)> send_webhook;
+    size_t max_queued_batches = 10000;
+    int64_t state_save_interval_ms = 10000;
+  };
+  struct counters {
+    uint64_t batches = 0;
+    uint64_t dropped_batches = 0;  // queue full: rules fell behind
+    uint64_t events = 0;
+    uint64_t alert_write_errors = 0;
+  };
+
+  rules_service(storage::engine& engine, options opts);
+  ~rules_service();
+
+  status start();
+  void stop();
+
+  void on_batch(std::string_view batch_payload);
+
+  result<rules::rule> put_rule(std::string_view db, std::string_view json);
+  status delete_rule(std::string_view db, std::string_view id);
+  std::vector<rules::rule> list_rules(std::string_view db);
+  std::vector<rules::alert_info> alerts(std::string_view db);
+  status acknowledge(std::string_view db, std::string_view rule_id, const std::vector<model::tag>& group,
+                     std::string user, std::string comment);
+  counters stats() const;
+  rules::webhook_delivery::counters webhook_stats() const;
+
+ private:
+  struct db_rules {
+    std::unique_ptr<rules::engine> engine;
+    std::vector<rules::alert_event> pending_events;
+  };
+  db_rules& rules_for_locked(const std::string& db);
+  status save_rules_locked(const std::string& db);
+  void save_state_locked();
+  void loop();
+  void emit(const std::string& db, std::vector<rules::alert_event> events);
+
+  storage::engine& storage_;
+  options opts_;
+  rules::webhook_delivery webhooks_;
+
+  mutable std::mutex mu_;  // guards engines_ and stats_
+  std::map<std::string, db_rules, std::less<>> engines_;
+  counters stats_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::string> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace liandu::toolbox

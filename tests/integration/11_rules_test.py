@@ -1,0 +1,98 @@
+"""11: rules and alerts end to end: a threshold rule fires on durable points, the
+alert lifecycle is written to the `alerts` series, and a webhook receiver gets
+exactly one delivery per transition, including after a forced failure."""
+import http.server
+import json
+import threading
+import time
+import unittest
+
+from liandu_server import Server
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    deliveries = []
+    attempts = 0
+    fail_next = 1  # the first delivery attempt fails
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        cls = type(self)
+        cls.attempts += 1
+        if cls.fail_next > 0:
+            cls.fail_next -= 1
+            self.send_response(500)
+            self.end_headers()
+            return
+        cls.deliveries.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Rules(unittest.TestCase):
+    def test_threshold_rule_lifecycle_and_webhook(self):
+        hook = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=hook.serve_forever, daemon=True).start()
+        srv = Server().start()
+        try:
+            srv.query("CREATE DATABASE r")
+            rule = {"id": "oven-hot", "name": "Oven too hot", "measurement": "oven", "group_by": ["machine"],
+                    "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80, "clear": 75},
+                    "actions": [{"type": "webhook", "url": f"http://127.0.0.1:{hook.server_port}/hook"}]}
+            r = srv.request("POST", "/api/v1/rules?db=r", json.dumps(rule))
+            self.assertEqual(r.status, 201, r.body)
+            bad = srv.request("POST", "/api/v1/rules?db=r", json.dumps({"id": "x", "measurement": "m",
+                                                                        "when": {"type": "threshold"}}))
+            self.assertEqual(bad.status, 400)
+            self.assertIn("when", bad.json()["error"])
+
+            now = time.time_ns()
+            # hovering between clear and fire does not flap
+            body = "\n".join(f"oven,machine=m1 temp={v} {now + i}" for i, v in enumerate([70, 85, 78, 82, 79]))
+            self.assertEqual(srv.write("r", body).status, 204)
+            alerts = self.wait(lambda: srv.request("GET", "/api/v1/alerts?db=r").json()["alerts"],
+                               lambda a: a and a[0]["state"] == "firing")
+            self.assertEqual(alerts[0]["group"], {"machine": "m1"})
+
+            ack = srv.request("POST", "/api/v1/alerts/ack?db=r",
+                              json.dumps({"rule_id": "oven-hot", "group": {"machine": "m1"}, "comment": "on it"}))
+            self.assertEqual(ack.status, 204, ack.body)
+            self.assertEqual(srv.write("r", f"oven,machine=m1 temp=70 {time.time_ns()}").status, 204)
+            self.wait(lambda: srv.request("GET", "/api/v1/alerts?db=r").json()["alerts"], lambda a: not a)
+
+            rows = self.wait(lambda: srv.query("SELECT state FROM alerts", db="r").json()["results"][0]
+                             .get("series", [{}])[0].get("values", []), lambda v: len(v) >= 3)
+            states = [v[1] for v in rows]
+            self.assertEqual(states, ["firing", "acknowledged", "resolved"])
+
+            deliveries = self.wait(lambda: list(Receiver.deliveries), lambda d: len(d) >= 3, timeout=30)
+            # A retried delivery may arrive after later ones; each carries its state and time.
+            self.assertEqual(sorted(d["state"] for d in deliveries), ["acknowledged", "firing", "resolved"])
+            self.assertEqual(Receiver.attempts, 4, "one forced failure, then one delivery per transition")
+            time.sleep(1.5)
+            self.assertEqual(len(Receiver.deliveries), 3, "no duplicate deliveries")
+
+            # rules survive a restart
+            srv.stop()
+            srv.start(port=srv.port)
+            r = srv.request("GET", "/api/v1/rules?db=r").json()
+            self.assertEqual([x["id"] for x in r["rules"]], ["oven-hot"])
+        finally:
+            srv.cleanup()
+            hook.shutdown()
+
+    def wait(self, get, ok, timeout=15):
+        deadline = time.time() + timeout
+        value = get()
+        while not ok(value) and time.time() < deadline:
+            time.sleep(0.2)
+            value = get()
+        self.assertTrue(ok(value), value)
+        return value
+
+
+if __name__ == "__main__":
+    unittest.main()
