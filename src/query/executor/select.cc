@@ -7,9 +7,16 @@
 //     never scanned; a condition that also reads fields is then evaluated per
 //     row on the surviving series;
 //  3. only the fields the statement names are scanned;
-//  4. raw queries merge rows across the group's series by time; aggregate
-//     queries merge each field's column across the series and reduce windows
-//     of it with tight loops over the column vectors (functions.cc).
+//  4. raw queries merge rows across the group's series by time; count, sum,
+//     mean, min and max fold storage batches into per-window state as they
+//     arrive (no column is held); other aggregate queries merge each field's
+//     column across the series and reduce windows of it with tight loops over
+//     the column vectors (functions.cc);
+//  5. a selector alone with fields or tags (SELECT max(x), host) outputs the
+//     selected point's values of them; top(x, tag, n) keeps one point per
+//     tag set before taking the top n;
+//  6. with tz('Zone/Name') GROUP BY time windows are computed in local time
+//     (time_zone.h) and the result carries the zone for the encoders.
 #include <roaring/roaring.h>
 
 #include <algorithm>
@@ -17,7 +24,9 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 
 #include "query/executor/functions.h"
@@ -600,6 +609,7 @@ struct call_plan {
   bool nested = false;  // transformation of an aggregate
   fn inner = fn::count;
   fn_args inner_args;
+  std::vector<std::string> tags;  // top()/bottom() tag arguments: one point per tag set
 };
 
 struct column_plan {
@@ -685,7 +695,13 @@ status plan_aggregate(const expr& c, call_plan& p) {
         return error(errc::invalid_argument,
                      "only fields or tags are allowed in " + name + "(), found " + format(c.args[0]));
       }
-      if (n > 2) return error(errc::unsupported, name + "() with tag arguments is not supported");
+      for (size_t i = 1; i + 1 < n; ++i) {
+        if (c.args[i].kind != expr_kind::var_ref) {
+          return error(errc::invalid_argument,
+                       "only fields or tags are allowed in " + name + "(), found " + format(c.args[i]));
+        }
+        p.tags.push_back(c.args[i].text);
+      }
       p.field = c.args[0].text;
       p.args.n = last.integer;
       if (p.args.n <= 0)
@@ -796,6 +812,9 @@ struct statement_plan {
   std::vector<call_plan> calls;
   std::vector<const expr*> call_nodes;
   std::shared_ptr<const time_zone> zone;  // tz(); null = UTC
+  // One selector with fields or tags beside it (SELECT max(x), host): those
+  // columns (bare var_refs) take the values of the selected point.
+  bool aux = false;
 };
 
 std::vector<std::string> group_keys_for(context& ctx, const statement_plan& sp, const mplan& mp) {
@@ -982,81 +1001,16 @@ status zoned_windows(context& ctx, const statement_plan& sp, int64_t lo, int64_t
   return {};
 }
 
-status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
-                           std::vector<std::vector<value>>& rows) {
-  const select_statement& st = *sp.stmt;
-  bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
-  std::set<std::string> needed_set;
-  for (const auto& c : sp.calls) needed_set.insert(c.field);
-  std::set<std::string> cond_fields;
-  if (row_eval) collect_field_refs(*sp.cond, mp, cond_fields);
-  std::vector<std::string> read_fields(needed_set.begin(), needed_set.end());
-  for (const auto& f : cond_fields) {
-    if (!needed_set.count(f)) read_fields.push_back(f);
-  }
-  // Per field, one column per series; filtered by the condition.
-  std::map<std::string, std::vector<column_batch>> per_field;
-  for (uint32_t pos : g.members) {
-    const series_info& s = mp.series[pos];
-    std::vector<column_batch> cols(read_fields.size());
-    for (size_t i = 0; i < read_fields.size(); ++i) {
-      LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
-    }
-    if (row_eval) {
-      aligned_rows ar;
-      align(cols, ar);
-      binder b{&ctx, &mp, &s, &read_fields, nullptr, true};
-      bound cond;
-      LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
-      std::vector<uint8_t> pass(ar.times.size());
-      std::vector<value> rowvals(read_fields.size());
-      for (size_t r = 0; r < ar.times.size(); ++r) {
-        for (size_t i = 0; i < read_fields.size(); ++i) rowvals[i] = ar.cols[i][r];
-        pass[r] = truthy(eval(cond, rowvals.data(), nullptr)) ? 1 : 0;
-      }
-      for (auto& col : cols) {
-        std::vector<uint8_t> keep(col.size());
-        size_t r = 0;
-        for (size_t i = 0; i < col.size(); ++i) {
-          while (ar.times[r] < col.times[i]) ++r;
-          keep[i] = pass[r];
-        }
-        filter_column(col, keep);
-      }
-    }
-    for (size_t i = 0; i < read_fields.size(); ++i) {
-      if (needed_set.count(read_fields[i])) per_field[read_fields[i]].push_back(std::move(cols[i]));
-    }
-  }
-  std::map<std::string, column_batch> merged;
-  int64_t earliest = std::numeric_limits<int64_t>::max();
-  bool any_points = false;
-  for (auto& [name, cols] : per_field) {
-    column_batch m = merge_columns(cols);
-    if (m.size() > 0) {
-      any_points = true;
-      earliest = std::min(earliest, m.times.front());
-    }
-    merged.emplace(name, std::move(m));
-  }
-  if (!any_points) return {};
-
-  // Windows.
-  std::vector<int64_t> windows;
+// The windows of a group whose first point is at earliest: from the window
+// of the time range's start (of earliest when the range is open) to the one
+// of its end; one window stamped with the range start without GROUP BY
+// time. With tz(), starts (sorted, the windows the points fall in) are
+// added to the stepped windows, as InfluxDB emits every window a point falls in.
+status make_windows(context& ctx, const statement_plan& sp, int64_t earliest,
+                    const std::vector<int64_t>& starts, std::vector<int64_t>& windows) {
   if (sp.interval > 0 && sp.zone) {
     LIANDU_RETURN_IF_ERROR(
         zoned_windows(ctx, sp, sp.lo == min_time ? earliest : sp.lo, sp.hi, sp.calls.size(), windows));
-    // Points whose window the stepping missed still get one (InfluxDB emits
-    // every window a point falls in).
-    std::vector<int64_t> starts;
-    for (const auto& [name, col] : merged) {
-      for (size_t i = 0; i < col.size(); ++i) {
-        int64_t w = window_of(sp, col.times[i]);
-        if (starts.empty() || starts.back() != w) starts.push_back(w);
-      }
-    }
-    std::sort(starts.begin(), starts.end());
-    starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
     std::vector<int64_t> all;
     std::set_union(windows.begin(), windows.end(), starts.begin(), starts.end(), std::back_inserter(all));
     if (!ctx.charge((all.size() - windows.size()) * (16 + 32 * sp.calls.size())))
@@ -1076,37 +1030,339 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
   } else {
     windows.push_back(sp.lo == min_time ? 0 : sp.lo);
   }
+  return {};
+}
 
+// ---------------------------------------------------------------- streaming aggregates
+
+// count, sum, mean, min and max need only a few numbers per window, so they
+// fold each storage batch as it arrives instead of merging the group's
+// columns first: memory grows with the windows, not with the points. Field
+// conditions need the fields aligned row by row and take the column path.
+bool streamable(const statement_plan& sp, const mplan& mp) {
+  if (sp.calls.empty() || sp.aux || (sp.cond && !tag_only(*sp.cond, mp))) return false;
+  for (const auto& c : sp.calls) {
+    if (c.nested || !c.tags.empty()) return false;
+    switch (c.f) {
+      case fn::count:
+      case fn::sum:
+      case fn::mean:
+      case fn::min:
+      case fn::max: break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// One window of one field. Sums wrap like the column path's; mean divides
+// the float sum. Extremes keep the earliest point of equal values and, for
+// equal times, the one of the earlier series (the merged column's order).
+struct window_acc {
+  int64_t count = 0;
+  double fsum = 0;
+  int64_t isum = 0;
+  uint64_t usum = 0;
+  bool has = false;
+  double fmin = 0, fmax = 0;
+  int64_t imin = 0, imax = 0;  // integers, and booleans as 0/1
+  uint64_t umin = 0, umax = 0;
+  int64_t tmin = 0, tmax = 0;
+};
+
+template <typename T>
+void fold(window_acc& a, T v, int64_t t) {
+  ++a.count;
+  using S = std::conditional_t<std::is_same_v<T, uint8_t>, int64_t, T>;
+  S x = static_cast<S>(v);
+  S* lo = nullptr;
+  S* hi = nullptr;
+  if constexpr (std::is_same_v<S, double>) {
+    a.fsum += x;
+    lo = &a.fmin;
+    hi = &a.fmax;
+  } else if constexpr (std::is_same_v<S, uint64_t>) {
+    a.usum += x;
+    a.fsum += static_cast<double>(x);
+    lo = &a.umin;
+    hi = &a.umax;
+  } else {
+    a.isum = static_cast<int64_t>(static_cast<uint64_t>(a.isum) + static_cast<uint64_t>(x));
+    a.fsum += static_cast<double>(x);
+    lo = &a.imin;
+    hi = &a.imax;
+  }
+  if (!a.has) {
+    a.has = true;
+    *lo = *hi = x;
+    a.tmin = a.tmax = t;
+    return;
+  }
+  if (x < *lo || (x == *lo && t < a.tmin)) {
+    *lo = x;
+    a.tmin = t;
+  }
+  if (x > *hi || (x == *hi && t < a.tmax)) {
+    *hi = x;
+    a.tmax = t;
+  }
+}
+
+status stream_aggregate(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
+                        std::vector<std::vector<out_point>>& call_rows, bool& any) {
+  struct field_state {
+    std::optional<model::field_type> type;  // of the first series with points
+    std::map<int64_t, window_acc> windows;  // by window start (0 without GROUP BY time)
+  };
+  std::map<std::string, field_state> fields;
+  for (const auto& c : sp.calls) fields[c.field];
+  int64_t earliest = std::numeric_limits<int64_t>::max();
+  constexpr size_t window_bytes = sizeof(window_acc) + 64;
+  for (auto& [name, fs] : fields) {
+    for (uint32_t pos : g.members) {
+      std::optional<model::field_type> series_type;
+      bool over = false;
+      int64_t cur_start = 0, cur_end = 0;
+      window_acc* cur = nullptr;
+      status st =
+          ctx.s->scan(mp.db, mp.rp, mp.series[pos].id, name, sp.lo, sp.hi, [&](const column_batch& b) {
+            if (b.size() == 0) return true;
+            if (!series_type) series_type = b.type;
+            if (!fs.type) fs.type = series_type;
+            // A field has one type: a series (or batch) of another is not part of it.
+            if (*series_type != *fs.type) return false;
+            if (b.type != *series_type) return true;
+            earliest = std::min(earliest, b.times.front());
+            any = true;
+            auto at = [&](int64_t t) -> window_acc* {
+              if (cur && t >= cur_start && t < cur_end) return cur;
+              int64_t key = 0;
+              if (sp.interval > 0) {
+                key = window_of(sp, t);
+                cur_start = key;
+                // Without tz() the window is [key, key + interval); with it the
+                // next point's window is computed afresh.
+                cur_end = sp.zone ? key : key + std::min(sp.interval, max_time - key);
+              } else {
+                cur_start = min_time;
+                cur_end = max_time;
+              }
+              auto [it, fresh] = fs.windows.try_emplace(key);
+              if (fresh && !ctx.charge(window_bytes)) {
+                over = true;
+                return nullptr;
+              }
+              cur = &it->second;
+              return cur;
+            };
+            auto run = [&](const auto& vals) {
+              for (size_t i = 0; i < b.times.size(); ++i) {
+                window_acc* a = at(b.times[i]);
+                if (!a) return false;
+                fold(*a, vals[i], b.times[i]);
+              }
+              return true;
+            };
+            switch (b.type) {
+              case model::field_type::float64: return run(b.floats);
+              case model::field_type::int64: return run(b.integers);
+              case model::field_type::uint64: return run(b.unsigneds);
+              case model::field_type::boolean: return run(b.booleans);
+              case model::field_type::string: {
+                // Only count applies to strings; the others fail below.
+                for (size_t i = 0; i < b.times.size(); ++i) {
+                  window_acc* a = at(b.times[i]);
+                  if (!a) return false;
+                  ++a->count;
+                }
+                return true;
+              }
+            }
+            return true;
+          });
+      if (over) return error(errc::limit_exceeded, memory_limit_error);
+      LIANDU_RETURN_IF_ERROR(st);
+    }
+  }
+  if (!any) return {};
+
+  std::vector<int64_t> starts;
+  if (sp.interval > 0 && sp.zone) {
+    for (const auto& [name, fs] : fields) {
+      for (const auto& [key, a] : fs.windows) starts.push_back(key);
+    }
+    std::sort(starts.begin(), starts.end());
+    starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  }
+  std::vector<int64_t> windows;
+  LIANDU_RETURN_IF_ERROR(make_windows(ctx, sp, earliest, starts, windows));
   bool single_selector = sp.interval == 0 && sp.calls.size() == 1 && is_selector(sp.calls[0].f);
-  std::vector<std::vector<out_point>> call_rows(sp.calls.size());
   for (size_t ci = 0; ci < sp.calls.size(); ++ci) {
     const call_plan& cp = sp.calls[ci];
-    const column_batch& col = merged[cp.field];
-    auto& out = call_rows[ci];
-    fn_args args = cp.args;
-    if ((cp.f == fn::derivative || cp.f == fn::non_negative_derivative) && args.unit == 0) {
-      args.unit = sp.interval > 0 ? sp.interval : 1000000000;
+    const field_state& fs = fields[cp.field];
+    model::field_type type = fs.type.value_or(model::field_type::float64);
+    bool numeric = type == model::field_type::float64 || type == model::field_type::int64 ||
+                   type == model::field_type::uint64;
+    bool applies = cp.f == fn::count || numeric ||
+                   (type == model::field_type::boolean && cp.f != fn::sum && cp.f != fn::mean);
+    if (!applies) {
+      return error(errc::unsupported, "unsupported " + cp.node->text +
+                                          " iterator type: " + std::string(model::field_type_name(type)));
     }
-    if (is_transformation(cp.f) && !cp.nested) {
-      std::vector<out_point> in;
-      to_points(col, 0, col.size(), in);
-      if (!transform(cp.f, args, in, out)) {
-        return error(errc::unsupported, "unsupported " + std::string(cp.node->text) + " iterator type");
-      }
-      continue;
-    }
-    fn agg = cp.nested ? cp.inner : cp.f;
-    const fn_args& agg_args = cp.nested ? cp.inner_args : cp.args;
     std::vector<out_point> per_window;
-    size_t b = 0;
-    for (size_t w = 0; w < windows.size(); ++w) {
-      int64_t wend = sp.interval > 0 ? windows[w] + sp.interval : std::numeric_limits<int64_t>::max();
-      size_t e = b;
+    per_window.reserve(windows.size());
+    for (int64_t w : windows) {
+      auto it = fs.windows.find(sp.interval > 0 ? w : 0);
+      const window_acc* a = it == fs.windows.end() ? nullptr : &it->second;
+      out_point p{w, value()};
+      if (cp.f == fn::count) {
+        p.v = value(a ? a->count : int64_t{0});
+      } else if (a && a->count > 0) {
+        switch (cp.f) {
+          case fn::sum:
+            p.v = type == model::field_type::float64 ? value(a->fsum)
+                  : type == model::field_type::int64 ? value(a->isum)
+                                                     : value(a->usum);
+            break;
+          case fn::mean: p.v = value(a->fsum / static_cast<double>(a->count)); break;
+          case fn::min:
+          case fn::max: {
+            bool mx = cp.f == fn::max;
+            switch (type) {
+              case model::field_type::float64: p.v = value(mx ? a->fmax : a->fmin); break;
+              case model::field_type::int64: p.v = value(mx ? a->imax : a->imin); break;
+              case model::field_type::uint64: p.v = value(mx ? a->umax : a->umin); break;
+              case model::field_type::boolean: p.v = value((mx ? a->imax : a->imin) != 0); break;
+              case model::field_type::string: break;
+            }
+            if (single_selector) p.time = mx ? a->tmax : a->tmin;
+            break;
+          }
+          default: break;
+        }
+      }
+      per_window.push_back(std::move(p));
+    }
+    apply_fill(*sp.stmt, per_window, cp.f == fn::count);
+    call_rows[ci] = std::move(per_window);
+  }
+  return {};
+}
+
+status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
+                           std::vector<std::vector<value>>& rows) {
+  const select_statement& st = *sp.stmt;
+  // per_field[f][k] is the column of g.members[k]; origins[f][i] names the
+  // member the i-th merged point of f came from. picked_col (and its
+  // origins) is the column the selector of an aux query picked from.
+  std::map<std::string, std::vector<column_batch>> per_field;
+  std::map<std::string, column_batch> merged;
+  std::map<std::string, std::vector<uint32_t>> origins;
+  std::vector<std::vector<out_point>> call_rows(sp.calls.size());
+  const column_batch* picked_col = nullptr;
+  const std::vector<uint32_t>* picked_origin = nullptr;
+  column_batch per_tag_col;
+  std::vector<uint32_t> per_tag_origin;
+  if (streamable(sp, mp)) {
+    bool any = false;
+    LIANDU_RETURN_IF_ERROR(stream_aggregate(ctx, sp, mp, g, call_rows, any));
+    if (!any) return {};
+  } else {
+    bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
+    std::set<std::string> needed_set;
+    for (const auto& c : sp.calls) needed_set.insert(c.field);
+    std::set<std::string> cond_fields;
+    if (row_eval) collect_field_refs(*sp.cond, mp, cond_fields);
+    // Fields output beside a selector are read per series, to be looked up at
+    // the selected point's time.
+    std::set<std::string> aux_fields;
+    bool need_origin = false;
+    if (sp.aux) {
+      need_origin = true;
+      for (const auto& c : sp.columns) {
+        if (c.e.kind == expr_kind::var_ref && ref_is_field(c.e, mp)) aux_fields.insert(c.e.text);
+      }
+    }
+    for (const auto& c : sp.calls) need_origin = need_origin || !c.tags.empty();
+    std::vector<std::string> read_fields(needed_set.begin(), needed_set.end());
+    for (const auto& f : cond_fields) {
+      if (!needed_set.count(f)) read_fields.push_back(f);
+    }
+    for (const auto& f : aux_fields) {
+      if (std::find(read_fields.begin(), read_fields.end(), f) == read_fields.end()) read_fields.push_back(f);
+    }
+    // Per field, one column per series; filtered by the condition.
+    for (uint32_t pos : g.members) {
+      const series_info& s = mp.series[pos];
+      std::vector<column_batch> cols(read_fields.size());
+      for (size_t i = 0; i < read_fields.size(); ++i) {
+        LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+      }
+      if (row_eval) {
+        aligned_rows ar;
+        align(cols, ar);
+        binder b{&ctx, &mp, &s, &read_fields, nullptr, true};
+        bound cond;
+        LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
+        std::vector<uint8_t> pass(ar.times.size());
+        std::vector<value> rowvals(read_fields.size());
+        for (size_t r = 0; r < ar.times.size(); ++r) {
+          for (size_t i = 0; i < read_fields.size(); ++i) rowvals[i] = ar.cols[i][r];
+          pass[r] = truthy(eval(cond, rowvals.data(), nullptr)) ? 1 : 0;
+        }
+        for (auto& col : cols) {
+          std::vector<uint8_t> keep(col.size());
+          size_t r = 0;
+          for (size_t i = 0; i < col.size(); ++i) {
+            while (ar.times[r] < col.times[i]) ++r;
+            keep[i] = pass[r];
+          }
+          filter_column(col, keep);
+        }
+      }
+      for (size_t i = 0; i < read_fields.size(); ++i) {
+        if (needed_set.count(read_fields[i]) || aux_fields.count(read_fields[i]))
+          per_field[read_fields[i]].push_back(std::move(cols[i]));
+      }
+    }
+    int64_t earliest = std::numeric_limits<int64_t>::max();
+    bool any_points = false;
+    for (auto& [name, cols] : per_field) {
+      if (!needed_set.count(name)) continue;
+      std::vector<uint32_t>* origin = need_origin ? &origins[name] : nullptr;
+      column_batch m = merge_columns(cols, origin);
+      if (origin && !ctx.charge(origin->size() * sizeof(uint32_t)))
+        return error(errc::limit_exceeded, memory_limit_error);
+      if (m.size() > 0) {
+        any_points = true;
+        earliest = std::min(earliest, m.times.front());
+      }
+      merged.emplace(name, std::move(m));
+    }
+    if (!any_points) return {};
+
+    std::vector<int64_t> starts;  // windows the points fall in (tz() only)
+    if (sp.interval > 0 && sp.zone) {
+      for (const auto& [name, col] : merged) {
+        for (size_t i = 0; i < col.size(); ++i) {
+          int64_t w = window_of(sp, col.times[i]);
+          if (starts.empty() || starts.back() != w) starts.push_back(w);
+        }
+      }
+      std::sort(starts.begin(), starts.end());
+      starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+    }
+    std::vector<int64_t> windows;
+    LIANDU_RETURN_IF_ERROR(make_windows(ctx, sp, earliest, starts, windows));
+
+    // Points [b, e) of col in window w; b starts where window w - 1 ended.
+    auto window_range = [&](const column_batch& col, size_t w, size_t& b, size_t& e) {
       if (sp.interval > 0 && sp.zone) {
         while (b < col.size() && window_of(sp, col.times[b]) < windows[w]) ++b;
         e = b;
         while (e < col.size() && window_of(sp, col.times[e]) == windows[w]) ++e;
       } else if (sp.interval > 0) {
+        int64_t wend = windows[w] + sp.interval;
         while (b < col.size() && col.times[b] < windows[w]) ++b;
         e = b;
         while (e < col.size() && col.times[e] < wend) ++e;
@@ -1114,41 +1370,113 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
         b = 0;
         e = col.size();
       }
-      size_t before = per_window.size();
-      if (!reduce(agg, agg_args, col, b, e, windows[w], per_window)) {
-        const std::string& fname = cp.nested ? cp.node->args[0].text : cp.node->text;
-        return error(errc::unsupported, "unsupported " + fname + " iterator type: " +
-                                            std::string(model::field_type_name(col.type)));
-      }
-      if (!is_multi_row(agg)) {
-        if (per_window.size() == before) {
-          per_window.push_back({windows[w], value()});
-        } else if (!single_selector) {
-          per_window.back().time = windows[w];
+    };
+
+    bool single_selector = sp.interval == 0 && sp.calls.size() == 1 && is_selector(sp.calls[0].f);
+    // The column (and its origins) the selector of an aux query picked from.
+    for (size_t ci = 0; ci < sp.calls.size(); ++ci) {
+      const call_plan& cp = sp.calls[ci];
+      const column_batch* colp = &merged[cp.field];
+      const std::vector<uint32_t>* originp = &origins[cp.field];
+      if (!cp.tags.empty() && colp->size() > 0) {
+        // top(x, tag..., n): first the max (min for bottom) of each tag set
+        // in each window, then the top n of those.
+        std::map<std::vector<std::string>, uint32_t> ids;
+        std::vector<uint32_t> member_group(g.members.size());
+        for (size_t k = 0; k < g.members.size(); ++k) {
+          std::vector<std::string> key;
+          for (const auto& t : cp.tags) {
+            const std::string* v = series_tag(mp.series[g.members[k]], t);
+            key.push_back(v ? *v : std::string());
+          }
+          member_group[k] = ids.emplace(std::move(key), static_cast<uint32_t>(ids.size())).first->second;
         }
+        std::vector<uint32_t> group(colp->size());
+        for (size_t i = 0; i < colp->size(); ++i) group[i] = member_group[(*originp)[i]];
+        std::vector<uint8_t> keep(colp->size());
+        size_t b = 0, e = 0;
+        for (size_t w = 0; w < windows.size(); ++w) {
+          window_range(*colp, w, b, e);
+          if (!keep_best_per_group(cp.f, *colp, b, e, group, keep)) {
+            return error(errc::unsupported, "unsupported " + cp.node->text + " iterator type: " +
+                                                std::string(model::field_type_name(colp->type)));
+          }
+          b = e;
+        }
+        per_tag_col = *colp;
+        filter_column(per_tag_col, keep);
+        per_tag_origin.clear();
+        for (size_t i = 0; i < keep.size(); ++i) {
+          if (keep[i]) per_tag_origin.push_back((*originp)[i]);
+        }
+        if (!ctx.charge(column_bytes(per_tag_col) + 5 * colp->size()))
+          return error(errc::limit_exceeded, memory_limit_error);
+        colp = &per_tag_col;
+        originp = &per_tag_origin;
       }
-      b = e;
-    }
-    if (cp.nested) {
-      std::vector<out_point> in;
-      for (auto& p : per_window) {
-        if (p.v.index() != 0) in.push_back(std::move(p));
+      if (ci == 0) {
+        picked_col = colp;
+        picked_origin = originp;
       }
-      if (!transform(cp.f, args, in, out)) {
-        return error(errc::unsupported, "unsupported " + cp.node->text + " iterator type");
+      const column_batch& col = *colp;
+      auto& out = call_rows[ci];
+      fn_args args = cp.args;
+      if ((cp.f == fn::derivative || cp.f == fn::non_negative_derivative) && args.unit == 0) {
+        args.unit = sp.interval > 0 ? sp.interval : 1000000000;
       }
-    } else {
-      if (!is_multi_row(agg)) apply_fill(st, per_window, agg == fn::count || agg == fn::count_distinct);
-      out = std::move(per_window);
+      if (is_transformation(cp.f) && !cp.nested) {
+        std::vector<out_point> in;
+        to_points(col, 0, col.size(), in);
+        if (!transform(cp.f, args, in, out)) {
+          return error(errc::unsupported, "unsupported " + std::string(cp.node->text) + " iterator type");
+        }
+        continue;
+      }
+      fn agg = cp.nested ? cp.inner : cp.f;
+      const fn_args& agg_args = cp.nested ? cp.inner_args : cp.args;
+      std::vector<out_point> per_window;
+      size_t b = 0;
+      for (size_t w = 0; w < windows.size(); ++w) {
+        size_t e = b;
+        window_range(col, w, b, e);
+        size_t before = per_window.size();
+        if (!reduce(agg, agg_args, col, b, e, windows[w], per_window)) {
+          const std::string& fname = cp.nested ? cp.node->args[0].text : cp.node->text;
+          return error(errc::unsupported, "unsupported " + fname + " iterator type: " +
+                                              std::string(model::field_type_name(col.type)));
+        }
+        if (!is_multi_row(agg)) {
+          if (per_window.size() == before) {
+            per_window.push_back({windows[w], value()});
+          } else if (!single_selector) {
+            per_window.back().time = windows[w];
+          }
+        }
+        b = e;
+      }
+      if (cp.nested) {
+        std::vector<out_point> in;
+        for (auto& p : per_window) {
+          if (p.v.index() != 0) in.push_back(std::move(p));
+        }
+        if (!transform(cp.f, args, in, out)) {
+          return error(errc::unsupported, "unsupported " + cp.node->text + " iterator type");
+        }
+      } else {
+        if (!is_multi_row(agg)) apply_fill(st, per_window, agg == fn::count || agg == fn::count_distinct);
+        out = std::move(per_window);
+      }
     }
   }
 
   // Rows: with one call its points in order; with several, one row per time.
   std::vector<int64_t> times;
   std::vector<std::vector<value>> call_values;  // [row][call]
+  std::vector<size_t> picked;                   // [row] selected point in picked_col (aux queries)
   if (sp.calls.size() == 1) {
     for (auto& p : call_rows[0]) {
       times.push_back(p.time);
+      picked.push_back(p.index);
       call_values.push_back({std::move(p.v)});
     }
   } else {
@@ -1172,12 +1500,33 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
   binder b{&ctx, &mp, first_series, nullptr, &sp.call_nodes, false};
   std::vector<bound> outs(sp.columns.size());
   for (size_t c = 0; c < sp.columns.size(); ++c) LIANDU_RETURN_IF_ERROR(bind(sp.columns[c].e, b, outs[c]));
+  // A field or tag beside a selector: its value at the selected point (null
+  // for windows without one).
+  auto aux_value = [&](const expr& e, size_t r) -> value {
+    if (!picked_col || r >= picked.size() || picked[r] == no_index) return value();
+    size_t i = picked[r];
+    uint32_t k = (*picked_origin)[i];
+    if (ref_is_field(e, mp)) {
+      auto it = per_field.find(e.text);
+      if (it == per_field.end() || k >= it->second.size()) return value();
+      const column_batch& c = it->second[k];
+      auto at = std::lower_bound(c.times.begin(), c.times.end(), picked_col->times[i]);
+      if (at == c.times.end() || *at != picked_col->times[i]) return value();
+      return column_value(c, static_cast<size_t>(at - c.times.begin()));
+    }
+    const std::string* v = series_tag(mp.series[g.members[k]], e.text);
+    return v ? value(*v) : value();
+  };
   rows.clear();
   for (size_t r = 0; r < times.size(); ++r) {
     std::vector<value> cells;
     cells.reserve(outs.size() + 1);
     cells.push_back(value(times[r]));
-    for (const auto& o : outs) cells.push_back(eval(o, nullptr, call_values[r].data()));
+    for (size_t c = 0; c < outs.size(); ++c) {
+      const expr& e = sp.columns[c].e;
+      cells.push_back(sp.aux && e.kind == expr_kind::var_ref ? aux_value(e, r)
+                                                             : eval(outs[c], nullptr, call_values[r].data()));
+    }
     if (!ctx.charge(64 + 24 * cells.size())) return error(errc::limit_exceeded, memory_limit_error);
     rows.push_back(std::move(cells));
   }
@@ -1742,20 +2091,36 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
   std::vector<field> fields;
   LIANDU_RETURN_IF_ERROR(expand_fields(ctx, stmt, plans, grouped_tags, sp.group_all_tags, fields));
   if (fields.empty()) return std::vector<series_result>{};
+  // top(x, host, 3) also outputs the tag arguments, after its own column.
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const expr& e = fields[i].e;
+    if (e.kind != expr_kind::call || (e.text != "top" && e.text != "bottom") || e.args.size() <= 2) continue;
+    std::vector<field> tag_fields;
+    for (size_t a = 1; a + 1 < e.args.size(); ++a) {
+      if (e.args[a].kind == expr_kind::var_ref) tag_fields.push_back({e.args[a], ""});
+    }
+    fields.insert(fields.begin() + static_cast<std::ptrdiff_t>(i) + 1, tag_fields.begin(), tag_fields.end());
+    i += tag_fields.size();
+  }
   std::vector<std::string> names = column_names(fields);
   for (size_t i = 0; i < fields.size(); ++i) sp.columns.push_back({fields[i].e, names[i]});
   for (const auto& c : sp.columns) sp.aggregate = sp.aggregate || has_call(c.e);
   if (sp.aggregate) {
-    for (const auto& c : sp.columns) {
-      if (has_var_outside_call(c.e)) {
-        return error(errc::invalid_argument, "mixing aggregate and non-aggregate queries is not supported");
-      }
-    }
     for (const auto& c : sp.columns) collect_calls(c.e, sp.call_nodes);
     for (const expr* node : sp.call_nodes) {
       call_plan cp;
       LIANDU_RETURN_IF_ERROR(plan_call(*node, sp.interval > 0, cp));
       sp.calls.push_back(std::move(cp));
+    }
+    // Fields and tags may stand beside one selector (InfluxDB's auxiliary
+    // fields); with anything else they would have no point to come from.
+    bool one_selector = sp.calls.size() == 1 && !sp.calls[0].nested && is_selector(sp.calls[0].f);
+    for (const auto& c : sp.columns) {
+      if (!has_var_outside_call(c.e)) continue;
+      if (!one_selector || c.e.kind != expr_kind::var_ref) {
+        return error(errc::invalid_argument, "mixing aggregate and non-aggregate queries is not supported");
+      }
+      sp.aux = true;
     }
     for (const auto& cp : sp.calls) {
       fn outer = cp.nested ? cp.inner : cp.f;

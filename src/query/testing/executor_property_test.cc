@@ -325,5 +325,195 @@ TEST(query_property, time_zone_windows_match_local_calendar) {
   }
 }
 
+// top(v, host, k) is the top k of each host's maximum per window, and
+// max(v), host, w outputs the maximum point's host and w; values are distinct
+// so that the reference's order is the only one.
+TEST(query_property, selectors_with_tags_and_fields_match_reference) {
+  std::mt19937_64 rng(20240102);
+  for (int round = 0; round < 4; ++round) {
+    testing::memory_storage store(3);
+    ASSERT_TRUE(store.create_database("db").ok());
+    struct pt {
+      int host;
+      int64_t time;
+      double v;
+      std::optional<int64_t> w;
+    };
+    std::vector<pt> pts;
+    std::vector<model::point> lp;
+    std::vector<double> values(400);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i) / 4;
+    std::shuffle(values.begin(), values.end(), rng);
+    std::set<std::pair<int, int64_t>> used;
+    for (size_t i = 0; i < 150; ++i) {
+      int host = static_cast<int>(rng() % 4);
+      int64_t t = static_cast<int64_t>(rng() % 180) * 60 * sec;
+      if (!used.insert({host, t}).second) continue;
+      pt p{host, t, values[i], std::nullopt};
+      model::point m;
+      m.measurement = "m";
+      m.tags = {{"host", "h" + std::to_string(host)}};
+      m.fields = {{"v", p.v}};
+      if (rng() % 3 != 0) {
+        p.w = static_cast<int64_t>(rng() % 1000);
+        m.fields.push_back({"w", *p.w});
+      }
+      m.time = t;
+      pts.push_back(p);
+      lp.push_back(m);
+    }
+    ASSERT_TRUE(store.write("db", "", lp).ok());
+    query_options opts;
+    opts.db = "db";
+    opts.now_ns = span;
+    for (int64_t interval : {int64_t{0}, 20 * 60 * sec, 3600 * sec}) {
+      std::vector<std::pair<int64_t, int64_t>> windows;  // [start, end)
+      if (interval == 0) {
+        windows.push_back({0, span});
+      } else {
+        for (int64_t w = 0; w < span; w += interval) windows.push_back({w, w + interval});
+      }
+      std::string where = " FROM m WHERE time >= 0 AND time < " + std::to_string(span);
+      std::string group = interval ? " GROUP BY time(" + std::to_string(interval / sec) + "s)" : "";
+      for (int k : {1, 2, 3, 5}) {
+        for (bool top : {true, false}) {
+          std::string fn = top ? "top" : "bottom";
+          std::string q = "SELECT " + fn + "(v, host, " + std::to_string(k) + ")" + where + group;
+          SCOPED_TRACE(q);
+          std::vector<pt> want;
+          for (auto [lo, hi] : windows) {
+            std::map<int, pt> best;
+            for (const auto& p : pts) {
+              if (p.time < lo || p.time >= hi) continue;
+              auto it = best.find(p.host);
+              if (it == best.end() || (top ? p.v > it->second.v : p.v < it->second.v)) best[p.host] = p;
+            }
+            std::vector<pt> cand;
+            for (const auto& [h, p] : best) cand.push_back(p);
+            std::sort(cand.begin(), cand.end(),
+                      [&](const pt& a, const pt& b) { return top ? a.v > b.v : a.v < b.v; });
+            if (cand.size() > static_cast<size_t>(k)) cand.resize(static_cast<size_t>(k));
+            std::stable_sort(cand.begin(), cand.end(),
+                             [](const pt& a, const pt& b) { return a.time < b.time; });
+            want.insert(want.end(), cand.begin(), cand.end());
+          }
+          execution e = execute(store, q, opts);
+          ASSERT_EQ(e.results.size(), 1u);
+          ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+          ASSERT_EQ(e.results[0].series.size(), 1u);
+          const auto& rows = e.results[0].series[0].values;
+          ASSERT_EQ(rows.size(), want.size());
+          for (size_t r = 0; r < rows.size(); ++r) {
+            EXPECT_EQ(std::get<int64_t>(rows[r][0]), want[r].time) << "row " << r;
+            EXPECT_EQ(as_double(rows[r][1]), want[r].v) << "row " << r;
+            EXPECT_EQ(std::get<std::string>(rows[r][2]), "h" + std::to_string(want[r].host)) << "row " << r;
+          }
+        }
+      }
+      std::string q = "SELECT max(v), host, w" + where + group;
+      SCOPED_TRACE(q);
+      execution e = execute(store, q, opts);
+      ASSERT_EQ(e.results.size(), 1u);
+      ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+      ASSERT_EQ(e.results[0].series.size(), 1u);
+      const auto& rows = e.results[0].series[0].values;
+      ASSERT_EQ(rows.size(), windows.size());
+      for (size_t r = 0; r < windows.size(); ++r) {
+        std::optional<pt> best;
+        for (const auto& p : pts) {
+          if (p.time < windows[r].first || p.time >= windows[r].second) continue;
+          if (!best || p.v > best->v) best = p;
+        }
+        if (!best) {
+          EXPECT_EQ(rows[r][1].index(), 0u);
+          EXPECT_EQ(rows[r][2].index(), 0u);
+          continue;
+        }
+        EXPECT_EQ(std::get<int64_t>(rows[r][0]), interval ? windows[r].first : best->time) << "row " << r;
+        EXPECT_EQ(as_double(rows[r][1]), best->v) << "row " << r;
+        EXPECT_EQ(std::get<std::string>(rows[r][2]), "h" + std::to_string(best->host)) << "row " << r;
+        if (best->w) {
+          EXPECT_EQ(std::get<int64_t>(rows[r][3]), *best->w) << "row " << r;
+        } else {
+          EXPECT_EQ(rows[r][3].index(), 0u) << "row " << r;
+        }
+      }
+    }
+  }
+}
+
+// The streaming path (count, sum, mean, min, max folded from storage
+// batches) against the column path, which a field condition that every
+// point passes forces, on floats, integers, unsigned and booleans.
+TEST(query_property, streaming_aggregates_match_column_path) {
+  std::mt19937_64 rng(20240103);
+  testing::memory_storage store(4);
+  ASSERT_TRUE(store.create_database("db").ok());
+  std::vector<model::point> lp;
+  for (int h = 0; h < 4; ++h) {
+    for (int i = 0; i < 80; ++i) {
+      model::point p;
+      p.measurement = "m";
+      p.tags = {{"host", "h" + std::to_string(h)}};
+      int64_t k = static_cast<int64_t>(rng() % 50);
+      p.fields = {{"f", static_cast<double>(k) / 8},
+                  {"i", k - 25},
+                  {"u", static_cast<uint64_t>(k)},
+                  {"b", k % 2 == 0},
+                  {"all", int64_t{1}}};
+      p.time = static_cast<int64_t>(rng() % 240) * 60 * sec;
+      lp.push_back(p);
+    }
+  }
+  ASSERT_TRUE(store.write("db", "", lp).ok());
+  query_options opts;
+  opts.db = "db";
+  opts.now_ns = span;
+  for (const std::string field : {"f", "i", "u", "b"}) {
+    std::vector<std::string> fns = {"count", "min", "max"};
+    if (field != "b") fns.insert(fns.end(), {"sum", "mean"});
+    for (const auto& fn : fns) {
+      for (const std::string group :
+           {"", " GROUP BY time(17m)", " GROUP BY time(1h), host", " GROUP BY time(30m) fill(previous)",
+            " GROUP BY host", " GROUP BY time(1h) tz('Asia/Kolkata')"}) {
+        std::string q =
+            "SELECT " + fn + "(" + field + ") FROM m WHERE time >= 0 AND time < " + std::to_string(span);
+        std::string streamed = q + group;
+        std::string columns = q + " AND \"all\" = 1" + group;
+        SCOPED_TRACE(streamed);
+        execution a = execute(store, streamed, opts);
+        execution b = execute(store, columns, opts);
+        ASSERT_EQ(a.results.size(), 1u);
+        ASSERT_EQ(b.results.size(), 1u);
+        ASSERT_EQ(a.results[0].error, b.results[0].error);
+        ASSERT_EQ(a.results[0].series.size(), b.results[0].series.size());
+        for (size_t s = 0; s < a.results[0].series.size(); ++s) {
+          const auto& x = a.results[0].series[s];
+          const auto& y = b.results[0].series[s];
+          EXPECT_EQ(x.tags, y.tags);
+          ASSERT_EQ(x.values.size(), y.values.size());
+          for (size_t r = 0; r < x.values.size(); ++r) {
+            EXPECT_EQ(x.values[r][0], y.values[r][0]) << "row " << r;
+            const value& u = x.values[r][1];
+            const value& v = y.values[r][1];
+            ASSERT_EQ(u.index(), v.index()) << "row " << r;
+            if (u.index() == 1) {
+              EXPECT_NEAR(std::get<double>(u), std::get<double>(v), 1e-9) << "row " << r;
+            } else {
+              EXPECT_EQ(u, v) << "row " << r;
+            }
+          }
+        }
+      }
+    }
+  }
+  // Types a function does not apply to fail the same way on both paths.
+  for (const std::string q : {"SELECT sum(b) FROM m", "SELECT mean(b) FROM m"}) {
+    execution a = execute(store, q, opts);
+    EXPECT_EQ(a.results.at(0).error,
+              "unsupported " + q.substr(7, q.find('(') - 7) + " iterator type: boolean");
+  }
+}
+
 }  // namespace
 }  // namespace liandu::query

@@ -144,6 +144,27 @@ TEST_F(executor_fixture, memory_limit_is_a_clear_error) {
   EXPECT_EQ(windows, "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
 }
 
+// count/sum/mean/min/max fold storage batches into per-window state instead
+// of holding the group's column: 1000 points (16 KB as columns) aggregate
+// under an 8 KB limit, while median(), which needs the column, cannot.
+TEST_F(executor_fixture, streaming_aggregates_do_not_hold_columns) {
+  opts.memory_limit_bytes = 8192;
+  execution e = execute(store, "SELECT count(v), sum(v), mean(v), min(v), max(v) FROM cpu", opts);
+  ASSERT_EQ(e.results.size(), 1u);
+  ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+  const auto& row = e.results[0].series.at(0).values.at(0);
+  EXPECT_EQ(std::get<int64_t>(row.at(1)), 1000);
+  EXPECT_EQ(std::get<double>(row.at(2)), 50 * 190.0);
+  EXPECT_EQ(std::get<double>(row.at(3)), 9.5);
+  EXPECT_EQ(std::get<double>(row.at(4)), 0.0);
+  EXPECT_EQ(std::get<double>(row.at(5)), 19.0);
+  e = execute(store, "SELECT count(v) FROM cpu WHERE time >= 0 AND time < 20m GROUP BY time(10m)", opts);
+  ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+  EXPECT_EQ(std::get<int64_t>(e.results[0].series.at(0).values.at(1).at(1)), 500);
+  EXPECT_EQ(execute_to_json(store, "SELECT median(v) FROM cpu", opts),
+            "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
+}
+
 TEST_F(executor_fixture, database_required) {
   opts.db.clear();
   EXPECT_EQ(execute_to_json(store, "SELECT v FROM cpu; SHOW MEASUREMENTS", opts),
