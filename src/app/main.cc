@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   std::string token_flag;
   auto add_conn = [&](CLI::App* sub) {
     sub->add_option("--url", conn.url, "Server URL")->envname("LIANDU_URL")->capture_default_str();
-    sub->add_option("--token", token_flag, "API token (else LIANDU_TOKEN)");
+    sub->add_option("--token", token_flag, "API token")->envname("LIANDU_TOKEN");
   };
 
   std::string q, db, format = "table", epoch, rp, precision, file = "-";
@@ -142,7 +142,23 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
-  conn.token = token_flag.empty() ? env_or("LIANDU_TOKEN", "") : token_flag;
+  // Client commands also read `url` and `token` from a config file:
+  // $LIANDU_CLI_CONFIG, else ~/.config/liandu/cli.toml (flags and the
+  // environment win over it).
+  for (CLI::App* sub : {query, write, dbcmd, token, simulate}) {
+    if (!sub->parsed()) continue;
+    std::string path = env_or("LIANDU_CLI_CONFIG", "");
+    if (path.empty() && std::getenv("HOME") != nullptr) path = std::string(std::getenv("HOME")) + "/.config/liandu/cli.toml";
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+      std::fclose(f);
+      std::string err = app::apply_config_file(*sub, path);
+      if (!err.empty()) {
+        std::fprintf(stderr, "liandu: %s\n", err.c_str());
+        return 2;
+      }
+    }
+  }
+  conn.token = token_flag;
 
   if (serve->parsed()) {
     if (!config_file.empty()) {

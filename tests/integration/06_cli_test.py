@@ -81,6 +81,24 @@ class Cli(unittest.TestCase):
         r1 = self.srv.query("SELECT sum(scrap_count) FROM machine", db="simplant").json()
         self.assertIn("series", r1["results"][0])
 
+    def test_cli_config_file(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(f'url = "{self.srv.url()}"\ntoken = "{ADMIN_TOKEN}"\n')
+            path = f.name
+        try:
+            env = {k: v for k, v in os.environ.items() if k not in ("LIANDU_TOKEN", "LIANDU_URL")}
+            env["LIANDU_CLI_CONFIG"] = path
+            r = subprocess.run([BINARY, "db", "list"], capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # the environment wins over the file
+            env["LIANDU_TOKEN"] = "ld_wrong"
+            r = subprocess.run([BINARY, "db", "list"], capture_output=True, text=True, env=env, timeout=60)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("401", r.stderr)
+        finally:
+            os.remove(path)
+
     def test_serve_help_lists_options_with_defaults(self):
         r = subprocess.run([BINARY, "serve", "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
