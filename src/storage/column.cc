@@ -46,6 +46,37 @@ void column::append_from(const column& o, size_t i) {
   }
 }
 
+namespace {
+template <typename T>
+void append_vec(std::vector<T>& dst, const std::vector<T>& src) {
+  dst.insert(dst.end(), src.begin(), src.end());
+}
+template <typename T>
+void keep_vec(std::vector<T>& v, size_t begin, size_t end) {
+  if (v.empty()) return;
+  v.erase(v.begin() + static_cast<std::ptrdiff_t>(end), v.end());
+  v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(begin));
+}
+}  // namespace
+
+void column::append_all(const column& o) {
+  append_vec(times, o.times);
+  append_vec(floats, o.floats);
+  append_vec(integers, o.integers);
+  append_vec(unsigneds, o.unsigneds);
+  append_vec(booleans, o.booleans);
+  append_vec(strings, o.strings);
+}
+
+void column::keep_range(size_t begin, size_t end) {
+  keep_vec(times, begin, end);
+  keep_vec(floats, begin, end);
+  keep_vec(integers, begin, end);
+  keep_vec(unsigneds, begin, end);
+  keep_vec(booleans, begin, end);
+  keep_vec(strings, begin, end);
+}
+
 bool column::is_sorted_unique() const {
   for (size_t i = 1; i < times.size(); ++i) {
     if (times[i] <= times[i - 1]) return false;

@@ -26,6 +26,10 @@ struct column {
   void append_value(const model::field_value_view& v);
   // Appends element i of other (same type).
   void append_from(const column& other, size_t i);
+  // Appends all of other (same type), vector by vector.
+  void append_all(const column& other);
+  // Keeps elements [begin, end) only.
+  void keep_range(size_t begin, size_t end);
   // Sorts by time, keeping the last of equal times (last write wins). Stable:
   // callers append older data first.
   void sort_and_dedup();

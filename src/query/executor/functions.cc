@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <queue>
 #include <type_traits>
 
 namespace liandu::query::exec {
@@ -373,7 +374,8 @@ column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t
     if (origin) origin->assign(use[0]->size(), use_pos[0]);
     return *use[0];
   }
-  // Stable k-way merge: ties keep column (series) order.
+  // Stable k-way merge over a min-heap of (time, column): O(n log k), ties
+  // keep column (series) order.
   struct cursor {
     const column_batch* c;
     size_t i;
@@ -384,20 +386,20 @@ column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t
     cur.push_back({c, 0});
     total += c->size();
   }
+  using entry = std::pair<int64_t, uint32_t>;  // (time, column index)
+  std::priority_queue<entry, std::vector<entry>, std::greater<entry>> heap;
+  for (uint32_t k = 0; k < cur.size(); ++k) heap.push({cur[k].c->times[0], k});
   out.times.reserve(total);
   if (origin) origin->reserve(total);
   with_values(out, [&](auto& dst) {
     using vec_t = std::remove_cv_t<std::remove_reference_t<decltype(dst)>>;
     dst.reserve(total);
-    while (true) {
-      size_t best = cur.size();
-      for (size_t k = 0; k < cur.size(); ++k) {
-        if (cur[k].i >= cur[k].c->size()) continue;
-        if (best == cur.size() || cur[k].c->times[cur[k].i] < cur[best].c->times[cur[best].i]) best = k;
-      }
-      if (best == cur.size()) break;
+    while (!heap.empty()) {
+      uint32_t best = heap.top().second;
+      heap.pop();
       const column_batch* src = cur[best].c;
       size_t i = cur[best].i++;
+      if (cur[best].i < src->size()) heap.push({src->times[cur[best].i], best});
       out.times.push_back(src->times[i]);
       if (origin) origin->push_back(use_pos[best]);
       with_values(*src, [&](const auto& sv) {
