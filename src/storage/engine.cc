@@ -398,29 +398,44 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::shared_ptr<partition> part;
   const int64_t width = rp.info.shard_duration_ns > 0 ? rp.info.shard_duration_ns : 7 * day_ns;
   (void)header_bytes;
+  // The field types of the current measurement, cached across points: a
+  // batch usually carries one or a few measurements.
+  std::map<std::string, model::field_type, std::less<>>* mfields_ptr = nullptr;
+  std::string cached_measurement;
   for (; r.next(p); ++index) {
     uint32_t id = db.index.find(p.series_key);
+    const std::string* mname;
     if (id != 0) {
-      measurement = db.index.measurement_name_of(id);
+      mname = &db.index.measurement_name_of(id);
     } else {
       measurement_of(p.series_key, measurement);
+      mname = &measurement;
       if (enforce_limits && db.index.series_count() >= opts_.max_series_per_database) {
         rejected->push_back({index, "max-series-per-database limit exceeded: (" +
                                         std::to_string(opts_.max_series_per_database) + ")"});
         continue;
       }
     }
+    if (mfields_ptr == nullptr || cached_measurement != *mname) {
+      cached_measurement = *mname;
+      mfields_ptr = &db.fields[cached_measurement];
+    }
     // Field types are fixed per measurement: a conflicting point is refused
     // whole, with InfluxDB's message.
-    auto& mfields = db.fields[measurement];
+    auto& mfields = *mfields_ptr;
     bool ok = true;
+    bool new_field = false;
     for (const auto& f : p.fields) {
       auto it = mfields.find(f.key);
+      if (it == mfields.end()) {
+        new_field = true;
+        continue;
+      }
       model::field_type t = model::type_of(f.value);
-      if (it != mfields.end() && it->second != t) {
+      if (it->second != t) {
         if (rejected != nullptr) {
           rejected->push_back({index, "field type conflict: input field \"" + std::string(f.key) +
-                                          "\" on measurement \"" + measurement + "\" is type " +
+                                          "\" on measurement \"" + cached_measurement + "\" is type " +
                                           model::field_type_name(t) + ", already exists as type " +
                                           model::field_type_name(it->second)});
         }
@@ -429,7 +444,11 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
       }
     }
     if (!ok) continue;
-    for (const auto& f : p.fields) mfields.emplace(std::string(f.key), model::type_of(f.value));
+    if (new_field) {
+      for (const auto& f : p.fields) {
+        if (mfields.find(f.key) == mfields.end()) mfields.emplace(std::string(f.key), model::type_of(f.value));
+      }
+    }
     if (id == 0) id = db.index.find_or_create(p.series_key);
 
     if (!part || p.time < part->start || p.time >= part->end) {
