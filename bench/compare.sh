@@ -20,8 +20,10 @@
 #
 # Each run starts a server on an empty folder, creates database "bench",
 # posts the trucks workload with http_load (4 connections, 5,000-line batches,
-# timestamps ending now), and then:
-#   - the last run measures query latency (median of 5 of each query);
+# timestamps ending at the last full hour), and then:
+#   - the last run measures query latency (median of 5 of each query, after
+#     a warm-up; VictoriaMetrics runs with -search.disableCache so that it
+#     computes each answer, as the others do);
 #   - peak RSS is VmHWM of the server process before it is stopped;
 #   - disk bytes are `du -s -B1` (allocated) of its data folder once flushed: liandu is
 #     stopped with SIGTERM (which checkpoints); InfluxDB is left until its
@@ -59,7 +61,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD=$(cd "$2" && pwd); shift ;;
     --out) OUT=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -151,10 +153,16 @@ wait_du_steady() {
 # ------------------------------------------------------------------ servers
 # start_<server> DIR PORT: starts it, sets SERVER_PID and BASE_URL.
 
+# Listeners other than HTTP (MQTT's fixed 1883) are turned off where the
+# binary has them, so that runs never collide with anything on the machine.
+LIANDU_EXTRA=()
+if "$LIANDU" serve --help 2> /dev/null | grep -q -- '--mqtt-bind'; then LIANDU_EXTRA+=(--mqtt-bind off); fi
+
 start_liandu() {
   local dir=$1 port=$2
   shift 2
-  LIANDU_ADMIN_TOKEN=$TOKEN "$LIANDU" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$port" "$@" \
+  LIANDU_ADMIN_TOKEN=$TOKEN "$LIANDU" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$port" \
+    "${LIANDU_EXTRA[@]}" "$@" \
     > "$dir/server.log" 2>&1 &
   SERVER_PID=$!
   BASE_URL=http://127.0.0.1:$port
@@ -455,7 +463,7 @@ main() {
     echo "Commands (ports and folders are picked per run):"
     echo
     echo '```'
-    echo "LIANDU_ADMIN_TOKEN=… $LIANDU serve --data-dir DIR --http-bind 127.0.0.1:PORT"
+    echo "LIANDU_ADMIN_TOKEN=… $LIANDU serve --data-dir DIR --http-bind 127.0.0.1:PORT ${LIANDU_EXTRA[*]}"
     echo "influxd run -config DIR/influxdb.conf   # reporting-disabled, [monitor] store-enabled=false, http log off, 127.0.0.1 binds,"
     echo "                                        # cache-snapshot-write-cold-duration=10s, compact-full-write-cold-duration=30s"
     echo "victoria-metrics -storageDataPath DIR -httpListenAddr 127.0.0.1:PORT -search.disableCache"

@@ -1,6 +1,5 @@
 // liandu: the server and its command-line client in one binary.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -28,15 +27,20 @@ int main(int argc, char** argv) {
   app::serve_options so;
   auto* serve = app.add_subcommand("serve", "Run the server");
   std::string config_file;
-  serve->add_option("--config", config_file,
-                    "Config file: TOML (key = value) or YAML (key: value), keys named as the long options; "
-                    "command-line flags and environment variables take precedence")
+  serve
+      ->add_option("--config", config_file,
+                   "Config file: TOML (key = value) or YAML (key: value), keys named as the long options; "
+                   "command-line flags and environment variables take precedence")
       ->envname("LIANDU_CONFIG");
-  serve->add_option("--data-dir", so.data_dir, "Data folder")->envname("LIANDU_DATA_DIR")->capture_default_str();
+  serve->add_option("--data-dir", so.data_dir, "Data folder")
+      ->envname("LIANDU_DATA_DIR")
+      ->capture_default_str();
   serve->add_option("--http-bind", so.http_bind, "HTTP listen address host:port")
       ->envname("LIANDU_HTTP_BIND")
       ->capture_default_str();
-  serve->add_option("--https-bind", so.https_bind, "HTTPS listen address host:port (needs --tls-cert/--tls-key)")
+  serve
+      ->add_option("--https-bind", so.https_bind,
+                   "HTTPS listen address host:port (needs --tls-cert/--tls-key)")
       ->envname("LIANDU_HTTPS_BIND");
   serve->add_option("--tls-cert", so.tls_cert, "TLS certificate chain (PEM)")->envname("LIANDU_TLS_CERT");
   serve->add_option("--tls-key", so.tls_key, "TLS private key (PEM)")->envname("LIANDU_TLS_KEY");
@@ -52,13 +56,17 @@ int main(int argc, char** argv) {
   serve->add_option("--header-timeout-ms", so.header_timeout_ms, "Time allowed to send request headers")
       ->envname("LIANDU_HEADER_TIMEOUT_MS")
       ->capture_default_str();
-  serve->add_option("--idle-timeout-ms", so.idle_timeout_ms, "Idle keep-alive connections are closed after this")
+  serve
+      ->add_option("--idle-timeout-ms", so.idle_timeout_ms,
+                   "Idle keep-alive connections are closed after this")
       ->envname("LIANDU_IDLE_TIMEOUT_MS")
       ->capture_default_str();
   serve->add_option("--max-connections", so.max_connections, "Open HTTP connections at most")
       ->envname("LIANDU_MAX_CONNECTIONS")
       ->capture_default_str();
-  serve->add_option("--head-memory-limit", so.head_memory_limit, "Bytes of unflushed data before writes get 503")
+  serve
+      ->add_option("--head-memory-limit", so.head_memory_limit,
+                   "Bytes of unflushed data before writes get 503")
       ->envname("LIANDU_HEAD_MEMORY_LIMIT")
       ->capture_default_str();
   serve->add_option("--checkpoint-bytes", so.checkpoint_bytes, "Head size that starts a flush to blocks")
@@ -73,9 +81,20 @@ int main(int argc, char** argv) {
   serve->add_option("--auth", so.auth, "Require authentication (true/false)")
       ->envname("LIANDU_AUTH")
       ->capture_default_str();
+  serve->add_option("--mqtt-bind", so.mqtt_bind, "MQTT listen address host:port, or off")
+      ->envname("LIANDU_MQTT_BIND")
+      ->capture_default_str();
+  serve
+      ->add_option("--mqtt-mappings", so.mqtt_mappings,
+                   "JSON file with topic mapping rules (MQTT topic/payload -> points), added at start")
+      ->envname("LIANDU_MQTT_MAPPINGS");
+  serve->add_option("--mqtt-max-connections", so.mqtt_max_connections, "Open MQTT connections at most")
+      ->capture_default_str();
   serve->add_flag("--simulate", so.simulate, "Feed the simulated plant into database 'plant'");
-  serve->add_option("--simulate-backfill", so.simulate_backfill, "History the simulator writes first, e.g. 1d");
-  serve->add_option("--simulate-speed", so.simulate_speed, "Simulated seconds per second")->capture_default_str();
+  serve->add_option("--simulate-backfill", so.simulate_backfill,
+                    "History the simulator writes first, e.g. 1d");
+  serve->add_option("--simulate-speed", so.simulate_speed, "Simulated seconds per second")
+      ->capture_default_str();
   serve->add_option("--shutdown-grace-ms", so.shutdown_grace_ms, "Time in-flight requests get on SIGTERM")
       ->capture_default_str();
 
@@ -106,8 +125,9 @@ int main(int argc, char** argv) {
 
   std::string action, name;
   auto* dbcmd = app.add_subcommand("db", "Create, list or drop databases");
-  dbcmd->add_option("action", action, "create | list | drop")->required()->check(
-      CLI::IsMember({"create", "list", "drop"}));
+  dbcmd->add_option("action", action, "create | list | drop")
+      ->required()
+      ->check(CLI::IsMember({"create", "list", "drop"}));
   dbcmd->add_option("name", name, "Database name");
   add_conn(dbcmd);
 
@@ -116,8 +136,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> read_dbs, write_dbs;
   int64_t token_id = 0;
   auto* token = app.add_subcommand("token", "Create, list or revoke API tokens");
-  token->add_option("action", action, "create | list | revoke")->required()->check(
-      CLI::IsMember({"create", "list", "revoke"}));
+  token->add_option("action", action, "create | list | revoke")
+      ->required()
+      ->check(CLI::IsMember({"create", "list", "revoke"}));
   token->add_option("id", token_id, "Token id (revoke)");
   token->add_option("--description", description, "What the token is for");
   token->add_flag("--admin", admin, "Admin token (everything in the tenant)");
@@ -129,7 +150,8 @@ int main(int argc, char** argv) {
   auto* simulate = app.add_subcommand("simulate", "Run the simulated plant against a server");
   simulate->add_option("--db", sim.db, "Database to write to")->capture_default_str();
   simulate->add_option("--seed", sim.seed, "Random seed")->capture_default_str();
-  simulate->add_option("--speed", sim.speed, "Simulated seconds per wall-clock second")->capture_default_str();
+  simulate->add_option("--speed", sim.speed, "Simulated seconds per wall-clock second")
+      ->capture_default_str();
   simulate->add_option("--backfill", sim.backfill, "History to write first, e.g. 7d");
   simulate->add_option("--duration", sim.duration_s, "Stop after this many simulated seconds (0 = never)")
       ->capture_default_str();
@@ -148,7 +170,8 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : {query, write, dbcmd, token, simulate}) {
     if (!sub->parsed()) continue;
     std::string path = env_or("LIANDU_CLI_CONFIG", "");
-    if (path.empty() && std::getenv("HOME") != nullptr) path = std::string(std::getenv("HOME")) + "/.config/liandu/cli.toml";
+    if (path.empty() && std::getenv("HOME") != nullptr)
+      path = std::string(std::getenv("HOME")) + "/.config/liandu/cli.toml";
     if (FILE* f = std::fopen(path.c_str(), "r")) {
       std::fclose(f);
       std::string err = app::apply_config_file(*sub, path);

@@ -2,26 +2,30 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
-
-#include <atomic>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/clock.h"
 #include "catalog/catalog.h"
-#include "query/engine_storage.h"
-#include "query/executor/continuous_query.h"
+#ifdef LIANDU_WITH_MQTT
+#include "app/mqtt_ingest.h"
+#include "connect/mqtt/server/server.h"
+#endif
 #include "cli/commands.h"
+#include "cli/http_client.h"
 #include "http/handlers/api.h"
 #include "http/handlers/live_hub.h"
-#include "cli/http_client.h"
-#include "toolbox/service/rules_service.h"
 #include "http/server.h"
+#include "query/engine_storage.h"
+#include "query/executor/continuous_query.h"
 #include "storage/engine.h"
 #include "storage/fs/file_util.h"
+#include "toolbox/service/rules_service.h"
 
 namespace liandu::app {
 
@@ -71,7 +75,8 @@ int serve(const serve_options& o) {
                  engine.error().to_string().c_str());
     return 1;
   }
-  for (const auto& m : (*engine)->recovery().messages) std::fprintf(stderr, "liandu: recovery: %s\n", m.c_str());
+  for (const auto& m : (*engine)->recovery().messages)
+    std::fprintf(stderr, "liandu: recovery: %s\n", m.c_str());
 
   auto cat = catalog::catalog::open(storage::fs::join(o.data_dir, "catalog.db"));
   if (!cat.ok()) {
@@ -117,7 +122,8 @@ int serve(const serve_options& o) {
       for (const auto& r : query::run_continuous_queries(unscoped, cqs, now_ns())) {
         if (!r.error.empty()) std::fprintf(stderr, "liandu: continuous query: %s\n", r.error.c_str());
       }
-      for (int i = 0; i < 10 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 10 && !stopping.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
 
@@ -129,12 +135,14 @@ int serve(const serve_options& o) {
     auto client = cli::http_client::from_url(url);
     if (!client.ok()) return client.error();
     std::string target = "/";
-    if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3); p != std::string::npos) {
+    if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+        p != std::string::npos) {
       target = url.substr(p);
     }
     auto r = (*client)->request("POST", target, body, {{"Content-Type", "application/json"}});
     if (!r.ok()) return r.error();
-    if (r->status < 200 || r->status >= 300) return error(errc::io_error, "HTTP " + std::to_string(r->status));
+    if (r->status < 200 || r->status >= 300)
+      return error(errc::io_error, "HTTP " + std::to_string(r->status));
     return {};
   };
   toolbox::rules_service rules(**engine, ro);
@@ -147,6 +155,50 @@ int serve(const serve_options& o) {
     live.publish(batch);
     rules.on_batch(batch);
   });
+#ifdef LIANDU_WITH_MQTT
+  // MQTT ingest: topic mapping rules, also served as /api/v1/mqtt/mappings.
+  mqtt_ingest mqtt_in(**engine, **cat, o.auth, storage::fs::join(o.data_dir, "mqtt_mappings.json"));
+  if (status ms = mqtt_in.load(); !ms.ok()) {
+    std::fprintf(stderr, "liandu: %s\n", ms.to_string().c_str());
+    return 1;
+  }
+  if (!o.mqtt_mappings.empty()) {
+    auto text = storage::fs::read_file(o.mqtt_mappings);
+    if (!text.ok()) {
+      std::fprintf(stderr, "liandu: --mqtt-mappings: %s\n", text.error().to_string().c_str());
+      return 1;
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_array()) {
+      std::fprintf(stderr, "liandu: --mqtt-mappings %s: expected a JSON array of rules\n",
+                   o.mqtt_mappings.c_str());
+      return 2;
+    }
+    for (size_t i = 0; i < j.size(); ++i) {
+      status rs = mqtt_in.add_rule(j[i].dump());
+      if (!rs.ok()) {
+        std::fprintf(stderr, "liandu: --mqtt-mappings %s: entry %zu: %s\n", o.mqtt_mappings.c_str(), i,
+                     rs.message().c_str());
+        return 2;
+      }
+    }
+  }
+  a.options.collections["mqtt/mappings"] = &mqtt_in;
+  a.options.metric_sources.push_back([&mqtt_in](std::string& out) {
+    out +=
+        "# HELP liandu_mqtt_mapped_total MQTT messages mapped to points and stored.\n"
+        "# TYPE liandu_mqtt_mapped_total counter\nliandu_mqtt_mapped_total " +
+        std::to_string(mqtt_in.mapped()) + "\n";
+    out +=
+        "# HELP liandu_mqtt_unmapped_total MQTT messages no mapping rule matched (routed only).\n"
+        "# TYPE liandu_mqtt_unmapped_total counter\nliandu_mqtt_unmapped_total " +
+        std::to_string(mqtt_in.unmapped()) + "\n";
+    out +=
+        "# HELP liandu_mqtt_mapping_errors_total MQTT messages that matched a rule but could not be stored.\n"
+        "# TYPE liandu_mqtt_mapping_errors_total counter\nliandu_mqtt_mapping_errors_total " +
+        std::to_string(mqtt_in.errors()) + "\n";
+  });
+#endif
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;
@@ -159,7 +211,8 @@ int serve(const serve_options& o) {
   a.options.open_connections = [&server] { return server.open_connections(); };
   auto bound = server.listen(host, port);
   if (!bound.ok()) {
-    std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.http_bind.c_str(), bound.error().to_string().c_str());
+    std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.http_bind.c_str(),
+                 bound.error().to_string().c_str());
     return 1;
   }
   std::string listeners = "http://" + host + ":" + std::to_string(*bound);
@@ -172,16 +225,52 @@ int serve(const serve_options& o) {
     }
     auto tb = server.listen_tls(th, tp, {o.tls_cert, o.tls_key});
     if (!tb.ok()) {
-      std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.https_bind.c_str(), tb.error().to_string().c_str());
+      std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.https_bind.c_str(),
+                   tb.error().to_string().c_str());
       return 1;
     }
     listeners += " https://" + th + ":" + std::to_string(*tb);
   }
+#ifdef LIANDU_WITH_MQTT
+  // MQTT server: a broker for devices and an ingest path through the rules.
+  std::unique_ptr<connect::mqtt::mqtt_server> mqtt;
+  if (o.mqtt_bind != "off" && !o.mqtt_bind.empty()) {
+    connect::mqtt::mqtt_server_options mo;
+    if (!split_host_port(o.mqtt_bind, mo.host, mo.port)) {
+      std::fprintf(stderr, "liandu: --mqtt-bind %s: expected host:port or off\n", o.mqtt_bind.c_str());
+      return 2;
+    }
+    mo.max_connections = o.mqtt_max_connections;
+    mo.broker.data_dir = storage::fs::join(o.data_dir, "mqtt");
+    connect::mqtt::mqtt_hooks hooks;
+    hooks.authenticate = [&mqtt_in](std::string_view c, std::string_view u, std::string_view p) {
+      return mqtt_in.authenticate(c, u, p);
+    };
+    hooks.on_publish = [&mqtt_in](std::string_view u, std::string_view t, std::string_view p) {
+      return mqtt_in.on_publish(u, t, p);
+    };
+    mqtt = std::make_unique<connect::mqtt::mqtt_server>(mo, hooks);
+    auto mp = mqtt->start();
+    if (!mp.ok()) {
+      std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.mqtt_bind.c_str(),
+                   mp.error().to_string().c_str());
+      return 1;
+    }
+    listeners += " mqtt://" + mo.host + ":" + std::to_string(*mp);
+    a.options.metric_sources.push_back([srv = mqtt.get()](std::string& out) {
+      out +=
+          "# HELP liandu_mqtt_open_connections Open MQTT connections.\n"
+          "# TYPE liandu_mqtt_open_connections gauge\nliandu_mqtt_open_connections " +
+          std::to_string(srv->open_connections()) + "\n";
+    });
+  }
+#endif
   server.start();
   double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& rec = (*engine)->recovery();
   std::printf(
-      "liandu %s started: data=%s listeners=%s auth=%s recovered series=%zu points=%zu wal_records=%zu in %.3fs\n",
+      "liandu %s started: data=%s listeners=%s auth=%s recovered series=%zu points=%zu wal_records=%zu in "
+      "%.3fs\n",
       LIANDU_VERSION, o.data_dir.c_str(), listeners.c_str(), o.auth ? "on" : "off", rec.series, rec.points,
       rec.wal_records, startup_s);
   if (!admin->empty()) {
@@ -202,9 +291,9 @@ int serve(const serve_options& o) {
     auto tok = (*cat)->create_token((*cat)->default_tenant_id(), "simulated plant", false, perms);
     if (tok.ok()) {
       sim_token_id = tok->id;
-      cli::connection c{"http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
-                            std::to_string(*bound),
-                        tok->secret};
+      cli::connection c{
+          "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" + std::to_string(*bound),
+          tok->secret};
       cli::simulate_options so;
       so.backfill = o.simulate_backfill;
       so.speed = o.simulate_speed;
@@ -219,6 +308,9 @@ int serve(const serve_options& o) {
   std::printf("liandu: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
   server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
+#ifdef LIANDU_WITH_MQTT
+  if (mqtt) mqtt->stop();
+#endif
   stopping = true;
   cq_runner.join();
   rules.stop();

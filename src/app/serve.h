@@ -23,8 +23,11 @@ struct serve_options {
   size_t max_series_per_database = 1000000;
   size_t query_memory_limit = 256ull << 20;
   bool auth = true;
-  bool simulate = false;           // run the simulated plant against this server
-  std::string simulate_backfill;   // e.g. "1d"
+  std::string mqtt_bind = "127.0.0.1:1883";  // "off" disables the MQTT server
+  std::string mqtt_mappings;                 // JSON file of topic mapping rules to load
+  size_t mqtt_max_connections = 10000;
+  bool simulate = false;          // run the simulated plant against this server
+  std::string simulate_backfill;  // e.g. "1d"
   double simulate_speed = 1.0;
   int64_t shutdown_grace_ms = 10000;
 };

@@ -41,17 +41,23 @@ class Server:
         self.env = env or {}
         self.proc = None
         self.port = None
+        self.mqtt_port = None
         self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
 
-    def start(self, port=None):
+    def start(self, port=None, mqtt_port=None):
         self.port = port or free_port()
+        # Every server gets its own MQTT port (kept across restarts) so tests
+        # running in parallel never collide on 1883.
+        self.mqtt_port = mqtt_port or self.mqtt_port or free_port()
+        mqtt_args = [] if any(a.startswith("--mqtt-bind") for a in self.extra_args) else \
+            ["--mqtt-bind", f"127.0.0.1:{self.mqtt_port}"]
         env = dict(os.environ)
         env["LIANDU_ADMIN_TOKEN"] = ADMIN_TOKEN
         env.update(self.env)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--data-dir", self.data_dir, "--http-bind", f"127.0.0.1:{self.port}"]
-            + self.extra_args,
+            + mqtt_args + self.extra_args,
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:

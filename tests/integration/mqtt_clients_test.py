@@ -29,12 +29,14 @@ class MqttServer:
         self.port = None
 
     def start(self):
+        # stderr to a file: a pipe nobody reads could fill and stall the server.
+        self.stderr = open(os.path.join(self.data, "server.stderr"), "a")
         self.proc = subprocess.Popen([SERVER, "--port", "0", "--data", self.data] + self.flags,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):
             self.proc.kill()
-            raise RuntimeError("server did not start: %r %s" % (line, self.proc.stderr.read()))
+            raise RuntimeError("server did not start: %r" % line)
         self.port = int(line.split()[2])
         return self
 
@@ -48,10 +50,12 @@ class MqttServer:
                 self.proc.wait()
         if self.proc:
             self.proc.stdout.close()
-            self.proc.stderr.close()
+            self.stderr.close()
 
     def cleanup(self):
         self.stop()
+        if os.environ.get("MQTT_KEEP_DATA"):
+            return
         shutil.rmtree(self.data, ignore_errors=True)
 
 
@@ -333,7 +337,7 @@ class RestartAndLimits(unittest.TestCase):
             rc, _ = sub_once(srv.port, "restart/#", "-E", *args)
             self.assertEqual(rc, 0)
             pub(srv.port, "restart/q", "queued-before-restart", "-q", "1")
-            pub(srv.port, "retained/r", "retained-before-restart", "-r")
+            pub(srv.port, "retained/r", "retained-before-restart", "-r", "-q", "1")
             srv.stop()
             srv.start()
             rc, lines = sub_once(srv.port, "restart/#", "-C", "1", "-v", "-W", "5", *args)

@@ -3,11 +3,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "catalog/catalog.h"
 #include "http/handlers/api_metrics.h"
+#include "http/handlers/config_collection.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "ingest/line_protocol.h"
@@ -34,6 +37,12 @@ struct api_options {
   class live_hub* live = nullptr;
   // Rules and alerts (null: /api/v1/rules and /api/v1/alerts disabled).
   toolbox::rules_service* rules = nullptr;
+  // Connector configuration served under /api/v1/<key> (e.g. "mqtt/mappings",
+  // "modbus/devices", "bridges"); registered before add_routes.
+  std::map<std::string, config_collection*> collections;
+  // Further /metrics text (Prometheus exposition, HELP/TYPE included) from
+  // connectors and tools; each appends to the body. Server-wide figures only.
+  std::vector<std::function<void(std::string&)>> metric_sources;
 };
 
 // What every handler works with. Owned by the app; outlives the server.

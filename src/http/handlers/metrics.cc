@@ -73,6 +73,7 @@ response metrics(api& a, const request& req) {
   if (a.options.open_connections) {
     counter(out, "liandu_http_open_connections", "Open HTTP connections.", a.options.open_connections(), "gauge");
   }
+  for (const auto& source : a.options.metric_sources) source(out);
   response r;
   r.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   r.body = std::move(out);

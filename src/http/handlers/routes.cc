@@ -28,8 +28,16 @@ void add_routes(router& r, api& a) {
   r.add_prefix(verb::delete_, "/api/v1/rules/", bind(rules));
   r.add(verb::get, "/api/v1/alerts", bind(alerts));
   r.add(verb::post, "/api/v1/alerts/ack", bind(alerts));
-  r.add_websocket("/api/v1/live",
-                  [&a](const request& req, std::shared_ptr<live_channel> ch) { return live(a, req, std::move(ch)); });
+  for (auto& [key, c] : a.options.collections) {
+    std::string base = "/api/v1/" + key;
+    auto h = [&a, prefix = base + "/", c = c](const request& req) { return collection(a, req, prefix, *c); };
+    r.add(verb::get, base, h);
+    r.add(verb::post, base, h);
+    r.add_prefix(verb::delete_, base + "/", h);
+  }
+  r.add_websocket("/api/v1/live", [&a](const request& req, std::shared_ptr<live_channel> ch) {
+    return live(a, req, std::move(ch));
+  });
 }
 
 }  // namespace liandu::http::handlers

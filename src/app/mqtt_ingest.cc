@@ -1,0 +1,144 @@
+#include "app/mqtt_ingest.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "storage/fs/file_util.h"
+#include "storage/write_batch.h"
+
+namespace liandu::app {
+
+mqtt_ingest::mqtt_ingest(storage::engine& engine, catalog::catalog& cat, bool auth_enabled,
+                         std::string rules_path)
+    : engine_(engine), catalog_(cat), auth_enabled_(auth_enabled), rules_path_(std::move(rules_path)) {}
+
+status mqtt_ingest::load() {
+  auto text = storage::fs::read_file(rules_path_);
+  if (!text.ok()) return text.error().code() == errc::not_found ? status{} : text.error();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_array())
+    return error(errc::invalid_argument, rules_path_ + ": expected a JSON array of mapping rules");
+  std::unique_lock lock(rules_mu_);
+  for (size_t i = 0; i < j.size(); ++i) {
+    auto r = ingest::parse_mapping_rule(j[i].dump());
+    if (!r.ok())
+      return error(errc::invalid_argument,
+                   rules_path_ + ": rule " + std::to_string(i) + ": " + r.error().message());
+    LIANDU_RETURN_IF_ERROR(mapper_.add(std::move(r).value()));
+  }
+  return {};
+}
+
+status mqtt_ingest::save_locked() const {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : mapper_.rules()) j.push_back(nlohmann::json::parse(ingest::mapping_rule_to_json(r)));
+  return storage::fs::write_file_atomic(rules_path_, j.dump(2));
+}
+
+status mqtt_ingest::add_rule(std::string_view json) {
+  auto r = ingest::parse_mapping_rule(json);
+  if (!r.ok()) return r.error();
+  std::unique_lock lock(rules_mu_);
+  LIANDU_RETURN_IF_ERROR(mapper_.add(std::move(r).value()));
+  return save_locked();
+}
+
+bool mqtt_ingest::remove_rule(std::string_view name) {
+  std::unique_lock lock(rules_mu_);
+  bool removed = mapper_.remove(name);
+  if (removed) (void)save_locked();
+  return removed;
+}
+
+std::vector<nlohmann::json> mqtt_ingest::list() const {
+  std::shared_lock lock(rules_mu_);
+  std::vector<nlohmann::json> out;
+  for (const auto& r : mapper_.rules()) out.push_back(nlohmann::json::parse(ingest::mapping_rule_to_json(r)));
+  return out;
+}
+
+status mqtt_ingest::remove(std::string_view name) {
+  if (!remove_rule(name)) return error(errc::not_found, "no mapping named " + std::string(name));
+  return {};
+}
+
+bool mqtt_ingest::authenticate(std::string_view, std::string_view username, std::string_view password) {
+  if (!auth_enabled_) return true;
+  auto who = catalog_.authenticate_token(password);
+  if (!who.ok() && !username.empty()) who = catalog_.authenticate_user(username, password);
+  if (!who.ok()) return false;
+  std::lock_guard lock(principals_mu_);
+  auto it = principals_.find(username);
+  if (it != principals_.end() && it->second.subject != who->subject) return false;
+  principals_[std::string(username)] = *who;
+  return true;
+}
+
+status mqtt_ingest::on_publish(std::string_view username, std::string_view topic, std::string_view payload) {
+  result<ingest::mapped_points> mapped = error(errc::not_found, "");
+  std::string db, rp;
+  {
+    std::shared_lock lock(rules_mu_);
+    mapped = mapper_.map(topic, payload, now_ns());
+    if (mapped.ok()) {
+      db = mapped->rule->database;
+      rp = mapped->rule->retention_policy;
+    } else if (mapped.error().code() == errc::parse_error) {
+      std::vector<std::pair<std::string, std::string>> caps;
+      for (const auto& r : mapper_.rules()) {
+        if (ingest::match_topic(r.topic, topic, caps)) {
+          db = r.database;
+          break;
+        }
+      }
+    }
+  }
+  if (!mapped.ok() && mapped.error().code() == errc::not_found) {
+    ++unmapped_;
+    return {};  // only routed to subscribers
+  }
+  status result_status;
+  if (mapped.ok()) {
+    if (auth_enabled_) {
+      catalog::principal who;
+      {
+        std::lock_guard lock(principals_mu_);
+        auto it = principals_.find(username);
+        if (it == principals_.end())
+          return error(errc::unauthorized, "MQTT user " + std::string(username) + " unknown");
+        who = it->second;
+      }
+      status s = catalog_.authorize(who, db, catalog::access::write);
+      if (!s.ok()) result_status = error(s.code(), "topic " + std::string(topic) + ": " + s.message());
+    }
+    if (result_status.ok()) {
+      storage::write_batch batch(db, rp);
+      for (const auto& p : mapped->points) batch.add(p);
+      auto w = engine_.write(batch);
+      if (!w.st.ok()) {
+        result_status = error(w.st.code(), "topic " + std::string(topic) + ": " + w.st.message());
+      } else if (!w.rejected.empty()) {
+        result_status =
+            error(errc::conflict, "topic " + std::string(topic) + ": " + w.rejected.front().message);
+      } else {
+        ++mapped_;
+        return {};
+      }
+    }
+  } else {
+    result_status = mapped.error();
+  }
+  ++errors_;
+  std::fprintf(stderr, "liandu: mqtt: %s\n", result_status.message().c_str());
+  if (!db.empty()) {
+    // The error is a point too, so it can be queried and alerted on.
+    storage::write_batch batch(db, "");
+    batch.add(model::point{
+        "mqtt_errors", {}, {{"topic", std::string(topic)}, {"message", result_status.message()}}, now_ns()});
+    (void)engine_.write(batch);
+  }
+  return result_status;
+}
+
+}  // namespace liandu::app

@@ -1,0 +1,344 @@
+#include "connect/mqtt/server/server.h"
+
+#include <array>
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <deque>
+#include <list>
+#include <thread>
+
+namespace liandu::connect::mqtt {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class tcp_link;
+
+}  // namespace
+
+struct mqtt_server::impl {
+  impl(mqtt_server_options o, mqtt_hooks h)
+      : options(std::move(o)),
+        workers(std::max<size_t>(1, options.worker_threads)),
+        acceptor(io),
+        tick_timer(io) {
+    options.broker.max_packet_size = options.max_packet_size;
+    brk = std::make_unique<mqtt::broker>(options.broker, std::move(h));
+  }
+
+  void accept();
+  void tick();
+
+  mqtt_server_options options;
+  // workers before io: handlers still queued in io when it is destroyed own
+  // connections whose strands belong to the worker pool.
+  asio::thread_pool workers;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::steady_timer tick_timer;
+  std::unique_ptr<mqtt::broker> brk;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::mutex live_mu;
+  std::list<std::weak_ptr<tcp_link>> live;
+  bool started = false;
+  bool stopped = false;
+};
+
+namespace {
+
+// One client connection. Socket state lives on `strand_` (I/O threads);
+// broker calls on `work_` (worker threads).
+class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
+ public:
+  tcp_link(mqtt_server::impl* srv, tcp::socket socket)
+      : srv_(srv),
+        strand_(asio::make_strand(srv->io)),
+        socket_(std::move(socket)),
+        work_(asio::make_strand(srv->workers.get_executor())),
+        timer_(srv->io),
+        decoder_(srv->options.max_packet_size) {}
+
+  void start() {
+    conn_ = srv_->brk->open(shared_from_this());
+    auto self = shared_from_this();
+    asio::dispatch(strand_, [self] {
+      self->last_packet_ = std::chrono::steady_clock::now();
+      self->arm_timer();
+      self->read();
+    });
+  }
+
+  void send(std::string bytes) override {
+    auto self = shared_from_this();
+    asio::post(strand_, [self, b = std::move(bytes)]() mutable {
+      if (self->closed_ || self->closing_) return;
+      self->queued_bytes_ += b.size();
+      if (self->queued_bytes_ > self->srv_->options.max_write_queue_bytes) {
+        self->do_close();
+        return;
+      }
+      self->writes_.push_back(std::move(b));
+      if (!self->writing_) self->write();
+    });
+  }
+
+  void close() override {
+    auto self = shared_from_this();
+    asio::post(strand_, [self] {
+      self->closing_ = true;
+      if (!self->writing_) self->do_close();
+    });
+  }
+
+  // From stop(): close at once, without waiting for writes.
+  void abort() {
+    auto self = shared_from_this();
+    asio::post(strand_, [self] { self->do_close(); });
+  }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    socket_.async_read_some(
+        asio::buffer(buf_), asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t n) {
+          if (ec || self->closed_) {
+            self->do_close();
+            return;
+          }
+          self->decoder_.feed(self->buf_.data(), n);
+          std::vector<packet> packets;
+          std::optional<decode_error> err;
+          while (true) {
+            packet p;
+            decode_error e;
+            auto st = self->decoder_.next(&p, &e);
+            if (st == decoder::state::need_more) break;
+            if (st == decoder::state::error) {
+              err = std::move(e);
+              break;
+            }
+            packets.push_back(std::move(p));
+          }
+          if (!packets.empty()) self->last_packet_ = std::chrono::steady_clock::now();
+          if (packets.empty() && !err) {
+            self->read();
+            return;
+          }
+          bool failed = err.has_value();
+          asio::post(self->work_, [self, packets = std::move(packets), err = std::move(err)]() mutable {
+            auto conn = self->conn_;
+            if (!conn) return;
+            for (packet& p : packets) conn->handle(std::move(p));
+            if (err) conn->decode_failed(*err);
+            uint16_t ka = conn->keep_alive();
+            bool connected = conn->connected();
+            asio::post(self->strand_, [self, ka, connected] {
+              self->keep_alive_ = ka;
+              if (connected && !self->connected_) {
+                self->connected_ = true;
+                self->arm_timer();
+              }
+            });
+          });
+          // Read on while the batch is handled: the decoder keeps the order, and
+          // the strand on the worker pool keeps handling sequential.
+          if (!failed) self->read();
+        }));
+  }
+
+  void write() {
+    writing_ = true;
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(writes_.front()),
+                      asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t) {
+                        self->writing_ = false;
+                        // Closed meanwhile (the write may still have succeeded).
+                        if (self->closed_) return;
+                        if (ec) {
+                          self->do_close();
+                          return;
+                        }
+                        self->queued_bytes_ -= self->writes_.front().size();
+                        self->writes_.pop_front();
+                        if (!self->writes_.empty()) {
+                          self->write();
+                        } else if (self->closing_) {
+                          self->do_close();
+                        }
+                      }));
+  }
+
+  std::chrono::steady_clock::time_point deadline() const {
+    if (!connected_) return accepted_ + srv_->options.connect_timeout;
+    if (keep_alive_ == 0) return std::chrono::steady_clock::time_point::max();
+    // 1.5 times the keep-alive (3.1.2.10).
+    return last_packet_ + std::chrono::milliseconds(int64_t{keep_alive_} * 1500);
+  }
+
+  void arm_timer() {
+    auto d = deadline();
+    if (d == std::chrono::steady_clock::time_point::max()) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_at(d);
+    auto self = shared_from_this();
+    timer_.async_wait(asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      if (std::chrono::steady_clock::now() < self->deadline()) {
+        self->arm_timer();
+        return;
+      }
+      if (!self->connected_) {
+        self->do_close();
+        return;
+      }
+      asio::post(self->work_, [self] {
+        if (self->conn_) self->conn_->keep_alive_expired();
+      });
+    }));
+  }
+
+  void do_close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    timer_.cancel();
+    --srv_->connections;
+    auto self = shared_from_this();
+    asio::post(work_, [self] {
+      if (self->conn_) self->conn_->transport_closed();
+      self->conn_.reset();  // breaks the link ↔ connection cycle
+    });
+  }
+
+  mqtt_server::impl* srv_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  tcp::socket socket_;
+  asio::strand<asio::thread_pool::executor_type> work_;
+  asio::steady_timer timer_;
+  decoder decoder_;
+  std::shared_ptr<connection> conn_;  // used on work_ only
+  std::array<char, 16384> buf_;
+  std::deque<std::string> writes_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool connected_ = false;
+  uint16_t keep_alive_ = 0;
+  std::chrono::steady_clock::time_point accepted_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_packet_;
+};
+
+}  // namespace
+
+void mqtt_server::impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      accept();
+      return;
+    }
+    if (connections.load() >= options.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      accept();
+      return;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ++connections;
+    auto l = std::make_shared<tcp_link>(this, std::move(socket));
+    {
+      std::lock_guard lock(live_mu);
+      live.remove_if([](const std::weak_ptr<tcp_link>& w) { return w.expired(); });
+      live.push_back(l);
+    }
+    l->start();
+    accept();
+  });
+}
+
+void mqtt_server::impl::tick() {
+  tick_timer.expires_after(std::chrono::seconds(1));
+  tick_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    asio::post(workers, [this] {
+      brk->tick();
+      status st = brk->save();
+      if (!st.ok()) std::fprintf(stderr, "mqtt: saving broker state: %s\n", st.to_string().c_str());
+    });
+    tick();
+  });
+}
+
+mqtt_server::mqtt_server(mqtt_server_options options, mqtt_hooks hooks)
+    : impl_(std::make_shared<impl>(std::move(options), std::move(hooks))) {}
+
+mqtt_server::~mqtt_server() { stop(); }
+
+result<uint16_t> mqtt_server::start() {
+  impl& s = *impl_;
+  status st = s.brk->load();
+  if (!st.ok()) return st;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(s.options.host, ec);
+  if (ec) return error(errc::invalid_argument, "bad MQTT listen address " + s.options.host);
+  tcp::endpoint ep(addr, s.options.port);
+  s.acceptor.open(ep.protocol(), ec);
+  if (!ec) s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(ep, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return error(errc::io_error, "MQTT listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                                     ": " + ec.message());
+  }
+  uint16_t port = s.acceptor.local_endpoint().port();
+  s.accept();
+  s.tick();
+  for (size_t i = 0; i < std::max<size_t>(1, s.options.io_threads); ++i) {
+    s.threads.emplace_back([&s] { s.io.run(); });
+  }
+  s.started = true;
+  return port;
+}
+
+void mqtt_server::stop() {
+  impl& s = *impl_;
+  if (s.stopped) return;
+  s.stopped = true;
+  if (!s.started) return;
+  asio::post(s.io, [&s] {
+    boost::system::error_code ec;
+    s.acceptor.close(ec);
+    s.tick_timer.cancel();
+  });
+  {
+    std::lock_guard lock(s.live_mu);
+    for (auto& w : s.live) {
+      if (auto l = w.lock()) l->abort();
+    }
+  }
+  // Let the closes reach the broker (wills, session detach) before stopping.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (s.connections.load() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s.workers.join();
+  s.io.stop();
+  for (auto& t : s.threads) t.join();
+  status st = s.brk->save(true);
+  if (!st.ok()) std::fprintf(stderr, "mqtt: saving broker state: %s\n", st.to_string().c_str());
+}
+
+size_t mqtt_server::open_connections() const { return impl_->connections.load(); }
+
+mqtt::broker& mqtt_server::broker() { return *impl_->brk; }
+
+}  // namespace liandu::connect::mqtt

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "connect/mqtt/broker/broker.h"
+#include "connect/mqtt/broker/hooks.h"
+
+namespace liandu::connect::mqtt {
+
+struct mqtt_server_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 1883;  // 0 picks a free port
+  // Open connections at most; one more is closed at once.
+  size_t max_connections = 10000;
+  // Largest packet a client may send (and the v5 Maximum Packet Size);
+  // bigger is "packet too large" and closes that connection.
+  uint32_t max_packet_size = 1 << 20;
+  // From accept until CONNECT; a silent socket is closed after it.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Bytes queued for a slow reader before its connection is dropped.
+  size_t max_write_queue_bytes = 64 << 20;
+  size_t io_threads = 1;
+  // Threads that run packet handling and the on_publish hook (which may
+  // block on an fsync), so an I/O thread never waits on the disk.
+  size_t worker_threads = 4;
+  // Broker settings; broker.data_dir empty: nothing persisted.
+  broker_config broker;
+};
+
+// The MQTT 3.1.1/5.0 server: a TCP listener on its own io_context, a read
+// loop per connection feeding the codec, keep-alive timers, and the broker.
+//
+// Threads: `io_threads` run the io_context (sockets and timers, one strand
+// per connection); `worker_threads` run the broker handlers and the hooks,
+// one strand per connection so its packets are handled in order. A
+// connection reads nothing more while its last batch of packets is being
+// handled (back-pressure). Once a second the broker drops expired sessions
+// and messages and writes its state file when it changed (on a worker).
+//
+// Lifecycle: construct, start() (loads the state, binds, starts threads),
+// stop() (closes every connection, saves the state, joins). The destructor
+// calls stop().
+class mqtt_server {
+ public:
+  mqtt_server(mqtt_server_options options, mqtt_hooks hooks);
+  ~mqtt_server();
+  mqtt_server(const mqtt_server&) = delete;
+  mqtt_server& operator=(const mqtt_server&) = delete;
+
+  // Loads the broker state, binds host:port and starts the threads. Returns
+  // the bound port.
+  result<uint16_t> start();
+  // Idempotent; safe from any thread except the server's own.
+  void stop();
+
+  size_t open_connections() const;
+  mqtt::broker& broker();
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace liandu::connect::mqtt
