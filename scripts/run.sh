@@ -10,6 +10,12 @@ set -euo pipefail
 binary=${1:-build/liandu}
 data_dir=${2:-./data}
 bind=${LIANDU_HTTP_BIND:-127.0.0.1:8086}
+# MQTT on 1883 unless something (a system mosquitto, say) already listens there.
+mqtt_bind=${LIANDU_MQTT_BIND:-127.0.0.1:1883}
+if [ -z "${LIANDU_MQTT_BIND:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  mqtt_bind=127.0.0.1:11883
+  echo "run: port 1883 is taken; MQTT listens on $mqtt_bind" >&2
+fi
 mkdir -p "$data_dir"
 token_file="$data_dir/demo-admin-token"
 if [ ! -s "$token_file" ]; then
@@ -22,14 +28,15 @@ fi
 token=$(cat "$token_file" 2>/dev/null || true)
 cat <<MSG
 
-  Liandu is starting on http://$bind  (data folder: $data_dir)
+  Liandu is starting on http://$bind, mqtt://$mqtt_bind  (data folder: $data_dir)
   admin token:   $token
   try:           export LIANDU_TOKEN=$token
                  $binary query --db plant 'SELECT mean(temperature) FROM machine WHERE time > now() - 1h GROUP BY time(10m), line'
+  MQTT:          mosquitto_sub -h ${mqtt_bind%:*} -p ${mqtt_bind##*:} -u admin -P \$LIANDU_TOKEN -t '#' -v
   or with the InfluxDB CLI:
                  influx -host ${bind%:*} -port ${bind##*:} -username admin -password \$LIANDU_TOKEN -database plant
   Ctrl-C stops the server (graceful shutdown).
 
 MSG
-LIANDU_ADMIN_TOKEN="$token" exec "$binary" serve --data-dir "$data_dir" --http-bind "$bind" \
+LIANDU_ADMIN_TOKEN="$token" exec "$binary" serve --data-dir "$data_dir" --http-bind "$bind" --mqtt-bind "$mqtt_bind" \
   --simulate --simulate-backfill "${LIANDU_SIMULATE_BACKFILL:-1d}"

@@ -11,7 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   curl python3 tzdata influxdb-client influxdb prometheus
-  mosquitto mosquitto-clients libmosquitto-dev
+  mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
+  libprotobuf-dev protobuf-compiler python3-protobuf libmodbus-dev
 )
 
 missing=()
