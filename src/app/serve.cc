@@ -151,6 +151,7 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
+  (*engine)->set_fsync_observer([&a](uint64_t nanos) { a.metrics.wal_fsync_latency.observe(nanos / 1e9); });
   (*engine)->set_write_observer([&live, &rules](std::string_view batch) {
     live.publish(batch);
     rules.on_batch(batch);
@@ -320,6 +321,10 @@ int serve(const serve_options& o) {
     std::fprintf(stderr, "liandu: final checkpoint failed (the WAL still has everything): %s\n",
                  s.to_string().c_str());
   }
+  // The observers point at objects declared after the engine, which are
+  // destroyed before it.
+  (*engine)->set_fsync_observer(nullptr);
+  (*engine)->set_write_observer(nullptr);
   std::printf("liandu: stopped\n");
   std::fflush(stdout);
   // The detached simulator may still be inside a request; leave without

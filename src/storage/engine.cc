@@ -989,6 +989,8 @@ void engine::background_loop() {
   }
 }
 
+void engine::set_fsync_observer(std::function<void(uint64_t)> fn) { wal_->set_fsync_observer(std::move(fn)); }
+
 engine_stats engine::stats() const {
   engine_stats s;
   s.points_written = points_written_;

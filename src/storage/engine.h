@@ -121,6 +121,8 @@ class engine {
   // writes start.
   using write_observer = std::function<void(std::string_view batch_payload)>;
   void set_write_observer(write_observer fn) { observer_ = std::move(fn); }
+  // Called with the duration of every WAL fsync, in nanoseconds.
+  void set_fsync_observer(std::function<void(uint64_t nanos)> fn);
 
   // --- index ---
   result<std::vector<std::string>> measurements(std::string_view db) const;

@@ -1,4 +1,5 @@
 """01: the write → WAL → block → query path over HTTP, as an InfluxDB client sees it."""
+import re
 import unittest
 
 from liandu_server import Server
@@ -67,10 +68,15 @@ class HttpBasics(unittest.TestCase):
         self.assertTrue(r.json()["error"].startswith("error parsing query: "), r.body)
 
     def test_metrics(self):
+        self.srv.query("CREATE DATABASE metrics_db")
+        self.assertEqual(self.srv.write("metrics_db", "m v=1").status, 204)
         r = self.srv.request("GET", "/metrics")
         self.assertEqual(r.status, 200)
         self.assertIn("liandu_points_written_total", r.body)
         self.assertIn("liandu_write_duration_seconds_bucket", r.body)
+        fsyncs = re.search(r'^liandu_wal_fsync_duration_seconds_count (\d+)$', r.body, re.M)
+        self.assertIsNotNone(fsyncs, r.body)
+        self.assertGreater(int(fsyncs.group(1)), 0)
         self.assertIn("liandu_http_open_connections", r.body)
 
     def test_openapi_document(self):

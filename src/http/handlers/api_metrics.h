@@ -11,7 +11,7 @@ namespace liandu::http::handlers {
 class histogram {
  public:
   static constexpr std::array<double, 14> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                    0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+                                                    0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   void observe(double seconds);
   // Appends the _bucket, _sum and _count lines for `name`.
   void render(std::string& out, const std::string& name, const std::string& help) const;
@@ -26,6 +26,7 @@ class histogram {
 struct api_metrics {
   histogram write_latency;
   histogram query_latency;
+  histogram wal_fsync_latency;  // fed by the engine's fsync observer (set by the app)
   std::atomic<uint64_t> write_requests{0};
   std::atomic<uint64_t> write_errors{0};
   std::atomic<uint64_t> query_requests{0};

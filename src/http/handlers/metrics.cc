@@ -44,6 +44,7 @@ response metrics(api& a, const request& req) {
   counter(out, "liandu_auth_failures_total", "Requests refused for bad credentials.", a.metrics.auth_failures);
   a.metrics.write_latency.render(out, "liandu_write_duration_seconds", "Write latency, durable acknowledgement.");
   a.metrics.query_latency.render(out, "liandu_query_duration_seconds", "Query latency.");
+  a.metrics.wal_fsync_latency.render(out, "liandu_wal_fsync_duration_seconds", "WAL fsync latency (per group commit).");
   counter(out, "liandu_wal_fsyncs_total", "WAL fsyncs (group commits).", s.wal_fsyncs);
   counter(out, "liandu_wal_bytes_total", "Bytes written to the WAL.", s.wal_bytes);
   char buf[160];

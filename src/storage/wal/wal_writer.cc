@@ -103,9 +103,11 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
   }
   auto sync_start = std::chrono::steady_clock::now();
   file_.must_sync();
-  auto sync_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start);
+  auto sync_nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sync_start);
   lock.lock();
   fsync_nanos_ += static_cast<uint64_t>(sync_nanos.count());
+  if (fsync_observer_) fsync_observer_(static_cast<uint64_t>(sync_nanos.count()));
   if (file_.size() >= opts_.segment_bytes) {
     // Still the leader (syncing_), so no one else touches file_.
     file_.close();
@@ -165,6 +167,11 @@ uint64_t writer::bytes_written() const {
   std::lock_guard lock(mu_);
   return bytes_written_;
 }
+void writer::set_fsync_observer(std::function<void(uint64_t)> fn) {
+  std::lock_guard lock(mu_);
+  fsync_observer_ = std::move(fn);
+}
+
 uint64_t writer::fsync_nanos() const {
   std::lock_guard lock(mu_);
   return fsync_nanos_;

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,9 @@ class writer {
   uint64_t bytes_written() const;
   uint64_t fsync_count() const;
   uint64_t fsync_nanos() const;  // total time spent in fsync
+  // Called with the duration of every fsync (for a latency histogram); runs
+  // on the syncing writer's thread and must be cheap.
+  void set_fsync_observer(std::function<void(uint64_t nanos)> fn);
 
  private:
   writer(std::string dir, options opts) : dir_(std::move(dir)), opts_(opts) {}
@@ -73,6 +77,7 @@ class writer {
   uint64_t bytes_written_ = 0;
   uint64_t fsyncs_ = 0;
   uint64_t fsync_nanos_ = 0;
+  std::function<void(uint64_t)> fsync_observer_;
 };
 
 }  // namespace liandu::storage::wal
