@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev libroaring-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  curl python3 tzdata influxdb-client influxdb prometheus
+  curl openssl python3 tzdata influxdb-client influxdb prometheus
   mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   libprotobuf-dev protobuf-compiler python3-protobuf libmodbus-dev
 )
