@@ -1,0 +1,278 @@
+#include "connect/bridge/bridge.h"
+
+#include <mosquitto.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "connect/mqtt/codec/topic.h"
+
+namespace liandu::connect::bridge {
+
+namespace {
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t fingerprint(std::string_view topic, std::string_view payload) {
+  uint64_t a = std::hash<std::string_view>{}(topic);
+  uint64_t b = std::hash<std::string_view>{}(payload);
+  return a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
+}
+
+// Entries kept for echo detection at most; beyond it the oldest are
+// forgotten (a copy may then come back once).
+constexpr size_t max_echo_entries = 10000;
+
+std::string mosquitto_error(int rc) {
+  if (rc == MOSQ_ERR_ERRNO) return std::strerror(errno);
+  return mosquitto_strerror(rc);
+}
+
+void init_library() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+}  // namespace
+
+const char* state_name(state s) {
+  switch (s) {
+    case state::stopped: return "stopped";
+    case state::connecting: return "connecting";
+    case state::connected: return "connected";
+    case state::error: return "error";
+  }
+  return "unknown";
+}
+
+bridge::bridge(bridge_config config, message_fn on_message, timing t)
+    : config_(std::move(config)), on_message_(std::move(on_message)), timing_(t) {}
+
+bridge::~bridge() { stop(); }
+
+void bridge::start() {
+  if (thread_.joinable()) return;
+  init_library();
+  mosq_ = mosquitto_new(config_.client_id.c_str(), config_.clean_session, this);
+  if (mosq_ == nullptr) {
+    set_state(state::error, std::string("cannot create the MQTT client: ") + std::strerror(errno));
+    return;
+  }
+  // We run our own loop but publish from other threads.
+  mosquitto_threaded_set(mosq_, true);
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  if (!config_.username.empty()) {
+    mosquitto_username_pw_set(mosq_, config_.username.c_str(),
+                              config_.password.empty() ? nullptr : config_.password.c_str());
+  }
+  mosquitto_connect_callback_set(mosq_, &bridge::on_connect);
+  mosquitto_disconnect_callback_set(mosq_, &bridge::on_disconnect);
+  mosquitto_message_callback_set(mosq_, &bridge::on_message_cb);
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void bridge::stop() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(wait_mu_);
+    wait_cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (mosq_ != nullptr) {
+    mosquitto_destroy(mosq_);
+    mosq_ = nullptr;
+  }
+  connected_ = false;
+  set_state(state::stopped, "");
+}
+
+void bridge::set_state(state s, const std::string& err) {
+  std::lock_guard lock(mu_);
+  state_ = s;
+  if (!err.empty()) last_error_ = err;
+  if (s == state::connected) last_error_.clear();
+}
+
+void bridge::wait(std::chrono::milliseconds d) {
+  std::unique_lock lock(wait_mu_);
+  wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+// The connection loop: connect (without blocking on the TCP handshake), run
+// the client until the connection fails, back off, repeat.
+void bridge::run() {
+  auto delay = timing_.backoff_initial;
+  while (!stopping_) {
+    {
+      std::lock_guard lock(mu_);
+      attempt_error_.clear();
+      state_ = state::connecting;
+    }
+    int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, config_.keepalive_s);
+    std::string err;
+    if (rc == MOSQ_ERR_SUCCESS) {
+      auto began = std::chrono::steady_clock::now();
+      while (!stopping_) {
+        rc = mosquitto_loop(mosq_, 100, 1);
+        if (rc != MOSQ_ERR_SUCCESS) break;
+        if (connected_) {
+          delay = timing_.backoff_initial;
+        } else if (std::chrono::steady_clock::now() - began > timing_.connect_timeout) {
+          err = "no CONNACK within " + std::to_string(timing_.connect_timeout.count()) + " ms";
+          break;
+        }
+      }
+      if (err.empty() && rc != MOSQ_ERR_SUCCESS) err = mosquitto_error(rc);
+    } else {
+      err = mosquitto_error(rc);
+    }
+    if (stopping_) break;
+    connected_ = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!attempt_error_.empty()) err = attempt_error_;
+    }
+    set_state(state::error, config_.host + ":" + std::to_string(config_.port) + ": " + err +
+                                "; retrying in " + std::to_string(delay.count()) + " ms");
+    wait(delay);
+    delay = std::min(delay * 2, timing_.backoff_max);
+  }
+  if (connected_) {
+    mosquitto_disconnect(mosq_);
+    // Let the DISCONNECT reach the socket.
+    for (int i = 0; i < 5 && mosquitto_loop(mosq_, 20, 1) == MOSQ_ERR_SUCCESS; ++i) {
+    }
+  }
+}
+
+void bridge::on_connect(mosquitto* m, void* self, int rc) {
+  auto* b = static_cast<bridge*>(self);
+  if (rc != 0) {
+    std::lock_guard lock(b->mu_);
+    b->attempt_error_ = std::string("refused: ") + mosquitto_connack_string(rc);
+    return;
+  }
+  {
+    std::lock_guard lock(b->mu_);
+    ++b->connections_;
+  }
+  b->connected_ = true;
+  b->set_state(state::connected, "");
+  // Subscriptions are made again on every connect: with a clean session the
+  // broker forgot them, and re-subscribing a persistent one is harmless.
+  for (const auto& s : b->config_.subscribe) {
+    int src = mosquitto_subscribe(m, nullptr, s.filter.c_str(), s.qos);
+    if (src != MOSQ_ERR_SUCCESS) {
+      std::lock_guard lock(b->mu_);
+      b->last_error_ = "subscribe " + s.filter + ": " + mosquitto_error(src);
+    }
+  }
+}
+
+void bridge::on_disconnect(mosquitto*, void* self, int rc) {
+  auto* b = static_cast<bridge*>(self);
+  b->connected_ = false;
+  if (rc != 0 && !b->stopping_) {
+    std::lock_guard lock(b->mu_);
+    if (b->attempt_error_.empty()) b->attempt_error_ = "connection lost";
+  }
+}
+
+void bridge::on_message_cb(mosquitto*, void* self, const mosquitto_message* m) {
+  auto* b = static_cast<bridge*>(self);
+  inbound msg;
+  msg.topic = m->topic;
+  if (m->payload != nullptr && m->payloadlen > 0)
+    msg.payload.assign(static_cast<const char*>(m->payload), static_cast<size_t>(m->payloadlen));
+  msg.qos = m->qos;
+  msg.retain = m->retain;
+  if (b->is_echo(msg.topic, msg.payload)) return;
+  {
+    std::lock_guard lock(b->mu_);
+    msg.replay = msg.retain && b->connections_ > 1;
+  }
+  ++b->in_;
+  if (b->on_message_) b->on_message_(b->config_, msg);
+}
+
+void bridge::forward(std::string_view topic, std::string_view payload) {
+  const forward_rule* rule = nullptr;
+  for (const auto& f : config_.forward) {
+    if (mqtt::topic_matches(f.filter, topic)) {
+      rule = &f;
+      break;
+    }
+  }
+  if (rule == nullptr) return;
+  if (!connected_ || mosq_ == nullptr) {
+    ++dropped_;
+    return;
+  }
+  std::string remote = rule->remote_prefix + std::string(topic);
+  remember_forwarded(remote, payload);
+  int rc = mosquitto_publish(mosq_, nullptr, remote.c_str(), static_cast<int>(payload.size()), payload.data(),
+                             rule->qos, false);
+  if (rc == MOSQ_ERR_SUCCESS) {
+    ++out_;
+  } else {
+    ++dropped_;
+  }
+}
+
+void bridge::remember_forwarded(const std::string& remote_topic, std::string_view payload) {
+  bool comes_back = false;
+  for (const auto& s : config_.subscribe) {
+    std::string_view group, inner = s.filter;
+    mqtt::split_shared_filter(s.filter, &group, &inner);
+    if (mqtt::topic_matches(inner, remote_topic)) {
+      comes_back = true;
+      break;
+    }
+  }
+  if (!comes_back) return;
+  int64_t now = steady_ns();
+  std::lock_guard lock(echo_mu_);
+  if (echoes_.size() >= max_echo_entries) {
+    for (auto it = echoes_.begin(); it != echoes_.end();) {
+      std::erase_if(it->second, [now](int64_t d) { return d < now; });
+      it = it->second.empty() ? echoes_.erase(it) : std::next(it);
+    }
+    if (echoes_.size() >= max_echo_entries) echoes_.clear();
+  }
+  echoes_[fingerprint(remote_topic, payload)].push_back(
+      now + std::chrono::duration_cast<std::chrono::nanoseconds>(timing_.echo_window).count());
+}
+
+bool bridge::is_echo(const std::string& topic, std::string_view payload) {
+  std::lock_guard lock(echo_mu_);
+  if (echoes_.empty()) return false;
+  auto it = echoes_.find(fingerprint(topic, payload));
+  if (it == echoes_.end()) return false;
+  int64_t now = steady_ns();
+  std::erase_if(it->second, [now](int64_t d) { return d < now; });
+  bool echo = !it->second.empty();
+  if (echo) it->second.erase(it->second.begin());
+  if (it->second.empty()) echoes_.erase(it);
+  return echo;
+}
+
+bridge_stats bridge::stats() const {
+  bridge_stats s;
+  {
+    std::lock_guard lock(mu_);
+    s.st = state_;
+    s.last_error = last_error_;
+  }
+  s.messages_in = in_.load();
+  s.messages_out = out_.load();
+  s.messages_dropped = dropped_.load();
+  return s;
+}
+
+}  // namespace liandu::connect::bridge

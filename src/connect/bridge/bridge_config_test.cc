@@ -1,0 +1,148 @@
+#include "connect/bridge/bridge_config.h"
+
+#include <gtest/gtest.h>
+
+namespace liandu::connect::bridge {
+namespace {
+
+nlohmann::json valid() {
+  return nlohmann::json::parse(R"({
+    "name": "site-b", "database": "plant", "host": "127.0.0.1", "port": 1884,
+    "client_id": "liandu-a", "username": "bridge", "password": "secret", "keepalive_s": 30,
+    "clean_session": false,
+    "subscribe": [{"filter": "factory/+/telemetry", "qos": 1}, {"filter": "$share/g/x/#"}],
+    "forward": [{"filter": "commands/#", "qos": 2, "remote_prefix": "site-a/"}]})");
+}
+
+// The error message of parsing `j`, or "" when it parses.
+std::string error_of(const nlohmann::json& j) {
+  auto c = parse_bridge_config(j);
+  return c.ok() ? "" : c.error().message();
+}
+
+TEST(BridgeConfig, ParsesEveryKey) {
+  auto c = parse_bridge_config(valid());
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->name, "site-b");
+  EXPECT_EQ(c->database, "plant");
+  EXPECT_EQ(c->port, 1884);
+  EXPECT_EQ(c->client_id, "liandu-a");
+  EXPECT_EQ(c->password, "secret");
+  EXPECT_EQ(c->keepalive_s, 30);
+  EXPECT_FALSE(c->clean_session);
+  ASSERT_EQ(c->subscribe.size(), 2u);
+  EXPECT_EQ(c->subscribe[0].qos, 1);
+  EXPECT_EQ(c->subscribe[1].qos, 0);
+  ASSERT_EQ(c->forward.size(), 1u);
+  EXPECT_EQ(c->forward[0].remote_prefix, "site-a/");
+  EXPECT_EQ(c->forward[0].qos, 2);
+}
+
+TEST(BridgeConfig, Defaults) {
+  auto c = parse_bridge_config(
+      nlohmann::json::parse(R"({"name":"b","database":"d","host":"h","subscribe":[{"filter":"#"}]})"));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->port, 1883);
+  EXPECT_EQ(c->client_id, "liandu-bridge-b");
+  EXPECT_EQ(c->keepalive_s, 60);
+  EXPECT_TRUE(c->clean_session);
+  EXPECT_TRUE(c->forward.empty());
+}
+
+TEST(BridgeConfig, ErrorsNameTheBridgeAndTheKey) {
+  struct bad_case {
+    const char* key;
+    nlohmann::json value;
+    const char* expect;
+  };
+  const bad_case cases[] = {
+      {"database", nullptr, "bridge site-b: \"database\" is required"},
+      {"database", "", "\"database\" must not be empty"},
+      {"host", 5, "bridge site-b: \"host\" must be a string"},
+      {"port", 0, "\"port\" must be an integer 1..65535"},
+      {"port", 70000, "\"port\" must be an integer 1..65535"},
+      {"port", "1883", "\"port\" must be an integer"},
+      {"keepalive_s", 2, "\"keepalive_s\" must be an integer 5..65535"},
+      {"client_id", "", "\"client_id\" must not be empty"},
+      {"clean_session", "yes", "\"clean_session\" must be true or false"},
+      {"subscribe", "a/b", "\"subscribe\" must be an array"},
+      {"subscribe", nlohmann::json::parse(R"([{"filter":"a/#/b"}])"),
+       "\"subscribe[0].filter\" is not a valid MQTT"},
+      {"subscribe", nlohmann::json::parse(R"([{"filter":"a+"}])"),
+       "\"subscribe[0].filter\" is not a valid MQTT"},
+      {"subscribe", nlohmann::json::parse(R"([{"filter":""}])"),
+       "\"subscribe[0].filter\" is not a valid MQTT"},
+      {"subscribe", nlohmann::json::parse(R"([{"qos":1}])"), "\"subscribe[0].filter\" is required"},
+      {"subscribe", nlohmann::json::parse(R"([{"filter":"a","qos":3}])"),
+       "\"subscribe[0].qos\" must be an integer 0..2"},
+      {"subscribe", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/"}])"),
+       "\"subscribe[0].remote_prefix\" is not a known key"},
+      {"forward", nlohmann::json::parse(R"([{"filter":"a"},{"filter":"$share/g/a"}])"),
+       "\"forward[1].filter\" must not be a shared subscription"},
+      {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/#/"}])"),
+       "\"forward[0].remote_prefix\" must not contain"},
+      {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":1}])"),
+       "\"forward[0].remote_prefix\" must be a string"},
+      {"subscirbe", nlohmann::json::array(), "bridge site-b: \"subscirbe\" is not a known key"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json j = valid();
+    if (c.value.is_null()) {
+      j.erase(c.key);
+    } else {
+      j[c.key] = c.value;
+    }
+    std::string err = error_of(j);
+    EXPECT_NE(err.find(c.expect), std::string::npos)
+        << c.key << " = " << c.value << ": got \"" << err << "\"";
+  }
+}
+
+TEST(BridgeConfig, NameIsRequiredAndPlain) {
+  nlohmann::json j = valid();
+  j.erase("name");
+  EXPECT_NE(error_of(j).find("bridge: \"name\" is required"), std::string::npos) << error_of(j);
+  j["name"] = "a b/c";
+  EXPECT_NE(error_of(j).find("\"name\" must be"), std::string::npos) << error_of(j);
+  EXPECT_NE(error_of(nlohmann::json::array()).find("expected a JSON object"), std::string::npos);
+}
+
+TEST(BridgeConfig, PasswordNeedsAUserName) {
+  nlohmann::json j = valid();
+  j.erase("username");
+  EXPECT_NE(error_of(j).find("\"password\" needs a \"username\""), std::string::npos) << error_of(j);
+}
+
+TEST(BridgeConfig, SomethingToCarry) {
+  nlohmann::json j = valid();
+  j["subscribe"] = nlohmann::json::array();
+  j.erase("forward");
+  EXPECT_NE(error_of(j).find("are both empty"), std::string::npos) << error_of(j);
+}
+
+TEST(BridgeConfig, JsonMasksThePasswordAndRoundTrips) {
+  auto c = parse_bridge_config(valid());
+  ASSERT_TRUE(c.ok());
+  nlohmann::json masked = to_json(*c, false);
+  EXPECT_EQ(masked["password"], password_mask);
+  EXPECT_EQ(masked.dump().find("secret"), std::string::npos);
+  nlohmann::json full = to_json(*c, true);
+  EXPECT_EQ(full["password"], "secret");
+  // What GET shows (with its read-only status keys) can be posted back.
+  full["status"] = "connected";
+  full["last_error"] = "";
+  full["messages_in"] = 3;
+  auto again = parse_bridge_config(full);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(to_json(*again, true), to_json(*c, true));
+}
+
+TEST(BridgeConfig, EmptyPasswordIsNotMasked) {
+  auto c = parse_bridge_config(
+      nlohmann::json::parse(R"({"name":"b","database":"d","host":"h","forward":[{"filter":"a/+"}]})"));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(to_json(*c, false)["password"], "");
+}
+
+}  // namespace
+}  // namespace liandu::connect::bridge

@@ -1,0 +1,235 @@
+#include "connect/bridge/bridge_manager.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "connect/mqtt/broker/broker.h"
+
+namespace liandu::connect::bridge {
+
+namespace {
+
+status io_error(const char* what, const std::string& path) {
+  return error(errc::io_error, std::string(what) + " " + path + ": " + std::strerror(errno));
+}
+
+status fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? status{} : io_error("fsync", path);
+}
+
+}  // namespace
+
+status write_private_file(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("create", tmp);
+  // The temp file may be left over with another mode.
+  if (::fchmod(fd, 0600) != 0) {
+    status s = io_error("chmod", tmp);
+    ::close(fd);
+    return s;
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status s = io_error("write", tmp);
+      ::close(fd);
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    status s = io_error("fsync", tmp);
+    ::close(fd);
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("rename", tmp);
+  auto slash = path.rfind('/');
+  return fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)),
+                    O_RDONLY | O_DIRECTORY);
+}
+
+bridge_manager::bridge_manager(manager_options o) : options_(std::move(o)) {}
+
+bridge_manager::~bridge_manager() { stop(); }
+
+std::shared_ptr<bridge> bridge_manager::make_bridge(bridge_config c) {
+  return std::make_shared<bridge>(
+      std::move(c), [this](const bridge_config& cfg, const inbound& m) { on_message(cfg, m); },
+      options_.bridge_timing);
+}
+
+status bridge_manager::load() {
+  if (options_.path.empty()) return {};
+  std::ifstream in(options_.path);
+  if (!in) return errno == ENOENT ? status{} : io_error("open", options_.path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!j.is_array())
+    return error(errc::invalid_argument, options_.path + ": expected a JSON array of bridges");
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < j.size(); ++i) {
+    auto c = parse_bridge_config(j[i]);
+    if (!c.ok())
+      return error(errc::invalid_argument,
+                   options_.path + ": entry " + std::to_string(i) + ": " + c.error().message());
+    std::string name = c->name;
+    bridges_[name] = make_bridge(std::move(c).value());
+  }
+  return {};
+}
+
+status bridge_manager::save_locked() const {
+  if (options_.path.empty()) return {};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [name, b] : bridges_) j.push_back(to_json(b->config(), true));
+  return write_private_file(options_.path, j.dump(2));
+}
+
+status bridge_manager::put(const nlohmann::json& entry) {
+  auto parsed = parse_bridge_config(entry);
+  if (!parsed.ok()) return parsed.error();
+  bridge_config c = std::move(parsed).value();
+  std::shared_ptr<bridge> old, fresh;
+  {
+    std::unique_lock lock(mu_);
+    auto it = bridges_.find(c.name);
+    if (c.password == password_mask) {
+      if (it == bridges_.end())
+        return error(errc::invalid_argument,
+                     "bridge " + c.name + ": \"password\" is the mask GET shows; send the real password");
+      c.password = it->second->config().password;
+    }
+    if (it != bridges_.end()) old = it->second;
+    fresh = make_bridge(std::move(c));
+    bridges_[fresh->config().name] = fresh;
+    status s = save_locked();
+    if (!s.ok()) {
+      if (old) {
+        bridges_[old->config().name] = old;
+      } else {
+        bridges_.erase(fresh->config().name);
+      }
+      return s;
+    }
+    // The old connection goes before the new one connects, so the remote
+    // broker never sees two clients with one client id.
+    if (old) old->stop();
+    if (running_) fresh->start();
+  }
+  return {};
+}
+
+status bridge_manager::remove(std::string_view name) {
+  std::shared_ptr<bridge> old;
+  {
+    std::unique_lock lock(mu_);
+    auto it = bridges_.find(name);
+    if (it == bridges_.end()) return error(errc::not_found, "no bridge named " + std::string(name));
+    old = it->second;
+    bridges_.erase(it);
+    status s = save_locked();
+    if (!s.ok()) {
+      bridges_[old->config().name] = old;
+      return s;
+    }
+  }
+  old->stop();
+  return {};
+}
+
+std::vector<nlohmann::json> bridge_manager::list() const {
+  std::shared_lock lock(mu_);
+  std::vector<nlohmann::json> out;
+  for (const auto& [name, b] : bridges_) {
+    nlohmann::json j = to_json(b->config(), false);
+    bridge_stats s = b->stats();
+    j["status"] = state_name(s.st);
+    j["last_error"] = s.last_error;
+    j["messages_in"] = s.messages_in;
+    j["messages_out"] = s.messages_out;
+    j["messages_dropped"] = s.messages_dropped;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void bridge_manager::start() {
+  std::unique_lock lock(mu_);
+  running_ = true;
+  for (auto& [name, b] : bridges_) b->start();
+}
+
+void bridge_manager::stop() {
+  std::map<std::string, std::shared_ptr<bridge>, std::less<>> all;
+  {
+    std::unique_lock lock(mu_);
+    running_ = false;
+    all = bridges_;
+  }
+  for (auto& [name, b] : all) b->stop();
+}
+
+void bridge_manager::on_local_publish(std::string_view topic, std::string_view payload) {
+  std::shared_lock lock(mu_);
+  for (const auto& [name, b] : bridges_) b->forward(topic, payload);
+}
+
+void bridge_manager::on_message(const bridge_config& c, const inbound& m) {
+  if (options_.ingest && !m.replay) (void)options_.ingest(c.database, m.topic, m.payload);
+  if (mqtt::broker* b = local_broker_.load()) {
+    mqtt::message msg;
+    msg.topic = m.topic;
+    msg.payload = m.payload;
+    msg.qos = static_cast<uint8_t>(m.qos);
+    msg.retain = m.retain;
+    msg.publisher = "$bridge/" + c.name;
+    b->publish(std::move(msg));
+  }
+}
+
+void bridge_manager::append_metrics(std::string& out) const {
+  std::shared_lock lock(mu_);
+  std::string connected, in, sent, dropped;
+  for (const auto& [name, b] : bridges_) {
+    bridge_stats s = b->stats();
+    std::string label = "{bridge=\"" + name + "\"} ";
+    connected += "liandu_bridge_connected" + label + (s.st == state::connected ? "1" : "0") + "\n";
+    in += "liandu_bridge_messages_in_total" + label + std::to_string(s.messages_in) + "\n";
+    sent += "liandu_bridge_messages_out_total" + label + std::to_string(s.messages_out) + "\n";
+    dropped += "liandu_bridge_messages_dropped_total" + label + std::to_string(s.messages_dropped) + "\n";
+  }
+  out +=
+      "# HELP liandu_bridge_connected 1 while the bridge is connected to its remote MQTT broker.\n"
+      "# TYPE liandu_bridge_connected gauge\n" +
+      connected;
+  out +=
+      "# HELP liandu_bridge_messages_in_total Messages received from the remote broker.\n"
+      "# TYPE liandu_bridge_messages_in_total counter\n" +
+      in;
+  out +=
+      "# HELP liandu_bridge_messages_out_total Local messages forwarded to the remote broker.\n"
+      "# TYPE liandu_bridge_messages_out_total counter\n" +
+      sent;
+  out +=
+      "# HELP liandu_bridge_messages_dropped_total Local messages not forwarded (bridge not connected).\n"
+      "# TYPE liandu_bridge_messages_dropped_total counter\n" +
+      dropped;
+}
+
+}  // namespace liandu::connect::bridge

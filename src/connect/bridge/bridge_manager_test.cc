@@ -1,0 +1,285 @@
+#include "connect/bridge/bridge_manager.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "connect/mqtt/server/server.h"
+
+namespace liandu::connect::bridge {
+namespace {
+
+using namespace std::chrono_literals;
+
+mqtt::message msg(std::string topic, std::string payload) {
+  mqtt::message m;
+  m.topic = std::move(topic);
+  m.payload = std::move(payload);
+  m.qos = 1;
+  return m;
+}
+
+// Polls `fn` until it is true or 10 s have passed.
+template <typename Fn>
+bool eventually(Fn fn) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return fn();
+}
+
+class temp_dir {
+ public:
+  temp_dir() {
+    char tmpl[] = "/tmp/liandu-bridge-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nlohmann::json entry(const std::string& name, int port) {
+  return {{"name", name},
+          {"database", "plant"},
+          {"host", "127.0.0.1"},
+          {"port", port},
+          {"username", "u"},
+          {"password", "s3cret"},
+          {"keepalive_s", 5},
+          {"subscribe", {{{"filter", "remote/#"}, {"qos", 1}}}},
+          {"forward", {{{"filter", "local/#"}, {"qos", 1}, {"remote_prefix", "remote/"}}}}};
+}
+
+// A port nothing listens on.
+int closed_port() {
+  mqtt::mqtt_server_options o;
+  o.port = 0;
+  mqtt::mqtt_server s(o, {});
+  auto p = s.start();
+  int port = p.ok() ? *p : 1;
+  s.stop();
+  return port;
+}
+
+TEST(BridgeManager, PersistsPrivatelyAndMasksThePassword) {
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  {
+    bridge_manager m(o);
+    ASSERT_TRUE(m.load().ok());
+    status s = m.put(entry("b1", 1));
+    ASSERT_TRUE(s.ok()) << s.message();
+    auto listed = m.list();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0]["password"], password_mask);
+    EXPECT_EQ(listed[0]["status"], "stopped");
+    EXPECT_EQ(listed[0].dump().find("s3cret"), std::string::npos);
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(o.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(read_all(o.path).find("s3cret"), std::string::npos);
+
+  bridge_manager again(o);
+  ASSERT_TRUE(again.load().ok());
+  ASSERT_EQ(again.list().size(), 1u);
+  // Posting back what GET shows keeps the stored password.
+  nlohmann::json shown = again.list()[0];
+  shown["keepalive_s"] = 10;
+  ASSERT_TRUE(again.put(shown).ok());
+  EXPECT_NE(read_all(o.path).find("s3cret"), std::string::npos);
+  EXPECT_NE(read_all(o.path).find("\"keepalive_s\": 10"), std::string::npos);
+  // The mask is not a password for a new bridge.
+  nlohmann::json fresh = entry("b2", 1);
+  fresh["password"] = password_mask;
+  status s = again.put(fresh);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("\"password\""), std::string::npos) << s.message();
+
+  EXPECT_TRUE(again.remove("b1").ok());
+  EXPECT_EQ(again.remove("b1").code(), errc::not_found);
+  EXPECT_TRUE(again.list().empty());
+  EXPECT_EQ(read_all(o.path).find("b1"), std::string::npos);
+}
+
+TEST(BridgeManager, BadFileNamesTheEntry) {
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  std::ofstream(o.path) << R"([{"name":"ok","database":"d","host":"h","forward":[{"filter":"a"}]},
+                               {"name":"bad","database":"d","host":"h","port":0,"forward":[{"filter":"a"}]}])";
+  bridge_manager m(o);
+  status s = m.load();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("entry 1: bridge bad: \"port\""), std::string::npos) << s.message();
+}
+
+TEST(BridgeManager, UnreachableBrokerIsAnErrorAndRetriedWithBackoff) {
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.backoff_max = 200ms;
+  bridge_manager m(o);
+  ASSERT_TRUE(m.put(entry("down", closed_port())).ok());
+  m.start();
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["status"] == "error"; })) << m.list()[0].dump();
+  EXPECT_NE(m.list()[0]["last_error"].get<std::string>().find("retrying in"), std::string::npos);
+  std::string metrics;
+  m.append_metrics(metrics);
+  EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"down\"} 0"), std::string::npos) << metrics;
+  // Forwarding while not connected drops and counts.
+  m.on_local_publish("local/x", "1");
+  EXPECT_EQ(m.list()[0]["messages_dropped"], 1);
+  m.stop();
+  EXPECT_EQ(m.list()[0]["status"], "stopped");
+}
+
+// The remote broker is Liandu's own MQTT server, in process.
+class remote_broker {
+ public:
+  explicit remote_broker(uint16_t port = 0) {
+    mqtt::mqtt_server_options o;
+    o.port = port;
+    mqtt::mqtt_hooks hooks;
+    hooks.authenticate = [this](std::string_view, std::string_view u, std::string_view p) {
+      std::lock_guard lock(mu_);
+      logins_.push_back(std::string(u) + ":" + std::string(p));
+      return u == "u" && p == "s3cret";
+    };
+    hooks.on_publish = [this](std::string_view, std::string_view t, std::string_view p) {
+      std::lock_guard lock(mu_);
+      published_.push_back(std::string(t) + "=" + std::string(p));
+      return status{};
+    };
+    server_ = std::make_unique<mqtt::mqtt_server>(o, hooks);
+    auto p = server_->start();
+    port_ = p.ok() ? *p : 0;
+  }
+  uint16_t port() const { return port_; }
+  mqtt::broker& broker() { return server_->broker(); }
+  std::vector<std::string> published() {
+    std::lock_guard lock(mu_);
+    return published_;
+  }
+  void stop() { server_->stop(); }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> logins_, published_;
+  std::unique_ptr<mqtt::mqtt_server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST(BridgeManager, CarriesMessagesBothWaysWithoutLoops) {
+  remote_broker remote;
+  ASSERT_NE(remote.port(), 0);
+  mqtt::mqtt_server_options lo;
+  lo.port = 0;
+  std::mutex mu;
+  std::vector<std::string> ingested;
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  o.ingest = [&](std::string_view db, std::string_view t, std::string_view p) {
+    std::lock_guard lock(mu);
+    ingested.push_back(std::string(db) + ":" + std::string(t) + "=" + std::string(p));
+    return status{};
+  };
+  bridge_manager m(o);
+  mqtt::mqtt_hooks local_hooks;
+  local_hooks.on_publish = [&m](std::string_view, std::string_view t, std::string_view p) {
+    m.on_local_publish(t, p);
+    return status{};
+  };
+  mqtt::mqtt_server local(lo, local_hooks);
+  ASSERT_TRUE(local.start().ok());
+  m.set_local_broker(&local.broker());
+  ASSERT_TRUE(m.put(entry("b", remote.port())).ok());
+  m.start();
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["status"] == "connected"; })) << m.list()[0].dump();
+  // The subscription reaches the remote broker just after CONNACK.
+  ASSERT_TRUE(eventually([&] { return remote.broker().subscription_count() == 1; }));
+
+  // Inbound: stored and published on the local broker.
+  remote.broker().publish(msg("remote/a", "42"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return ingested.size() == 1;
+  }));
+  EXPECT_EQ(ingested[0], "plant:remote/a=42");
+
+  // Outbound: a local client publish reaches the remote broker with the
+  // prefix; its copy (remote/local/x matches remote/#) does not come back.
+  m.on_local_publish("local/x", "7");
+  m.on_local_publish("other/x", "8");  // no forward filter
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["messages_out"] == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : remote.published())
+      if (p == "remote/local/x=7") return true;
+    return false;
+  }));
+  // Give an echo time to arrive, then check it was dropped.
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(ingested.size(), 1u);
+  }
+  EXPECT_EQ(m.list()[0]["messages_in"], 1);
+  std::string metrics;
+  m.append_metrics(metrics);
+  EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liandu_bridge_messages_out_total{bridge=\"b\"} 1"), std::string::npos) << metrics;
+
+  // The remote broker goes away and comes back on the same port: the bridge
+  // reconnects and subscribes again.
+  uint16_t port = remote.port();
+  remote.stop();
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["status"] != "connected"; }));
+  remote_broker back(port);
+  ASSERT_EQ(back.port(), port);
+  ASSERT_TRUE(eventually([&] { return back.broker().subscription_count() == 1; })) << m.list()[0].dump();
+  back.broker().publish(msg("remote/b", "43"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return ingested.size() == 2;
+  }));
+  EXPECT_EQ(ingested[1], "plant:remote/b=43");
+  m.stop();
+  local.stop();
+}
+
+TEST(BridgeManager, RefusedCredentialsAreTheLastError) {
+  remote_broker remote;
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  bridge_manager m(o);
+  nlohmann::json e = entry("b", remote.port());
+  e["password"] = "wrong";
+  ASSERT_TRUE(m.put(e).ok());
+  m.start();
+  ASSERT_TRUE(eventually([&] {
+    return m.list()[0]["last_error"].get<std::string>().find("refused") != std::string::npos;
+  })) << m.list()[0].dump();
+  m.stop();
+}
+
+}  // namespace
+}  // namespace liandu::connect::bridge
