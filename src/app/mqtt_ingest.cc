@@ -141,4 +141,44 @@ status mqtt_ingest::on_publish(std::string_view username, std::string_view topic
   return result_status;
 }
 
+status mqtt_ingest::ingest_for_database(std::string_view db, std::string_view topic, std::string_view payload) {
+  ingest::topic_mapper only_db;  // the first rule of `db` whose pattern matches
+  {
+    std::shared_lock lock(rules_mu_);
+    std::vector<std::pair<std::string, std::string>> caps;
+    for (const auto& r : mapper_.rules()) {
+      if (r.database == db && ingest::match_topic(r.topic, topic, caps)) {
+        (void)only_db.add(r);
+        break;
+      }
+    }
+  }
+  if (only_db.rules().empty()) {
+    ++unmapped_;
+    return {};
+  }
+  const ingest::mapping_rule& rule = only_db.rules().front();
+  auto mapped = only_db.map(topic, payload, now_ns());
+  status st = mapped.ok() ? status{} : mapped.error();
+  if (st.ok()) {
+    storage::write_batch batch(rule.database, rule.retention_policy);
+    for (const auto& p : mapped->points) batch.add(p);
+    auto w = engine_.write(batch);
+    if (!w.st.ok()) {
+      st = error(w.st.code(), "topic " + std::string(topic) + ": " + w.st.message());
+    } else if (!w.rejected.empty()) {
+      st = error(errc::conflict, "topic " + std::string(topic) + ": " + w.rejected.front().message);
+    } else {
+      ++mapped_;
+      return {};
+    }
+  }
+  ++errors_;
+  std::fprintf(stderr, "liandu: mqtt bridge: %s\n", st.message().c_str());
+  storage::write_batch batch(rule.database, "");
+  batch.add(model::point{"mqtt_errors", {}, {{"topic", std::string(topic)}, {"message", st.message()}}, now_ns()});
+  (void)engine_.write(batch);
+  return st;
+}
+
 }  // namespace liandu::app

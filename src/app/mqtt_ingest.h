@@ -42,6 +42,11 @@ class mqtt_ingest final : public http::handlers::config_collection {
 
   bool authenticate(std::string_view client_id, std::string_view username, std::string_view password);
   status on_publish(std::string_view username, std::string_view topic, std::string_view payload);
+  // A message that came in over a bridge to another broker: only the rules of
+  // database `db` apply, and no MQTT credentials are checked (whoever created
+  // the bridge was allowed to write `db`). Errors are counted and logged like
+  // on_publish's.
+  status ingest_for_database(std::string_view db, std::string_view topic, std::string_view payload);
 
   uint64_t mapped() const { return mapped_.load(); }
   uint64_t unmapped() const { return unmapped_.load(); }

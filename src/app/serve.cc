@@ -16,6 +16,9 @@
 #include "app/mqtt_ingest.h"
 #include "connect/mqtt/server/server.h"
 #endif
+#ifdef LIANDU_WITH_BRIDGE
+#include "connect/bridge/bridge_collection.h"
+#endif
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "http/handlers/api.h"
@@ -200,6 +203,42 @@ int serve(const serve_options& o) {
         std::to_string(mqtt_in.errors()) + "\n";
   });
 #endif
+#ifdef LIANDU_WITH_BRIDGE
+  // MQTT bridges to other brokers (/api/v1/bridges, --bridges); connected
+  // once the local broker runs. bridges.json holds passwords: mode 0600.
+  connect::bridge::manager_options bridge_opts;
+  bridge_opts.path = storage::fs::join(o.data_dir, "bridges.json");
+  bridge_opts.ingest = [&mqtt_in](std::string_view db, std::string_view t, std::string_view p) {
+    return mqtt_in.ingest_for_database(db, t, p);
+  };
+  connect::bridge::bridge_manager bridges(bridge_opts);
+  if (status bs = bridges.load(); !bs.ok()) {
+    std::fprintf(stderr, "liandu: %s\n", bs.to_string().c_str());
+    return 1;
+  }
+  if (!o.bridges.empty()) {
+    auto text = storage::fs::read_file(o.bridges);
+    if (!text.ok()) {
+      std::fprintf(stderr, "liandu: --bridges: %s\n", text.error().to_string().c_str());
+      return 1;
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_array()) {
+      std::fprintf(stderr, "liandu: --bridges %s: expected a JSON array of bridges\n", o.bridges.c_str());
+      return 2;
+    }
+    for (size_t i = 0; i < j.size(); ++i) {
+      status bs = bridges.put(j[i]);
+      if (!bs.ok()) {
+        std::fprintf(stderr, "liandu: --bridges %s: entry %zu: %s\n", o.bridges.c_str(), i, bs.message().c_str());
+        return 2;
+      }
+    }
+  }
+  connect::bridge::bridge_collection bridge_entries(bridges);
+  a.options.collections["bridges"] = &bridge_entries;
+  a.options.metric_sources.push_back([&bridges](std::string& out) { bridges.append_metrics(out); });
+#endif
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;
@@ -250,6 +289,16 @@ int serve(const serve_options& o) {
     hooks.on_publish = [&mqtt_in](std::string_view u, std::string_view t, std::string_view p) {
       return mqtt_in.on_publish(u, t, p);
     };
+#ifdef LIANDU_WITH_BRIDGE
+    // Local publishes that match a bridge's forward filters go to its remote
+    // broker. Messages that came in over a bridge are published on the broker
+    // directly and never pass this hook, so they are not sent back out.
+    hooks.on_publish = [&bridges, inner = std::move(hooks.on_publish)](
+                           std::string_view u, std::string_view t, std::string_view p) {
+      bridges.on_local_publish(t, p);
+      return inner(u, t, p);
+    };
+#endif
     mqtt = std::make_unique<connect::mqtt::mqtt_server>(mo, hooks);
     auto mp = mqtt->start();
     if (!mp.ok()) {
@@ -265,6 +314,10 @@ int serve(const serve_options& o) {
           std::to_string(srv->open_connections()) + "\n";
     });
   }
+#endif
+#ifdef LIANDU_WITH_BRIDGE
+  if (mqtt) bridges.set_local_broker(&mqtt->broker());
+  bridges.start();
 #endif
   server.start();
   double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -309,6 +362,9 @@ int serve(const serve_options& o) {
   std::printf("liandu: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   std::fflush(stdout);
   server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
+#ifdef LIANDU_WITH_BRIDGE
+  bridges.stop();
+#endif
 #ifdef LIANDU_WITH_MQTT
   if (mqtt) mqtt->stop();
 #endif
