@@ -92,6 +92,10 @@ int main(int argc, char** argv) {
       ->add_option("--bridges", so.bridges,
                    "JSON file with MQTT bridges to other brokers (array of bridge entries), added at start")
       ->envname("LIANDU_BRIDGES");
+  serve
+      ->add_option("--sparkplug", so.sparkplug,
+                   "JSON file with Sparkplug B entries (group -> database), added at start")
+      ->envname("LIANDU_SPARKPLUG");
   serve->add_option("--mqtt-max-connections", so.mqtt_max_connections, "Open MQTT connections at most")
       ->capture_default_str();
   serve->add_flag("--simulate", so.simulate, "Feed the simulated plant into database 'plant'");

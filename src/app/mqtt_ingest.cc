@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "app/sparkplug_ingest.h"
 #include "base/clock.h"
 #include "storage/fs/file_util.h"
 #include "storage/write_batch.h"
@@ -75,7 +76,24 @@ bool mqtt_ingest::authenticate(std::string_view, std::string_view username, std:
   return true;
 }
 
+status mqtt_ingest::authorize_write(std::string_view username, const std::string& db) {
+  if (!auth_enabled_) return {};
+  catalog::principal who;
+  {
+    std::lock_guard lock(principals_mu_);
+    auto it = principals_.find(username);
+    if (it == principals_.end()) return error(errc::unauthorized, "MQTT user " + std::string(username) + " unknown");
+    who = it->second;
+  }
+  return catalog_.authorize(who, db, catalog::access::write);
+}
+
 status mqtt_ingest::on_publish(std::string_view username, std::string_view topic, std::string_view payload) {
+  if (sparkplug_ != nullptr) {
+    auto handled = sparkplug_->on_publish(
+        topic, payload, [&](const std::string& db) { return authorize_write(username, db); });
+    if (handled) return *handled;
+  }
   result<ingest::mapped_points> mapped = error(errc::not_found, "");
   std::string db, rp;
   {

@@ -16,6 +16,8 @@
 
 namespace liandu::app {
 
+class sparkplug_ingest;
+
 // Joins the MQTT server to storage: authenticates MQTT clients against the
 // catalog (a user's password, or any user name with a token as the
 // password), maps each PUBLISH through the topic mapping rules, checks that
@@ -48,6 +50,12 @@ class mqtt_ingest final : public http::handlers::config_collection {
   // on_publish's.
   status ingest_for_database(std::string_view db, std::string_view topic, std::string_view payload);
 
+  // Sparkplug B: spBv1.0 topics of a configured group go to `s` (set before
+  // the MQTT server starts; null: none), with this class's write check.
+  void set_sparkplug(sparkplug_ingest* s) { sparkplug_ = s; }
+  // Whether the MQTT user may write database `db` (always, with auth off).
+  status authorize_write(std::string_view username, const std::string& db);
+
   uint64_t mapped() const { return mapped_.load(); }
   uint64_t unmapped() const { return unmapped_.load(); }
   uint64_t errors() const { return errors_.load(); }
@@ -67,6 +75,7 @@ class mqtt_ingest final : public http::handlers::config_collection {
   // credentials under the same name is refused.
   std::map<std::string, catalog::principal, std::less<>> principals_;
   std::atomic<uint64_t> mapped_{0}, unmapped_{0}, errors_{0};
+  sparkplug_ingest* sparkplug_ = nullptr;
 };
 
 }  // namespace liandu::app

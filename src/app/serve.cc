@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #ifdef LIANDU_WITH_MQTT
 #include "app/mqtt_ingest.h"
+#include "app/sparkplug_ingest.h"
 #include "connect/mqtt/server/server.h"
 #endif
 #ifdef LIANDU_WITH_BRIDGE
@@ -188,6 +189,32 @@ int serve(const serve_options& o) {
     }
   }
   a.options.collections["mqtt/mappings"] = &mqtt_in;
+  // Sparkplug B: which database takes which group, /api/v1/sparkplug and
+  // --sparkplug; decoded on the MQTT publish path before the mapping rules.
+  sparkplug_ingest sparkplug_in(**engine, storage::fs::join(o.data_dir, "sparkplug.json"));
+  if (status ss = sparkplug_in.load(); !ss.ok()) {
+    std::fprintf(stderr, "liandu: %s\n", ss.to_string().c_str());
+    return 1;
+  }
+  if (!o.sparkplug.empty()) {
+    auto text = storage::fs::read_file(o.sparkplug);
+    auto j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (!j.is_array()) {
+      std::fprintf(stderr, "liandu: --sparkplug %s: %s\n", o.sparkplug.c_str(),
+                   text.ok() ? "expected a JSON array of entries" : text.error().to_string().c_str());
+      return 2;
+    }
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (status ss = sparkplug_in.put(j[i]); !ss.ok()) {
+        std::fprintf(stderr, "liandu: --sparkplug %s: entry %zu: %s\n", o.sparkplug.c_str(), i,
+                     ss.message().c_str());
+        return 2;
+      }
+    }
+  }
+  mqtt_in.set_sparkplug(&sparkplug_in);
+  a.options.collections["sparkplug"] = &sparkplug_in;
+  a.options.metric_sources.push_back([&sparkplug_in](std::string& out) { sparkplug_in.append_metrics(out); });
   a.options.metric_sources.push_back([&mqtt_in](std::string& out) {
     out +=
         "# HELP liandu_mqtt_mapped_total MQTT messages mapped to points and stored.\n"
@@ -300,6 +327,13 @@ int serve(const serve_options& o) {
     };
 #endif
     mqtt = std::make_unique<connect::mqtt::mqtt_server>(mo, hooks);
+    // Rebirth requests of the Sparkplug decoder go out on our own broker.
+    sparkplug_in.set_publisher([srv = mqtt.get()](std::string topic, std::string payload) {
+      connect::mqtt::message m;
+      m.topic = std::move(topic);
+      m.payload = std::move(payload);
+      srv->broker().publish(std::move(m));
+    });
     auto mp = mqtt->start();
     if (!mp.ok()) {
       std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.mqtt_bind.c_str(),
@@ -367,6 +401,7 @@ int serve(const serve_options& o) {
 #endif
 #ifdef LIANDU_WITH_MQTT
   if (mqtt) mqtt->stop();
+  sparkplug_in.set_publisher(nullptr);
 #endif
   stopping = true;
   cq_runner.join();
