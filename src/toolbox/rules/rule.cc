@@ -534,6 +534,14 @@ result<rule> rule_from_json(const json& j) {
       } else if (type == "mqtt") {
         a.kind = action_kind::mqtt;
         LIANDU_RETURN_IF_ERROR(ar.string("topic", a.target, true));
+        if (a.target.empty() || a.target.find_first_of("+#") != std::string::npos) {
+          return bad(ar.at("topic"), "must be a non-empty topic without wildcards (+, #)");
+        }
+        int64_t qos = 0;
+        LIANDU_RETURN_IF_ERROR(ar.integer("qos", qos, false));
+        if (qos != 0 && qos != 1) return bad(ar.at("qos"), "must be 0 or 1");
+        a.qos = static_cast<int>(qos);
+        LIANDU_RETURN_IF_ERROR(ar.boolean("retain", a.retain));
       } else if (type == "write_point") {
         a.kind = action_kind::write_point;
         a.target = "alerts";
@@ -601,6 +609,10 @@ json rule_to_json(const rule& r) {
                         : a.kind == action_kind::mqtt  ? "topic"
                                                        : "measurement";
       aj[key] = a.target;
+      if (a.kind == action_kind::mqtt) {
+        aj["qos"] = a.qos;
+        aj["retain"] = a.retain;
+      }
       list.push_back(std::move(aj));
     }
     j["actions"] = std::move(list);

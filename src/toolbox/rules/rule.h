@@ -71,10 +71,12 @@ enum class action_kind { webhook, mqtt, write_point };
 const char* action_kind_name(action_kind k);  // "webhook", "mqtt", "write_point"
 
 // What to do on a transition; delivery is the application's job. target is a
-// URL (webhook), a topic (mqtt) or a measurement (write_point).
+// URL (webhook), a topic (mqtt; no wildcards) or a measurement (write_point).
 struct action {
   action_kind kind = action_kind::webhook;
   std::string target;
+  int qos = 0;          // mqtt: 0 or 1
+  bool retain = false;  // mqtt
   bool operator==(const action&) const = default;
 };
 

@@ -37,7 +37,7 @@ constexpr const char* full_rule = R"({
     {"type": "anomaly", "field": "vibration", "method": "ewma", "threshold": 4, "clear": 3, "alpha": 0.1}
   ]},
   "for": "1m", "severity": "critical", "message": "{rule} on {machine}: {value}",
-  "actions": [{"type": "webhook", "url": "http://hooks.local/a"}, {"type": "mqtt", "topic": "alerts/oven"},
+  "actions": [{"type": "webhook", "url": "http://hooks.local/a"}, {"type": "mqtt", "topic": "alerts/oven", "qos": 1, "retain": true},
               {"type": "write_point"}]
 })";
 
@@ -61,6 +61,15 @@ TEST(rule_json, parses_every_member) {
   EXPECT_EQ(r->for_ns, 60 * sec);
   ASSERT_EQ(r->actions.size(), 3u);
   EXPECT_EQ(r->actions[2].target, "alerts");
+  EXPECT_EQ(r->actions[1].kind, action_kind::mqtt);
+  EXPECT_EQ(r->actions[1].target, "alerts/oven");
+  EXPECT_EQ(r->actions[1].qos, 1);
+  EXPECT_TRUE(r->actions[1].retain);
+  auto plain = parse_rule(R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+                              "actions": [{"type": "mqtt", "topic": "t"}]})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->actions[0].qos, 0);
+  EXPECT_FALSE(plain->actions[0].retain);
 }
 
 TEST(rule_json, round_trips) {
@@ -114,6 +123,18 @@ TEST(rule_json, errors_name_the_offending_member) {
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
           "actions": [{"type": "webhook", "url": "ftp://x"}]})",
        "actions[0].url: must start with"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "mqtt", "topic": "alerts/#"}]})",
+       "actions[0].topic: must be a non-empty topic without wildcards"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "mqtt", "topic": "a", "qos": 2}]})",
+       "actions[0].qos: must be 0 or 1"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "mqtt", "topic": "a", "retain": "yes"}]})",
+       "actions[0].retain: must be true or false"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "webhook", "url": "http://x", "qos": 1}]})",
+       "actions[0].qos: unknown member"},
       {R"({"id": "a", "measurement": "m", "when": {"all": []}})", "when.all: must be a non-empty array"},
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"}, "colour": 1})",
        "colour: unknown member"},

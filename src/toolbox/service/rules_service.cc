@@ -96,6 +96,7 @@ void rules_service::save_state_locked() {
 void rules_service::emit(const std::string& db, std::vector<rules::alert_event> events) {
   if (events.empty()) return;
   storage::write_batch batch(db, "");
+  uint64_t published = 0, publish_errors = 0;
   for (const auto& e : events) {
     batch.add(rules::to_point(e));
     for (const auto& a : e.actions) {
@@ -103,13 +104,31 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
         (void)webhooks_.enqueue(a.target, rules::to_json(e).dump(), now_ns());
       } else if (a.kind == rules::action_kind::write_point && !a.target.empty()) {
         batch.add(rules::to_point(e, a.target));
+      } else if (a.kind == rules::action_kind::mqtt) {
+        std::lock_guard lock(publish_mu_);
+        status s = opts_.publish ? opts_.publish(a.target, rules::to_json(e).dump(), a.qos, a.retain)
+                                 : error(errc::unsupported, "MQTT is not enabled");
+        if (s.ok()) {
+          ++published;
+        } else {
+          ++publish_errors;
+          std::fprintf(stderr, "liandu: rule %s: MQTT action to %s: %s\n", e.rule_id.c_str(), a.target.c_str(),
+                       s.message().c_str());
+        }
       }
     }
   }
   auto r = storage_.write(batch);
   std::lock_guard lock(mu_);
   stats_.events += events.size();
+  stats_.mqtt_published += published;
+  stats_.mqtt_errors += publish_errors;
   if (!r.st.ok() || !r.rejected.empty()) ++stats_.alert_write_errors;
+}
+
+void rules_service::set_publisher(std::function<status(const std::string&, const std::string&, int, bool)> publish) {
+  std::lock_guard lock(publish_mu_);
+  opts_.publish = std::move(publish);
 }
 
 void rules_service::loop() {

@@ -29,7 +29,9 @@ namespace liandu::toolbox {
 //   - points in measurement `alerts` of the same database, written through
 //     the ordinary write path (so alerts are queryable and streamable),
 //   - webhook deliveries (retried with backoff by rules::webhook_delivery),
-//   - `write_point` actions: the same point into the action's measurement.
+//   - `write_point` actions: the same point into the action's measurement,
+//   - `mqtt` actions: to_json(event) published through the publisher (the
+//     local broker in liandu serve) to the action's topic.
 // Rules are kept per database in <dir>/<db>.rules.json, alert state in
 // <dir>/<db>.state.json, so both survive restarts.
 //
@@ -39,6 +41,8 @@ class rules_service {
   struct options {
     std::string dir;
     std::function<status(const std::string& url, const std::string& body)> send_webhook;
+    // Publishes an MQTT message (null: mqtt actions are counted as failed).
+    std::function<status(const std::string& topic, const std::string& payload, int qos, bool retain)> publish;
     size_t max_queued_batches = 10000;
     int64_t state_save_interval_ms = 10000;
   };
@@ -47,6 +51,8 @@ class rules_service {
     uint64_t dropped_batches = 0;  // queue full: rules fell behind
     uint64_t events = 0;
     uint64_t alert_write_errors = 0;
+    uint64_t mqtt_published = 0;
+    uint64_t mqtt_errors = 0;  // no publisher, or it failed
   };
 
   rules_service(storage::engine& engine, options opts);
@@ -56,6 +62,8 @@ class rules_service {
   void stop();
 
   void on_batch(std::string_view batch_payload);
+  // Replaces options.publish; for a broker that starts after this service.
+  void set_publisher(std::function<status(const std::string&, const std::string&, int, bool)> publish);
 
   result<rules::rule> put_rule(std::string_view db, std::string_view json);
   status delete_rule(std::string_view db, std::string_view id);
@@ -81,6 +89,7 @@ class rules_service {
   options opts_;
   rules::webhook_delivery webhooks_;
 
+  std::mutex publish_mu_;   // guards opts_.publish
   mutable std::mutex mu_;  // guards engines_ and stats_
   std::map<std::string, db_rules, std::less<>> engines_;
   counters stats_;
