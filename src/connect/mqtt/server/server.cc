@@ -62,6 +62,8 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
         decoder_(srv->options.max_packet_size) {}
 
   void start() {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
     conn_ = srv_->brk->open(shared_from_this());
     auto self = shared_from_this();
     asio::dispatch(strand_, [self] {
@@ -71,17 +73,38 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     });
   }
 
+  // Appends to the connection's pending bytes; the I/O strand writes them.
+  // While a write is in flight nothing is posted: its completion takes
+  // whatever piled up meanwhile, so a busy subscriber gets few, large writes
+  // (one writev of many packets) instead of one post and one syscall per
+  // packet.
   void send(std::string bytes) override {
+    bool post = false;
+    {
+      std::lock_guard lock(out_mu_);
+      if (out_closed_) return;
+      if (pending_.size() + writing_size_ + bytes.size() > srv_->options.max_write_queue_bytes) {
+        out_closed_ = true;  // a reader this slow is dropped
+        post = true;
+        overflow_ = true;
+      } else {
+        if (pending_.empty()) {
+          pending_ = std::move(bytes);
+        } else {
+          pending_.append(bytes);
+        }
+        post = !write_active_ && !flush_posted_;
+        if (post) flush_posted_ = true;
+      }
+    }
+    if (!post) return;
     auto self = shared_from_this();
-    asio::post(strand_, [self, b = std::move(bytes)]() mutable {
-      if (self->closed_ || self->closing_) return;
-      self->queued_bytes_ += b.size();
-      if (self->queued_bytes_ > self->srv_->options.max_write_queue_bytes) {
+    asio::post(strand_, [self] {
+      if (self->overflow_.load()) {
         self->do_close();
         return;
       }
-      self->writes_.push_back(std::move(b));
-      if (!self->writing_) self->write();
+      self->start_write();
     });
   }
 
@@ -89,7 +112,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     auto self = shared_from_this();
     asio::post(strand_, [self] {
       self->closing_ = true;
-      if (!self->writing_) self->do_close();
+      self->start_write();  // what is pending goes out first, then do_close
     });
   }
 
@@ -100,15 +123,35 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   }
 
  private:
+  // Waits until the socket is readable, then reads what is there into one
+  // buffer per I/O thread: an idle connection holds no read buffer.
   void read() {
     auto self = shared_from_this();
-    socket_.async_read_some(
-        asio::buffer(buf_), asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t n) {
+    socket_.async_wait(
+        tcp::socket::wait_read, asio::bind_executor(strand_, [self](boost::system::error_code ec) {
           if (ec || self->closed_) {
             self->do_close();
             return;
           }
-          self->decoder_.feed(self->buf_.data(), n);
+          thread_local std::vector<char> buf(65536);
+          bool eof = false;
+          size_t total = 0;
+          while (total < (1u << 20)) {
+            boost::system::error_code rec;
+            size_t n = self->socket_.read_some(asio::buffer(buf), rec);
+            if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+            if (rec) {
+              eof = true;
+              break;
+            }
+            self->decoder_.feed(buf.data(), n);
+            total += n;
+            if (n < buf.size()) break;
+          }
+          if (eof && total == 0) {
+            self->do_close();
+            return;
+          }
           std::vector<packet> packets;
           std::optional<decode_error> err;
           while (true) {
@@ -124,7 +167,11 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
           }
           if (!packets.empty()) self->last_packet_ = std::chrono::steady_clock::now();
           if (packets.empty() && !err) {
-            self->read();
+            if (eof) {
+              self->do_close();
+            } else {
+              self->read();
+            }
             return;
           }
           bool failed = err.has_value();
@@ -144,30 +191,50 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
             });
           });
           // Read on while the batch is handled: the decoder keeps the order, and
-          // the strand on the worker pool keeps handling sequential.
-          if (!failed) self->read();
+          // the strand on the worker pool keeps handling sequential. After end
+          // of stream the close reaches the worker strand after the batch.
+          if (eof) {
+            self->do_close();
+          } else if (!failed) {
+            self->read();
+          }
         }));
   }
 
-  void write() {
-    writing_ = true;
+  // On the strand: writes the pending bytes unless a write is in flight;
+  // closes once everything is written when closing_.
+  void start_write() {
+    if (closed_) return;
+    {
+      std::lock_guard lock(out_mu_);
+      flush_posted_ = false;
+      if (write_active_) return;
+      writing_.clear();
+      writing_.swap(pending_);
+      writing_size_ = writing_.size();
+      write_active_ = !writing_.empty();
+    }
+    if (writing_.empty()) {
+      if (closing_) do_close();
+      return;
+    }
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(writes_.front()),
+    asio::async_write(socket_, asio::buffer(writing_),
                       asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t) {
-                        self->writing_ = false;
+                        {
+                          std::lock_guard lock(self->out_mu_);
+                          self->write_active_ = false;
+                          self->writing_size_ = 0;
+                        }
                         // Closed meanwhile (the write may still have succeeded).
                         if (self->closed_) return;
                         if (ec) {
                           self->do_close();
                           return;
                         }
-                        self->queued_bytes_ -= self->writes_.front().size();
-                        self->writes_.pop_front();
-                        if (!self->writes_.empty()) {
-                          self->write();
-                        } else if (self->closing_) {
-                          self->do_close();
-                        }
+                        // A large buffer is not kept for an idle connection.
+                        if (self->writing_.capacity() > 65536) std::string().swap(self->writing_);
+                        self->start_write();
                       }));
   }
 
@@ -205,6 +272,11 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void do_close() {
     if (closed_) return;
     closed_ = true;
+    {
+      std::lock_guard lock(out_mu_);
+      out_closed_ = true;
+      std::string().swap(pending_);
+    }
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -224,10 +296,16 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   asio::steady_timer timer_;
   decoder decoder_;
   std::shared_ptr<connection> conn_;  // used on work_ only
-  std::array<char, 16384> buf_;
-  std::deque<std::string> writes_;
-  size_t queued_bytes_ = 0;
-  bool writing_ = false;
+  // Outgoing bytes. pending_ fills from any thread under out_mu_; writing_ is
+  // the buffer of the write in flight (strand only).
+  std::mutex out_mu_;
+  std::string pending_;        // guarded by out_mu_
+  size_t writing_size_ = 0;    // guarded by out_mu_
+  bool write_active_ = false;  // guarded by out_mu_
+  bool flush_posted_ = false;  // guarded by out_mu_
+  bool out_closed_ = false;    // guarded by out_mu_
+  std::atomic<bool> overflow_{false};
+  std::string writing_;
   bool closing_ = false;
   bool closed_ = false;
   bool connected_ = false;
