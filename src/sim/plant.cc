@@ -28,6 +28,8 @@ plant::plant(plant_options opts) : opts_(opts), rng_(opts.seed) {
         ms.name = ms.site + "-" + ms.line + "-" + name;
         ms.cycle_time_s = 35 + static_cast<double>(rng_() % 20);
         ms.feed_nominal = ms.feed_setpoint = 1000 + static_cast<double>(rng_() % 5) * 100;
+        ms.spindle_sp = 8000 + static_cast<double>(rng_() % 5) * 1000;
+        ms.temperature_sp = 18 + static_cast<double>(rng_() % 5);
         // Tool life between 4 and 12 running hours.
         ms.wear_rate = 1.0 / ((4 + static_cast<double>(rng_() % 9)) * 3600.0);
         ms.wear = static_cast<double>(rng_() % 50) / 100.0;
@@ -60,6 +62,7 @@ void plant::enter(machine_sim& m, machine_state s) {
       // A setup restores the nominal set point.
       m.feed_setpoint = m.feed_nominal;
       m.drift_rate = 0;
+      m.drifting = false;
       break;
     case machine_state::down:
       m.state_left_s = exp_duration(20 * 60);
@@ -73,9 +76,11 @@ namespace {
 double round_to(double v, double step) { return std::round(v / step) * step; }
 }  // namespace
 
-void plant::step(int64_t t, std::string& out) {
+size_t plant::step(int64_t t, std::string& out) {
   const double dt = static_cast<double>(opts_.interval_ns) / 1e9;
   std::uniform_real_distribution<double> u01(0, 1);
+  size_t lines = 0;
+  std::string reports;  // after every machine's line, so line i is machine i
   for (auto& m : machines_) {
     m.state_left_s -= dt;
     if (m.state == machine_state::running && m.wear >= 1.0) {
@@ -88,15 +93,32 @@ void plant::step(int64_t t, std::string& out) {
         enter(m, machine_state::running);
       }
     }
-    // Set-point drift starts rarely (about once per 8 running hours).
-    if (m.state == machine_state::running && m.drift_rate == 0 && u01(rng_) < dt / (8 * 3600.0)) {
-      m.drift_rate = (u01(rng_) < 0.5 ? -1 : 1) * m.feed_nominal * 0.10 / 3600.0;  // 10 % per hour
+    // Set-point drift starts rarely (by default about once per 8 running
+    // hours), ramps to its limit and returns to nominal after a while.
+    if (m.state == machine_state::running && !m.drifting && u01(rng_) < dt * opts_.drift_per_hour / 3600.0) {
+      m.drifting = true;
+      m.drift_rate = (u01(rng_) < 0.5 ? -1 : 1) * m.feed_nominal * 0.30 / 3600.0;  // 30 % per hour
+      m.drift_limit = 0.08 + 0.07 * u01(rng_);
+      m.drift_left_s = exp_duration(opts_.drift_mean_s);
     }
-    m.feed_setpoint += m.drift_rate * dt;
+    if (m.drifting) {
+      m.drift_left_s -= dt;
+      if (m.drift_left_s <= 0) {
+        m.drifting = false;
+        m.drift_rate = 0;
+        m.feed_setpoint = m.feed_nominal;
+      } else {
+        double limit = m.feed_nominal * m.drift_limit;
+        m.feed_setpoint =
+            std::clamp(m.feed_setpoint + m.drift_rate * dt, m.feed_nominal - limit, m.feed_nominal + limit);
+      }
+    }
 
     double load = 0;
     switch (m.state) {
-      case machine_state::running: load = 0.75 + 0.2 * std::sin(static_cast<double>(t) / 9e11) + noise(0.03); break;
+      case machine_state::running:
+        load = 0.75 + 0.2 * std::sin(static_cast<double>(t) / 9e11) + noise(0.03);
+        break;
       case machine_state::idle: load = 0.08; break;
       case machine_state::setup: load = 0.15; break;
       case machine_state::down: load = 0; break;
@@ -119,6 +141,10 @@ void plant::step(int64_t t, std::string& out) {
     m.cycles += new_cycles;
     m.scrap += new_scrap;
     m.good += new_cycles - new_scrap;
+    const double decay = std::exp(-dt / 600.0);
+    m.cycle_weight = m.cycle_weight * decay + static_cast<double>(new_cycles);
+    m.scrap_weight = m.scrap_weight * decay + static_cast<double>(new_scrap);
+    const double scrap_rate = m.cycle_weight > 0.5 ? m.scrap_weight / m.cycle_weight : 0.0;
 
     double spindle = m.state == machine_state::running ? round_to(12000 * load + noise(40), 1) : 0;
     double vibration = std::max(0.0, 0.4 + 1.6 * load + 6.0 * std::pow(m.wear, 3) + noise(0.05));
@@ -131,14 +157,27 @@ void plant::step(int64_t t, std::string& out) {
         buf, sizeof(buf),
         "machine,line=%s,machine=%s,site=%s state=\"%s\",state_code=%di,spindle_speed=%.0f,temperature=%.2f,"
         "vibration=%.3f,pressure=%.2f,power=%.2f,feed_rate=%.1f,feed_setpoint=%.1f,cycle_count=%lldi,"
-        "good_count=%lldi,scrap_count=%lldi %lld\n",
-        m.line.c_str(), m.name.c_str(), m.site.c_str(), state_name(m.state), static_cast<int>(m.state), spindle,
-        round_to(m.temperature + noise(0.05), 0.01), round_to(vibration, 0.001), round_to(pressure, 0.01),
-        round_to(std::max(0.0, power), 0.01), round_to(feed, 0.1), round_to(m.feed_setpoint, 0.1),
-        static_cast<long long>(m.cycles), static_cast<long long>(m.good), static_cast<long long>(m.scrap),
-        static_cast<long long>(t));
+        "good_count=%lldi,scrap_count=%lldi,scrap_rate=%.4f %lld\n",
+        m.line.c_str(), m.name.c_str(), m.site.c_str(), state_name(m.state), static_cast<int>(m.state),
+        spindle, round_to(m.temperature + noise(0.05), 0.01), round_to(vibration, 0.001),
+        round_to(pressure, 0.01), round_to(std::max(0.0, power), 0.01), round_to(feed, 0.1),
+        round_to(m.feed_setpoint, 0.1), static_cast<long long>(m.cycles), static_cast<long long>(m.good),
+        static_cast<long long>(m.scrap), round_to(scrap_rate, 0.0001), static_cast<long long>(t));
     out.append(buf, static_cast<size_t>(n));
+    ++lines;
+    if (m.last_report == INT64_MIN || t - m.last_report >= opts_.setpoint_interval_ns) {
+      m.last_report = t;
+      n = std::snprintf(buf, sizeof(buf),
+                        "setpoints,line=%s,machine=%s,site=%s feed_rate_sp=%.1f,spindle_speed_sp=%.0f,"
+                        "temperature_sp=%.1f %lld\n",
+                        m.line.c_str(), m.name.c_str(), m.site.c_str(), round_to(m.feed_setpoint, 0.1),
+                        m.spindle_sp, m.temperature_sp, static_cast<long long>(t));
+      reports.append(buf, static_cast<size_t>(n));
+      ++lines;
+    }
   }
+  out += reports;
+  return lines;
 }
 
 }  // namespace liandu::sim
