@@ -17,6 +17,7 @@
 //   --full      bigger data sets (a day of trucks and factory data for bytes per value)
 //   --tmp       where the engines' data folders go (default $TMPDIR or /tmp)
 //   --scan-iters  timed passes of the scan and last-point cases (default 7)
+//   --ingest-ticks  ticks of data in the ingest cases (smaller for profiling)
 //   --markdown  also write a table of the medians of every counter to FILE
 //
 // Each case runs --reps times (default 3) on a fresh engine; Google Benchmark
@@ -61,6 +62,7 @@ struct config {
   std::string tmp_root;
   int reps = 3;
   int scan_iters = 7;
+  int ingest_ticks = 0;  // 0: the default; small values for profiling runs
   std::string markdown;
 };
 config cfg;
@@ -207,6 +209,7 @@ workload_options ingest_options(workload_kind kind) {
     o.scale = 10000;
     o.ticks = cfg.full ? 1080 : 360;  // 3 h or 1 h: 10,000 lines and values per tick
   }
+  if (cfg.ingest_ticks > 0) o.ticks = cfg.ingest_ticks;
   return o;
 }
 
@@ -643,6 +646,8 @@ int main(int argc, char** argv) {
       cfg.reps = std::max(1, std::atoi(argv[i] + 7));
     } else if (a.starts_with("--scan-iters=")) {
       cfg.scan_iters = std::max(1, std::atoi(argv[i] + 13));
+    } else if (a.starts_with("--ingest-ticks=")) {
+      cfg.ingest_ticks = std::max(1, std::atoi(argv[i] + 15));
     } else if (a.starts_with("--markdown=")) {
       cfg.markdown = std::string(a.substr(11));
     } else {

@@ -321,6 +321,7 @@ const char* line_protocol_parser::parse_line(const char* p) {
     point_.measurement = {p, static_cast<size_t>(q - p)};
   }
   if (q == e || *q == '\n') return fail(q, "missing fields");
+  bool key_as_is = !escaped;
 
   // Tags.
   while (*q == ',') {
@@ -337,6 +338,7 @@ const char* line_protocol_parser::parse_line(const char* p) {
     if (tags_.size() == limits_.max_tags) {
       return fail(k, "too many tags: more than " + std::to_string(limits_.max_tags));
     }
+    key_as_is = key_as_is && !key_escaped && !value_escaped;
     model::tag_view& t = tags_.emplace_back();
     if (key_escaped) {
       if (!unescape(k, ke, token::key, t.key)) return nullptr;
@@ -351,7 +353,9 @@ const char* line_protocol_parser::parse_line(const char* p) {
     q = ve;
     if (q == e || *q == '\n') return fail(q, "missing fields");
   }
-  if (tags_.size() > 1) sort_tags();
+  point_.names_plain = key_as_is;
+  if (tags_.size() > 1 && !sort_tags()) key_as_is = false;
+  point_.series_key = key_as_is ? std::string_view(p, static_cast<size_t>(q - p)) : std::string_view();
 
   // Fields. q is on the space after the key; only spaces separate sections,
   // so a field key may start with a tab.
@@ -588,12 +592,12 @@ const char* line_protocol_parser::parse_number(const char* v, model::field_value
 
 // Tags sorted by key; of equal keys the last one written stays. Lines
 // usually arrive sorted, so the first pass only checks.
-void line_protocol_parser::sort_tags() {
+bool line_protocol_parser::sort_tags() {
   size_t n = tags_.size();
   model::tag_view* t = tags_.data();
   size_t i = 1;
   while (i < n && key_less(t[i - 1].key, t[i].key)) ++i;
-  if (i == n) return;
+  if (i == n) return true;
   auto by_key = [](const model::tag_view& a, const model::tag_view& b) { return key_less(a.key, b.key); };
   if (n <= 64) {
     for (; i < n; ++i) {  // insertion sort, stable
@@ -614,6 +618,7 @@ void line_protocol_parser::sort_tags() {
     t[out++] = t[r];
   }
   tags_.resize(out);
+  return false;
 }
 
 // Drops every field whose key appears again later in the line.

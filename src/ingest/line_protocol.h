@@ -39,6 +39,15 @@ struct point_ref {
   const model::field_view* fields = nullptr;  // input order, keys unique
   size_t field_count = 0;
   int64_t time = 0;  // ns since the Unix epoch
+  // When not empty: the canonical series key (model::append_series_key of
+  // measurement and tags), which is the line's own bytes up to the end of the
+  // tag set when nothing in it is escaped and the tags are already sorted
+  // with unique keys — most lines, since clients such as Telegraf sort tags.
+  // It saves building the key again.
+  std::string_view series_key;
+  // True when no name in measurement and tags was escaped in the line, so
+  // none holds a character the series key must escape.
+  bool names_plain = false;
 };
 
 // A rejected line. `line` is the 1-based physical line of the problem in the
@@ -100,7 +109,9 @@ class line_protocol_parser {
   enum class token { measurement, key, string };
   // Unescapes [b, e) into scratch_; false (after fail()) when the line is too long.
   bool unescape(const char* b, const char* e, token kind, std::string_view& out);
-  void sort_tags();
+  // Sorts tags_ by key, the last of equal keys winning. Returns true when
+  // they already were in order with unique keys.
+  bool sort_tags();
   void dedupe_fields();
 
   model::precision precision_;

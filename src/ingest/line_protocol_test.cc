@@ -619,5 +619,59 @@ TEST(line_protocol, round_trip_property) {
   }
 }
 
+// The series key taken from the line as is must be exactly the key built
+// from the parsed measurement and tags, and is offered for plain lines.
+TEST(line_protocol, series_key_from_the_line_matches_the_built_key) {
+  std::mt19937_64 rng(99);
+  size_t offered = 0, checked = 0;
+  for (int iter = 0; iter < 5000; ++iter) {
+    bool plain = rng() % 2 == 0;
+    auto name = [&] {
+      if (!plain) return nasty(rng, true);
+      static constexpr char alphabet[] = "abxyz019_-.=";  // '=' is plain in a measurement only
+      std::string s(1 + rng() % 6, 'a');
+      for (char& c : s) c = alphabet[rng() % 11];
+      return s;
+    };
+    point p;
+    p.measurement = name();
+    while (p.measurement[0] == '#' || p.measurement[0] == '\t' || p.measurement[0] == '\r')
+      p.measurement.erase(0, 1);
+    if (p.measurement.empty()) p.measurement = "m";
+    if (plain && rng() % 3 == 0) p.measurement += "=x";
+    size_t ntags = rng() % 5;
+    for (size_t i = 0; i < ntags; ++i) p.tags.push_back({name(), name()});
+    if (rng() % 2 == 0) {
+      std::sort(p.tags.begin(), p.tags.end(), [](const tag& a, const tag& b) { return a.key < b.key; });
+    }
+    p.fields.push_back({"v", 1.0});
+    p.time = 1;
+    std::string line;
+    append_line(line, p);
+    line_protocol_parser parser;
+    std::vector<line_error> errors;
+    parser.parse(
+        line, 0,
+        [&](const point_ref& r) {
+          std::string built;
+          model::append_series_key(built, r.measurement, r.tags, r.tag_count);
+          if (r.names_plain) {
+            std::string plain;
+            model::append_series_key(plain, r.measurement, r.tags, r.tag_count, true);
+            EXPECT_EQ(plain, built) << line;
+          }
+          if (!r.series_key.empty()) {
+            ++offered;
+            EXPECT_EQ(r.series_key, built) << line;
+          }
+          ++checked;
+        },
+        errors);
+    ASSERT_TRUE(errors.empty()) << line;
+  }
+  EXPECT_EQ(checked, 5000u);
+  EXPECT_GT(offered, 1000u);  // plain, sorted lines take the shortcut
+}
+
 }  // namespace
 }  // namespace liandu::ingest

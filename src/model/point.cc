@@ -48,16 +48,37 @@ namespace {
 
 // Line protocol escaping: measurement escapes ',' and ' '; tag keys/values
 // escape ',', '=' and ' '. Backslashes are kept as they are.
+//
+// Series keys are built for every point written, so the common case — no
+// character needs escaping — is one bulk append of each run between escapes
+// rather than a push_back per character.
 void append_escaped(std::string& out, std::string_view s, bool escape_equals) {
-  for (char c : s) {
-    if (c == ',' || c == ' ' || (escape_equals && c == '=')) out.push_back('\\');
-    out.push_back(c);
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == ',' || c == ' ' || (escape_equals && c == '=')) {
+      out.append(s.data() + start, i - start);
+      out.push_back('\\');
+      start = i;  // the special character goes out with the next run
+    }
   }
+  out.append(s.data() + start, s.size() - start);
 }
 
 }  // namespace
 
-void append_series_key(std::string& out, std::string_view measurement, const tag_view* tags, size_t n) {
+void append_series_key(std::string& out, std::string_view measurement, const tag_view* tags, size_t n,
+                       bool names_plain) {
+  if (names_plain) {
+    out.append(measurement);
+    for (size_t i = 0; i < n; ++i) {
+      out.push_back(',');
+      out.append(tags[i].key);
+      out.push_back('=');
+      out.append(tags[i].value);
+    }
+    return;
+  }
   append_escaped(out, measurement, false);
   for (size_t i = 0; i < n; ++i) {
     out.push_back(',');
@@ -84,8 +105,7 @@ bool parse_series_key(std::string_view key, std::string& measurement, std::vecto
   int part = 0;  // 0 measurement, 1 tag key, 2 tag value
   for (size_t i = 0; i < key.size(); ++i) {
     char c = key[i];
-    if (c == '\\' && i + 1 < key.size() &&
-        (key[i + 1] == ',' || key[i + 1] == ' ' || key[i + 1] == '=')) {
+    if (c == '\\' && i + 1 < key.size() && (key[i + 1] == ',' || key[i + 1] == ' ' || key[i + 1] == '=')) {
       cur.push_back(key[++i]);
       continue;
     }

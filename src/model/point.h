@@ -71,7 +71,10 @@ int64_t precision_multiplier(precision p);  // ns per unit
 // Canonical series key: the measurement and tags in line-protocol form with
 // escaping ("cpu,host=a,region=eu"). Tags must be sorted by key.
 std::string series_key(std::string_view measurement, const std::vector<tag>& tags);
-void append_series_key(std::string& out, std::string_view measurement, const tag_view* tags, size_t n);
+// names_plain: the caller knows that no name holds a character that needs
+// escaping (',' or ' ', and '=' in tags), so the escape scan is skipped.
+void append_series_key(std::string& out, std::string_view measurement, const tag_view* tags, size_t n,
+                       bool names_plain = false);
 
 // Splits a canonical series key back into measurement and tags. Returns false
 // when the key is malformed.

@@ -34,13 +34,13 @@ void put_field(std::string& out, std::string_view key, const model::field_value_
 }  // namespace
 
 void write_batch::add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
-                      const model::field_view* fields, size_t field_count, int64_t time) {
+                      const model::field_view* fields, size_t field_count, int64_t time, bool names_plain) {
   // The series key is written in place after a length we patch afterwards;
   // keys are short, so reserve one varint byte and move the key if longer.
   size_t len_pos = data_.size();
   data_.push_back('\0');
   size_t key_start = data_.size();
-  model::append_series_key(data_, measurement, tags, tag_count);
+  model::append_series_key(data_, measurement, tags, tag_count, names_plain);
   size_t key_len = data_.size() - key_start;
   if (key_len < 0x80) {
     data_[len_pos] = static_cast<char>(key_len);
@@ -49,6 +49,16 @@ void write_batch::add(std::string_view measurement, const model::tag_view* tags,
     data_.resize(len_pos);
     put_string(data_, key);
   }
+  add_fields(fields, field_count, time);
+}
+
+void write_batch::add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
+                            int64_t time) {
+  put_string(data_, series_key);
+  add_fields(fields, field_count, time);
+}
+
+void write_batch::add_fields(const model::field_view* fields, size_t field_count, int64_t time) {
   put_varint(data_, zigzag_encode(time));
   put_varint(data_, field_count);
   for (size_t i = 0; i < field_count; ++i) put_field(data_, fields[i].key, fields[i].value);
@@ -91,7 +101,8 @@ bool batch_reader::next(batch_point& p) {
   if (in_.empty()) return false;
   p.offset = all_.size() - in_.size();
   auto fail = [&](const char* what) {
-    status_ = error(errc::corruption, std::string("write batch: ") + what + " at offset " + std::to_string(p.offset));
+    status_ = error(errc::corruption,
+                    std::string("write batch: ") + what + " at offset " + std::to_string(p.offset));
     in_ = {};
     return false;
   };

@@ -29,15 +29,22 @@ class write_batch {
 
   // Adds a point; tags must be sorted by key with unique keys.
   void add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
-           const model::field_view* fields, size_t field_count, int64_t time);
+           const model::field_view* fields, size_t field_count, int64_t time, bool names_plain = false);
   void add(const model::point& p);
+  // Adds a point whose canonical series key (model::append_series_key's
+  // form) the caller already has — the line-protocol parser hands out the
+  // key bytes of a line that needs no escaping and has its tags in order.
+  void add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
+                 int64_t time);
 
+  void reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
   const std::string& data() const { return data_; }
   size_t point_count() const { return points_; }
   size_t field_count() const { return fields_; }
   bool empty() const { return points_ == 0; }
 
  private:
+  void add_fields(const model::field_view* fields, size_t field_count, int64_t time);
   std::string data_;
   size_t points_ = 0;
   size_t fields_ = 0;

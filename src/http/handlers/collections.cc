@@ -51,7 +51,11 @@ response collection(api& a, const request& req, std::string_view prefix, config_
     }
     s = c.put(body);
     if (!s.ok()) return json_error(status_for(s.code()), s.message());
-    return json_response(201, body);
+    // Answer with the entry as listed (normalised, secrets masked), not the
+    // request body.
+    auto now = c.list();
+    const auto* stored = find_entry(now, body["name"].get<std::string>());
+    return json_response(201, stored != nullptr ? *stored : nlohmann::json::object());
   }
   if (req.method == verb::delete_) {
     std::string name = path_tail(req, prefix);
