@@ -1,5 +1,6 @@
 // Parses arbitrary bytes as line protocol. Every delivered point must survive
-// append_line and a second parse unchanged; every error must name a position.
+// append_line and a second parse unchanged; every error must name a position;
+// the series key the parser offers must equal the one built from the parts.
 
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<point> points;
   std::vector<line_error> errors;
   size_t n = parser.parse(
-      body, 42, [&points](const point_ref& r) { points.push_back(to_point(r)); }, errors);
+      body, 42,
+      [&points](const point_ref& r) {
+        // The shortcuts the writer takes must give the same series key.
+        std::string built;
+        liandu::model::append_series_key(built, r.measurement, r.tags, r.tag_count);
+        if (!r.series_key.empty()) check(r.series_key == built);
+        if (r.names_plain) {
+          std::string plain;
+          liandu::model::append_series_key(plain, r.measurement, r.tags, r.tag_count, true);
+          check(plain == built);
+        }
+        points.push_back(to_point(r));
+      },
+      errors);
   check(n == points.size());
   for (const line_error& e : errors) check(e.line >= 1 && e.column >= 1 && !e.message.empty());
 
