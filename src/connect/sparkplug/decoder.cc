@@ -56,6 +56,40 @@ const char* value_case_name(const pb_metric& m) {
   return "no value";
 }
 
+// Protobuf `string` fields must be UTF-8, and everything downstream (tags,
+// JSON answers) relies on it; proto2 parsing does not check it.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 enum class conversion { ok, unsupported, error };
 
 // The field value of a metric of `datatype`. Integers up to 32 bits may come
@@ -132,6 +166,10 @@ conversion to_field_value(const pb_metric& m, uint32_t datatype, model::field_va
     case pb::Text:
     case pb::UUID:
       if (m.value_case() != pb_metric::kStringValue) return expected("string_value");
+      if (!valid_utf8(m.string_value())) {
+        why = "string_value is not valid UTF-8";
+        return conversion::error;
+      }
       out = m.string_value();
       return conversion::ok;
     default: return conversion::unsupported;
@@ -282,6 +320,10 @@ result<decoded> decoder::decode(std::string_view topic_text, std::string_view pa
         report("bad_metric", at + ": a birth metric needs a name");
         continue;
       }
+      if (!valid_utf8(m.name())) {
+        report("bad_metric", at + ": name is not valid UTF-8");
+        continue;
+      }
       if (!m.has_datatype()) {
         report("bad_metric", at + " (" + m.name() + "): a birth metric needs a datatype");
         continue;
@@ -321,6 +363,10 @@ result<decoded> decoder::decode(std::string_view topic_text, std::string_view pa
         def = it->second;
       } else if (m.has_name() && !m.name().empty()) {
         auto it = s.by_name.find(m.name());
+        if (!birth && it == s.by_name.end() && !valid_utf8(m.name())) {
+          report("bad_metric", at + ": name is not valid UTF-8");
+          continue;
+        }
         if (it != s.by_name.end()) {
           def = metric_def{m.name(), it->second};
         } else if (birth) {

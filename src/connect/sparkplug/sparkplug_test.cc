@@ -419,6 +419,23 @@ TEST(SparkplugDecoder, BirthProblemsAreReported) {
   EXPECT_NE(d.errors[2].find("alias 3 already names A"), std::string::npos);
 }
 
+TEST(SparkplugDecoder, InvalidUtf8NamesAndStringsAreBadMetrics) {
+  decoder dec;
+  payload_builder b(0);
+  b.metric("ok \xc3\xa9", 1, pb::String).set_string_value("caf\xc3\xa9");
+  b.metric("bad \xc3", 2, pb::Int32).set_int_value(1);
+  b.metric("s", 3, pb::String).set_string_value("\xed\xa0\x80");  // a surrogate
+  b.metric("o", 4, pb::String).set_string_value("\xc0\xaf");      // overlong '/'
+  decoded d = must_decode(dec, "spBv1.0/g/NBIRTH/n", b.bytes());
+  ASSERT_EQ(d.errors.size(), 3u);
+  EXPECT_NE(d.errors[0].find("metric index 1: name is not valid UTF-8"), std::string::npos) << d.errors[0];
+  EXPECT_NE(d.errors[1].find("metric index 2 (s): string_value is not valid UTF-8"), std::string::npos);
+  auto data = of(d, data_measurement);
+  ASSERT_EQ(data.size(), 1u);
+  ASSERT_EQ(data[0]->fields.size(), 1u);
+  EXPECT_EQ(field(*data[0], "ok \xc3\xa9")->value, model::field_value{std::string("caf\xc3\xa9")});
+}
+
 TEST(SparkplugDecoder, RoundTripOfEveryMessageKind) {
   // Encode with the generated classes, decode, and compare every stored value.
   decoder dec;
