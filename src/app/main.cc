@@ -93,6 +93,10 @@ int main(int argc, char** argv) {
                    "JSON file with MQTT bridges to other brokers (array of bridge entries), added at start")
       ->envname("LIANDU_BRIDGES");
   serve
+      ->add_option("--modbus-devices", so.modbus_devices,
+                   "JSON file with Modbus TCP devices to poll (array of device entries), added at start")
+      ->envname("LIANDU_MODBUS_DEVICES");
+  serve
       ->add_option("--sparkplug", so.sparkplug,
                    "JSON file with Sparkplug B entries (group -> database), added at start")
       ->envname("LIANDU_SPARKPLUG");
@@ -167,6 +171,9 @@ int main(int argc, char** argv) {
   simulate->add_option("--lines", sim.lines, "Lines per site")->capture_default_str();
   simulate->add_option("--machines", sim.machines, "Machines per line")->capture_default_str();
   simulate->add_option("--interval", sim.interval_s, "Seconds between readings")->capture_default_str();
+  simulate->add_option("--modbus-bind", sim.modbus_bind,
+                       "Also serve the machines over Modbus TCP on host:port (unit id 1..N per machine)");
+  simulate->add_flag("--no-write", sim.no_write, "Do not write to a server (with --modbus-bind: Modbus only)");
   add_conn(simulate);
 
   auto* version = app.add_subcommand("version", "Print the version");

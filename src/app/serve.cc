@@ -20,6 +20,10 @@
 #ifdef LIANDU_WITH_BRIDGE
 #include "connect/bridge/bridge_collection.h"
 #endif
+#ifdef LIANDU_WITH_MODBUS
+#include "connect/modbus/device_collection.h"
+#include "storage/write_batch.h"
+#endif
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "http/handlers/api.h"
@@ -130,6 +134,16 @@ int serve(const serve_options& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+  // An early return (a bad --modbus-devices entry, ...) must not destroy a
+  // joinable thread: that would abort instead of exiting with the error code.
+  struct cq_joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~cq_joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } cq_join{stopping, cq_runner};
 
   http::handlers::live_hub live;
   a.options.live = &live;
@@ -266,6 +280,49 @@ int serve(const serve_options& o) {
   a.options.collections["bridges"] = &bridge_entries;
   a.options.metric_sources.push_back([&bridges](std::string& out) { bridges.append_metrics(out); });
 #endif
+#ifdef LIANDU_WITH_MODBUS
+  // Modbus TCP devices polled into their databases (/api/v1/modbus/devices,
+  // --modbus-devices); one poller thread per device, started with the server.
+  connect::modbus::manager_options modbus_opts;
+  modbus_opts.path = storage::fs::join(o.data_dir, "modbus_devices.json");
+  modbus_opts.write = [&engine](const std::string& db, std::vector<model::point> points) -> status {
+    storage::write_batch batch(db, "");
+    for (const auto& p : points) batch.add(p);
+    auto w = (*engine)->write(batch);
+    if (!w.st.ok()) return w.st;
+    if (!w.rejected.empty()) return error(errc::conflict, w.rejected.front().message);
+    return {};
+  };
+  connect::modbus::device_manager modbus_devices(modbus_opts);
+  if (status ms = modbus_devices.load(); !ms.ok()) {
+    std::fprintf(stderr, "liandu: %s\n", ms.to_string().c_str());
+    return 1;
+  }
+  if (!o.modbus_devices.empty()) {
+    auto text = storage::fs::read_file(o.modbus_devices);
+    if (!text.ok()) {
+      std::fprintf(stderr, "liandu: --modbus-devices: %s\n", text.error().to_string().c_str());
+      return 1;
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_array()) {
+      std::fprintf(stderr, "liandu: --modbus-devices %s: expected a JSON array of devices\n",
+                   o.modbus_devices.c_str());
+      return 2;
+    }
+    for (size_t i = 0; i < j.size(); ++i) {
+      status ms = modbus_devices.put(j[i]);
+      if (!ms.ok()) {
+        std::fprintf(stderr, "liandu: --modbus-devices %s: entry %zu: %s\n", o.modbus_devices.c_str(), i,
+                     ms.message().c_str());
+        return 2;
+      }
+    }
+  }
+  connect::modbus::device_collection modbus_entries(modbus_devices);
+  a.options.collections["modbus/devices"] = &modbus_entries;
+  a.options.metric_sources.push_back([&modbus_devices](std::string& out) { modbus_devices.append_metrics(out); });
+#endif
   http::router routes;
   http::handlers::add_routes(routes, a);
   http::server_limits limits;
@@ -353,6 +410,9 @@ int serve(const serve_options& o) {
   if (mqtt) bridges.set_local_broker(&mqtt->broker());
   bridges.start();
 #endif
+#ifdef LIANDU_WITH_MODBUS
+  modbus_devices.start();
+#endif
   server.start();
   double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto& rec = (*engine)->recovery();
@@ -398,6 +458,9 @@ int serve(const serve_options& o) {
   server.shutdown(std::chrono::milliseconds(o.shutdown_grace_ms));
 #ifdef LIANDU_WITH_BRIDGE
   bridges.stop();
+#endif
+#ifdef LIANDU_WITH_MODBUS
+  modbus_devices.stop();
 #endif
 #ifdef LIANDU_WITH_MQTT
   if (mqtt) mqtt->stop();

@@ -26,6 +26,7 @@ struct serve_options {
   std::string mqtt_bind = "127.0.0.1:1883";  // "off" disables the MQTT server
   std::string mqtt_mappings;                 // JSON file of topic mapping rules to load
   std::string bridges;                       // JSON file of MQTT bridges to other brokers, added at start
+  std::string modbus_devices;                // JSON file of Modbus TCP devices to poll, added at start
   std::string sparkplug;                     // JSON file of Sparkplug B group entries, added at start
   size_t mqtt_max_connections = 10000;
   bool simulate = false;          // run the simulated plant against this server

@@ -13,6 +13,9 @@
 #include "base/clock.h"
 #include "cli/http_client.h"
 #include "sim/plant.h"
+#ifdef LIANDU_WITH_MODBUS
+#include "sim/modbus_plant.h"
+#endif
 
 namespace liandu::cli {
 
@@ -239,20 +242,28 @@ int run_token(const connection& c, const std::string& action, const std::string&
 }
 
 int run_simulate(const connection& c, const simulate_options& o) {
-  auto client = connect_or_die(c);
-  if (!client) return 1;
-  auto headers = auth_headers(c);
-  auto create = client->request("POST", "/query", "q=" + url_encode("CREATE DATABASE \"" + o.db + "\""),
-                                [&] {
-                                  auto h = headers;
-                                  h.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-                                  return h;
-                                }());
-  if (!create.ok()) {
-    std::fprintf(stderr, "error: %s\n", create.error().message().c_str());
-    return 1;
+  if (o.no_write && o.modbus_bind.empty()) {
+    std::fprintf(stderr, "error: --no-write without --modbus-bind leaves nothing to do\n");
+    return 2;
   }
-  if (create->status != 200) return report_http_error(*create);
+  // With --no-write the plant is only served over Modbus: no server needed.
+  std::unique_ptr<http_client> client;
+  auto headers = auth_headers(c);
+  if (!o.no_write) {
+    client = connect_or_die(c);
+    if (!client) return 1;
+    auto create = client->request("POST", "/query", "q=" + url_encode("CREATE DATABASE \"" + o.db + "\""),
+                                  [&] {
+                                    auto h = headers;
+                                    h.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+                                    return h;
+                                  }());
+    if (!create.ok()) {
+      std::fprintf(stderr, "error: %s\n", create.error().message().c_str());
+      return 1;
+    }
+    if (create->status != 200) return report_http_error(*create);
+  }
 
   sim::plant_options po;
   po.sites = o.sites;
@@ -261,6 +272,25 @@ int run_simulate(const connection& c, const simulate_options& o) {
   po.seed = o.seed;
   po.interval_ns = o.interval_s * 1000000000LL;
   sim::plant plant(po);
+#ifdef LIANDU_WITH_MODBUS
+  std::unique_ptr<sim::modbus_plant> modbus;
+  if (!o.modbus_bind.empty()) {
+    modbus = std::make_unique<sim::modbus_plant>(plant.machine_count());
+    auto port = modbus->start(o.modbus_bind);
+    if (!port.ok()) {
+      std::fprintf(stderr, "error: %s\n", port.error().message().c_str());
+      return 1;
+    }
+    std::printf("simulate: Modbus TCP on %s (port %u), unit ids 1..%zu\n", o.modbus_bind.c_str(),
+                static_cast<unsigned>(*port), modbus->units());
+    std::fflush(stdout);
+  }
+#else
+  if (!o.modbus_bind.empty()) {
+    std::fprintf(stderr, "error: this build has no Modbus support (libmodbus-dev was missing)\n");
+    return 2;
+  }
+#endif
   int64_t backfill = 0;
   if (!o.backfill.empty()) {
     backfill = parse_duration_ns(o.backfill);
@@ -274,6 +304,10 @@ int run_simulate(const connection& c, const simulate_options& o) {
   size_t points = 0;
   auto flush = [&]() -> bool {
     if (body.empty()) return true;
+    if (!client) {  // --no-write
+      body.clear();
+      return true;
+    }
     auto r = client->request("POST", target, body, headers);
     if (!r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.error().message().c_str());
@@ -298,10 +332,16 @@ int run_simulate(const connection& c, const simulate_options& o) {
   auto wall_start = std::chrono::steady_clock::now();
   int64_t live_start = t;
   while (t < end) {
+    const size_t step_start = body.size();
     plant.step(t, body);
     points += plant.machine_count();
     t += po.interval_ns;
     bool history = t < now;
+#ifdef LIANDU_WITH_MODBUS
+    if (modbus && !history) modbus->update(std::string_view(body).substr(step_start));
+#else
+    (void)step_start;
+#endif
     if (body.size() > (1 << 20) || !history) {
       if (!flush()) return 1;
     }

@@ -32,6 +32,8 @@ struct simulate_options {
   int sites = 2, lines = 3, machines = 8;
   int64_t interval_s = 10;
   bool quiet = false;
+  std::string modbus_bind;  // host:port: also serve the machines over Modbus TCP (one unit id each)
+  bool no_write = false;    // do not write to a server (with modbus_bind: a Modbus simulator only)
 };
 int run_simulate(const connection& c, const simulate_options& o);
 
