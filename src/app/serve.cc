@@ -34,6 +34,7 @@
 #include "storage/engine.h"
 #include "storage/fs/file_util.h"
 #include "toolbox/service/rules_service.h"
+#include "toolbox/service/twin_service.h"
 
 namespace liandu::app {
 
@@ -169,10 +170,20 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
+  // Device twins: desired vs reported configuration, drift events.
+  toolbox::twin_service::options two;
+  two.dir = storage::fs::join(o.data_dir, "twins");
+  toolbox::twin_service twins(**engine, two);
+  if (status ts = twins.start(); !ts.ok()) {
+    std::fprintf(stderr, "liandu: cannot start twins: %s\n", ts.to_string().c_str());
+    return 1;
+  }
+  a.options.twins = &twins;
   (*engine)->set_fsync_observer([&a](uint64_t nanos) { a.metrics.wal_fsync_latency.observe(nanos / 1e9); });
-  (*engine)->set_write_observer([&live, &rules](std::string_view batch) {
+  (*engine)->set_write_observer([&live, &rules, &twins](std::string_view batch) {
     live.publish(batch);
     rules.on_batch(batch);
+    twins.on_batch(batch);
   });
 #ifdef LIANDU_WITH_MQTT
   // MQTT ingest: topic mapping rules, also served as /api/v1/mqtt/mappings.
@@ -391,6 +402,19 @@ int serve(const serve_options& o) {
       m.payload = std::move(payload);
       srv->broker().publish(std::move(m));
     });
+    // Rule mqtt actions and twin drift events are published on it too.
+    auto publish = [srv = mqtt.get()](const std::string& topic, const std::string& payload, int qos,
+                                      bool retain) -> status {
+      connect::mqtt::message m;
+      m.topic = topic;
+      m.payload = payload;
+      m.qos = static_cast<uint8_t>(qos);
+      m.retain = retain;
+      srv->broker().publish(std::move(m));
+      return {};
+    };
+    rules.set_publisher(publish);
+    twins.set_publisher(publish);
     auto mp = mqtt->start();
     if (!mp.ok()) {
       std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.mqtt_bind.c_str(),
@@ -465,10 +489,13 @@ int serve(const serve_options& o) {
 #ifdef LIANDU_WITH_MQTT
   if (mqtt) mqtt->stop();
   sparkplug_in.set_publisher(nullptr);
+  rules.set_publisher(nullptr);
+  twins.set_publisher(nullptr);
 #endif
   stopping = true;
   cq_runner.join();
   rules.stop();
+  twins.stop();
   if (sim_token_id) (void)(*cat)->revoke_token((*cat)->default_tenant_id(), *sim_token_id);
   status s = (*engine)->checkpoint();
   if (!s.ok()) {

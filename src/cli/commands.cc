@@ -271,6 +271,8 @@ int run_simulate(const connection& c, const simulate_options& o) {
   po.machines = o.machines;
   po.seed = o.seed;
   po.interval_ns = o.interval_s * 1000000000LL;
+  po.drift_per_hour = o.drift_per_hour;
+  po.drift_mean_s = o.drift_mean_s;
   sim::plant plant(po);
 #ifdef LIANDU_WITH_MODBUS
   std::unique_ptr<sim::modbus_plant> modbus;
@@ -333,8 +335,7 @@ int run_simulate(const connection& c, const simulate_options& o) {
   int64_t live_start = t;
   while (t < end) {
     const size_t step_start = body.size();
-    plant.step(t, body);
-    points += plant.machine_count();
+    points += plant.step(t, body);
     t += po.interval_ns;
     bool history = t < now;
 #ifdef LIANDU_WITH_MODBUS

@@ -31,6 +31,8 @@ struct simulate_options {
   double duration_s = 0;         // stop after this much simulated time (0 = forever)
   int sites = 2, lines = 3, machines = 8;
   int64_t interval_s = 10;
+  double drift_per_hour = 1.0 / 8;  // chance per running machine-hour that a set point drifts
+  double drift_mean_s = 7200;       // mean time a drifted set point stays off nominal
   bool quiet = false;
   std::string modbus_bind;  // host:port: also serve the machines over Modbus TCP (one unit id each)
   bool no_write = false;    // do not write to a server (with modbus_bind: a Modbus simulator only)

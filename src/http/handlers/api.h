@@ -19,6 +19,7 @@
 
 namespace liandu::toolbox {
 class rules_service;
+class twin_service;
 }
 
 namespace liandu::http::handlers {
@@ -37,6 +38,8 @@ struct api_options {
   class live_hub* live = nullptr;
   // Rules and alerts (null: /api/v1/rules and /api/v1/alerts disabled).
   toolbox::rules_service* rules = nullptr;
+  // Device twins (null: /api/v1/twins disabled).
+  toolbox::twin_service* twins = nullptr;
   // Connector configuration served under /api/v1/<key> (e.g. "mqtt/mappings",
   // "modbus/devices", "bridges"); registered before add_routes.
   std::map<std::string, config_collection*> collections;

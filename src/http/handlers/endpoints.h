@@ -17,6 +17,7 @@ response users(api& a, const request& req);
 response openapi(api& a, const request& req);
 response rules(api& a, const request& req);
 response alerts(api& a, const request& req);
+response twins(api& a, const request& req);
 // /api/v1/<c> for one config_collection; prefix is "/api/v1/<c>/".
 response collection(api& a, const request& req, std::string_view prefix, config_collection& c);
 response live(api& a, const request& req, std::shared_ptr<live_channel> channel);

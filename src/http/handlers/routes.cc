@@ -28,6 +28,8 @@ void add_routes(router& r, api& a) {
   r.add_prefix(verb::delete_, "/api/v1/rules/", bind(rules));
   r.add(verb::get, "/api/v1/alerts", bind(alerts));
   r.add(verb::post, "/api/v1/alerts/ack", bind(alerts));
+  for (verb v : {verb::get, verb::post, verb::put}) r.add(v, "/api/v1/twins", bind(twins));
+  for (verb v : {verb::get, verb::delete_}) r.add_prefix(v, "/api/v1/twins/", bind(twins));
   for (auto& [key, c] : a.options.collections) {
     std::string base = "/api/v1/" + key;
     auto h = [&a, prefix = base + "/", c = c](const request& req) { return collection(a, req, prefix, *c); };
