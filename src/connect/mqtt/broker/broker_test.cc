@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace liandu::connect::mqtt {
 namespace {
@@ -124,6 +125,69 @@ TEST(MqttBroker, OnPublishRunsBeforeAckAndErrorsAreCounted) {
   EXPECT_EQ(b.stats().on_publish_errors.load(), 1u);
   EXPECT_TRUE(pub.take().empty());
   EXPECT_TRUE(pub.l->closed);
+}
+
+// A batch of QoS 0/1 PUBLISH packets with a slow hook: the hook calls run on
+// several threads at once, the messages are still routed and acknowledged
+// in order, and a SUBSCRIBE in the middle ends the run (later messages see
+// the new subscription).
+TEST(MqttBroker, BatchRunsSlowHooksInParallelAndKeepsOrder) {
+  std::atomic<int> running{0}, most{0};
+  mqtt_hooks hooks;
+  hooks.on_publish = [&](std::string_view, std::string_view, std::string_view) {
+    int now = ++running;
+    int m = most.load();
+    while (now > m && !most.compare_exchange_weak(m, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --running;
+    return status();
+  };
+  broker_config cfg;
+  cfg.slow_hook_ns = 0;
+  cfg.max_parallel_hooks = 4;
+  cfg.run_parallel = [](size_t n, const std::function<void(size_t)>& fn) {
+    std::vector<std::thread> ts;
+    for (size_t i = 1; i < n; ++i) ts.emplace_back([&fn, i] { fn(i); });
+    fn(0);
+    for (auto& t : ts) t.join();
+  };
+  broker b(cfg, hooks);
+  client sub(b);
+  sub.connect("s");
+  sub.subscribe("a/#", 1);
+  sub.take();
+  client pub(b);
+  pub.connect("p");
+  std::vector<packet> batch;
+  for (uint16_t i = 1; i <= 8; ++i) {
+    publish_packet p;
+    p.topic = i <= 6 ? "a/x" : "b/x";
+    p.payload = std::to_string(i);
+    p.qos = 1;
+    p.packet_id = i;
+    batch.push_back(p);
+    if (i == 6) {
+      subscribe_packet s;
+      s.packet_id = 100;
+      s.subscriptions.push_back(subscription{"b/#", 1, false, false, 0});
+      batch.push_back(s);
+    }
+  }
+  // The publisher subscribes to b/# itself, mid-batch.
+  pub.c->handle_batch(batch);
+  EXPECT_GE(most.load(), 2);
+  std::vector<uint16_t> acks;
+  std::vector<std::string> own;
+  for (const packet& p : pub.take()) {
+    if (auto* a = std::get_if<ack_packet>(&p)) acks.push_back(a->packet_id);
+    if (auto* m = std::get_if<publish_packet>(&p)) own.push_back(m->payload);
+  }
+  EXPECT_EQ(acks, (std::vector<uint16_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(own, (std::vector<std::string>{"7", "8"}));
+  std::vector<std::string> got;
+  for (const auto& m : sub.publishes()) got.push_back(m.payload);
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
 }
 
 TEST(MqttBroker, OnPublishFailuresGiveV5ReasonCodes) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <list>
@@ -21,10 +22,28 @@ class tcp_link;
 struct mqtt_server::impl {
   impl(mqtt_server_options o, mqtt_hooks h)
       : options(std::move(o)),
+        hook_pool(std::max<size_t>(1, options.hook_threads)),
         workers(std::max<size_t>(1, options.worker_threads)),
         acceptor(io),
         tick_timer(io) {
     options.broker.max_packet_size = options.max_packet_size;
+    if (options.hook_threads > 0) {
+      options.broker.run_parallel = [this](size_t n, const std::function<void(size_t)>& fn) {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t left = n - 1;
+        for (size_t i = 1; i < n; ++i) {
+          asio::post(hook_pool, [&, i] {
+            fn(i);
+            std::lock_guard lock(mu);  // notify under the lock: cv lives on the caller's stack
+            if (--left == 0) cv.notify_one();
+          });
+        }
+        fn(0);
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return left == 0; });
+      };
+    }
     brk = std::make_unique<mqtt::broker>(options.broker, std::move(h));
   }
 
@@ -32,6 +51,9 @@ struct mqtt_server::impl {
   void tick();
 
   mqtt_server_options options;
+  // Runs on_publish calls of a batch in parallel (broker run_parallel); only
+  // worker threads wait on it, and its tasks wait on nothing of ours.
+  asio::thread_pool hook_pool;
   // workers before io: handlers still queued in io when it is destroyed own
   // connections whose strands belong to the worker pool.
   asio::thread_pool workers;
@@ -178,7 +200,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
           asio::post(self->work_, [self, packets = std::move(packets), err = std::move(err)]() mutable {
             auto conn = self->conn_;
             if (!conn) return;
-            for (packet& p : packets) conn->handle(std::move(p));
+            conn->handle_batch(packets);
             if (err) conn->decode_failed(*err);
             uint16_t ka = conn->keep_alive();
             bool connected = conn->connected();
@@ -409,6 +431,7 @@ void mqtt_server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   s.workers.join();
+  s.hook_pool.join();
   s.io.stop();
   for (auto& t : s.threads) t.join();
   status st = s.brk->save(true);

@@ -28,6 +28,10 @@ struct mqtt_server_options {
   // Threads that run packet handling and the on_publish hook (which may
   // block on an fsync), so an I/O thread never waits on the disk.
   size_t worker_threads = 4;
+  // Threads that run the on_publish calls of one read batch side by side
+  // while the hook is slow (durable writes share one group commit); 0: the
+  // hook is always called one message after another.
+  size_t hook_threads = 64;
   // Broker settings; broker.data_dir empty: nothing persisted.
   broker_config broker;
 };

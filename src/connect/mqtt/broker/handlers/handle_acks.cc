@@ -9,7 +9,7 @@ namespace liandu::connect::mqtt {
 
 namespace {
 
-std::deque<outgoing>::iterator find_inflight(session& s, uint16_t id, outgoing::state st) {
+std::list<outgoing>::iterator find_inflight(session& s, uint16_t id, outgoing::state st) {
   for (auto it = s.inflight.begin(); it != s.inflight.end(); ++it) {
     if (it->packet_id == id && it->st == st) return it;
   }
