@@ -17,6 +17,12 @@ namespace {
 
 class tcp_link;
 
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 struct mqtt_server::impl {
@@ -25,7 +31,8 @@ struct mqtt_server::impl {
         hook_pool(std::max<size_t>(1, options.hook_threads)),
         workers(std::max<size_t>(1, options.worker_threads)),
         acceptor(io),
-        tick_timer(io) {
+        tick_timer(io),
+        sweep_timer(io) {
     options.broker.max_packet_size = options.max_packet_size;
     if (options.hook_threads > 0) {
       options.broker.run_parallel = [this](size_t n, const std::function<void(size_t)>& fn) {
@@ -49,6 +56,7 @@ struct mqtt_server::impl {
 
   void accept();
   void tick();
+  void sweep();
 
   mqtt_server_options options;
   // Runs on_publish calls of a batch in parallel (broker run_parallel); only
@@ -60,6 +68,9 @@ struct mqtt_server::impl {
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer tick_timer;
+  // Connect timeouts and keep-alives: one sweep over `live` four times a
+  // second instead of a timer (and a pending wait) per connection.
+  asio::steady_timer sweep_timer;
   std::unique_ptr<mqtt::broker> brk;
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
@@ -80,7 +91,6 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
         strand_(asio::make_strand(srv->io)),
         socket_(std::move(socket)),
         work_(asio::make_strand(srv->workers.get_executor())),
-        timer_(srv->io),
         decoder_(srv->options.max_packet_size) {}
 
   void start() {
@@ -88,11 +98,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     socket_.non_blocking(true, ec);
     conn_ = srv_->brk->open(shared_from_this());
     auto self = shared_from_this();
-    asio::dispatch(strand_, [self] {
-      self->last_packet_ = std::chrono::steady_clock::now();
-      self->arm_timer();
-      self->read();
-    });
+    asio::dispatch(strand_, [self] { self->read(); });
   }
 
   // Appends to the connection's pending bytes; the I/O strand writes them.
@@ -187,7 +193,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
             }
             packets.push_back(std::move(p));
           }
-          if (!packets.empty()) self->last_packet_ = std::chrono::steady_clock::now();
+          if (!packets.empty()) self->last_packet_ms_ = steady_ms();
           if (packets.empty() && !err) {
             if (eof) {
               self->do_close();
@@ -202,15 +208,8 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
             if (!conn) return;
             conn->handle_batch(packets);
             if (err) conn->decode_failed(*err);
-            uint16_t ka = conn->keep_alive();
-            bool connected = conn->connected();
-            asio::post(self->strand_, [self, ka, connected] {
-              self->keep_alive_ = ka;
-              if (connected && !self->connected_) {
-                self->connected_ = true;
-                self->arm_timer();
-              }
-            });
+            self->keep_alive_ = conn->keep_alive();
+            if (conn->connected()) self->connected_ = true;
           });
           // Read on while the batch is handled: the decoder keeps the order, and
           // the strand on the worker pool keeps handling sequential. After end
@@ -260,27 +259,23 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
                       }));
   }
 
-  std::chrono::steady_clock::time_point deadline() const {
-    if (!connected_) return accepted_ + srv_->options.connect_timeout;
-    if (keep_alive_ == 0) return std::chrono::steady_clock::time_point::max();
-    // 1.5 times the keep-alive (3.1.2.10).
-    return last_packet_ + std::chrono::milliseconds(int64_t{keep_alive_} * 1500);
+ public:
+  // Past the connect timeout, or 1.5 times the keep-alive (3.1.2.10) since
+  // the last packet. Any thread (the sweep).
+  bool overdue(int64_t now_ms) const {
+    if (timed_out_.load(std::memory_order_relaxed)) return false;
+    if (!connected_.load(std::memory_order_relaxed)) {
+      return now_ms >= accepted_ms_ + srv_->options.connect_timeout.count();
+    }
+    uint16_t ka = keep_alive_.load(std::memory_order_relaxed);
+    return ka != 0 && now_ms >= last_packet_ms_.load(std::memory_order_relaxed) + int64_t{ka} * 1500;
   }
 
-  void arm_timer() {
-    auto d = deadline();
-    if (d == std::chrono::steady_clock::time_point::max()) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_at(d);
+  void time_out() {
+    if (timed_out_.exchange(true)) return;
     auto self = shared_from_this();
-    timer_.async_wait(asio::bind_executor(strand_, [self](boost::system::error_code ec) {
-      if (ec || self->closed_) return;
-      if (std::chrono::steady_clock::now() < self->deadline()) {
-        self->arm_timer();
-        return;
-      }
+    asio::post(strand_, [self] {
+      if (self->closed_) return;
       if (!self->connected_) {
         self->do_close();
         return;
@@ -288,9 +283,10 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
       asio::post(self->work_, [self] {
         if (self->conn_) self->conn_->keep_alive_expired();
       });
-    }));
+    });
   }
 
+ private:
   void do_close() {
     if (closed_) return;
     closed_ = true;
@@ -302,7 +298,6 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    timer_.cancel();
     --srv_->connections;
     auto self = shared_from_this();
     asio::post(work_, [self] {
@@ -315,7 +310,6 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   asio::strand<asio::io_context::executor_type> strand_;
   tcp::socket socket_;
   asio::strand<asio::thread_pool::executor_type> work_;
-  asio::steady_timer timer_;
   decoder decoder_;
   std::shared_ptr<connection> conn_;  // used on work_ only
   // Outgoing bytes. pending_ fills from any thread under out_mu_; writing_ is
@@ -330,16 +324,18 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   std::string writing_;
   bool closing_ = false;
   bool closed_ = false;
-  bool connected_ = false;
-  uint16_t keep_alive_ = 0;
-  std::chrono::steady_clock::time_point accepted_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_packet_;
+  // Read by the sweep on any I/O thread.
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> timed_out_{false};
+  std::atomic<uint16_t> keep_alive_{0};
+  const int64_t accepted_ms_ = steady_ms();
+  std::atomic<int64_t> last_packet_ms_{steady_ms()};
 };
 
 }  // namespace
 
 void mqtt_server::impl::accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(io, [this](boost::system::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       accept();
@@ -357,11 +353,33 @@ void mqtt_server::impl::accept() {
     auto l = std::make_shared<tcp_link>(this, std::move(socket));
     {
       std::lock_guard lock(live_mu);
-      live.remove_if([](const std::weak_ptr<tcp_link>& w) { return w.expired(); });
       live.push_back(l);
     }
     l->start();
     accept();
+  });
+}
+
+void mqtt_server::impl::sweep() {
+  sweep_timer.expires_after(std::chrono::milliseconds(250));
+  sweep_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    int64_t now = steady_ms();
+    std::vector<std::shared_ptr<tcp_link>> due;
+    {
+      std::lock_guard lock(live_mu);
+      for (auto it = live.begin(); it != live.end();) {
+        auto l = it->lock();
+        if (!l) {
+          it = live.erase(it);
+          continue;
+        }
+        if (l->overdue(now)) due.push_back(std::move(l));
+        ++it;
+      }
+    }
+    for (auto& l : due) l->time_out();
+    sweep();
   });
 }
 
@@ -402,6 +420,7 @@ result<uint16_t> mqtt_server::start() {
   uint16_t port = s.acceptor.local_endpoint().port();
   s.accept();
   s.tick();
+  s.sweep();
   for (size_t i = 0; i < std::max<size_t>(1, s.options.io_threads); ++i) {
     s.threads.emplace_back([&s] { s.io.run(); });
   }
@@ -418,6 +437,7 @@ void mqtt_server::stop() {
     boost::system::error_code ec;
     s.acceptor.close(ec);
     s.tick_timer.cancel();
+    s.sweep_timer.cancel();
   });
   {
     std::lock_guard lock(s.live_mu);
