@@ -132,7 +132,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string client_id_;
   std::string username_;
   uint16_t keep_alive_ = 0;
-  std::optional<will_message> will_;
+  std::unique_ptr<will_message> will_;       // a pointer: most connections have none
   std::map<uint16_t, std::string> aliases_;  // inbound topic aliases (v5)
 };
 

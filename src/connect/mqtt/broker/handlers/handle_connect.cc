@@ -40,7 +40,7 @@ void connection::handle_connect(connect_packet& c) {
   client_id_ = c.client_id;
   username_ = c.username.value_or("");
   keep_alive_ = c.keep_alive;
-  will_ = std::move(c.will);
+  if (c.will) will_ = std::make_unique<will_message>(std::move(*c.will));
 
   uint32_t expiry = 0;
   if (v5) {
