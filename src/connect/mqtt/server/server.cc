@@ -155,71 +155,120 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   // buffer per I/O thread: an idle connection holds no read buffer.
   void read() {
     auto self = shared_from_this();
-    socket_.async_wait(
-        tcp::socket::wait_read, asio::bind_executor(strand_, [self](boost::system::error_code ec) {
-          if (ec || self->closed_) {
-            self->do_close();
-            return;
-          }
-          thread_local std::vector<char> buf(65536);
-          bool eof = false;
-          size_t total = 0;
-          while (total < (1u << 20)) {
-            boost::system::error_code rec;
-            size_t n = self->socket_.read_some(asio::buffer(buf), rec);
-            if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-            if (rec) {
-              eof = true;
-              break;
-            }
-            self->decoder_.feed(buf.data(), n);
-            total += n;
-            if (n < buf.size()) break;
-          }
-          if (eof && total == 0) {
-            self->do_close();
-            return;
-          }
-          std::vector<packet> packets;
-          std::optional<decode_error> err;
-          while (true) {
-            packet p;
-            decode_error e;
-            auto st = self->decoder_.next(&p, &e);
-            if (st == decoder::state::need_more) break;
-            if (st == decoder::state::error) {
-              err = std::move(e);
-              break;
-            }
-            packets.push_back(std::move(p));
-          }
-          if (!packets.empty()) self->last_packet_ms_ = steady_ms();
-          if (packets.empty() && !err) {
-            if (eof) {
-              self->do_close();
-            } else {
-              self->read();
-            }
-            return;
-          }
-          bool failed = err.has_value();
-          asio::post(self->work_, [self, packets = std::move(packets), err = std::move(err)]() mutable {
-            auto conn = self->conn_;
-            if (!conn) return;
-            conn->handle_batch(packets);
-            if (err) conn->decode_failed(*err);
-            self->keep_alive_ = conn->keep_alive();
-            if (conn->connected()) self->connected_ = true;
-          });
-          // Read on while the batch is handled: the decoder keeps the order, and
-          // the strand on the worker pool keeps handling sequential. After end
-          // of stream the close reaches the worker strand after the batch.
-          if (eof) {
-            self->do_close();
-          } else if (!failed) {
-            self->read();
-          }
-        }));
+    socket_.async_wait(tcp::socket::wait_read,
+                       asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+                         if (ec || self->closed_) {
+                           self->do_close();
+                           return;
+                         }
+                         thread_local std::vector<char> buf(65536);
+                         bool eof = false;
+                         size_t total = 0;
+                         while (total < (1u << 20)) {
+                           boost::system::error_code rec;
+                           size_t n = self->socket_.read_some(asio::buffer(buf), rec);
+                           if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+                           if (rec) {
+                             eof = true;
+                             break;
+                           }
+                           self->decoder_.feed(buf.data(), n);
+                           total += n;
+                           if (n < buf.size()) break;
+                         }
+                         if (eof && total == 0) {
+                           self->do_close();
+                           return;
+                         }
+                         std::vector<packet> packets;
+                         std::optional<decode_error> err;
+                         while (true) {
+                           packet p;
+                           decode_error e;
+                           auto st = self->decoder_.next(&p, &e);
+                           if (st == decoder::state::need_more) break;
+                           if (st == decoder::state::error) {
+                             err = std::move(e);
+                             break;
+                           }
+                           packets.push_back(std::move(p));
+                         }
+                         if (!packets.empty()) self->last_packet_ms_ = steady_ms();
+                         if (packets.empty() && !err) {
+                           if (eof) {
+                             self->do_close();
+                           } else {
+                             self->read();
+                           }
+                           return;
+                         }
+                         bool failed = err.has_value();
+                         self->deliver(std::move(packets), std::move(err));
+                         // Read on while the batch is handled: the decoder keeps the order, and
+                         // the strand on the worker pool keeps handling sequential. After end
+                         // of stream the close drains the inbox before transport_closed.
+                         if (eof) {
+                           self->do_close();
+                         } else if (!failed) {
+                           self->read();
+                         }
+                       }));
+  }
+
+  // Hands decoded packets to the worker strand through the inbox: what
+  // arrives while a batch is being handled (say, waiting for a durable
+  // write) is handled next as one batch, not as many small ones.
+  void deliver(std::vector<packet> packets, std::optional<decode_error> err) {
+    bool post = false;
+    {
+      std::lock_guard lock(out_mu_);
+      if (inbox_.empty()) {
+        inbox_ = std::move(packets);
+      } else {
+        for (packet& p : packets) inbox_.push_back(std::move(p));
+      }
+      if (err && !inbox_err_) inbox_err_ = std::make_unique<decode_error>(std::move(*err));
+      post = !drain_posted_;
+      drain_posted_ = true;
+    }
+    if (!post) return;
+    auto self = shared_from_this();
+    asio::post(work_, [self] { self->drain(false); });
+  }
+
+  // On work_: handles what is in the inbox; posts itself again (rather than
+  // looping) when more came meanwhile, so other connections get their turn.
+  // `all`: before transport_closed, everything, in this call.
+  void drain(bool all) {
+    do {
+      std::vector<packet> batch;
+      std::unique_ptr<decode_error> err;
+      {
+        std::lock_guard lock(out_mu_);
+        batch.swap(inbox_);
+        err = std::move(inbox_err_);
+        if (batch.empty() && !err) {
+          if (!all) drain_posted_ = false;
+          return;
+        }
+      }
+      auto conn = conn_;
+      if (!conn) return;
+      conn->handle_batch(batch);
+      if (err) conn->decode_failed(*err);
+      keep_alive_ = conn->keep_alive();
+      if (conn->connected()) connected_ = true;
+    } while (all);
+    bool again;
+    {
+      std::lock_guard lock(out_mu_);
+      again = !inbox_.empty() || inbox_err_ != nullptr;
+      if (!again) drain_posted_ = false;
+    }
+    if (again) {
+      auto self = shared_from_this();
+      asio::post(work_, [self] { self->drain(false); });
+    }
   }
 
   // On the strand: writes the pending bytes unless a write is in flight;
@@ -301,6 +350,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     --srv_->connections;
     auto self = shared_from_this();
     asio::post(work_, [self] {
+      self->drain(true);
       if (self->conn_) self->conn_->transport_closed();
       self->conn_.reset();  // breaks the link ↔ connection cycle
     });
@@ -312,7 +362,12 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   asio::strand<asio::thread_pool::executor_type> work_;
   decoder decoder_;
   std::shared_ptr<connection> conn_;  // used on work_ only
-  // Outgoing bytes. pending_ fills from any thread under out_mu_; writing_ is
+  // Decoded packets waiting for work_ (deliver / drain).
+  std::vector<packet> inbox_;                // guarded by out_mu_
+  std::unique_ptr<decode_error> inbox_err_;  // guarded by out_mu_
+  bool drain_posted_ = false;                // guarded by out_mu_
+  // Outgoing bytes (and the inbox above). pending_ fills from any thread
+  // under out_mu_; writing_ is
   // the buffer of the write in flight (strand only).
   std::mutex out_mu_;
   std::string pending_;        // guarded by out_mu_

@@ -39,12 +39,17 @@ struct mqtt_server_options {
 // The MQTT 3.1.1/5.0 server: a TCP listener on its own io_context, a read
 // loop per connection feeding the codec, keep-alive timers, and the broker.
 //
-// Threads: `io_threads` run the io_context (sockets and timers, one strand
-// per connection); `worker_threads` run the broker handlers and the hooks,
-// one strand per connection so its packets are handled in order. A
-// connection reads nothing more while its last batch of packets is being
-// handled (back-pressure). Once a second the broker drops expired sessions
-// and messages and writes its state file when it changed (on a worker).
+// Threads: `io_threads` run the io_context (sockets, one strand per
+// connection); `worker_threads` run the broker handlers and the hooks, one
+// strand per connection so its packets are handled in order. Packets that
+// arrive while a connection's batch is being handled wait in its inbox and
+// are handled next as one batch; a slow on_publish hook is then called for
+// that batch's messages on `hook_threads` side by side (see
+// connection::handle_batch). Outgoing packets are appended to one buffer per
+// connection and written with one write at a time (no per-packet write).
+// Connect timeouts and keep-alives are checked by one sweep every 250 ms.
+// Once a second the broker drops expired sessions and messages and writes
+// its state file when it changed (on a worker).
 //
 // Lifecycle: construct, start() (loads the state, binds, starts threads),
 // stop() (closes every connection, saves the state, joins). The destructor
