@@ -256,7 +256,7 @@ class load {
         break;
       }
     }
-    double secs = static_cast<double>(last_recv_ns_ - start_ns_) / 1e9;
+    double secs = received_ > 0 ? static_cast<double>(last_recv_ns_ - start_ns_) / 1e9 : 0;
     double p50 = 0, p99 = 0, mx = 0;
     if (!latencies_.empty()) {
       auto pct = [&](double q) {

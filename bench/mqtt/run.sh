@@ -24,7 +24,7 @@
 # max_queued_messages 100000 (never reached: the window keeps queues ≤ 1,000)
 # and no persistence. liandu: --auth false; "ingest" adds a line-protocol
 # mapping rule for bench/{client} → database bench, so every QoS 1 PUBACK
-# waits for the durable write. Bounded time: ≈ 5 min with the defaults.
+# waits for the durable write (needs curl to create the database). Bounded time: ≈ 5 min with the defaults.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -108,8 +108,16 @@ start_server() {  # name → sets PID and PORT
         echo '[{"name":"bench","topic":"bench/{client}","database":"bench","format":"line_protocol"}]' > "$WORK/rules.json"
         extra=(--mqtt-mappings "$WORK/rules.json")
       fi
-      "$LIANDU" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$(free_port)" --mqtt-bind "127.0.0.1:$PORT" \
+      local http
+      http=$(free_port)
+      "$LIANDU" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$http" --mqtt-bind "127.0.0.1:$PORT" \
         --auth false --mqtt-max-connections $((IDLE + 100)) "${extra[@]}" > "$dir/log" 2>&1 &
+      PID=$!
+      wait_port "$PORT"
+      wait_port "$http"
+      curl -sf -XPOST "http://127.0.0.1:$http/query" --data-urlencode 'q=CREATE DATABASE bench' > /dev/null
+      HTTP_PORT=$http
+      return
       ;;
   esac
   PID=$!
@@ -174,6 +182,12 @@ for server in ${ONLY//,/ }; do
   scenario "$server" q1_100 100 1
   [ "$server" != ingest ] && scenario "$server" lat_q0_4 4 0 "$RATE"
   scenario "$server" lat_q1_4 4 1 "$RATE"
+  if [ "$server" = ingest ]; then  # every acknowledged message is a stored point
+    stored=$(curl -sf "http://127.0.0.1:$HTTP_PORT/query?db=bench" --data-urlencode 'q=SELECT count(seq) FROM bench' |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["series"][0]["values"][0][1])' || echo "?")
+    sent=$(awk '$1 == "ingest" {for (i = 4; i <= NF; i++) if ($i ~ /^received=/) {split($i, a, "="); n += a[2]}} END {print n + 0}' "$RESULTS")
+    echo "  ingest: $stored points stored for $sent messages received by the subscriber" >&2
+  fi
   stop_server
 done
 echo "done in $(($(date +%s) - START)) s; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
