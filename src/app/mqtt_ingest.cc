@@ -82,7 +82,8 @@ status mqtt_ingest::authorize_write(std::string_view username, const std::string
   {
     std::lock_guard lock(principals_mu_);
     auto it = principals_.find(username);
-    if (it == principals_.end()) return error(errc::unauthorized, "MQTT user " + std::string(username) + " unknown");
+    if (it == principals_.end())
+      return error(errc::unauthorized, "MQTT user " + std::string(username) + " unknown");
     who = it->second;
   }
   return catalog_.authorize(who, db, catalog::access::write);
@@ -98,7 +99,7 @@ status mqtt_ingest::on_publish(std::string_view username, std::string_view topic
   std::string db, rp;
   {
     std::shared_lock lock(rules_mu_);
-    mapped = mapper_.map(topic, payload, now_ns());
+    mapped = mapper_.map(topic, payload, arrivals_.next());
     if (mapped.ok()) {
       db = mapped->rule->database;
       rp = mapped->rule->retention_policy;
@@ -159,7 +160,8 @@ status mqtt_ingest::on_publish(std::string_view username, std::string_view topic
   return result_status;
 }
 
-status mqtt_ingest::ingest_for_database(std::string_view db, std::string_view topic, std::string_view payload) {
+status mqtt_ingest::ingest_for_database(std::string_view db, std::string_view topic,
+                                        std::string_view payload) {
   ingest::topic_mapper only_db;  // the first rule of `db` whose pattern matches
   {
     std::shared_lock lock(rules_mu_);
@@ -176,7 +178,7 @@ status mqtt_ingest::ingest_for_database(std::string_view db, std::string_view to
     return {};
   }
   const ingest::mapping_rule& rule = only_db.rules().front();
-  auto mapped = only_db.map(topic, payload, now_ns());
+  auto mapped = only_db.map(topic, payload, arrivals_.next());
   status st = mapped.ok() ? status{} : mapped.error();
   if (st.ok()) {
     storage::write_batch batch(rule.database, rule.retention_policy);
@@ -194,7 +196,8 @@ status mqtt_ingest::ingest_for_database(std::string_view db, std::string_view to
   ++errors_;
   std::fprintf(stderr, "liandu: mqtt bridge: %s\n", st.message().c_str());
   storage::write_batch batch(rule.database, "");
-  batch.add(model::point{"mqtt_errors", {}, {{"topic", std::string(topic)}, {"message", st.message()}}, now_ns()});
+  batch.add(
+      model::point{"mqtt_errors", {}, {{"topic", std::string(topic)}, {"message", st.message()}}, now_ns()});
   (void)engine_.write(batch);
   return st;
 }

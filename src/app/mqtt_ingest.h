@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
 #include "http/handlers/config_collection.h"
@@ -75,6 +76,7 @@ class mqtt_ingest final : public http::handlers::config_collection {
   // credentials under the same name is refused.
   std::map<std::string, catalog::principal, std::less<>> principals_;
   std::atomic<uint64_t> mapped_{0}, unmapped_{0}, errors_{0};
+  arrival_clock arrivals_;  // timestamps for payloads without one
   sparkplug_ingest* sparkplug_ = nullptr;
 };
 

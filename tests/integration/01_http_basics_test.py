@@ -82,7 +82,17 @@ class HttpBasics(unittest.TestCase):
     def test_openapi_document(self):
         r = self.srv.request("GET", "/api/v1/openapi.json")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json()["openapi"], "3.0.3")
+        doc = r.json()
+        self.assertEqual(doc["openapi"], "3.0.3")
+        # Every native endpoint is described, the configuration collections
+        # included (they are added from the running server's modules).
+        for path in ("/write", "/query", "/api/v1/databases", "/api/v1/rules", "/api/v1/rules/{name}",
+                     "/api/v1/alerts", "/api/v1/alerts/ack", "/api/v1/twins", "/api/v1/twins/{device}",
+                     "/api/v1/live", "/api/v1/mqtt/mappings", "/api/v1/mqtt/mappings/{name}",
+                     "/api/v1/sparkplug", "/api/v1/bridges", "/api/v1/modbus/devices",
+                     "/api/v1/modbus/devices/{name}"):
+            self.assertIn(path, doc["paths"])
+        self.assertIn("post", doc["paths"]["/api/v1/bridges"])
 
 
 if __name__ == "__main__":

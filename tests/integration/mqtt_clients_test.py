@@ -174,7 +174,8 @@ class MosquittoClients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.log = tempfile.NamedTemporaryFile(prefix="mqtt-publish-", delete=False).name
-        cls.srv = MqttServer("--publish-log", cls.log, "--fail-topic", "fails/here").start()
+        cls.srv = MqttServer("--publish-log", cls.log, "--fail-topic", "fails/here",
+                             "--store-fail-topic", "unstored/here").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -277,6 +278,25 @@ class MosquittoClients(unittest.TestCase):
         s = Sub(self.srv.port, "fails/#", "-C", "1", "-v")
         self.assertEqual(pub(self.srv.port, "fails/here", "still-routed", "-q", "1"), 0)
         self.assertEqual(s.lines(), ["fails/here still-routed"])
+
+    def test_store_failure_is_refused_not_acknowledged(self):
+        # A message the hook could not store is neither routed nor PUBACKed
+        # as a success: v5 gets reason 0x80, v3.1.1 (no reason codes) is
+        # disconnected so that the client resends it.
+        s = Sub(self.srv.port, "unstored/#", "-v", "-W", "3")
+        v5 = raw_connect(self.srv.port, "refused-v5", level=5)
+        v5.sendall(packet(0x32, mqtt_str("unstored/here") + b"\x00\x07" + b"\x00" + b"x"))
+        ack = recv_exact(v5, 2)
+        self.assertEqual(ack[0], 0x40, ack)
+        body = recv_exact(v5, ack[1])
+        self.assertEqual(body[:3], b"\x00\x07\x80", body)
+        v5.close()
+        v3 = raw_connect(self.srv.port, "refused-v311", level=4)
+        v3.sendall(packet(0x32, mqtt_str("unstored/here") + b"\x00\x08" + b"x"))
+        v3.settimeout(10)
+        self.assertEqual(v3.recv(16), b"", "v3.1.1 connection not closed")
+        v3.close()
+        self.assertEqual([l for l in s.lines() if l.startswith("unstored/")], [])
 
 
 @unittest.skipUnless(SERVER and LIBMOSQ and HAVE_MOSQUITTO, "needs the libmosquitto test client")

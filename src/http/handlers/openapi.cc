@@ -1,3 +1,6 @@
+#include <nlohmann/json.hpp>
+
+#include "http/handlers/api.h"
 #include "http/handlers/endpoints.h"
 
 namespace liandu::http::handlers {
@@ -13,6 +16,10 @@ constexpr const char* openapi_json = R"JSON({
     "securitySchemes": {
       "token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <secret>"},
       "basic": {"type": "http", "scheme": "basic"}
+    },
+    "parameters": {
+      "db": {"name": "db", "in": "query", "required": true, "schema": {"type": "string"}},
+      "name": {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}
     },
     "schemas": {
       "Error": {"type": "object", "properties": {"error": {"type": "string"}}},
@@ -46,15 +53,54 @@ constexpr const char* openapi_json = R"JSON({
                        "post": {"summary": "Create a token (admin)", "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}}}, "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}}}}}},
     "/api/v1/tokens/{id}": {"delete": {"summary": "Revoke a token (admin)", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}], "responses": {"204": {"description": "revoked"}}}},
     "/api/v1/users": {"get": {"summary": "List users (admin)", "responses": {"200": {"description": "{users: [...]}"}}},
-                      "post": {"summary": "Create a user (admin)", "responses": {"201": {"description": "created"}}}}
+                      "post": {"summary": "Create a user (admin)", "responses": {"201": {"description": "created"}}}},
+    "/api/v1/rules": {"get": {"summary": "List the rules of a database", "parameters": [{"$ref": "#/components/parameters/db"}], "responses": {"200": {"description": "{rules: [...]}"}}},
+                      "post": {"summary": "Add or replace a rule (threshold, windowed aggregate, rate of change, absence, state duration, anomaly; hysteresis, minimum duration; webhook and mqtt actions)", "parameters": [{"$ref": "#/components/parameters/db"}], "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}, "responses": {"201": {"description": "stored"}, "400": {"description": "invalid rule, naming the field"}}}},
+    "/api/v1/rules/{name}": {"delete": {"summary": "Remove a rule", "parameters": [{"$ref": "#/components/parameters/db"}, {"$ref": "#/components/parameters/name"}], "responses": {"204": {"description": "removed"}, "404": {"description": "no such rule"}}}},
+    "/api/v1/alerts": {"get": {"summary": "Open alerts of a database", "parameters": [{"$ref": "#/components/parameters/db"}], "responses": {"200": {"description": "{alerts: [...]}"}}}},
+    "/api/v1/alerts/ack": {"post": {"summary": "Acknowledge an alert", "parameters": [{"$ref": "#/components/parameters/db"}], "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"rule": {"type": "string"}, "series": {"type": "string"}}}}}}, "responses": {"200": {"description": "acknowledged"}}}},
+    "/api/v1/twins": {"get": {"summary": "Device twins: desired, reported, pending, drift", "parameters": [{"$ref": "#/components/parameters/db"}], "responses": {"200": {"description": "{twins: [...]}"}}},
+                      "put": {"summary": "Add or replace a twin", "parameters": [{"$ref": "#/components/parameters/db"}], "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"device": {"type": "string"}, "desired": {"type": "object"}, "tolerance": {"type": "number"}, "measurement": {"type": "string"}, "tag": {"type": "string"}}}}}}, "responses": {"200": {"description": "stored"}}},
+                      "post": {"summary": "Add or replace a twin (as PUT)", "parameters": [{"$ref": "#/components/parameters/db"}], "responses": {"200": {"description": "stored"}}}},
+    "/api/v1/twins/{device}": {"get": {"summary": "One twin", "parameters": [{"$ref": "#/components/parameters/db"}, {"name": "device", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "the twin"}, "404": {"description": "no such twin"}}},
+                               "delete": {"summary": "Remove a twin", "parameters": [{"$ref": "#/components/parameters/db"}, {"name": "device", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"204": {"description": "removed"}}}},
+    "/api/v1/live": {"get": {"summary": "WebSocket: new points of a database as JSON once durable (upgrade request)", "parameters": [{"$ref": "#/components/parameters/db"}, {"name": "measurement", "in": "query", "schema": {"type": "string"}}, {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "for browsers, which cannot set headers on a WebSocket"}], "responses": {"101": {"description": "switching protocols"}}}}
   }
 })JSON";
+
+// A configuration collection (MQTT mappings, Sparkplug groups, bridges,
+// Modbus devices): the same three operations for each (collections.cc).
+void add_collection(nlohmann::json& paths, const std::string& key) {
+  std::string base = "/api/v1/" + key;
+  nlohmann::json entry = {
+      {"type", "object"},
+      {"required", {"name", "database"}},
+      {"properties", {{"name", {{"type", "string"}}}, {"database", {{"type", "string"}}}}}};
+  paths[base] = {{"get",
+                  {{"summary", "List " + key + " entries the caller may read"},
+                   {"responses", {{"200", {{"description", "{" + key + ": [...]}"}}}}}}},
+                 {"post",
+                  {{"summary", "Add or replace a " + key + " entry (write access to its database)"},
+                   {"requestBody", {{"content", {{"application/json", {{"schema", entry}}}}}}},
+                   {"responses",
+                    {{"201", {{"description", "the stored entry, secrets masked"}}},
+                     {"400", {{"description", "invalid entry, naming the field"}}}}}}}};
+  paths[base + "/{name}"] = {
+      {"delete",
+       {{"summary", "Remove a " + key + " entry"},
+        {"parameters", {{{"$ref", "#/components/parameters/name"}}}},
+        {"responses",
+         {{"204", {{"description", "removed"}}}, {"404", {{"description", "no such entry"}}}}}}}};
+}
 }  // namespace
 
-response openapi(api&, const request&) {
+response openapi(api& a, const request&) {
+  static const nlohmann::json fixed = nlohmann::json::parse(openapi_json);
+  nlohmann::json doc = fixed;
+  for (const auto& [key, c] : a.options.collections) add_collection(doc["paths"], key);
   response r;
   r.set_header("Content-Type", "application/json");
-  r.body = openapi_json;
+  r.body = doc.dump();
   return r;
 }
 

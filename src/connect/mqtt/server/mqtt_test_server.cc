@@ -4,10 +4,14 @@
 //   mqtt_test_server --port 0 --data DIR [--max-connections N]
 //                    [--max-packet-size N] [--user NAME:PASSWORD]
 //                    [--publish-log FILE] [--fail-topic TOPIC]
+//                    [--store-fail-topic TOPIC]
 //
 // Prints "listening on PORT" once it accepts connections; SIGTERM or SIGINT
 // stops it (state saved). --publish-log appends "username topic payload"
-// for each on_publish call; --fail-topic makes on_publish fail for a topic.
+// for each on_publish call. --fail-topic makes on_publish report a bad
+// payload for a topic (the broker still routes and acknowledges it);
+// --store-fail-topic makes it report a storage failure (the broker refuses
+// the message: a v5 PUBACK with reason 0x80, a v3.1.1 disconnect).
 #include <signal.h>
 
 #include <cstdio>
@@ -24,7 +28,7 @@ using namespace liandu::connect::mqtt;
 int main(int argc, char** argv) {
   mqtt_server_options options;
   options.port = 0;
-  std::string user, password, publish_log, fail_topic;
+  std::string user, password, publish_log, fail_topic, store_fail_topic;
   bool need_auth = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -47,6 +51,8 @@ int main(int argc, char** argv) {
       publish_log = v;
     } else if (k == "--fail-topic") {
       fail_topic = v;
+    } else if (k == "--store-fail-topic") {
+      store_fail_topic = v;
     } else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -71,7 +77,10 @@ int main(int argc, char** argv) {
       std::ofstream out(publish_log, std::ios::app);
       out << username << ' ' << topic << ' ' << payload << '\n';
     }
-    if (!fail_topic.empty() && topic == fail_topic) return error(errc::io_error, "injected failure");
+    if (!fail_topic.empty() && topic == fail_topic) return error(errc::parse_error, "injected bad payload");
+    if (!store_fail_topic.empty() && topic == store_fail_topic) {
+      return error(errc::io_error, "injected storage failure");
+    }
     return status();
   };
   mqtt_server server(options, hooks);
