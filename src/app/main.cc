@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
                    "JSON file with Modbus TCP devices to poll (array of device entries), added at start")
       ->envname("LIANDU_MODBUS_DEVICES");
   serve
+      ->add_option("--rules", so.rules,
+                   "JSON file with rules and alerts (array of rules as for POST /api/v1/rules, each with its "
+                   "\"database\"), added at start")
+      ->envname("LIANDU_RULES");
+  serve
       ->add_option("--sparkplug", so.sparkplug,
                    "JSON file with Sparkplug B entries (group -> database), added at start")
       ->envname("LIANDU_SPARKPLUG");
@@ -171,14 +176,16 @@ int main(int argc, char** argv) {
   simulate->add_option("--lines", sim.lines, "Lines per site")->capture_default_str();
   simulate->add_option("--machines", sim.machines, "Machines per line")->capture_default_str();
   simulate->add_option("--interval", sim.interval_s, "Seconds between readings")->capture_default_str();
-  simulate->add_option("--drift-per-hour", sim.drift_per_hour,
-                       "Chance per running machine-hour that a set point drifts (twin drift)")
+  simulate
+      ->add_option("--drift-per-hour", sim.drift_per_hour,
+                   "Chance per running machine-hour that a set point drifts (twin drift)")
       ->capture_default_str();
   simulate->add_option("--drift-mean", sim.drift_mean_s, "Mean seconds a drifted set point stays off nominal")
       ->capture_default_str();
   simulate->add_option("--modbus-bind", sim.modbus_bind,
                        "Also serve the machines over Modbus TCP on host:port (unit id 1..N per machine)");
-  simulate->add_flag("--no-write", sim.no_write, "Do not write to a server (with --modbus-bind: Modbus only)");
+  simulate->add_flag("--no-write", sim.no_write,
+                     "Do not write to a server (with --modbus-bind: Modbus only)");
   add_conn(simulate);
 
   auto* version = app.add_subcommand("version", "Print the version");

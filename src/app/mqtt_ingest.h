@@ -5,12 +5,14 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
+#include "connect/mqtt/broker/hooks.h"
 #include "http/handlers/config_collection.h"
 #include "ingest/topic_mapping.h"
 #include "storage/engine.h"
@@ -45,6 +47,10 @@ class mqtt_ingest final : public http::handlers::config_collection {
 
   bool authenticate(std::string_view client_id, std::string_view username, std::string_view password);
   status on_publish(std::string_view username, std::string_view topic, std::string_view payload);
+  // The messages of one client's read at once (mqtt_hooks::on_publish_batch):
+  // their points are written with one durable write per database.
+  void on_publish_batch(std::string_view username, std::span<const connect::mqtt::publish_view> messages,
+                        std::span<status> out);
   // A message that came in over a bridge to another broker: only the rules of
   // database `db` apply, and no MQTT credentials are checked (whoever created
   // the bridge was allowed to write `db`). Errors are counted and logged like

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -53,6 +54,31 @@ bool split_host_port(const std::string& bind, std::string& host, uint16_t& port)
     return false;
   }
   return !host.empty();
+}
+
+// A --flag FILE holding a JSON array of entries, each given to `put` at
+// start (the same entries the REST collections take). Returns 0, or the exit
+// code after printing which file and entry is wrong.
+int apply_json_array_file(const char* flag, const std::string& path,
+                          const std::function<status(const nlohmann::json&)>& put) {
+  if (path.empty()) return 0;
+  auto text = storage::fs::read_file(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "liandu: %s: %s\n", flag, text.error().to_string().c_str());
+    return 1;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_array()) {
+    std::fprintf(stderr, "liandu: %s %s: expected a JSON array of entries\n", flag, path.c_str());
+    return 2;
+  }
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (status st = put(j[i]); !st.ok()) {
+      std::fprintf(stderr, "liandu: %s %s: entry %zu: %s\n", flag, path.c_str(), i, st.message().c_str());
+      return 2;
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -170,6 +196,20 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
+  // --rules: rules as in POST /api/v1/rules, each with its "database".
+  if (int rc = apply_json_array_file(
+          "--rules", o.rules,
+          [&](const nlohmann::json& e) -> status {
+            if (!e.is_object() || !e.contains("database") || !e["database"].is_string())
+              return error(errc::invalid_argument, "\"database\" is required (a string)");
+            nlohmann::json rule = e;
+            rule.erase("database");
+            auto r = rules.put_rule(e["database"].get<std::string>(), rule.dump());
+            return r.ok() ? status{} : r.error();
+          });
+      rc != 0) {
+    return rc;
+  }
   // Device twins: desired vs reported configuration, drift events.
   toolbox::twin_service::options two;
   two.dir = storage::fs::join(o.data_dir, "twins");
@@ -192,26 +232,10 @@ int serve(const serve_options& o) {
     std::fprintf(stderr, "liandu: %s\n", ms.to_string().c_str());
     return 1;
   }
-  if (!o.mqtt_mappings.empty()) {
-    auto text = storage::fs::read_file(o.mqtt_mappings);
-    if (!text.ok()) {
-      std::fprintf(stderr, "liandu: --mqtt-mappings: %s\n", text.error().to_string().c_str());
-      return 1;
-    }
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_array()) {
-      std::fprintf(stderr, "liandu: --mqtt-mappings %s: expected a JSON array of rules\n",
-                   o.mqtt_mappings.c_str());
-      return 2;
-    }
-    for (size_t i = 0; i < j.size(); ++i) {
-      status rs = mqtt_in.add_rule(j[i].dump());
-      if (!rs.ok()) {
-        std::fprintf(stderr, "liandu: --mqtt-mappings %s: entry %zu: %s\n", o.mqtt_mappings.c_str(), i,
-                     rs.message().c_str());
-        return 2;
-      }
-    }
+  if (int rc = apply_json_array_file("--mqtt-mappings", o.mqtt_mappings,
+                                     [&](const nlohmann::json& e) { return mqtt_in.add_rule(e.dump()); });
+      rc != 0) {
+    return rc;
   }
   a.options.collections["mqtt/mappings"] = &mqtt_in;
   // Sparkplug B: which database takes which group, /api/v1/sparkplug and
@@ -221,21 +245,10 @@ int serve(const serve_options& o) {
     std::fprintf(stderr, "liandu: %s\n", ss.to_string().c_str());
     return 1;
   }
-  if (!o.sparkplug.empty()) {
-    auto text = storage::fs::read_file(o.sparkplug);
-    auto j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-    if (!j.is_array()) {
-      std::fprintf(stderr, "liandu: --sparkplug %s: %s\n", o.sparkplug.c_str(),
-                   text.ok() ? "expected a JSON array of entries" : text.error().to_string().c_str());
-      return 2;
-    }
-    for (size_t i = 0; i < j.size(); ++i) {
-      if (status ss = sparkplug_in.put(j[i]); !ss.ok()) {
-        std::fprintf(stderr, "liandu: --sparkplug %s: entry %zu: %s\n", o.sparkplug.c_str(), i,
-                     ss.message().c_str());
-        return 2;
-      }
-    }
+  if (int rc = apply_json_array_file("--sparkplug", o.sparkplug,
+                                     [&](const nlohmann::json& e) { return sparkplug_in.put(e); });
+      rc != 0) {
+    return rc;
   }
   mqtt_in.set_sparkplug(&sparkplug_in);
   a.options.collections["sparkplug"] = &sparkplug_in;
@@ -268,24 +281,10 @@ int serve(const serve_options& o) {
     std::fprintf(stderr, "liandu: %s\n", bs.to_string().c_str());
     return 1;
   }
-  if (!o.bridges.empty()) {
-    auto text = storage::fs::read_file(o.bridges);
-    if (!text.ok()) {
-      std::fprintf(stderr, "liandu: --bridges: %s\n", text.error().to_string().c_str());
-      return 1;
-    }
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_array()) {
-      std::fprintf(stderr, "liandu: --bridges %s: expected a JSON array of bridges\n", o.bridges.c_str());
-      return 2;
-    }
-    for (size_t i = 0; i < j.size(); ++i) {
-      status bs = bridges.put(j[i]);
-      if (!bs.ok()) {
-        std::fprintf(stderr, "liandu: --bridges %s: entry %zu: %s\n", o.bridges.c_str(), i, bs.message().c_str());
-        return 2;
-      }
-    }
+  if (int rc = apply_json_array_file("--bridges", o.bridges,
+                                     [&](const nlohmann::json& e) { return bridges.put(e); });
+      rc != 0) {
+    return rc;
   }
   connect::bridge::bridge_collection bridge_entries(bridges);
   a.options.collections["bridges"] = &bridge_entries;
@@ -309,30 +308,15 @@ int serve(const serve_options& o) {
     std::fprintf(stderr, "liandu: %s\n", ms.to_string().c_str());
     return 1;
   }
-  if (!o.modbus_devices.empty()) {
-    auto text = storage::fs::read_file(o.modbus_devices);
-    if (!text.ok()) {
-      std::fprintf(stderr, "liandu: --modbus-devices: %s\n", text.error().to_string().c_str());
-      return 1;
-    }
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_array()) {
-      std::fprintf(stderr, "liandu: --modbus-devices %s: expected a JSON array of devices\n",
-                   o.modbus_devices.c_str());
-      return 2;
-    }
-    for (size_t i = 0; i < j.size(); ++i) {
-      status ms = modbus_devices.put(j[i]);
-      if (!ms.ok()) {
-        std::fprintf(stderr, "liandu: --modbus-devices %s: entry %zu: %s\n", o.modbus_devices.c_str(), i,
-                     ms.message().c_str());
-        return 2;
-      }
-    }
+  if (int rc = apply_json_array_file("--modbus-devices", o.modbus_devices,
+                                     [&](const nlohmann::json& e) { return modbus_devices.put(e); });
+      rc != 0) {
+    return rc;
   }
   connect::modbus::device_collection modbus_entries(modbus_devices);
   a.options.collections["modbus/devices"] = &modbus_entries;
-  a.options.metric_sources.push_back([&modbus_devices](std::string& out) { modbus_devices.append_metrics(out); });
+  a.options.metric_sources.push_back(
+      [&modbus_devices](std::string& out) { modbus_devices.append_metrics(out); });
 #endif
   http::router routes;
   http::handlers::add_routes(routes, a);
@@ -384,14 +368,22 @@ int serve(const serve_options& o) {
     hooks.on_publish = [&mqtt_in](std::string_view u, std::string_view t, std::string_view p) {
       return mqtt_in.on_publish(u, t, p);
     };
+    hooks.on_publish_batch = [&mqtt_in](std::string_view u, std::span<const connect::mqtt::publish_view> m,
+                                        std::span<status> out) { mqtt_in.on_publish_batch(u, m, out); };
 #ifdef LIANDU_WITH_BRIDGE
     // Local publishes that match a bridge's forward filters go to its remote
     // broker. Messages that came in over a bridge are published on the broker
     // directly and never pass this hook, so they are not sent back out.
-    hooks.on_publish = [&bridges, inner = std::move(hooks.on_publish)](
-                           std::string_view u, std::string_view t, std::string_view p) {
+    hooks.on_publish = [&bridges, inner = std::move(hooks.on_publish)](std::string_view u, std::string_view t,
+                                                                       std::string_view p) {
       bridges.on_local_publish(t, p);
       return inner(u, t, p);
+    };
+    hooks.on_publish_batch = [&bridges, inner = std::move(hooks.on_publish_batch)](
+                                 std::string_view u, std::span<const connect::mqtt::publish_view> m,
+                                 std::span<status> out) {
+      for (const auto& one : m) bridges.on_local_publish(one.topic, one.payload);
+      inner(u, m, out);
     };
 #endif
     mqtt = std::make_unique<connect::mqtt::mqtt_server>(mo, hooks);

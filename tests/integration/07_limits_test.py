@@ -60,6 +60,32 @@ class Limits(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def test_sample_config_file_is_valid(self):
+        # deploy/liandu.toml, with its commented entry files switched on:
+        # every key it names is an option serve knows, and the files load.
+        repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        d = tempfile.mkdtemp(prefix="liandu-sample-")
+        try:
+            with open(os.path.join(repo, "deploy", "liandu.toml")) as f:
+                text = f.read()
+            for key in ("mqtt-mappings", "sparkplug", "bridges", "modbus-devices", "rules"):
+                path = os.path.join(d, key + ".json")
+                with open(path, "w") as f:
+                    f.write("[]")
+                text = text.replace('# %s = "/etc/liandu/' % key, '%s = "%s" # ' % (key, path))
+            self.assertEqual(text.count(d), 5, text)
+            conf = os.path.join(d, "liandu.toml")
+            with open(conf, "w") as f:
+                f.write(text)
+            # The command line overrides the file's data-dir and listeners.
+            srv = Server(["--config", conf]).start()
+            try:
+                self.assertEqual(srv.request("GET", "/api/v1/mqtt/mappings").json(), [])
+            finally:
+                srv.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main()

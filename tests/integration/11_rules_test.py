@@ -3,6 +3,7 @@ alert lifecycle is written to the `alerts` series, and a webhook receiver gets
 exactly one delivery per transition, including after a forced failure."""
 import http.server
 import json
+import os
 import threading
 import time
 import unittest
@@ -83,6 +84,34 @@ class Rules(unittest.TestCase):
         finally:
             srv.cleanup()
             hook.shutdown()
+
+    def test_rules_from_file_at_start(self):
+        # --rules (also `rules = "..."` in the config file) adds rules at start;
+        # a bad entry stops the start with a message naming file and entry.
+        good = {"database": "f", "id": "silent", "measurement": "oven", "group_by": ["machine"],
+                "when": {"type": "absence", "for": "30s"}}
+        srv = Server()
+        try:
+            path = os.path.join(srv.data_dir, "..", os.path.basename(srv.data_dir) + "-rules.json")
+            with open(path, "w") as f:
+                json.dump([good, {"database": "f", "id": "broken", "measurement": "oven",
+                                  "when": {"type": "threshold", "field": "temp"}}], f)
+            srv.extra_args = ["--rules", path]
+            with self.assertRaises(RuntimeError) as failed:
+                srv.start()
+            self.assertIn("--rules", str(failed.exception))
+            self.assertIn("entry 1", str(failed.exception))
+            with open(path, "w") as f:
+                json.dump([good], f)
+            srv.start()
+            srv.query("CREATE DATABASE f")  # rules may name a database made later
+            r = srv.request("GET", "/api/v1/rules?db=f")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual([x["id"] for x in r.json()["rules"]], ["silent"])
+        finally:
+            srv.cleanup()
+            if os.path.exists(path):
+                os.remove(path)
 
     def wait(self, get, ok, timeout=15):
         deadline = time.time() + timeout

@@ -5,6 +5,8 @@ Debian mosquitto clients."""
 import json
 import os
 import re
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -26,6 +28,42 @@ def pub(port, topic, message, *args, password=ADMIN_TOKEN, user="device"):
     return subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password,
                            "-t", topic, "-m", message] + list(args),
                           capture_output=True, text=True, timeout=30)
+
+
+def raw_publishes(port, messages, user="device", password=ADMIN_TOKEN):
+    """Sends QoS 1 PUBLISH packets (topic, payload) in one write on a raw
+    MQTT 3.1.1 connection, so that the server reads them as one batch;
+    returns the packet ids of the PUBACKs received."""
+    def s16(b):
+        return struct.pack(">H", len(b)) + b
+
+    def packet(first, body):
+        n, enc = len(body), b""
+        while True:
+            d, n = n & 0x7F, n >> 7
+            enc += bytes([d | (0x80 if n else 0)])
+            if not n:
+                break
+        return bytes([first]) + enc + body
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        connect = s16(b"MQTT") + bytes([4, 0xC2]) + struct.pack(">H", 60) + s16(b"raw-batch") + \
+            s16(user.encode()) + s16(password.encode())
+        sock.sendall(packet(0x10, connect))
+        assert sock.recv(4) == b"\x20\x02\x00\x00"
+        data = b"".join(packet(0x32, s16(t.encode()) + struct.pack(">H", i + 1) + p.encode())
+                        for i, (t, p) in enumerate(messages))
+        sock.sendall(data)
+        got = b""
+        while len(got) < 4 * len(messages):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        return [struct.unpack(">H", got[i + 2:i + 4])[0] for i in range(0, len(got), 4) if got[i] == 0x40]
+    finally:
+        sock.close()
 
 
 def rows(srv, q, db="plant"):
@@ -128,6 +166,23 @@ class MqttIngest(unittest.TestCase):
         self.assertEqual(len(got), 1, got)
         self.assertIn("not valid JSON", got[0]["message"])
         self.assertEqual(rows(self.srv, "SELECT * FROM machine WHERE machine = 'm99'"), [])
+
+    def test_one_batch_keeps_each_messages_outcome(self):
+        # Messages read together are stored with one write; a point refused
+        # in it (field type conflict) fails only its own message, which is
+        # still acknowledged (bad payload) and reported in mqtt_errors.
+        rule = {"name": "lpbatch", "topic": "lpb/{gw}", "database": "plant", "format": "line_protocol"}
+        self.assertEqual(self.post_rule(rule).status, 201)
+        acks = raw_publishes(self.srv.mqtt_port, [("lpb/g1", "batchm v=1 1000000000"),
+                                                 ("lpb/g1", 'batchm v="text" 2000000000'),
+                                                 ("lpb/g1", "batchm v=3 3000000000"),
+                                                 ("nowhere/x", "unmapped")])
+        self.assertEqual(acks, [1, 2, 3, 4])
+        got = rows(self.srv, "SELECT v FROM batchm")
+        self.assertEqual([r["v"] for r in got], [1, 3])
+        errs = rows(self.srv, "SELECT message FROM mqtt_errors WHERE topic = 'lpb/g1'")
+        self.assertEqual(len(errs), 1, errs)
+        self.assertIn("type", errs[0]["message"])
 
     def test_unmapped_topics_are_only_routed(self):
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.srv.mqtt_port), "-u", "x",

@@ -78,7 +78,7 @@ void add_collection(nlohmann::json& paths, const std::string& key) {
       {"properties", {{"name", {{"type", "string"}}}, {"database", {{"type", "string"}}}}}};
   paths[base] = {{"get",
                   {{"summary", "List " + key + " entries the caller may read"},
-                   {"responses", {{"200", {{"description", "{" + key + ": [...]}"}}}}}}},
+                   {"responses", {{"200", {{"description", "a JSON array of the entries"}}}}}}},
                  {"post",
                   {{"summary", "Add or replace a " + key + " entry (write access to its database)"},
                    {"requestBody", {{"content", {{"application/json", {{"schema", entry}}}}}}},

@@ -107,6 +107,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void handle_publish(publish_packet& p);
   std::optional<std::pair<reason_code, const char*>> check_publish(publish_packet& p);
   status call_on_publish(const publish_packet& p);
+  void call_on_publish_batch(const std::vector<publish_packet*>& run, std::vector<status>& out);
   void finish_publish(publish_packet& p, const status& st);
   void handle_puback(const ack_packet& a);
   void handle_pubrec(const ack_packet& a);

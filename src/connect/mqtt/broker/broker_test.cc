@@ -190,6 +190,58 @@ TEST(MqttBroker, BatchRunsSlowHooksInParallelAndKeepsOrder) {
   EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
 }
 
+// With a batch hook, a run of QoS 0/1 messages goes to it in one call (the
+// app stores them with one write); each message keeps its own outcome: a
+// failed store is refused with its v5 reason code while the others of the
+// run are routed and acknowledged in order. QoS 2 ends the run.
+TEST(MqttBroker, BatchHookGetsTheRunAndPerMessageOutcomes) {
+  std::vector<size_t> calls;  // messages per batch hook call
+  std::vector<std::string> single;
+  mqtt_hooks hooks;
+  hooks.on_publish = [&](std::string_view, std::string_view topic, std::string_view) {
+    single.emplace_back(topic);
+    return status();
+  };
+  hooks.on_publish_batch = [&](std::string_view user, std::span<const publish_view> m,
+                               std::span<status> out) {
+    EXPECT_EQ(user, "");
+    calls.push_back(m.size());
+    for (size_t i = 0; i < m.size(); ++i) {
+      out[i] = m[i].topic == "t/disk" ? error(errc::io_error, "disk") : status();
+    }
+  };
+  broker b({}, hooks);
+  client sub(b, protocol_v5);
+  sub.connect("s");
+  sub.subscribe("t/#", 0);
+  sub.take();
+  client pub(b, protocol_v5);
+  pub.connect("p");
+  std::vector<packet> batch;
+  const char* topics[] = {"t/a", "t/disk", "t/b", "t/q2", "t/c"};
+  for (uint16_t i = 1; i <= 5; ++i) {
+    publish_packet p;
+    p.topic = topics[i - 1];
+    p.payload = std::to_string(i);
+    p.qos = i == 4 ? 2 : 1;
+    p.packet_id = i;
+    batch.push_back(p);
+  }
+  pub.c->handle_batch(batch);
+  // Run of three, then QoS 2 alone (per-message hook), then a run of one.
+  EXPECT_EQ(calls, (std::vector<size_t>{3}));
+  EXPECT_EQ(single, (std::vector<std::string>{"t/q2", "t/c"}));
+  std::vector<std::pair<uint16_t, uint8_t>> acks;
+  for (const packet& p : pub.take()) {
+    if (auto* a = std::get_if<ack_packet>(&p)) acks.push_back({a->packet_id, a->reason});
+  }
+  EXPECT_EQ(acks, (std::vector<std::pair<uint16_t, uint8_t>>{{1, 0}, {2, 0x80}, {3, 0}, {4, 0}, {5, 0}}));
+  std::vector<std::string> routed;
+  for (const auto& m : sub.publishes()) routed.push_back(m.topic);
+  EXPECT_EQ(routed, (std::vector<std::string>{"t/a", "t/b", "t/q2", "t/c"}));
+  EXPECT_EQ(b.stats().messages_received.load(), 5u);
+}
+
 TEST(MqttBroker, OnPublishFailuresGiveV5ReasonCodes) {
   mqtt_hooks hooks;
   hooks.on_publish = [&](std::string_view, std::string_view topic, std::string_view) {

@@ -79,6 +79,15 @@ status connection::call_on_publish(const publish_packet& p) {
   return st;
 }
 
+// The batch hook for a run of one client's messages (handle_batch).
+void connection::call_on_publish_batch(const std::vector<publish_packet*>& run, std::vector<status>& out) {
+  broker_->stats_.messages_received += run.size();
+  std::vector<publish_view> views;
+  views.reserve(run.size());
+  for (const publish_packet* p : run) views.push_back({p->topic, p->payload});
+  broker_->hooks_.on_publish_batch(username_, views, out);
+}
+
 // After the hook: refuse (see refuse_publish), or route and acknowledge.
 void connection::finish_publish(publish_packet& p, const status& st) {
   if (!st.ok()) {
@@ -138,20 +147,23 @@ void connection::handle_publish(publish_packet& p) {
   finish_publish(p, call_on_publish(p));
 }
 
-// A batch of packets read together. When the hook is slow (it waits for a
-// durable write) and the server offers run_parallel, the QoS 0/1 PUBLISH
-// packets of a run are passed to the hook on several threads at once, so
-// their writes share the storage engine's group commit instead of waiting
-// for one fsync each; they are then routed and acknowledged in order, as
-// one by one. QoS 2 and every other packet end the run and are handled
-// alone. Should a 3.1.1 client's connection close for a failed store, the
-// later messages of its run may be stored without their acknowledgement
-// (the client re-sends them: at least once).
+// A batch of packets read together. Runs of QoS 0/1 PUBLISH packets go to
+// the batch hook in one call when there is one (the application stores them
+// with one durable write); otherwise, when the hook is slow (it waits for a
+// durable write) and the server offers run_parallel, to the per-message hook
+// on several threads at once, so their writes share the storage engine's
+// group commit instead of waiting for one fsync each. Either way they are
+// then routed and acknowledged in order, as one by one. QoS 2 and every
+// other packet end the run and are handled alone. Should a 3.1.1 client's
+// connection close for a failed store, the later messages of its run may be
+// stored without their acknowledgement (the client re-sends them: at least
+// once).
 void connection::handle_batch(std::vector<packet>& packets) {
   const broker_config& cfg = broker_->config_;
-  bool parallel = cfg.run_parallel && broker_->hooks_.on_publish && packets.size() > 1 &&
+  const bool batch_hook = static_cast<bool>(broker_->hooks_.on_publish_batch);
+  bool parallel = !batch_hook && cfg.run_parallel && broker_->hooks_.on_publish && packets.size() > 1 &&
                   broker_->hook_ns_avg_.load(std::memory_order_relaxed) >= cfg.slow_hook_ns;
-  if (!parallel) {
+  if (!parallel && !(batch_hook && packets.size() > 1)) {
     for (packet& p : packets) handle(std::move(p));
     return;
   }
@@ -159,10 +171,18 @@ void connection::handle_batch(std::vector<packet>& packets) {
   auto flush = [&] {
     if (run.empty()) return;
     std::vector<status> st(run.size());
-    size_t lanes = std::min<size_t>(run.size(), std::max<size_t>(1, cfg.max_parallel_hooks));
-    cfg.run_parallel(lanes, [&](size_t lane) {
-      for (size_t i = lane; i < run.size(); i += lanes) st[i] = call_on_publish(*run[i]);
-    });
+    if (batch_hook && run.size() > 1) {
+      call_on_publish_batch(run, st);
+    } else {
+      size_t lanes = std::min<size_t>(run.size(), std::max<size_t>(1, cfg.max_parallel_hooks));
+      if (lanes == 1 || !cfg.run_parallel) {
+        for (size_t i = 0; i < run.size(); ++i) st[i] = call_on_publish(*run[i]);
+      } else {
+        cfg.run_parallel(lanes, [&](size_t lane) {
+          for (size_t i = lane; i < run.size(); i += lanes) st[i] = call_on_publish(*run[i]);
+        });
+      }
+    }
     for (size_t i = 0; i < run.size() && phase_ == phase::connected; ++i) finish_publish(*run[i], st[i]);
     run.clear();
   };
