@@ -144,6 +144,7 @@ struct engine::compiled_rule {
   bool needs_tick = false;
   bool has_absence = false;
   uint32_t signature = 0;                            // of def.group_by
+  uint32_t rank = 0;                                 // position in id order (evaluation order)
   std::unordered_map<uint32_t, group_state> groups;  // by interned group id
 
   int compile(const condition& c) {
@@ -428,7 +429,23 @@ void engine::rebuild_index() {
   // Deterministic order of evaluation (and so of events) within a point.
   std::sort(all.begin(), all.end(),
             [](const compiled_rule* a, const compiled_rule* b) { return a->def.id < b->def.id; });
-  for (compiled_rule* cr : all) by_measurement_[cr->def.measurement].push_back(cr);
+  for (size_t i = 0; i < all.size(); ++i) {
+    compiled_rule* cr = all[i];
+    cr->rank = static_cast<uint32_t>(i);
+    measurement_rules& m = by_measurement_[cr->def.measurement];
+    auto eq = std::find_if(cr->def.where.begin(), cr->def.where.end(),
+                           [](const tag_filter& f) { return f.match == tag_match::eq; });
+    if (eq == cr->def.where.end()) {
+      m.unkeyed.push_back(cr);
+      continue;
+    }
+    auto k = std::find_if(m.keyed.begin(), m.keyed.end(), [&](const auto& e) { return e.first == eq->key; });
+    if (k == m.keyed.end()) {
+      m.keyed.emplace_back(eq->key, measurement_rules::by_value{});
+      k = m.keyed.end() - 1;
+    }
+    k->second[eq->value].push_back(cr);
+  }
 }
 
 uint32_t engine::signature_of(const std::vector<std::string>& group_by) {
@@ -462,8 +479,19 @@ void engine::process(std::string_view measurement, std::span<const model::tag> t
   ++stats_.points;
   auto it = by_measurement_.find(measurement);
   if (it == by_measurement_.end()) return;
+  const measurement_rules& m = it->second;
+  candidates_.assign(m.unkeyed.begin(), m.unkeyed.end());
+  for (const auto& [key, by_value] : m.keyed) {
+    // A point without the tag has value "": rules filtering on "" match it.
+    auto hit = by_value.find(find_tag(tags, key));
+    if (hit != by_value.end()) candidates_.insert(candidates_.end(), hit->second.begin(), hit->second.end());
+  }
+  if (!m.keyed.empty() && candidates_.size() > 1) {
+    std::sort(candidates_.begin(), candidates_.end(),
+              [](const compiled_rule* a, const compiled_rule* b) { return a->rank < b->rank; });
+  }
   point_groups_.clear();
-  for (compiled_rule* cr : it->second) {
+  for (compiled_rule* cr : candidates_) {
     if (!cr->def.enabled || !cr->matches(tags)) continue;
     uint32_t id = 0;
     auto cached = std::find_if(point_groups_.begin(), point_groups_.end(),

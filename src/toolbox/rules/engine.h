@@ -112,7 +112,17 @@ class engine {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  std::unordered_map<std::string, std::vector<compiled_rule*>, string_hash, std::equal_to<>> by_measurement_;
+  // The rules of one measurement. Rules with a tag equality filter (`where
+  // sensor == "temp"`) are found by that tag's value, so a point costs the
+  // rules that can match it, not every rule of its measurement.
+  struct measurement_rules {
+    std::vector<compiled_rule*> unkeyed;  // no equality filter: tried for every point
+    using by_value =
+        std::unordered_map<std::string, std::vector<compiled_rule*>, string_hash, std::equal_to<>>;
+    std::vector<std::pair<std::string, by_value>> keyed;  // by the filtered tag key
+  };
+  std::unordered_map<std::string, measurement_rules, string_hash, std::equal_to<>> by_measurement_;
+  std::vector<compiled_rule*> candidates_;  // in process(): the rules a point may match, in rank order
   // Group keys (the values of the group-by tags) are interned per distinct
   // group-by list, so that a point met by many rules with the same group-by
   // builds and hashes its key once. Interned keys are kept for the engine's

@@ -376,6 +376,44 @@ TEST(engine, tag_filters_equality_and_regex) {
   EXPECT_EQ(rec.summary(), (strings{"firing@1,L1", "firing@6,L2"}));
 }
 
+// Rules found through the equality index (by sensor, by site, on a missing
+// tag = "") and rules without one all see exactly the points they match, and
+// a point's events come in rule id order whichever bucket a rule sits in.
+TEST(engine, indexed_equality_filters_match_exactly_and_keep_id_order) {
+  recorder rec;
+  engine e(rec.sink());
+  auto add = [&](const std::string& id, const std::string& where) {
+    ASSERT_TRUE(
+        e.add_rule(must_parse(R"({"id": ")" + id + R"(", "measurement": "m", "where": [)" + where +
+                              R"(], "when": {"type": "threshold", "field": "v", "op": ">", "value": 0}})"))
+            .ok());
+  };
+  add("a-temp", R"({"tag": "sensor", "value": "temp"})");
+  add("b-any", "");
+  add("c-site", R"({"tag": "site", "value": "s1"})");
+  add("d-temp-s2", R"({"tag": "sensor", "value": "temp"}, {"tag": "site", "value": "s2"})");
+  add("e-no-sensor", R"({"tag": "sensor", "value": ""})");
+  add("f-not-temp", R"({"tag": "sensor", "op": "!=", "value": "temp"})");
+  std::vector<std::string> fired;
+  auto at = [&](std::vector<model::tag> tags, int64_t t) {
+    rec.events.clear();
+    e.process(pt("m", std::move(tags), {{"v", 1.0}}, t));
+    std::string ids;
+    for (const auto& ev : rec.events) ids += (ids.empty() ? "" : " ") + ev.rule_id;
+    return ids;
+  };
+  EXPECT_EQ(at({{"sensor", "temp"}, {"site", "s1"}}, 1), "a-temp b-any c-site");
+  // Each rule has one group: a second point of an open alert raises nothing.
+  EXPECT_EQ(at({{"sensor", "temp"}, {"site", "s2"}}, 2), "d-temp-s2");
+  EXPECT_EQ(at({{"sensor", "rpm"}, {"site", "s1"}}, 3), "f-not-temp");
+  EXPECT_EQ(at({{"site", "s3"}}, 4), "e-no-sensor");
+  // Removing a rule takes it out of its bucket.
+  ASSERT_TRUE(e.remove_rule("d-temp-s2", 5 * sec).ok());
+  rec.events.clear();
+  add("d-temp-s2b", R"({"tag": "sensor", "value": "temp"}, {"tag": "site", "value": "s2"})");
+  EXPECT_EQ(at({{"sensor", "temp"}, {"site", "s2"}}, 6), "d-temp-s2b");
+}
+
 TEST(engine, anomaly_condition) {
   recorder rec;
   engine e(rec.sink());
