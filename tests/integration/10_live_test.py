@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import unittest
+import urllib.parse
 
 from liandu_server import ADMIN_TOKEN, Server
 
@@ -61,6 +62,40 @@ class Live(unittest.TestCase):
                                    "fields": {"temp": 61.5, "state": "running"}, "time": 1000})
         self.assertEqual(msgs[1]["time"], 1003)
         self.assertEqual(len(msgs), 2)
+
+    def test_influxql_subscription_filters_and_selects(self):
+        q = urllib.parse.quote("SELECT temp FROM /^mach/ WHERE (line = 'l1' OR site = 's2') AND temp > 60")
+        p = node_client(self.ws_url(f"db=live&q={q}&token={ADMIN_TOKEN}"), 2)
+        self.assertTrue(wait_for_line(p, "open"), p.stderr.read() if p.poll() is not None else "")
+        time.sleep(0.2)
+        body = ("machine,line=l1,site=s1 temp=61.5,state=\"running\" 2000\n"
+                "machine,line=l1,site=s1 temp=59 2001\n"
+                "machine,line=l2,site=s1 temp=70 2002\n"
+                "oven,line=l1 temp=99 2003\n"
+                "machinery,line=l9,site=s2 temp=65,rpm=3i 2004\n")
+        self.assertEqual(self.srv.write("live", body).status, 204)
+        out, _ = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 0, out)
+        msgs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        self.assertEqual([(m["measurement"], m["time"], m["fields"]) for m in msgs],
+                         [("machine", 2000, {"temp": 61.5}), ("machinery", 2004, {"temp": 65})])
+
+    def test_influxql_subscription_with_aggregate_is_400(self):
+        q = urllib.parse.quote("SELECT mean(temp) FROM machine")
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall((f"GET /api/v1/live?db=live&q={q}&token={ADMIN_TOKEN} HTTP/1.1\r\nHost: x\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        s.settimeout(5)
+        reply = b""
+        while b"}" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply)
+        self.assertIn(b"mean", reply)
 
     def test_unauthorised_upgrade_is_refused(self):
         p = node_client(self.ws_url("db=live"), 1, 5000)

@@ -4,9 +4,10 @@
 
 namespace liandu::http::handlers {
 
-// WebSocket /api/v1/live?db=&measurement=&tag.<key>=<value>&token=
+// WebSocket /api/v1/live?db=&measurement=&tag.<key>=<value>&q=&token=
 // Subscribes to new points of a database (optionally one measurement and tag
-// equalities) as they become durable. Browsers cannot set headers on a
+// equalities, and/or an InfluxQL SELECT without aggregates in q, see
+// live_filter.h) as they become durable. Browsers cannot set headers on a
 // WebSocket, so the token may come as a `token` parameter.
 response live(api& a, const request& req_in, std::shared_ptr<live_channel> channel) {
   request req = req_in;
@@ -21,6 +22,14 @@ response live(api& a, const request& req_in, std::shared_ptr<live_channel> chann
   status allowed = a.catalog.authorize(*who, db, catalog::access::read);
   if (!allowed.ok()) return auth_error(allowed);
   live_hub::subscription s;
+  if (auto q = req.param("q"); q && !q->empty()) {
+    auto filter = live_filter::parse(*q);
+    if (!filter.ok()) return json_error(400, filter.error().message());
+    if (!(*filter)->database().empty() && (*filter)->database() != db) {
+      return json_error(400, "live query: FROM names database " + (*filter)->database() + ", db is " + db);
+    }
+    s.filter = std::move(filter).value();
+  }
   s.database = db;
   s.measurement = std::string(req.param_or("measurement", ""));
   for (const auto& [k, v] : req.query) {

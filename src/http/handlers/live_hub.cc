@@ -60,38 +60,51 @@ void live_hub::publish(std::string_view payload) {
   storage::batch_point p;
   std::string measurement;
   std::vector<model::tag> tags;
+  // The message of a point, with every field (shared by the subscribers
+  // that take all fields) or with a filter's selected fields.
+  auto build = [&](std::string& message, const std::string& measurement, const std::vector<model::tag>& tags,
+                   const live_filter* only) {
+    message = "{\"database\":";
+    query::append_json_string(message, r.db());
+    message += ",\"measurement\":";
+    query::append_json_string(message, measurement);
+    message += ",\"tags\":{";
+    for (size_t i = 0; i < tags.size(); ++i) {
+      if (i) message += ",";
+      query::append_json_string(message, tags[i].key);
+      message += ":";
+      query::append_json_string(message, tags[i].value);
+    }
+    message += "},\"fields\":{";
+    bool first = true;
+    for (const auto& f : p.fields) {
+      if (only != nullptr && !only->keeps_field(f.key)) continue;
+      if (!first) message += ",";
+      first = false;
+      query::append_json_string(message, f.key);
+      message += ":";
+      append_field(message, f.value);
+    }
+    message += "},\"time\":" + std::to_string(p.time) + "}";
+  };
   while (r.next(p)) {
     if (!model::parse_series_key(p.series_key, measurement, tags)) continue;
-    std::string message;
+    std::string message, selected;
     for (const auto& s : subs) {
       if (!s.measurement.empty() && s.measurement != measurement) continue;
+      if (s.filter && !s.filter->measurement_matches(measurement)) continue;
       bool match = std::all_of(s.tags.begin(), s.tags.end(), [&](const auto& want) {
-        return std::any_of(tags.begin(), tags.end(),
-                           [&](const model::tag& t) { return t.key == want.first && t.value == want.second; });
+        return std::any_of(tags.begin(), tags.end(), [&](const model::tag& t) {
+          return t.key == want.first && t.value == want.second;
+        });
       });
       if (!match) continue;
-      if (message.empty()) {
-        message = "{\"database\":";
-        query::append_json_string(message, r.db());
-        message += ",\"measurement\":";
-        query::append_json_string(message, measurement);
-        message += ",\"tags\":{";
-        for (size_t i = 0; i < tags.size(); ++i) {
-          if (i) message += ",";
-          query::append_json_string(message, tags[i].key);
-          message += ":";
-          query::append_json_string(message, tags[i].value);
-        }
-        message += "},\"fields\":{";
-        for (size_t i = 0; i < p.fields.size(); ++i) {
-          if (i) message += ",";
-          query::append_json_string(message, p.fields[i].key);
-          message += ":";
-          append_field(message, p.fields[i].value);
-        }
-        message += "},\"time\":" + std::to_string(p.time) + "}";
-      }
-      if (s.channel->send(message)) ++sent_;
+      if (s.filter && !s.filter->matches(tags, p.fields)) continue;
+      bool all_fields = !s.filter || s.filter->keeps_all_fields();
+      std::string& out = all_fields ? message : selected;
+      if (!all_fields || message.empty())
+        build(out, measurement, tags, all_fields ? nullptr : s.filter.get());
+      if (s.channel->send(out)) ++sent_;
     }
   }
 }

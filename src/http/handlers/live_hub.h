@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/handlers/live_filter.h"
 #include "http/message.h"
 
 namespace liandu::http::handlers {
@@ -16,7 +17,8 @@ namespace liandu::http::handlers {
 // The in-process stream bus for WebSocket subscribers: the engine calls
 // publish() with every batch once it is durable; each point that matches a
 // subscription (database, optional measurement, tag equalities) is sent to
-// that subscriber as one JSON text message:
+// that subscriber as one JSON text message (a subscription given as an
+// InfluxQL SELECT also filters on its condition and keeps only its fields):
 //   {"database":"plant","measurement":"machine","tags":{"line":"l1"},
 //    "fields":{"temperature":61.5},"time":1700000000000000000}
 // A slow subscriber never holds up ingest: its channel drops the oldest
@@ -27,6 +29,7 @@ class live_hub {
     std::string database;
     std::string measurement;  // empty: every measurement
     std::vector<std::pair<std::string, std::string>> tags;
+    std::shared_ptr<const live_filter> filter;  // q=SELECT …: measurement, condition, fields
     std::shared_ptr<live_channel> channel;
   };
 
