@@ -1,0 +1,191 @@
+// What the stream layer costs ingest (issue #5: "must not cut ingest
+// throughput by more than 10%"). The same factory line-protocol batches are
+// written durably into a fresh engine, alternating between
+//
+//   off  no write observer (the engine alone), and
+//   on   the observer liandu serve installs: every durable batch goes to the
+//        live hub (the WebSocket bus) and to the rules service, which runs
+//        N rules (default 100: thresholds with hysteresis, 5-minute means,
+//        rates, EWMA anomaly scores and a state-held rule, grouped by machine)
+//        on its own thread.
+//
+// and reports, per mode, the median ingest rate (values/s of wall time) and
+// for "on" also the rate counted until the rules service has evaluated every
+// batch (so falling behind is not hidden by the queue), the dropped batches
+// and the alerts raised.
+//
+// Usage: stream_bench [--rules=N] [--runs=N] [--ticks=N] [--tmp=DIR]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/handlers/live_hub.h"
+#include "ingest/point_writer.h"
+#include "storage/engine.h"
+#include "toolbox/service/rules_service.h"
+#include "workloads.h"
+
+namespace {
+
+using namespace liandu;
+using clock_type = std::chrono::steady_clock;
+
+constexpr const char* sensors[] = {
+    "temperature", "bearing_temp", "motor_temp",  "coolant_temp", "pressure", "hydraulic_pressure",
+    "vibration_x", "vibration_y",  "vibration_z", "current",      "voltage",  "power",
+    "flow",        "speed",        "humidity"};
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "stream_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Rule i watches one sensor kind of measurement `sensors` (or the machine
+// state), grouped by machine, with one of five condition kinds.
+std::string rule_json(int i) {
+  std::string sensor = sensors[i % 15];
+  std::string when;
+  switch ((i / 15) % 5) {
+    case 0: when = R"({"type":"threshold","field":"value","op":">","value":100000,"clear":90000})"; break;
+    case 1:
+      when = R"({"type":"aggregate","fn":"mean","field":"value","window":"5m","op":">","value":100000})";
+      break;
+    case 2: when = R"({"type":"rate","field":"value","window":"1m","op":">","value":100000})"; break;
+    case 3: when = R"({"type":"anomaly","field":"value","method":"ewma","threshold":50,"alpha":0.05})"; break;
+    default: when = R"({"type":"threshold","field":"value","op":"<","value":-100000})"; break;
+  }
+  if (i % 50 == 49) {
+    return R"({"id":"r)" + std::to_string(i) +
+           R"(","measurement":"states","group_by":["machine"],"when":{"type":"state","field":"state","state":"4","for":"10m"}})";
+  }
+  return R"({"id":"r)" + std::to_string(i) +
+         R"(","measurement":"sensors","where":[{"tag":"sensor","op":"==","value":")" + sensor +
+         R"("}],"group_by":["machine"],"for":"30s","when":)" + when + "}";
+}
+
+struct run_result {
+  double ingest_s = 0;
+  double drained_s = 0;
+  uint64_t dropped = 0;
+  uint64_t events = 0;
+};
+
+run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int rules,
+                    const std::string& dir) {
+  std::filesystem::remove_all(dir);
+  storage::engine_options eo;
+  eo.data_dir = dir;
+  auto opened = storage::engine::open(eo);
+  if (!opened.ok()) die(opened.error().to_string());
+  auto engine = std::move(opened).value();
+  if (status s = engine->create_database("plant"); !s.ok()) die(s.to_string());
+
+  http::handlers::live_hub live;
+  toolbox::rules_service::options ro;
+  ro.dir = dir + "/rules";
+  std::filesystem::create_directories(ro.dir);
+  toolbox::rules_service svc(*engine, ro);
+  if (stream_on) {
+    if (status s = svc.start(); !s.ok()) die(s.to_string());
+    for (int i = 0; i < rules; ++i) {
+      auto r = svc.put_rule("plant", rule_json(i));
+      if (!r.ok()) die("rule " + std::to_string(i) + ": " + r.error().to_string());
+    }
+    engine->set_write_observer([&](std::string_view batch) {
+      live.publish(batch);
+      svc.on_batch(batch);
+    });
+  }
+  run_result out;
+  auto t0 = clock_type::now();
+  for (const std::string& body : bodies) {
+    for (;;) {
+      auto w = ingest::write_line_protocol(*engine, "plant", "", model::precision::ns, body, 0);
+      if (w.st.ok()) break;
+      if (w.st.code() != errc::limit_exceeded) die(w.st.to_string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // head over budget: wait for the checkpoint
+    }
+  }
+  out.ingest_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  if (stream_on) {
+    // Every batch the observer saw, evaluated (or dropped) by the rules thread.
+    for (;;) {
+      auto st = svc.stats();
+      if (st.batches + st.dropped_batches >= bodies.size()) {
+        out.dropped = st.dropped_batches;
+        out.events = st.events;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    out.drained_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    engine->set_write_observer(nullptr);
+    svc.stop();
+  }
+  engine.reset();
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rules = 100, runs = 5;
+  int64_t ticks = 120;
+  std::string tmp = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--rules=", 0) == 0)
+      rules = std::atoi(a.c_str() + 8);
+    else if (a.rfind("--runs=", 0) == 0)
+      runs = std::max(1, std::atoi(a.c_str() + 7));
+    else if (a.rfind("--ticks=", 0) == 0)
+      ticks = std::max(1, std::atoi(a.c_str() + 8));
+    else if (a.rfind("--tmp=", 0) == 0)
+      tmp = a.substr(6);
+    else
+      die("unknown argument " + a);
+  }
+  bench::workload_options wo;
+  wo.kind = bench::workload_kind::factory;
+  wo.scale = 10000;
+  wo.ticks = ticks;
+  auto gen = bench::make_generator(wo);
+  std::vector<std::string> bodies;
+  for (std::string body; gen->next_batch(5000, body) > 0; body.clear()) bodies.push_back(body);
+  const double values = static_cast<double>(gen->values_emitted());
+  const std::string dir = tmp + "/liandu-stream-bench-" + std::to_string(::getpid());
+
+  std::vector<double> off, on, on_drained;
+  uint64_t dropped = 0, events = 0;
+  for (int r = 0; r < runs; ++r) {  // alternate, so drift in the machine's load hits both
+    off.push_back(values / run_once(bodies, false, rules, dir).ingest_s);
+    run_result x = run_once(bodies, true, rules, dir);
+    on.push_back(values / x.ingest_s);
+    on_drained.push_back(values / x.drained_s);
+    dropped += x.dropped;
+    events += x.events;
+    std::printf("run %d: off %.0f values/s, on %.0f values/s (%.0f until rules drained)\n", r + 1, off.back(),
+                on.back(), on_drained.back());
+  }
+  double m_off = median(off), m_on = median(on), m_drained = median(on_drained);
+  std::printf(
+      "factory workload, %.0f values in %zu batches of 5,000 lines, %d rules, %d runs (medians):\n"
+      "  stream off: %.0f values/s\n"
+      "  stream on:  %.0f values/s (%.1f%% of off); counted until rules drained: %.0f values/s (%.1f%%)\n"
+      "  dropped batches: %llu, rule events: %llu\n",
+      values, bodies.size(), rules, runs, m_off, m_on, 100 * m_on / m_off, m_drained, 100 * m_drained / m_off,
+      static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(events));
+  return 0;
+}
