@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/json_string.h"
 #include "query/executor/time_zone.h"
 
 namespace liandu::query {
@@ -59,7 +60,7 @@ std::vector<statement_result> split_chunks(const statement_result& r, size_t chu
 // Helpers, exposed for tests and other encoders.
 std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s = 0);
 void append_go_float(std::string& out, double v);  // Go encoding/json float64
-void append_json_string(std::string& out, std::string_view s);
+using liandu::append_json_string;                  // base/json_string.h
 // Converts ns to the epoch unit; false for an unknown unit.
 bool convert_epoch(int64_t ns, std::string_view epoch, int64_t& out);
 

@@ -66,8 +66,9 @@ class engine {
   size_t rule_count() const;
 
   void process(const model::point& p);
+  // The stream's form: field values point into the caller's batch.
   void process(std::string_view measurement, std::span<const model::tag> tags,
-               std::span<const model::field> fields, int64_t time);
+               std::span<const model::field_view> fields, int64_t time);
   void tick(int64_t now);
 
   // Acknowledges the firing alert of (rule, group); group holds the group-by

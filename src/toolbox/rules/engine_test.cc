@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace liandu::toolbox::rules {
@@ -498,6 +499,33 @@ TEST(engine, persistence_round_trip) {
   EXPECT_EQ(rec2.events[0].alert_id, before[0].alert_id);
   // New alerts continue the id sequence.
   EXPECT_GT(rec2.events[1].alert_id, before[1].alert_id);
+}
+
+// The state file is written by hand: awkward text (quotes, control bytes,
+// invalid UTF-8 in a tag, a comment with newlines) and non-finite values
+// still give JSON that loads, and a second save of the loaded state is the
+// same as the first.
+TEST(engine, state_with_awkward_text_round_trips) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "quote", "measurement": "m", "group_by": ["host"],
+      "when": {"type": "threshold", "field": "v", "op": ">", "value": 0}})"))
+                  .ok());
+  e.process(pt("m", {{"host", "a\"b\\c\n\x01\xff"}}, {{"v", 1.0}}, 1));
+  e.process(pt("m", {{"host", "nan"}}, {{"v", std::nan("")}}, 2));
+  ASSERT_TRUE(
+      e.acknowledge("quote", {{"host", "a\"b\\c\n\x01\xff"}}, "ann", "line 1\nline \"2\"", 3 * sec).ok());
+  std::string state = e.serialize_state();
+  ASSERT_TRUE(nlohmann::json::accept(state)) << state;
+  recorder rec2;
+  engine restored(rec2.sink());
+  ASSERT_TRUE(restored.deserialize_rules(e.serialize_rules()).ok());
+  ASSERT_TRUE(restored.deserialize_state(state).ok());
+  auto after = restored.alerts();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].comment, "line 1\nline \"2\"");
+  // The invalid byte became U+FFFD; everything else is kept exactly.
+  EXPECT_EQ(after[0].group.at(0).value, "a\"b\\c\n\x01\xEF\xBF\xBD");
 }
 
 TEST(engine, bad_state_is_refused_without_changes) {

@@ -26,7 +26,8 @@ status rules_service::start() {
     std::lock_guard lock(mu_);
     for (const auto& n : *names) {
       const std::string suffix = ".rules.json";
-      if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
       std::string db = n.substr(0, n.size() - suffix.size());
       auto text = storage::fs::read_file(storage::fs::join(opts_.dir, n));
       if (!text.ok()) return text.error();
@@ -36,7 +37,9 @@ status rules_service::start() {
       auto state = storage::fs::read_file(storage::fs::join(opts_.dir, db + ".state.json"));
       if (state.ok()) {
         s = r.engine->deserialize_state(*state);
-        if (!s.ok()) std::fprintf(stderr, "liandu: alert state of %s not restored: %s\n", db.c_str(), s.message().c_str());
+        if (!s.ok())
+          std::fprintf(stderr, "liandu: alert state of %s not restored: %s\n", db.c_str(),
+                       s.message().c_str());
       }
     }
   }
@@ -74,20 +77,23 @@ rules_service::db_rules& rules_service::rules_for_locked(const std::string& db) 
   if (it != engines_.end()) return it->second;
   db_rules& r = engines_[db];
   db_rules* self = &r;
-  r.engine = std::make_unique<rules::engine>([self](const rules::alert_event& e) { self->pending_events.push_back(e); });
+  r.engine = std::make_unique<rules::engine>(
+      [self](const rules::alert_event& e) { self->pending_events.push_back(e); });
   return r;
 }
 
 status rules_service::save_rules_locked(const std::string& db) {
   auto& r = rules_for_locked(db);
-  return storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".rules.json"), r.engine->serialize_rules());
+  return storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".rules.json"),
+                                        r.engine->serialize_rules());
 }
 
 void rules_service::save_state_locked() {
   for (auto& [db, r] : engines_) {
     status s = storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".state.json"),
                                               r.engine->serialize_state());
-    if (!s.ok()) std::fprintf(stderr, "liandu: saving alert state of %s: %s\n", db.c_str(), s.message().c_str());
+    if (!s.ok())
+      std::fprintf(stderr, "liandu: saving alert state of %s: %s\n", db.c_str(), s.message().c_str());
   }
 }
 
@@ -112,8 +118,8 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
           ++published;
         } else {
           ++publish_errors;
-          std::fprintf(stderr, "liandu: rule %s: MQTT action to %s: %s\n", e.rule_id.c_str(), a.target.c_str(),
-                       s.message().c_str());
+          std::fprintf(stderr, "liandu: rule %s: MQTT action to %s: %s\n", e.rule_id.c_str(),
+                       a.target.c_str(), s.message().c_str());
         }
       }
     }
@@ -126,7 +132,8 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
   if (!r.st.ok() || !r.rejected.empty()) ++stats_.alert_write_errors;
 }
 
-void rules_service::set_publisher(std::function<status(const std::string&, const std::string&, int, bool)> publish) {
+void rules_service::set_publisher(
+    std::function<status(const std::string&, const std::string&, int, bool)> publish) {
   std::lock_guard lock(publish_mu_);
   opts_.publish = std::move(publish);
 }
@@ -158,25 +165,9 @@ void rules_service::loop() {
           storage::batch_point p;
           std::string measurement;
           std::vector<model::tag> tags;
-          std::vector<model::field> fields;
           while (reader.next(p)) {
             if (!model::parse_series_key(p.series_key, measurement, tags)) continue;
-            fields.clear();
-            for (const auto& f : p.fields) {
-              model::field_value v;
-              std::visit(
-                  [&](const auto& x) {
-                    using T = std::decay_t<decltype(x)>;
-                    if constexpr (std::is_same_v<T, std::string_view>) {
-                      v = std::string(x);
-                    } else {
-                      v = x;
-                    }
-                  },
-                  f.value);
-              fields.push_back({std::string(f.key), std::move(v)});
-            }
-            it->second.engine->process(measurement, tags, fields, p.time);
+            it->second.engine->process(measurement, tags, p.fields, p.time);
           }
         }
       }
@@ -240,14 +231,16 @@ std::vector<rules::alert_info> rules_service::alerts(std::string_view db) {
   return it == engines_.end() ? std::vector<rules::alert_info>{} : it->second.engine->alerts();
 }
 
-status rules_service::acknowledge(std::string_view db, std::string_view rule_id, const std::vector<model::tag>& group,
-                                  std::string user, std::string comment) {
+status rules_service::acknowledge(std::string_view db, std::string_view rule_id,
+                                  const std::vector<model::tag>& group, std::string user,
+                                  std::string comment) {
   std::vector<rules::alert_event> events;
   {
     std::lock_guard lock(mu_);
     auto it = engines_.find(db);
     if (it == engines_.end()) return error(errc::not_found, "no alert for rule " + std::string(rule_id));
-    LIANDU_RETURN_IF_ERROR(it->second.engine->acknowledge(rule_id, group, std::move(user), std::move(comment), now_ns()));
+    LIANDU_RETURN_IF_ERROR(
+        it->second.engine->acknowledge(rule_id, group, std::move(user), std::move(comment), now_ns()));
     events.swap(it->second.pending_events);
   }
   emit(std::string(db), std::move(events));
