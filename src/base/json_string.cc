@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "base/utf8.h"
+
 namespace liandu {
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -29,33 +31,10 @@ void append_json_string(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    // Validate one UTF-8 sequence; invalid bytes become U+FFFD as in Go.
-    size_t len = 0;
     uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    }
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (ok) {
-      if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-          (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        ok = false;
-      }
-    }
-    if (!ok) {
-      out += "\xEF\xBF\xBD";
+    size_t len = decode_utf8(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, cp);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD, as Go does
       ++i;
       continue;
     }

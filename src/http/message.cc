@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "base/json_string.h"
+
 namespace liandu::http {
 
 namespace {
@@ -53,29 +55,6 @@ response& response::set_header(std::string name, std::string value) {
   return *this;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out;
-}
-
 response json_error(unsigned status, std::string_view message) {
   response r;
   r.status = status;
@@ -86,7 +65,9 @@ response json_error(unsigned status, std::string_view message) {
     if (c == '\r' || c == '\n') c = ' ';
   }
   r.headers.emplace_back("X-Influxdb-Error", std::move(h));
-  r.body = "{\"error\":\"" + json_escape(message) + "\"}\n";
+  r.body = "{\"error\":";
+  append_json_string(r.body, message);  // as Go's encoding/json: always valid JSON
+  r.body += "}\n";
   return r;
 }
 

@@ -89,9 +89,6 @@ using websocket_handler = std::function<response(const request&, std::shared_ptr
 // X-Influxdb-Error header, as InfluxDB 1.8's httpError writes it.
 response json_error(unsigned status, std::string_view message);
 
-// JSON string escaping for small hand-built bodies.
-std::string json_escape(std::string_view s);
-
 // For POST /query with Content-Type application/x-www-form-urlencoded: parses
 // the body and merges its fields into req.query, ahead of the URL's own
 // parameters for the same name (Go's Request.FormValue gives the body
