@@ -6,10 +6,14 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 DATA_DIR ?= ./data
 
-.PHONY: run test build setup clean
+.PHONY: run test build setup clean bench-deps
 
 setup:
 	bash scripts/setup.sh
+
+# Also the peers and tools of bench/ (VictoriaMetrics, jq, perf).
+bench-deps:
+	LIANDU_SETUP_BENCH=1 bash scripts/setup.sh
 
 build: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIANDU_BUILD_TESTS=ON >/dev/null

@@ -14,6 +14,11 @@ packages=(
   mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   libprotobuf-dev protobuf-compiler python3-protobuf libmodbus-dev
 )
+# The peers that bench/compare.sh measures against: `make bench-deps` or
+# LIANDU_SETUP_BENCH=1 bash scripts/setup.sh.
+if [ "${LIANDU_SETUP_BENCH:-0}" = 1 ]; then
+  packages+=(victoria-metrics jq linux-perf)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
