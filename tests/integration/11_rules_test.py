@@ -88,8 +88,8 @@ class Rules(unittest.TestCase):
     def test_rules_from_file_at_start(self):
         # --rules (also `rules = "..."` in the config file) adds rules at start;
         # a bad entry stops the start with a message naming file and entry.
-        good = {"database": "f", "id": "silent", "measurement": "oven", "group_by": ["machine"],
-                "when": {"type": "absence", "for": "30s"}}
+        good = {"database": "f", "id": "hot", "measurement": "oven", "group_by": ["machine"],
+                "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80}}
         srv = Server()
         try:
             path = os.path.join(srv.data_dir, "..", os.path.basename(srv.data_dir) + "-rules.json")
@@ -107,7 +107,19 @@ class Rules(unittest.TestCase):
             srv.query("CREATE DATABASE f")  # rules may name a database made later
             r = srv.request("GET", "/api/v1/rules?db=f")
             self.assertEqual(r.status, 200, r.body)
-            self.assertEqual([x["id"] for x in r.json()["rules"]], ["silent"])
+            self.assertEqual([x["id"] for x in r.json()["rules"]], ["hot"])
+            # An alert opened under the file's rule stays open across a restart
+            # that applies the same file again (not "rule replaced").
+            self.assertEqual(srv.write("f", f"oven,machine=m1 temp=90 {time.time_ns()}").status, 204)
+            self.wait(lambda: srv.request("GET", "/api/v1/alerts?db=f").json()["alerts"],
+                      lambda a: a and a[0]["state"] == "firing")
+            srv.stop()
+            srv.start(port=srv.port)
+            alerts = srv.request("GET", "/api/v1/alerts?db=f").json()["alerts"]
+            self.assertEqual([a["state"] for a in alerts], ["firing"])
+            states = [v[1] for v in srv.query("SELECT state FROM alerts", db="f").json()["results"][0]
+                      .get("series", [{}])[0].get("values", [])]
+            self.assertEqual(states, ["firing"])
         finally:
             srv.cleanup()
             if os.path.exists(path):

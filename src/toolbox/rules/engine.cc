@@ -363,6 +363,10 @@ engine::~engine() = default;
 
 status engine::add_rule(rule r, int64_t now) {
   LIANDU_RETURN_IF_ERROR(validate(r));
+  // The same definition again (a rules file applied at every start, a
+  // client retrying its PUT) changes nothing: its groups and open alerts
+  // stay as they are instead of being resolved as "rule replaced".
+  if (auto same = rules_.find(r.id); same != rules_.end() && same->second->def == r) return status();
   auto cr = std::make_unique<compiled_rule>();
   cr->def = std::move(r);
   cr->compile(cr->def.when);

@@ -439,6 +439,9 @@ TEST(engine, replacing_and_removing_rules_resolves_open_alerts) {
       "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})";
   ASSERT_TRUE(e.add_rule(must_parse(json)).ok());
   feed(e, {90});
+  // The identical definition again keeps the open alert.
+  ASSERT_TRUE(e.add_rule(must_parse(json), 3 * sec).ok());
+  EXPECT_EQ(e.alerts().size(), 1u);
   rule r2 = must_parse(json);
   r2.version = 2;
   ASSERT_TRUE(e.add_rule(r2, 5 * sec).ok());
