@@ -70,15 +70,7 @@ workload make_points(int measurements, size_t n) {
   }
   for (const model::point& p : w.points) {
     auto& views = w.fields.emplace_back();
-    for (const auto& f : p.fields) {
-      model::field_view v{f.key, 0.0};
-      if (const auto* text = std::get_if<std::string>(&f.value)) {
-        v.value = std::string_view(*text);
-      } else {
-        std::visit([&](const auto& x) { v.value = x; }, f.value);
-      }
-      views.push_back(v);
-    }
+    for (const auto& f : p.fields) views.push_back(model::view_of(f));
   }
   return w;
 }

@@ -61,6 +61,17 @@ struct field_view {
   field_value_view value;
 };
 
+// A view of an owning field; valid while f lives.
+inline field_view view_of(const field& f) {
+  field_view v{f.key, 0.0};
+  if (const auto* text = std::get_if<std::string>(&f.value)) {
+    v.value = std::string_view(*text);
+  } else {
+    std::visit([&](const auto& x) { v.value = x; }, f.value);
+  }
+  return v;
+}
+
 // Timestamp precision of line protocol and the `epoch` query parameter.
 enum class precision { ns, us, ms, s, m, h };
 

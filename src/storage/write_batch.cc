@@ -72,20 +72,7 @@ void write_batch::add(const model::point& p) {
   for (const auto& t : p.tags) tags.push_back({t.key, t.value});
   std::vector<model::field_view> fields;
   fields.reserve(p.fields.size());
-  for (const auto& f : p.fields) {
-    model::field_value_view v;
-    std::visit(
-        [&](const auto& x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::string>) {
-            v = std::string_view(x);
-          } else {
-            v = x;
-          }
-        },
-        f.value);
-    fields.push_back({f.key, v});
-  }
+  for (const auto& f : p.fields) fields.push_back(model::view_of(f));
   add(p.measurement, tags.data(), tags.size(), fields.data(), fields.size(), p.time);
 }
 

@@ -45,18 +45,23 @@ class Live(unittest.TestCase):
     def ws_url(self, query):
         return f"ws://127.0.0.1:{self.srv.port}/api/v1/live?{query}"
 
-    def test_subscriber_receives_matching_points(self):
-        p = node_client(self.ws_url(f"db=live&measurement=machine&tag.line=l1&token={ADMIN_TOKEN}"), 2)
+    def messages_for(self, query, body, count):
+        """Subscribes with `query`, writes `body`, returns the JSON messages
+        the client got before it had `count`."""
+        p = node_client(self.ws_url(query), count)
         self.assertTrue(wait_for_line(p, "open"), p.stderr.read() if p.poll() is not None else "")
         time.sleep(0.2)
+        self.assertEqual(self.srv.write("live", body).status, 204)
+        out, _ = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 0, out)
+        return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+    def test_subscriber_receives_matching_points(self):
         body = ("machine,line=l1,site=s1 temp=61.5,state=\"running\" 1000\n"
                 "machine,line=l2,site=s1 temp=50 1001\n"
                 "other,line=l1 v=1i 1002\n"
                 "machine,line=l1,site=s2 temp=62 1003\n")
-        self.assertEqual(self.srv.write("live", body).status, 204)
-        out, _ = p.communicate(timeout=20)
-        self.assertEqual(p.returncode, 0, out)
-        msgs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        msgs = self.messages_for(f"db=live&measurement=machine&tag.line=l1&token={ADMIN_TOKEN}", body, 2)
         self.assertEqual(msgs[0], {"database": "live", "measurement": "machine",
                                    "tags": {"line": "l1", "site": "s1"},
                                    "fields": {"temp": 61.5, "state": "running"}, "time": 1000})
@@ -65,18 +70,12 @@ class Live(unittest.TestCase):
 
     def test_influxql_subscription_filters_and_selects(self):
         q = urllib.parse.quote("SELECT temp FROM /^mach/ WHERE (line = 'l1' OR site = 's2') AND temp > 60")
-        p = node_client(self.ws_url(f"db=live&q={q}&token={ADMIN_TOKEN}"), 2)
-        self.assertTrue(wait_for_line(p, "open"), p.stderr.read() if p.poll() is not None else "")
-        time.sleep(0.2)
         body = ("machine,line=l1,site=s1 temp=61.5,state=\"running\" 2000\n"
                 "machine,line=l1,site=s1 temp=59 2001\n"
                 "machine,line=l2,site=s1 temp=70 2002\n"
                 "oven,line=l1 temp=99 2003\n"
                 "machinery,line=l9,site=s2 temp=65,rpm=3i 2004\n")
-        self.assertEqual(self.srv.write("live", body).status, 204)
-        out, _ = p.communicate(timeout=20)
-        self.assertEqual(p.returncode, 0, out)
-        msgs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        msgs = self.messages_for(f"db=live&q={q}&token={ADMIN_TOKEN}", body, 2)
         self.assertEqual([(m["measurement"], m["time"], m["fields"]) for m in msgs],
                          [("machine", 2000, {"temp": 61.5}), ("machinery", 2004, {"temp": 65})])
 

@@ -18,53 +18,19 @@ status not_live(const std::string& what) {
                                            "SELECT fields FROM measurement WHERE tag and field conditions)");
 }
 
-// A value as the comparison sees it: a number, a string or a boolean.
-struct operand {
-  enum { none, number, integer, text, boolean } kind = none;
-  double d = 0;
-  int64_t i = 0;
-  std::string_view s;
-  bool b = false;
-};
-
-operand from_field(const model::field_view& f) {
-  operand o;
-  switch (f.value.index()) {
-    case 0:
-      o.kind = operand::number;
-      o.d = std::get<0>(f.value);
-      break;
-    case 1:
-      o.kind = operand::integer;
-      o.i = std::get<1>(f.value);
-      o.d = static_cast<double>(o.i);
-      break;
-    case 2:
-      o.kind = operand::number;
-      o.d = static_cast<double>(std::get<2>(f.value));
-      break;
-    case 3:
-      o.kind = operand::boolean;
-      o.b = std::get<3>(f.value);
-      break;
-    case 4:
-      o.kind = operand::text;
-      o.s = std::get<4>(f.value);
-      break;
+// Numbers compare as numbers whatever their type (int64 with int64 exactly).
+template <typename V>
+double as_double(const V& v) {
+  switch (v.index()) {
+    case 0: return std::get<0>(v);
+    case 1: return static_cast<double>(std::get<1>(v));
+    default: return static_cast<double>(std::get<2>(v));
   }
-  return o;
 }
 
-bool compare(binary_op op, int c) {
-  switch (op) {
-    case binary_op::eq: return c == 0;
-    case binary_op::neq: return c != 0;
-    case binary_op::lt: return c < 0;
-    case binary_op::lte: return c <= 0;
-    case binary_op::gt: return c > 0;
-    case binary_op::gte: return c >= 0;
-    default: return false;
-  }
+template <typename T>
+int order(const T& a, const T& b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
 }
 
 }  // namespace
@@ -172,7 +138,7 @@ bool live_filter::keeps_field(std::string_view key) const {
 }
 
 bool live_filter::matches(std::span<const model::tag> tags, std::span<const model::field_view> fields) const {
-  if (fields_.empty() == false) {
+  if (!fields_.empty()) {
     bool any = false;
     for (const auto& f : fields) any = any || keeps_field(f.key);
     if (!any) return false;  // nothing selected in this point
@@ -187,13 +153,13 @@ bool live_filter::holds(const node& n, std::span<const model::tag> tags,
   // name OP literal: the name is a field if the point has one by that name
   // (unless ::tag), else a tag; a missing tag is "", a missing field fails.
   const node& name = n.args[0];
-  const node& lit = n.args[1];
-  operand l;
+  const model::field_value& lit = n.args[1].value;
+  model::field_value_view l = std::string_view();
   bool found = false;
   if (name.type != iql::data_type::tag) {
     for (const auto& f : fields) {
       if (f.key == name.name) {
-        l = from_field(f);
+        l = f.value;
         found = true;
         break;
       }
@@ -201,45 +167,37 @@ bool live_filter::holds(const node& n, std::span<const model::tag> tags,
   }
   if (!found) {
     if (name.type != iql::data_type::unknown && name.type != iql::data_type::tag) return false;
-    l.kind = operand::text;
     for (const auto& t : tags) {
       if (t.key == name.name) {
-        l.s = t.value;
+        l = std::string_view(t.value);
         break;
       }
     }
   }
+  const auto* text = std::get_if<std::string_view>(&l);
   if (n.op == binary_op::eq_regex || n.op == binary_op::neq_regex) {
-    if (l.kind != operand::text) return false;
-    bool m = std::regex_search(l.s.begin(), l.s.end(), *lit.re);
+    if (text == nullptr) return false;
+    bool m = std::regex_search(text->begin(), text->end(), *n.args[1].re);
     return n.op == binary_op::eq_regex ? m : !m;
   }
-  switch (lit.value.index()) {
+  switch (lit.index()) {
     case 0:
     case 1:
     case 2: {
-      if (l.kind != operand::number && l.kind != operand::integer) return false;
-      if (lit.value.index() == 1 && l.kind == operand::integer) {
-        int64_t x = l.i, y = std::get<1>(lit.value);
-        return compare(n.op, x < y ? -1 : (x > y ? 1 : 0));
-      }
-      double y = lit.value.index() == 0
-                     ? std::get<0>(lit.value)
-                     : (lit.value.index() == 1 ? static_cast<double>(std::get<1>(lit.value))
-                                               : static_cast<double>(std::get<2>(lit.value)));
-      if (std::isnan(l.d) || std::isnan(y)) return false;
-      return compare(n.op, l.d < y ? -1 : (l.d > y ? 1 : 0));
+      if (l.index() > 2) return false;
+      if (lit.index() == 1 && l.index() == 1)
+        return iql::comparison_holds(n.op, order(std::get<1>(l), std::get<1>(lit)));
+      double x = as_double(l), y = as_double(lit);
+      if (std::isnan(x) || std::isnan(y)) return false;
+      return iql::comparison_holds(n.op, order(x, y));
     }
     case 3:
-      if (l.kind != operand::boolean || (n.op != binary_op::eq && n.op != binary_op::neq)) return false;
-      return compare(n.op, l.b == std::get<3>(lit.value) ? 0 : 1);
-    case 4: {
-      if (l.kind != operand::text) return false;
-      int c = l.s.compare(std::get<4>(lit.value));
-      return compare(n.op, c < 0 ? -1 : (c > 0 ? 1 : 0));
-    }
+      if (l.index() != 3 || (n.op != binary_op::eq && n.op != binary_op::neq)) return false;
+      return iql::comparison_holds(n.op, std::get<3>(l) == std::get<3>(lit) ? 0 : 1);
+    default:
+      if (text == nullptr) return false;
+      return iql::comparison_holds(n.op, text->compare(std::get<std::string>(lit)));
   }
-  return false;
 }
 
 }  // namespace liandu::http::handlers

@@ -253,15 +253,7 @@ value eval_binary(const bound& b, const value* fields, const value* calls) {
     } else {
       return value(false);
     }
-    switch (op) {
-      case binary_op::eq: return value(c == 0);
-      case binary_op::neq: return value(c != 0);
-      case binary_op::lt: return value(c < 0);
-      case binary_op::lte: return value(c <= 0);
-      case binary_op::gt: return value(c > 0);
-      case binary_op::gte: return value(c >= 0);
-      default: return value(false);
-    }
+    return value(influxql::comparison_holds(op, c));
   }
   // Arithmetic.
   if (l.index() == 4 && r.index() == 4) {
@@ -500,16 +492,7 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
           bool m = regex_find(*re, v);
           return op == binary_op::eq_regex ? m : !m;
         }
-        int c = v.compare(lit.text);
-        switch (op) {
-          case binary_op::eq: return c == 0;
-          case binary_op::neq: return c != 0;
-          case binary_op::lt: return c < 0;
-          case binary_op::lte: return c <= 0;
-          case binary_op::gt: return c > 0;
-          case binary_op::gte: return c >= 0;
-          default: return false;
-        }
+        return influxql::comparison_holds(op, v.compare(lit.text));
       };
       const std::vector<std::pair<std::string, std::vector<uint64_t>>>* pv = nullptr;
       LIANDU_RETURN_IF_ERROR(postings_of(ctx, mp, tag.text, pv));

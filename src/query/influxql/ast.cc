@@ -57,6 +57,18 @@ int precedence(binary_op op) {
 }
 
 bool is_comparison(binary_op op) { return precedence(op) == 3; }
+
+bool comparison_holds(binary_op op, int order) {
+  switch (op) {
+    case binary_op::eq: return order == 0;
+    case binary_op::neq: return order != 0;
+    case binary_op::lt: return order < 0;
+    case binary_op::lte: return order <= 0;
+    case binary_op::gt: return order > 0;
+    case binary_op::gte: return order >= 0;
+    default: return false;
+  }
+}
 bool is_arithmetic(binary_op op) { return precedence(op) >= 4; }
 
 expr expr::var(std::string name, data_type t) {

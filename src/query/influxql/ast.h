@@ -40,7 +40,9 @@ enum class binary_op : uint8_t {
 const char* binary_op_text(binary_op op);  // "+", "AND", "=~", ...
 int precedence(binary_op op);              // OR 1, AND 2, comparisons 3, + - | ^ 4, * / % & 5
 bool is_comparison(binary_op op);          // = != =~ !~ < <= > >=
-bool is_arithmetic(binary_op op);          // + - * / % & | ^
+// Whether `a op b` holds, given order = a <=> b (<0, 0, >0); false for ops other than = != < <= > >=.
+bool comparison_holds(binary_op op, int order);
+bool is_arithmetic(binary_op op);  // + - * / % & | ^
 
 enum class expr_kind : uint8_t {
   var_ref,   // name [::type]

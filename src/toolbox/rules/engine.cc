@@ -482,19 +482,7 @@ std::optional<uint32_t> engine::group_id(uint32_t signature, std::span<const mod
 void engine::process(const model::point& p) {
   std::vector<model::field_view> fields;
   fields.reserve(p.fields.size());
-  for (const auto& f : p.fields) {
-    model::field_view v{f.key, 0.0};
-    std::visit(
-        [&](const auto& x) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
-            v.value = std::string_view(x);
-          } else {
-            v.value = x;
-          }
-        },
-        f.value);
-    fields.push_back(v);
-  }
+  for (const auto& f : p.fields) fields.push_back(model::view_of(f));
   process(p.measurement, p.tags, fields, p.time);
 }
 
