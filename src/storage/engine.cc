@@ -1,11 +1,10 @@
 #include "storage/engine.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/coding.h"
@@ -209,8 +208,8 @@ status engine::load() {
         nlohmann::json tj = nlohmann::json::parse(*tombs, nullptr, false);
         if (tj.is_array()) {
           for (const auto& t : tj) {
-            db->tombstones.push_back({t[0].get<uint32_t>(), t[1].get<int64_t>(), t[2].get<int64_t>(),
-                                      t[3].get<uint64_t>()});
+            db->tombstones.push_back(
+                {t[0].get<uint32_t>(), t[1].get<int64_t>(), t[2].get<int64_t>(), t[3].get<uint64_t>()});
           }
         }
       }
@@ -253,7 +252,8 @@ void engine::replay_record(uint8_t type, std::string_view payload) {
     std::string_view in = payload;
     std::string_view dbname;
     uint64_t zmin, zmax, n;
-    if (!get_string(in, dbname) || !get_varint(in, zmin) || !get_varint(in, zmax) || !get_varint(in, n)) return;
+    if (!get_string(in, dbname) || !get_varint(in, zmin) || !get_varint(in, zmax) || !get_varint(in, n))
+      return;
     database* db = find_db_locked(dbname);
     if (db == nullptr) return;
     std::vector<uint32_t> ids;
@@ -324,7 +324,8 @@ status engine::drop_database(std::string_view name) {
   return fs::remove_all(db->dir);
 }
 
-result<std::vector<std::pair<retention_policy, bool>>> engine::retention_policies(std::string_view name) const {
+result<std::vector<std::pair<retention_policy, bool>>> engine::retention_policies(
+    std::string_view name) const {
   std::shared_lock lock(mu_);
   database* db = find_db_locked(name);
   if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
@@ -388,8 +389,9 @@ status engine::drop_retention_policy(std::string_view name, std::string_view rpn
 // ---------------------------------------------------------------- writes
 
 void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
-                                std::vector<rejected_point>* rejected, std::vector<std::pair<size_t, size_t>>* keep,
-                                bool enforce_limits, size_t& points, size_t& values) {
+                                std::vector<rejected_point>* rejected,
+                                std::vector<std::pair<size_t, size_t>>* keep, bool enforce_limits,
+                                size_t& points, size_t& values) {
   batch_reader r(payload);
   batch_point p;
   std::string measurement;
@@ -446,7 +448,8 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
     if (!ok) continue;
     if (new_field) {
       for (const auto& f : p.fields) {
-        if (mfields.find(f.key) == mfields.end()) mfields.emplace(std::string(f.key), model::type_of(f.value));
+        if (mfields.find(f.key) == mfields.end())
+          mfields.emplace(std::string(f.key), model::type_of(f.value));
       }
     }
     if (id == 0) id = db.index.find_or_create(p.series_key);
@@ -503,8 +506,8 @@ write_result engine::write(const write_batch& batch) {
     }
     size_t points = 0, values = 0;
     std::vector<std::pair<size_t, size_t>> keep;
-    apply_batch_locked(*db, rit->second, batch.data(), header.header_bytes(), &res.rejected, &keep, true, points,
-                       values);
+    apply_batch_locked(*db, rit->second, batch.data(), header.header_bytes(), &res.rejected, &keep, true,
+                       points, values);
     if (points == 0) return res;
     if (res.rejected.empty()) {
       seq = wal_->append(wal::record_type::write, batch.data());
@@ -520,7 +523,8 @@ write_result engine::write(const write_batch& batch) {
     bytes_written_ += batch.data().size();
   }
   wal_->sync(seq);
-  if (observer_) observer_(res.rejected.empty() ? std::string_view(batch.data()) : std::string_view(filtered));
+  if (observer_)
+    observer_(res.rejected.empty() ? std::string_view(batch.data()) : std::string_view(filtered));
   if (head_bytes_.load() > opts_.checkpoint_bytes) bg_cv_.notify_all();
   return res;
 }
@@ -603,8 +607,8 @@ void append_filtered(column& out, const column& src, int64_t lo, int64_t hi, con
 
 }  // namespace
 
-status engine::scan(std::string_view name, std::string_view rpname, uint32_t series_id, std::string_view field,
-                    int64_t lo, int64_t hi, column& out) const {
+status engine::scan(std::string_view name, std::string_view rpname, uint32_t series_id,
+                    std::string_view field, int64_t lo, int64_t hi, column& out) const {
   struct source {
     std::shared_ptr<const block::block_reader> block;
     const block::entry* entry = nullptr;
@@ -622,7 +626,8 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
     database* db = find_db_locked(name);
     if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
     auto rit = db->rps.find(rpname.empty() ? std::string_view(db->default_rp) : rpname);
-    if (rit == db->rps.end()) return error(errc::not_found, "retention policy not found: " + std::string(rpname));
+    if (rit == db->rps.end())
+      return error(errc::not_found, "retention policy not found: " + std::string(rpname));
     for (const auto& t : db->tombstones) {
       if (t.series_id == series_id) ts.push_back(t);
     }
@@ -636,7 +641,8 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
         }
       }
       for (const auto& f : p->frozen) {
-        if (f.data->find(series_id, field) != nullptr) ps.sources.push_back({nullptr, nullptr, f.data, f.seq});
+        if (f.data->find(series_id, field) != nullptr)
+          ps.sources.push_back({nullptr, nullptr, f.data, f.seq});
       }
       if (const column* c = p->active.find(series_id, field)) {
         ps.active.type = c->type;
@@ -725,7 +731,8 @@ void engine::apply_delete_locked(database& db, const std::vector<uint32_t>& ids,
   }
 }
 
-status engine::delete_series(std::string_view name, const std::vector<uint32_t>& ids, int64_t lo, int64_t hi) {
+status engine::delete_series(std::string_view name, const std::vector<uint32_t>& ids, int64_t lo,
+                             int64_t hi) {
   uint64_t seq;
   {
     std::unique_lock lock(mu_);
@@ -808,13 +815,8 @@ status engine::checkpoint() {
   for (size_t j = 0; j < jobs.size(); ++j) {
     const auto& jb = jobs[j];
     if (jb.db->dropped) continue;
-    std::vector<uint32_t> ids;
-    ids.reserve(jb.data->series().size());
-    for (const auto& [id, _] : jb.data->series()) ids.push_back(id);
-    std::sort(ids.begin(), ids.end());
     block::block_writer w;
-    for (uint32_t id : ids) {
-      const auto& sh = jb.data->series().at(id);
+    jb.data->for_each_series([&](uint32_t id, const head::series_head& sh) {
       std::vector<const std::pair<std::string, column>*> fields;
       for (const auto& f : sh.fields) fields.push_back(&f);
       std::sort(fields.begin(), fields.end(), [](auto* a, auto* b) { return a->first < b->first; });
@@ -828,7 +830,7 @@ status engine::checkpoint() {
           w.add(id, f->first, c);
         }
       }
-    }
+    });
     if (w.entry_count() == 0) continue;
     LIANDU_RETURN_IF_ERROR(fs::create_dirs(jb.part->dir));
     std::string path = fs::join(jb.part->dir, seq_name(jb.seq));
@@ -894,7 +896,8 @@ status engine::compact(const std::shared_ptr<partition>& p, const std::shared_pt
     seq = next_block_seq_++;
   }
   // (series, field) pairs in order across all blocks.
-  std::map<std::pair<uint32_t, std::string>, std::vector<std::pair<const block::block_reader*, const block::entry*>>>
+  std::map<std::pair<uint32_t, std::string>,
+           std::vector<std::pair<const block::block_reader*, const block::entry*>>>
       groups;
   std::vector<uint64_t> seqs;
   for (const auto& b : blocks) {
@@ -932,7 +935,8 @@ status engine::compact(const std::shared_ptr<partition>& p, const std::shared_pt
     std::unique_lock lock(mu_);
     std::vector<partition::block_file> kept;
     for (const auto& b : p->blocks) {
-      bool merged_in = std::any_of(blocks.begin(), blocks.end(), [&](const auto& x) { return x.seq == b.seq; });
+      bool merged_in =
+          std::any_of(blocks.begin(), blocks.end(), [&](const auto& x) { return x.seq == b.seq; });
       if (!merged_in) kept.push_back(b);
     }
     // The new block has the highest seq but holds only data older than any

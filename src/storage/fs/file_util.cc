@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,40 @@ result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+mapped_file::~mapped_file() {
+  if (addr_ != nullptr) ::munmap(addr_, size_);
+}
+
+status mapped_file::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return error(errc::not_found, "no such file " + path);
+    return io_error("open", path);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    status s = io_error("stat", path);
+    ::close(fd);
+    return s;
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  void* addr = nullptr;
+  if (size > 0) {
+    addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED) {
+      status s = io_error("mmap", path);
+      ::close(fd);
+      return s;
+    }
+    ::madvise(addr, size, MADV_SEQUENTIAL);
+  }
+  ::close(fd);  // the mapping keeps the file
+  if (addr_ != nullptr) ::munmap(addr_, size_);
+  addr_ = addr;
+  size_ = size;
+  return {};
+}
+
 void must_fsync(int fd, const std::string& what) {
   if (::fdatasync(fd) != 0) {
     std::fprintf(stderr, "liandu: fatal: fsync of %s failed: %s\n", what.c_str(), std::strerror(errno));
@@ -78,7 +113,8 @@ void must_fsync_dir(const std::string& dir) {
     std::abort();
   }
   if (::fsync(fd) != 0) {
-    std::fprintf(stderr, "liandu: fatal: fsync of directory %s failed: %s\n", dir.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "liandu: fatal: fsync of directory %s failed: %s\n", dir.c_str(),
+                 std::strerror(errno));
     std::abort();
   }
   ::close(fd);

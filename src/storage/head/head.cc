@@ -16,13 +16,33 @@ const column* series_head::find(std::string_view field) const {
   return nullptr;
 }
 
+series_head* head::slot(uint32_t series) {
+  size_t p = series / page_slots;
+  if (p >= pages_.size()) {
+    bytes_ += (p + 1 - pages_.size()) * sizeof(std::unique_ptr<page>);
+    pages_.resize(p + 1);
+  }
+  if (!pages_[p]) {
+    pages_[p] = std::make_unique<page>();
+    bytes_ += sizeof(page);
+  }
+  return &(*pages_[p])[series % page_slots];
+}
+
+const series_head* head::find_series(uint32_t series) const {
+  size_t p = series / page_slots;
+  if (p >= pages_.size() || !pages_[p]) return nullptr;
+  const series_head& s = (*pages_[p])[series % page_slots];
+  return s.fields.empty() ? nullptr : &s;
+}
+
 void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
-  auto [it, inserted] = series_.try_emplace(series);
-  if (inserted) bytes_ += 64;
-  column* col = it->second.find(field);
+  series_head* s = slot(series);
+  column* col = s->find(field);
   if (col == nullptr) {
-    it->second.fields.emplace_back(std::string(field), column{});
-    col = &it->second.fields.back().second;
+    if (s->fields.empty()) ++series_count_;
+    s->fields.emplace_back(std::string(field), column{});
+    col = &s->fields.back().second;
     col->type = model::type_of(v);
     bytes_ += sizeof(column) + field.size() + 32;
   }
@@ -34,15 +54,13 @@ void head::append(uint32_t series, std::string_view field, const model::field_va
 }
 
 const column* head::find(uint32_t series, std::string_view field) const {
-  auto it = series_.find(series);
-  if (it == series_.end()) return nullptr;
-  return it->second.find(field);
+  const series_head* s = find_series(series);
+  return s == nullptr ? nullptr : s->find(field);
 }
 
 void head::delete_range(uint32_t series, int64_t min_time, int64_t max_time) {
-  auto it = series_.find(series);
-  if (it == series_.end()) return;
-  for (auto& [name, col] : it->second.fields) {
+  if (find_series(series) == nullptr) return;
+  for (auto& [name, col] : slot(series)->fields) {
     column kept;
     kept.type = col.type;
     for (size_t i = 0; i < col.size(); ++i) {

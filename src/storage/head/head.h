@@ -1,9 +1,10 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,12 @@ struct series_head {
 // in arrival order (out-of-order and duplicate times allowed; resolved at
 // scan and flush by sort_and_dedup, last write wins).
 //
+// Series ids are small and dense (the index hands them out from 1), so the
+// head finds a series by indexing pages of 256 slots rather than hashing:
+// no hash, no node per series, and WAL replay (one append per value) spends
+// its time on the columns. A page exists only where ids were written, so a
+// partition that sees a few series of a large database stays small.
+//
 // Visibility: an appended point is visible to scans at once, before the WAL
 // fsync completes; it is acknowledged to the writer only after the fsync.
 // Thread safety: none; the engine serialises access.
@@ -33,13 +40,31 @@ class head {
   // Removes points of a series in [min_time, max_time].
   void delete_range(uint32_t series, int64_t min_time, int64_t max_time);
 
-  bool empty() const { return series_.empty(); }
+  bool empty() const { return series_count_ == 0; }
+  size_t series_count() const { return series_count_; }
   size_t memory_bytes() const { return bytes_; }
   size_t point_values() const { return values_; }
-  const std::unordered_map<uint32_t, series_head>& series() const { return series_; }
+  // Calls fn(id, series) for every series with data, in increasing id order.
+  template <typename Fn>
+  void for_each_series(Fn&& fn) const {
+    for (size_t p = 0; p < pages_.size(); ++p) {
+      if (!pages_[p]) continue;
+      for (size_t i = 0; i < page_slots; ++i) {
+        const series_head& s = (*pages_[p])[i];
+        if (!s.fields.empty()) fn(static_cast<uint32_t>(p * page_slots + i), s);
+      }
+    }
+  }
 
  private:
-  std::unordered_map<uint32_t, series_head> series_;
+  static constexpr size_t page_slots = 256;
+  using page = std::array<series_head, page_slots>;
+
+  series_head* slot(uint32_t series);  // creates the page
+  const series_head* find_series(uint32_t series) const;
+
+  std::vector<std::unique_ptr<page>> pages_;
+  size_t series_count_ = 0;
   size_t bytes_ = 0;
   size_t values_ = 0;
 };

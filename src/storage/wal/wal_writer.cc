@@ -51,11 +51,11 @@ status writer::replay(const record_fn& fn, replay_report& total) {
   for (uint64_t id = first_segment_; id <= segment_id_; ++id) {
     std::string path = segment_path(id);
     if (!fs::exists(path)) continue;
-    auto data = fs::read_file(path);
-    if (!data.ok()) return data.error();
+    fs::mapped_file data;
+    LIANDU_RETURN_IF_ERROR(data.open(path));
     char name[32];
     std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(id));
-    replay_report r = read_segment(*data, name, fn);
+    replay_report r = read_segment(data.data(), name, fn);
     total.records += r.records;
     total.corrupt_records += r.corrupt_records;
     total.skipped_bytes += r.skipped_bytes;

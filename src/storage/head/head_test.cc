@@ -1,0 +1,63 @@
+#include "storage/head/head.h"
+
+#include <gtest/gtest.h>
+
+namespace liandu::storage::head {
+namespace {
+
+TEST(HeadTest, FindsSeriesAcrossPagesAndVisitsThemInIdOrder) {
+  head h;
+  EXPECT_TRUE(h.empty());
+  // Ids on the first page, at a page edge, and far apart (sparse pages).
+  const uint32_t ids[] = {70000, 1, 255, 256, 3};
+  for (uint32_t id : ids) {
+    h.append(id, "v", model::field_value_view(double(id)), 10);
+    h.append(id, "v", model::field_value_view(double(id) + 0.5), 20);
+  }
+  h.append(3, "s", model::field_value_view(std::string_view("on")), 30);
+  EXPECT_EQ(h.series_count(), 5u);
+  EXPECT_EQ(h.point_values(), 11u);
+  for (uint32_t id : ids) {
+    const column* c = h.find(id, "v");
+    ASSERT_NE(c, nullptr) << id;
+    ASSERT_EQ(c->size(), 2u);
+    EXPECT_EQ(c->floats[1], double(id) + 0.5);
+  }
+  EXPECT_EQ(h.find(2, "v"), nullptr);       // an empty slot of a live page
+  EXPECT_EQ(h.find(512, "v"), nullptr);     // a page never written
+  EXPECT_EQ(h.find(900000, "v"), nullptr);  // past the last page
+  EXPECT_EQ(h.find(3, "w"), nullptr);
+  ASSERT_NE(h.find(3, "s"), nullptr);
+  EXPECT_EQ(h.find(3, "s")->strings[0], "on");
+
+  std::vector<uint32_t> seen;
+  h.for_each_series([&](uint32_t id, const series_head& s) {
+    seen.push_back(id);
+    EXPECT_FALSE(s.fields.empty());
+  });
+  EXPECT_EQ(seen, (std::vector<uint32_t>{1, 3, 255, 256, 70000}));
+}
+
+TEST(HeadTest, DeleteRangeKeepsPointsOutsideIt) {
+  head h;
+  for (int64_t t = 0; t < 10; ++t) h.append(7, "v", model::field_value_view(int64_t{t}), t);
+  h.delete_range(7, 3, 5);
+  h.delete_range(8, 0, 100);  // a series the head never saw
+  const column* c = h.find(7, "v");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->times, (std::vector<int64_t>{0, 1, 2, 6, 7, 8, 9}));
+  EXPECT_EQ(h.point_values(), 7u);
+}
+
+TEST(HeadTest, MemoryGrowsWithPagesAndValues) {
+  head h;
+  h.append(1, "v", model::field_value_view(1.0), 1);
+  size_t one = h.memory_bytes();
+  h.append(1, "v", model::field_value_view(2.0), 2);
+  EXPECT_EQ(h.memory_bytes(), one + 16);
+  h.append(100000, "v", model::field_value_view(1.0), 1);  // a second page
+  EXPECT_GT(h.memory_bytes(), one + 16 + sizeof(series_head) * 256);
+}
+
+}  // namespace
+}  // namespace liandu::storage::head
