@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -50,6 +51,10 @@ void put_variable_byte_integer(uint32_t v, std::string* out);
 // call next() until it answers need_more. After an error the stream is
 // unusable (MQTT has no resynchronisation) and next() repeats the error.
 // The protocol level is learned from the first CONNECT unless set.
+//
+// Sized for many idle connections (one decoder each): the buffer is freed
+// whenever next() has consumed everything fed, and the error, needed only
+// once, sits behind a pointer.
 class decoder {
  public:
   enum class state { need_more, packet, error };
@@ -73,8 +78,9 @@ class decoder {
   size_t consumed_ = 0;  // bytes dropped from the front of buf_
   size_t max_packet_size_;
   uint8_t level_;
-  bool failed_ = false;
-  decode_error error_;
+  std::unique_ptr<decode_error> error_;  // set once decoding failed
+
+  state fail(decode_error e, decode_error* err);
 };
 
 }  // namespace liandu::connect::mqtt
