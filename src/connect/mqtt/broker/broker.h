@@ -133,13 +133,16 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string client_id_;
   std::string username_;
   uint16_t keep_alive_ = 0;
-  std::unique_ptr<will_message> will_;       // a pointer: most connections have none
-  std::map<uint16_t, std::string> aliases_;  // inbound topic aliases (v5)
+  // Pointers: most connections have no will and use no topic alias, and an
+  // idle connection should cost little (a std::map is 48 bytes even empty).
+  std::unique_ptr<will_message> will_;
+  std::unique_ptr<std::map<uint16_t, std::string>> aliases_;  // inbound topic aliases (v5)
 };
 
 // A persistent or live session. Guarded by the broker lock.
+// Its client id is the key in broker::sessions_ (not repeated here: one
+// copy fewer per connection).
 struct session {
-  std::string client_id;
   uint8_t level = protocol_v311;
   uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF never; 3.1.1 clean=0 → never
   int64_t expires_at_ms = -1;    // while offline; -1 while online or never

@@ -203,6 +203,7 @@ status broker::load() {
   std::lock_guard lock(mu_);
   int64_t now = now_ms();
   std::shared_ptr<session> current;
+  std::string current_id;
   size_t pos = magic_size;
   while (pos < end) {
     if (end - pos < 5) return corrupt("truncated record header");
@@ -249,12 +250,12 @@ status broker::load() {
       size_t idlen = get_be(body, 0, 2);
       if (body.size() != 2 + idlen + 1 + 4 + 8) return corrupt("bad session record");
       current = std::make_shared<session>();
-      current->client_id = body.substr(2, idlen);
+      current_id = body.substr(2, idlen);
       current->level = static_cast<uint8_t>(body[2 + idlen]);
       current->expiry_interval = static_cast<uint32_t>(get_be(body, 3 + idlen, 4));
       auto left = static_cast<int64_t>(get_be(body, 7 + idlen, 8));
       current->expires_at_ms = left < 0 ? -1 : now + left;
-      sessions_[current->client_id] = current;
+      sessions_[current_id] = current;
     } else if (kind == 3) {
       auto p = decode_whole(body);
       if (!p || !std::holds_alternative<subscribe_packet>(*p)) return corrupt("bad subscription record");
@@ -264,7 +265,7 @@ status broker::load() {
       e.options = sp.subscriptions[0];
       e.subscription_id = sp.props.number(property_id::subscription_identifier).value_or(0);
       current->subscriptions[e.options.filter] = e;
-      tree_.insert(current->client_id, e);
+      tree_.insert(current_id, e);
     } else if (kind == 5) {
       if (body.size() != 2) return corrupt("bad QoS 2 id record");
       if (current) current->incoming_qos2.insert(static_cast<uint16_t>(get_be(body, 0, 2)));

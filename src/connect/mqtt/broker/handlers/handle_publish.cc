@@ -49,11 +49,16 @@ std::optional<std::pair<reason_code, const char*>> connection::check_publish(pub
       return std::pair{reason_code::topic_alias_invalid, "topic alias out of range"};
     }
     if (!p.topic.empty()) {
-      aliases_[static_cast<uint16_t>(*alias)] = p.topic;
+      if (!aliases_) aliases_ = std::make_unique<std::map<uint16_t, std::string>>();
+      (*aliases_)[static_cast<uint16_t>(*alias)] = p.topic;
     } else {
-      auto it = aliases_.find(static_cast<uint16_t>(*alias));
-      if (it == aliases_.end()) return std::pair{reason_code::protocol_error, "unknown topic alias"};
-      p.topic = it->second;
+      const std::string* topic = nullptr;
+      if (aliases_) {
+        auto it = aliases_->find(static_cast<uint16_t>(*alias));
+        if (it != aliases_->end()) topic = &it->second;
+      }
+      if (!topic) return std::pair{reason_code::protocol_error, "unknown topic alias"};
+      p.topic = *topic;
     }
     p.props.remove(property_id::topic_alias);
   }
