@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <thread>
@@ -79,6 +80,15 @@ struct mqtt_server::impl {
   std::unique_ptr<mqtt::broker> brk;
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
+  // The locks of the connections' inboxes and output buffers. A std::mutex
+  // is 40 bytes, so connections share these by address, as Asio's strands
+  // share theirs: each is held for a few instructions and never together
+  // with another, so sharing costs little and cannot deadlock.
+  std::array<std::mutex, 256> link_mutexes;
+  std::mutex& link_mutex(const void* link) {
+    auto h = reinterpret_cast<uintptr_t>(link) * uint64_t{0x9E3779B97F4A7C15};
+    return link_mutexes[h >> 56];
+  }
   std::mutex live_mu;
   // A vector, not a list: 16 bytes per connection instead of a 48-byte node.
   // Entries of closed connections are dropped by the sweep.
@@ -121,7 +131,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void send(std::string bytes) override {
     bool post = false;
     {
-      std::lock_guard lock(out_mu_);
+      std::lock_guard lock(out_mu());
       if (out_closed_) return;
       if (pending_.size() + writing_size_ + bytes.size() > srv_->options.max_write_queue_bytes) {
         out_closed_ = true;  // a reader this slow is dropped
@@ -231,7 +241,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   // while a batch is being handled (say, waiting for a durable write) is
   // handled next as one batch, not as many small ones.
   void deliver(std::vector<packet> packets, std::optional<decode_error> err) {
-    std::unique_lock lock(out_mu_);
+    std::unique_lock lock(out_mu());
     if (inbox_.empty()) {
       inbox_ = std::move(packets);
     } else {
@@ -243,7 +253,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
 
   // Posts a drain unless one is posted or running (which then sees what
   // was just added): that is what keeps the broker calls of one connection
-  // sequential without a strand. Under out_mu_, which it releases.
+  // sequential without a strand. Under out_mu(), which it releases.
   void schedule_drain(std::unique_lock<std::mutex>& lock) {
     bool post = !drain_posted_;
     drain_posted_ = true;
@@ -265,7 +275,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     bool expired;
     bool closed;
     {
-      std::lock_guard lock(out_mu_);
+      std::lock_guard lock(out_mu());
       batch.swap(inbox_);
       err = std::move(inbox_err_);
       expired = std::exchange(expire_pending_, false);
@@ -282,7 +292,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
         conn_.reset();  // breaks the link ↔ connection cycle
       }
     }
-    std::unique_lock lock(out_mu_);
+    std::unique_lock lock(out_mu());
     if (inbox_.empty() && !inbox_err_ && !expire_pending_ && close_pending_ == closed) {
       drain_posted_ = false;
       return;
@@ -297,7 +307,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void start_write() {
     if (closed_) return;
     {
-      std::lock_guard lock(out_mu_);
+      std::lock_guard lock(out_mu());
       flush_posted_ = false;
       if (write_active_) return;
       writing_.clear();
@@ -313,7 +323,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     asio::async_write(socket_, asio::buffer(writing_),
                       asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t) {
                         {
-                          std::lock_guard lock(self->out_mu_);
+                          std::lock_guard lock(self->out_mu());
                           self->write_active_ = false;
                           self->writing_size_ = 0;
                         }
@@ -350,7 +360,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
         self->do_close();
         return;
       }
-      std::unique_lock lock(self->out_mu_);
+      std::unique_lock lock(self->out_mu());
       self->expire_pending_ = true;
       self->schedule_drain(lock);
     });
@@ -364,37 +374,40 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     --srv_->connections;
-    std::unique_lock lock(out_mu_);
+    std::unique_lock lock(out_mu());
     out_closed_ = true;
     std::string().swap(pending_);
     close_pending_ = true;
     schedule_drain(lock);
   }
 
+  // Guards the inbox and the outgoing bytes (one of the server's shared
+  // mutexes: none per connection).
+  std::mutex& out_mu() const { return srv_->link_mutex(this); }
+
+  // Flags sit together: every byte of padding is paid once per connection.
   mqtt_server::impl* srv_;
   asio::io_context::strand strand_;
   link_socket socket_;
   decoder decoder_;
   std::shared_ptr<connection> conn_;  // used in drain only
-  // What waits for drain (deliver, time_out, do_close).
-  std::vector<packet> inbox_;                // guarded by out_mu_
-  std::unique_ptr<decode_error> inbox_err_;  // guarded by out_mu_
-  bool expire_pending_ = false;              // guarded by out_mu_
-  bool close_pending_ = false;               // guarded by out_mu_
-  bool drain_posted_ = false;                // guarded by out_mu_; a drain is posted or running
-  // Outgoing bytes (and the inbox above). pending_ fills from any thread
-  // under out_mu_; writing_ is
-  // the buffer of the write in flight (strand only).
-  std::mutex out_mu_;
-  std::string pending_;        // guarded by out_mu_
-  size_t writing_size_ = 0;    // guarded by out_mu_
-  bool write_active_ = false;  // guarded by out_mu_
-  bool flush_posted_ = false;  // guarded by out_mu_
-  bool out_closed_ = false;    // guarded by out_mu_
-  std::atomic<bool> overflow_{false};
+  // What waits for drain (deliver, time_out, do_close); under out_mu().
+  std::vector<packet> inbox_;
+  std::unique_ptr<decode_error> inbox_err_;
+  // Outgoing bytes: pending_ fills from any thread under out_mu();
+  // writing_ is the buffer of the write in flight (strand only).
+  std::string pending_;
   std::string writing_;
-  bool closing_ = false;
-  bool closed_ = false;
+  size_t writing_size_ = 0;      // under out_mu()
+  bool expire_pending_ = false;  // under out_mu()
+  bool close_pending_ = false;   // under out_mu()
+  bool drain_posted_ = false;    // under out_mu(); a drain is posted or running
+  bool write_active_ = false;    // under out_mu()
+  bool flush_posted_ = false;    // under out_mu()
+  bool out_closed_ = false;      // under out_mu()
+  bool closing_ = false;         // strand only
+  bool closed_ = false;          // strand only
+  std::atomic<bool> overflow_{false};
   // Read by the sweep on any I/O thread.
   std::atomic<bool> connected_{false};
   std::atomic<bool> timed_out_{false};
