@@ -126,11 +126,11 @@ void broker::deliver_locked(session& s, const message_ptr& m, uint8_t qos, bool 
     return;
   }
   if (!s.conn && s.expiry_interval == 0) return;
-  if (s.queue.size() >= config_.max_queued_messages) {
+  if (s.state().queue.size() >= config_.max_queued_messages) {
     ++stats_.messages_dropped;
     return;
   }
-  s.queue.push_back(std::move(o));
+  s.mutable_state().queue.push_back(std::move(o));
   if (s.expiry_interval) ++changes_;
   pump_locked(s);
 }
@@ -140,18 +140,19 @@ uint16_t broker::next_packet_id_locked(session& s) {
     uint16_t id = s.next_packet_id++;
     if (s.next_packet_id == 0) s.next_packet_id = 1;
     bool used = false;
-    for (const outgoing& o : s.inflight) used = used || o.packet_id == id;
+    for (const outgoing& o : s.state().inflight) used = used || o.packet_id == id;
     if (!used) return id;
   }
 }
 
 void broker::pump_locked(session& s) {
-  if (!s.conn) return;
+  if (!s.conn || s.state().queue.empty()) return;
+  session_state& st = s.mutable_state();
   size_t window = std::min<size_t>(config_.max_inflight, s.client_receive_maximum);
   int64_t now = now_ms();
-  while (!s.queue.empty() && s.inflight.size() < window) {
-    outgoing o = std::move(s.queue.front());
-    s.queue.pop_front();
+  while (!st.queue.empty() && st.inflight.size() < window) {
+    outgoing o = std::move(st.queue.front());
+    st.queue.pop_front();
     if (expired(*o.msg, now)) {
       ++stats_.messages_dropped;
       continue;
@@ -159,7 +160,7 @@ void broker::pump_locked(session& s) {
     o.packet_id = next_packet_id_locked(s);
     o.st = o.qos == 1 ? outgoing::state::awaiting_puback : outgoing::state::awaiting_pubrec;
     send_publish_locked(s, o, false);
-    s.inflight.push_back(std::move(o));
+    st.inflight.push_back(std::move(o));
   }
 }
 
@@ -198,7 +199,7 @@ void broker::send_publish_locked(session& s, const outgoing& o, bool dup) {
 }
 
 void broker::resend_locked(session& s) {
-  for (outgoing& o : s.inflight) {
+  for (const outgoing& o : s.state().inflight) {
     if (o.st == outgoing::state::awaiting_pubcomp) {
       s.conn->send(ack_packet{packet_type::pubrel, o.packet_id, 0, {}});
     } else {
@@ -211,7 +212,7 @@ void broker::resend_locked(session& s) {
 void broker::remove_session_locked(const std::string& client_id) {
   auto it = sessions_.find(client_id);
   if (it == sessions_.end()) return;
-  for (auto& [filter, entry] : it->second->subscriptions) tree_.erase(client_id, filter);
+  for (auto& [filter, entry] : it->second->state().subscriptions) tree_.erase(client_id, filter);
   if (it->second->expiry_interval) ++changes_;
   sessions_.erase(it);
 }

@@ -133,26 +133,49 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string client_id_;
   std::string username_;
   uint16_t keep_alive_ = 0;
-  std::unique_ptr<will_message> will_;       // a pointer: most connections have none
-  std::map<uint16_t, std::string> aliases_;  // inbound topic aliases (v5)
+  // Pointers: most connections have no will and use no topic alias, and an
+  // idle connection should cost little (a std::map is 48 bytes even empty).
+  std::unique_ptr<will_message> will_;
+  std::unique_ptr<std::map<uint16_t, std::string>> aliases_;  // inbound topic aliases (v5)
 };
 
-// A persistent or live session. Guarded by the broker lock.
-struct session {
-  std::string client_id;
-  uint8_t level = protocol_v311;
-  uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF never; 3.1.1 clean=0 → never
-  int64_t expires_at_ms = -1;    // while offline; -1 while online or never
+// What a session holds for its subscriptions and QoS 1/2 flows (the
+// "session state" of MQTT 5 4.1 beyond the will). Many clients never need
+// it (idle ones, devices that only publish QoS 0/1), so a session allocates
+// it on first use.
+struct session_state {
   std::map<std::string, subscription_entry> subscriptions;  // by filter
-  // Lists, not deques: an empty std::deque allocates about 600 bytes, which
-  // every idle connection would carry twice.
+  // Lists, not deques: an empty std::deque allocates about 600 bytes.
   std::list<outgoing> inflight;      // sent, awaiting the acknowledgement, in send order
   std::list<outgoing> queue;         // not yet sent
   std::set<uint16_t> incoming_qos2;  // received QoS 2 ids awaiting PUBREL
+};
+
+// A persistent or live session. Guarded by the broker lock.
+// Its client id is the key in broker::sessions_ (not repeated here: one
+// copy fewer per connection).
+struct session {
+  uint8_t level = protocol_v311;
+  uint32_t expiry_interval = 0;  // seconds; 0xFFFFFFFF never; 3.1.1 clean=0 → never
+  int64_t expires_at_ms = -1;    // while offline; -1 while online or never
   uint16_t next_packet_id = 1;
   uint16_t client_receive_maximum = 65535;
   uint32_t client_max_packet_size = 0;  // 0: no limit given
   std::shared_ptr<connection> conn;     // null while offline
+
+  // Empty (and shared) until mutable_state() first allocated it.
+  const session_state& state() const { return state_ ? *state_ : empty_state(); }
+  session_state& mutable_state() {
+    if (!state_) state_ = std::make_unique<session_state>();
+    return *state_;
+  }
+
+ private:
+  static const session_state& empty_state() {
+    static const session_state empty;
+    return empty;
+  }
+  std::unique_ptr<session_state> state_;
 };
 
 // The MQTT broker: sessions, the subscription tree, retained messages and

@@ -143,7 +143,8 @@ std::string broker::serialize_locked() {
     if (s->conn != nullptr && s->expiry_interval != 0xFFFFFFFFu) left = int64_t{s->expiry_interval} * 1000;
     put_u64(static_cast<uint64_t>(left), &rec);
     put_record(2, rec, &out);
-    for (auto& [filter, e] : s->subscriptions) {
+    const session_state& st = s->state();
+    for (auto& [filter, e] : st.subscriptions) {
       subscribe_packet sp;
       sp.packet_id = 1;
       sp.subscriptions.push_back(e.options);
@@ -152,12 +153,12 @@ std::string broker::serialize_locked() {
       }
       put_record(3, encode_packet(sp, protocol_v5), &out);
     }
-    for (const auto* list : {&s->inflight, &s->queue}) {
+    for (const auto* list : {&st.inflight, &st.queue}) {
       for (const outgoing& o : *list) {
         put_record(4, publish_record(*o.msg, o.qos, o.retain, o.subscription_ids, now), &out);
       }
     }
-    for (uint16_t pid : s->incoming_qos2) {
+    for (uint16_t pid : st.incoming_qos2) {
       std::string r;
       put_u16(pid, &r);
       put_record(5, r, &out);
@@ -203,6 +204,7 @@ status broker::load() {
   std::lock_guard lock(mu_);
   int64_t now = now_ms();
   std::shared_ptr<session> current;
+  std::string current_id;
   size_t pos = magic_size;
   while (pos < end) {
     if (end - pos < 5) return corrupt("truncated record header");
@@ -242,19 +244,19 @@ status broker::load() {
         o.qos = pub.qos;
         o.retain = pub.retain;
         o.msg = std::make_shared<const message>(to_message(pub, &o.subscription_ids));
-        current->queue.push_back(std::move(o));
+        current->mutable_state().queue.push_back(std::move(o));
       }
     } else if (kind == 2) {
       if (body.size() < 2) return corrupt("bad session record");
       size_t idlen = get_be(body, 0, 2);
       if (body.size() != 2 + idlen + 1 + 4 + 8) return corrupt("bad session record");
       current = std::make_shared<session>();
-      current->client_id = body.substr(2, idlen);
+      current_id = body.substr(2, idlen);
       current->level = static_cast<uint8_t>(body[2 + idlen]);
       current->expiry_interval = static_cast<uint32_t>(get_be(body, 3 + idlen, 4));
       auto left = static_cast<int64_t>(get_be(body, 7 + idlen, 8));
       current->expires_at_ms = left < 0 ? -1 : now + left;
-      sessions_[current->client_id] = current;
+      sessions_[current_id] = current;
     } else if (kind == 3) {
       auto p = decode_whole(body);
       if (!p || !std::holds_alternative<subscribe_packet>(*p)) return corrupt("bad subscription record");
@@ -263,11 +265,11 @@ status broker::load() {
       subscription_entry e;
       e.options = sp.subscriptions[0];
       e.subscription_id = sp.props.number(property_id::subscription_identifier).value_or(0);
-      current->subscriptions[e.options.filter] = e;
-      tree_.insert(current->client_id, e);
+      current->mutable_state().subscriptions[e.options.filter] = e;
+      tree_.insert(current_id, e);
     } else if (kind == 5) {
       if (body.size() != 2) return corrupt("bad QoS 2 id record");
-      if (current) current->incoming_qos2.insert(static_cast<uint16_t>(get_be(body, 0, 2)));
+      if (current) current->mutable_state().incoming_qos2.insert(static_cast<uint16_t>(get_be(body, 0, 2)));
     } else {
       return corrupt("unknown record kind " + std::to_string(kind));
     }

@@ -644,23 +644,31 @@ void decoder::feed(const void* data, size_t n) {
   buf_.append(static_cast<const char*>(data), n);
 }
 
+decoder::state decoder::fail(decode_error e, decode_error* err) {
+  error_ = std::make_unique<decode_error>(std::move(e));
+  *err = *error_;
+  return state::error;
+}
+
 decoder::state decoder::next(packet* out, decode_error* err) {
-  if (failed_) {
-    *err = error_;
+  if (error_) {
+    *err = *error_;
     return state::error;
   }
   size_t avail = buf_.size() - pos_;
+  if (avail == 0 && buf_.capacity() > std::string().capacity()) {
+    // All consumed: an idle connection keeps no buffer.
+    consumed_ += pos_;
+    pos_ = 0;
+    std::string().swap(buf_);
+  }
   if (avail < 2) return state::need_more;
   const auto* p = reinterpret_cast<const uint8_t*>(buf_.data() + pos_);
   uint32_t remaining = 0;
   size_t header_size = 0;
   for (size_t i = 1;; ++i) {
     if (i > 4) {
-      failed_ = true;
-      error_ =
-          decode_error{reason_code::malformed_packet, stream_offset() + 1, "remaining length over 4 bytes"};
-      *err = error_;
-      return state::error;
+      return fail({reason_code::malformed_packet, stream_offset() + 1, "remaining length over 4 bytes"}, err);
     }
     if (i >= avail) return state::need_more;
     remaining |= static_cast<uint32_t>(p[i] & 0x7F) << (7 * (i - 1));
@@ -671,22 +679,17 @@ decoder::state decoder::next(packet* out, decode_error* err) {
   }
   size_t total = header_size + remaining;
   if (total > max_packet_size_) {
-    failed_ = true;
-    error_ = decode_error{
-        reason_code::packet_too_large, stream_offset(),
-        "packet of " + std::to_string(total) + " bytes over the maximum " + std::to_string(max_packet_size_)};
-    *err = error_;
-    return state::error;
+    return fail({reason_code::packet_too_large, stream_offset(),
+                 "packet of " + std::to_string(total) + " bytes over the maximum " +
+                     std::to_string(max_packet_size_)},
+                err);
   }
   if (avail < total) return state::need_more;
   std::string_view body(buf_.data() + pos_ + header_size, remaining);
   auto d = decode_packet(p[0], body, level_, header_size);
   if (auto* e = std::get_if<decode_error>(&d)) {
-    failed_ = true;
-    error_ = std::move(*e);
-    error_.offset += stream_offset();
-    *err = error_;
-    return state::error;
+    e->offset += stream_offset();
+    return fail(std::move(*e), err);
   }
   *out = std::move(std::get<packet>(d));
   pos_ += total;

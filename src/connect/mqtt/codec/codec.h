@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -50,19 +51,23 @@ void put_variable_byte_integer(uint32_t v, std::string* out);
 // call next() until it answers need_more. After an error the stream is
 // unusable (MQTT has no resynchronisation) and next() repeats the error.
 // The protocol level is learned from the first CONNECT unless set.
+//
+// Sized for many idle connections (one decoder each): the buffer is freed
+// whenever next() has consumed everything fed, and the error, needed only
+// once, sits behind a pointer.
 class decoder {
  public:
   enum class state { need_more, packet, error };
 
   explicit decoder(size_t max_packet_size = max_possible_packet_size, uint8_t level = 0)
-      : max_packet_size_(max_packet_size), level_(level) {}
+      : max_packet_size_(clamp_packet_size(max_packet_size)), level_(level) {}
 
   void feed(const void* data, size_t n);
   state next(packet* out, decode_error* err);
 
   uint8_t protocol_level() const { return level_; }
   void set_protocol_level(uint8_t level) { level_ = level; }
-  void set_max_packet_size(size_t n) { max_packet_size_ = n; }
+  void set_max_packet_size(size_t n) { max_packet_size_ = clamp_packet_size(n); }
   size_t buffered() const { return buf_.size() - pos_; }
   // Offset in the stream of the next undecoded byte.
   size_t stream_offset() const { return consumed_ + pos_; }
@@ -71,10 +76,15 @@ class decoder {
   std::string buf_;
   size_t pos_ = 0;
   size_t consumed_ = 0;  // bytes dropped from the front of buf_
-  size_t max_packet_size_;
+  // 32 bits (no packet is larger), beside level_ without padding.
+  uint32_t max_packet_size_;
   uint8_t level_;
-  bool failed_ = false;
-  decode_error error_;
+  std::unique_ptr<decode_error> error_;  // set once decoding failed
+
+  state fail(decode_error e, decode_error* err);
+  static uint32_t clamp_packet_size(size_t n) {
+    return static_cast<uint32_t>(n < max_possible_packet_size ? n : max_possible_packet_size);
+  }
 };
 
 }  // namespace liandu::connect::mqtt

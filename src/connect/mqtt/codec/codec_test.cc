@@ -278,6 +278,34 @@ TEST(MqttCodec, SeveralPacketsInOneFeed) {
   EXPECT_EQ(d.next(&p, &e), decoder::state::need_more);
 }
 
+// The decoder drops its buffer once everything fed is decoded (idle
+// connections keep none); offsets in the stream must still count from its
+// first byte.
+TEST(MqttCodec, OffsetsAfterTheBufferIsFreed) {
+  publish_packet pub;
+  pub.topic = "a/topic/longer/than/the/small/string/buffer";
+  pub.payload = std::string(100, 'x');
+  std::string first = encode_packet(pub, protocol_v311);
+  decoder d(max_possible_packet_size, protocol_v311);
+  d.feed(first.data(), first.size());
+  packet p;
+  decode_error e;
+  ASSERT_EQ(d.next(&p, &e), decoder::state::packet);
+  EXPECT_EQ(d.next(&p, &e), decoder::state::need_more);
+  EXPECT_EQ(d.buffered(), 0u);
+  EXPECT_EQ(d.stream_offset(), first.size());
+  // A packet split over two feeds after the buffer was freed.
+  d.feed(first.data(), 3);
+  EXPECT_EQ(d.next(&p, &e), decoder::state::need_more);
+  d.feed(first.data() + 3, first.size() - 3);
+  ASSERT_EQ(d.next(&p, &e), decoder::state::packet);
+  EXPECT_EQ(std::get<publish_packet>(p).payload, pub.payload);
+  std::string bad("\x30\xFF\xFF\xFF\xFF\x01", 6);  // remaining length over 4 bytes
+  d.feed(bad.data(), bad.size());
+  ASSERT_EQ(d.next(&p, &e), decoder::state::error);
+  EXPECT_EQ(e.offset, 2 * first.size() + 1);
+}
+
 TEST(MqttCodec, DecoderLearnsLevelFromConnect) {
   connect_packet c;
   c.protocol_level = protocol_v5;

@@ -3,15 +3,21 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
-#include <list>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace liandu::connect::mqtt {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+// Accepted sockets run on the io_context's own executor type rather than the
+// polymorphic any_io_executor: 48 instead of 80 bytes in every connection,
+// and a smaller operation for every pending wait.
+using link_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 namespace {
 
@@ -59,13 +65,13 @@ struct mqtt_server::impl {
   void sweep();
 
   mqtt_server_options options;
+  // io before the pools, so it is destroyed after them: drains still queued
+  // on the workers own connections whose sockets and strands belong to io.
+  asio::io_context io;
   // Runs on_publish calls of a batch in parallel (broker run_parallel); only
   // worker threads wait on it, and its tasks wait on nothing of ours.
   asio::thread_pool hook_pool;
-  // workers before io: handlers still queued in io when it is destroyed own
-  // connections whose strands belong to the worker pool.
   asio::thread_pool workers;
-  asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer tick_timer;
   // Connect timeouts and keep-alives: one sweep over `live` four times a
@@ -74,8 +80,19 @@ struct mqtt_server::impl {
   std::unique_ptr<mqtt::broker> brk;
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
+  // The locks of the connections' inboxes and output buffers. A std::mutex
+  // is 40 bytes, so connections share these by address, as Asio's strands
+  // share theirs: each is held for a few instructions and never together
+  // with another, so sharing costs little and cannot deadlock.
+  std::array<std::mutex, 256> link_mutexes;
+  std::mutex& link_mutex(const void* link) {
+    auto h = reinterpret_cast<uintptr_t>(link) * uint64_t{0x9E3779B97F4A7C15};
+    return link_mutexes[h >> 56];
+  }
   std::mutex live_mu;
-  std::list<std::weak_ptr<tcp_link>> live;
+  // A vector, not a list: 16 bytes per connection instead of a 48-byte node.
+  // Entries of closed connections are dropped by the sweep.
+  std::vector<std::weak_ptr<tcp_link>> live;
   bool started = false;
   bool stopped = false;
 };
@@ -83,15 +100,20 @@ struct mqtt_server::impl {
 namespace {
 
 // One client connection. Socket state lives on `strand_` (I/O threads);
-// broker calls on `work_` (worker threads).
+// broker calls run in `drain`, on a worker thread, one drain at a time.
+//
+// Memory: an idle connection costs this object, the broker's connection and
+// session, Asio's descriptor state and one pending wait. So the I/O strand
+// is an io_context::strand, whose implementations come from a fixed pool
+// shared by all connections (asio::strand allocates one per strand; sharing
+// only serializes unrelated connections when io_threads > 1, and their
+// handlers never block), and the worker side needs no strand at all: every
+// event for the broker (packets, keep-alive expiry, close) goes through the
+// inbox, and at most one drain per connection is posted at any time.
 class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
  public:
-  tcp_link(mqtt_server::impl* srv, tcp::socket socket)
-      : srv_(srv),
-        strand_(asio::make_strand(srv->io)),
-        socket_(std::move(socket)),
-        work_(asio::make_strand(srv->workers.get_executor())),
-        decoder_(srv->options.max_packet_size) {}
+  tcp_link(mqtt_server::impl* srv, link_socket socket)
+      : srv_(srv), strand_(srv->io), socket_(std::move(socket)), decoder_(srv->options.max_packet_size) {}
 
   void start() {
     boost::system::error_code ec;
@@ -109,7 +131,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void send(std::string bytes) override {
     bool post = false;
     {
-      std::lock_guard lock(out_mu_);
+      std::lock_guard lock(out_mu());
       if (out_closed_) return;
       if (pending_.size() + writing_size_ + bytes.size() > srv_->options.max_write_queue_bytes) {
         out_closed_ = true;  // a reader this slow is dropped
@@ -215,60 +237,69 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
                        }));
   }
 
-  // Hands decoded packets to the worker strand through the inbox: what
-  // arrives while a batch is being handled (say, waiting for a durable
-  // write) is handled next as one batch, not as many small ones.
+  // Hands decoded packets to the workers through the inbox: what arrives
+  // while a batch is being handled (say, waiting for a durable write) is
+  // handled next as one batch, not as many small ones.
   void deliver(std::vector<packet> packets, std::optional<decode_error> err) {
-    bool post = false;
-    {
-      std::lock_guard lock(out_mu_);
-      if (inbox_.empty()) {
-        inbox_ = std::move(packets);
-      } else {
-        for (packet& p : packets) inbox_.push_back(std::move(p));
-      }
-      if (err && !inbox_err_) inbox_err_ = std::make_unique<decode_error>(std::move(*err));
-      post = !drain_posted_;
-      drain_posted_ = true;
+    std::unique_lock lock(out_mu());
+    if (inbox_.empty()) {
+      inbox_ = std::move(packets);
+    } else {
+      for (packet& p : packets) inbox_.push_back(std::move(p));
     }
-    if (!post) return;
-    auto self = shared_from_this();
-    asio::post(work_, [self] { self->drain(false); });
+    if (err && !inbox_err_) inbox_err_ = std::make_unique<decode_error>(std::move(*err));
+    schedule_drain(lock);
   }
 
-  // On work_: handles what is in the inbox; posts itself again (rather than
-  // looping) when more came meanwhile, so other connections get their turn.
-  // `all`: before transport_closed, everything, in this call.
-  void drain(bool all) {
-    do {
-      std::vector<packet> batch;
-      std::unique_ptr<decode_error> err;
-      {
-        std::lock_guard lock(out_mu_);
-        batch.swap(inbox_);
-        err = std::move(inbox_err_);
-        if (batch.empty() && !err) {
-          if (!all) drain_posted_ = false;
-          return;
-        }
-      }
-      auto conn = conn_;
-      if (!conn) return;
-      conn->handle_batch(batch);
+  // Posts a drain unless one is posted or running (which then sees what
+  // was just added): that is what keeps the broker calls of one connection
+  // sequential without a strand. Under out_mu(), which it releases.
+  void schedule_drain(std::unique_lock<std::mutex>& lock) {
+    bool post = !drain_posted_;
+    drain_posted_ = true;
+    lock.unlock();
+    if (!post) return;
+    auto self = shared_from_this();
+    asio::post(srv_->workers, [self] { self->drain(); });
+  }
+
+  // On a worker, never two at once for one connection (schedule_drain):
+  // handles the inbox, then a keep-alive expiry, then the end of the
+  // transport. Posts itself again (rather than looping) when more came
+  // meanwhile, so other connections get their turn. Once the transport
+  // closed nothing more is delivered, so the batch taken with the close is
+  // the last one and is handled before transport_closed.
+  void drain() {
+    std::vector<packet> batch;
+    std::unique_ptr<decode_error> err;
+    bool expired;
+    bool closed;
+    {
+      std::lock_guard lock(out_mu());
+      batch.swap(inbox_);
+      err = std::move(inbox_err_);
+      expired = std::exchange(expire_pending_, false);
+      closed = close_pending_;
+    }
+    if (auto conn = conn_) {
+      if (!batch.empty()) conn->handle_batch(batch);
       if (err) conn->decode_failed(*err);
       keep_alive_ = conn->keep_alive();
       if (conn->connected()) connected_ = true;
-    } while (all);
-    bool again;
-    {
-      std::lock_guard lock(out_mu_);
-      again = !inbox_.empty() || inbox_err_ != nullptr;
-      if (!again) drain_posted_ = false;
+      if (expired) conn->keep_alive_expired();
+      if (closed) {
+        conn->transport_closed();
+        conn_.reset();  // breaks the link ↔ connection cycle
+      }
     }
-    if (again) {
-      auto self = shared_from_this();
-      asio::post(work_, [self] { self->drain(false); });
+    std::unique_lock lock(out_mu());
+    if (inbox_.empty() && !inbox_err_ && !expire_pending_ && close_pending_ == closed) {
+      drain_posted_ = false;
+      return;
     }
+    lock.unlock();
+    auto self = shared_from_this();
+    asio::post(srv_->workers, [self] { self->drain(); });
   }
 
   // On the strand: writes the pending bytes unless a write is in flight;
@@ -276,7 +307,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void start_write() {
     if (closed_) return;
     {
-      std::lock_guard lock(out_mu_);
+      std::lock_guard lock(out_mu());
       flush_posted_ = false;
       if (write_active_) return;
       writing_.clear();
@@ -292,7 +323,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     asio::async_write(socket_, asio::buffer(writing_),
                       asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t) {
                         {
-                          std::lock_guard lock(self->out_mu_);
+                          std::lock_guard lock(self->out_mu());
                           self->write_active_ = false;
                           self->writing_size_ = 0;
                         }
@@ -329,9 +360,9 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
         self->do_close();
         return;
       }
-      asio::post(self->work_, [self] {
-        if (self->conn_) self->conn_->keep_alive_expired();
-      });
+      std::unique_lock lock(self->out_mu());
+      self->expire_pending_ = true;
+      self->schedule_drain(lock);
     });
   }
 
@@ -339,46 +370,44 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   void do_close() {
     if (closed_) return;
     closed_ = true;
-    {
-      std::lock_guard lock(out_mu_);
-      out_closed_ = true;
-      std::string().swap(pending_);
-    }
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     --srv_->connections;
-    auto self = shared_from_this();
-    asio::post(work_, [self] {
-      self->drain(true);
-      if (self->conn_) self->conn_->transport_closed();
-      self->conn_.reset();  // breaks the link ↔ connection cycle
-    });
+    std::unique_lock lock(out_mu());
+    out_closed_ = true;
+    std::string().swap(pending_);
+    close_pending_ = true;
+    schedule_drain(lock);
   }
 
+  // Guards the inbox and the outgoing bytes (one of the server's shared
+  // mutexes: none per connection).
+  std::mutex& out_mu() const { return srv_->link_mutex(this); }
+
+  // Flags sit together: every byte of padding is paid once per connection.
   mqtt_server::impl* srv_;
-  asio::strand<asio::io_context::executor_type> strand_;
-  tcp::socket socket_;
-  asio::strand<asio::thread_pool::executor_type> work_;
+  asio::io_context::strand strand_;
+  link_socket socket_;
   decoder decoder_;
-  std::shared_ptr<connection> conn_;  // used on work_ only
-  // Decoded packets waiting for work_ (deliver / drain).
-  std::vector<packet> inbox_;                // guarded by out_mu_
-  std::unique_ptr<decode_error> inbox_err_;  // guarded by out_mu_
-  bool drain_posted_ = false;                // guarded by out_mu_
-  // Outgoing bytes (and the inbox above). pending_ fills from any thread
-  // under out_mu_; writing_ is
-  // the buffer of the write in flight (strand only).
-  std::mutex out_mu_;
-  std::string pending_;        // guarded by out_mu_
-  size_t writing_size_ = 0;    // guarded by out_mu_
-  bool write_active_ = false;  // guarded by out_mu_
-  bool flush_posted_ = false;  // guarded by out_mu_
-  bool out_closed_ = false;    // guarded by out_mu_
-  std::atomic<bool> overflow_{false};
+  std::shared_ptr<connection> conn_;  // used in drain only
+  // What waits for drain (deliver, time_out, do_close); under out_mu().
+  std::vector<packet> inbox_;
+  std::unique_ptr<decode_error> inbox_err_;
+  // Outgoing bytes: pending_ fills from any thread under out_mu();
+  // writing_ is the buffer of the write in flight (strand only).
+  std::string pending_;
   std::string writing_;
-  bool closing_ = false;
-  bool closed_ = false;
+  size_t writing_size_ = 0;      // under out_mu()
+  bool expire_pending_ = false;  // under out_mu()
+  bool close_pending_ = false;   // under out_mu()
+  bool drain_posted_ = false;    // under out_mu(); a drain is posted or running
+  bool write_active_ = false;    // under out_mu()
+  bool flush_posted_ = false;    // under out_mu()
+  bool out_closed_ = false;      // under out_mu()
+  bool closing_ = false;         // strand only
+  bool closed_ = false;          // strand only
+  std::atomic<bool> overflow_{false};
   // Read by the sweep on any I/O thread.
   std::atomic<bool> connected_{false};
   std::atomic<bool> timed_out_{false};
@@ -390,7 +419,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
 }  // namespace
 
 void mqtt_server::impl::accept() {
-  acceptor.async_accept(io, [this](boost::system::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(io.get_executor(), [this](boost::system::error_code ec, link_socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       accept();
@@ -423,15 +452,12 @@ void mqtt_server::impl::sweep() {
     std::vector<std::shared_ptr<tcp_link>> due;
     {
       std::lock_guard lock(live_mu);
-      for (auto it = live.begin(); it != live.end();) {
-        auto l = it->lock();
-        if (!l) {
-          it = live.erase(it);
-          continue;
-        }
+      std::erase_if(live, [&](const std::weak_ptr<tcp_link>& w) {
+        auto l = w.lock();
+        if (!l) return true;
         if (l->overdue(now)) due.push_back(std::move(l));
-        ++it;
-      }
+        return false;
+      });
     }
     for (auto& l : due) l->time_out();
     sweep();

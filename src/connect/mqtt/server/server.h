@@ -40,10 +40,10 @@ struct mqtt_server_options {
 // loop per connection feeding the codec, keep-alive timers, and the broker.
 //
 // Threads: `io_threads` run the io_context (sockets, one strand per
-// connection); `worker_threads` run the broker handlers and the hooks, one
-// strand per connection so its packets are handled in order. Packets that
-// arrive while a connection's batch is being handled wait in its inbox and
-// are handled next as one batch; a slow on_publish hook is then called for
+// connection); `worker_threads` run the broker handlers and the hooks, at
+// most one task per connection at a time so its packets are handled in
+// order. Packets that arrive while a connection's batch is being handled
+// wait in its inbox and are handled next as one batch; a slow on_publish hook is then called for
 // that batch's messages on `hook_threads` side by side (see
 // connection::handle_batch). Outgoing packets are appended to one buffer per
 // connection and written with one write at a time (no per-packet write).

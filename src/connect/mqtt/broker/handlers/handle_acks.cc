@@ -9,11 +9,11 @@ namespace liandu::connect::mqtt {
 
 namespace {
 
-std::list<outgoing>::iterator find_inflight(session& s, uint16_t id, outgoing::state st) {
-  for (auto it = s.inflight.begin(); it != s.inflight.end(); ++it) {
+std::list<outgoing>::iterator find_inflight(std::list<outgoing>& inflight, uint16_t id, outgoing::state st) {
+  for (auto it = inflight.begin(); it != inflight.end(); ++it) {
     if (it->packet_id == id && it->st == st) return it;
   }
-  return s.inflight.end();
+  return inflight.end();
 }
 
 }  // namespace
@@ -23,9 +23,11 @@ void connection::handle_puback(const ack_packet& a) {
   auto it = broker_->own_session_locked(this);
   if (it == broker_->sessions_.end()) return;
   session& s = *it->second;
-  auto o = find_inflight(s, a.packet_id, outgoing::state::awaiting_puback);
-  if (o == s.inflight.end()) return;  // late or duplicate: ignored
-  s.inflight.erase(o);
+  if (s.state().inflight.empty()) return;  // nothing sent: late or stray
+  auto& inflight = s.mutable_state().inflight;
+  auto o = find_inflight(inflight, a.packet_id, outgoing::state::awaiting_puback);
+  if (o == inflight.end()) return;  // late or duplicate: ignored
+  inflight.erase(o);
   if (s.expiry_interval) ++broker_->changes_;
   broker_->pump_locked(s);
 }
@@ -35,9 +37,10 @@ void connection::handle_pubrec(const ack_packet& a) {
   auto it = broker_->own_session_locked(this);
   if (it == broker_->sessions_.end()) return;
   session& s = *it->second;
-  auto o = find_inflight(s, a.packet_id, outgoing::state::awaiting_pubrec);
-  if (o == s.inflight.end()) {
-    if (find_inflight(s, a.packet_id, outgoing::state::awaiting_pubcomp) != s.inflight.end()) {
+  auto& inflight = s.mutable_state().inflight;
+  auto o = find_inflight(inflight, a.packet_id, outgoing::state::awaiting_pubrec);
+  if (o == inflight.end()) {
+    if (find_inflight(inflight, a.packet_id, outgoing::state::awaiting_pubcomp) != inflight.end()) {
       send(ack_packet{packet_type::pubrel, a.packet_id, 0, {}});
     } else if (level_ == protocol_v5) {
       send(ack_packet{packet_type::pubrel,
@@ -49,7 +52,7 @@ void connection::handle_pubrec(const ack_packet& a) {
   }
   if (a.reason >= 0x80) {
     // The receiver refused the message: the flow ends here (5.0 4.3.3).
-    s.inflight.erase(o);
+    inflight.erase(o);
     broker_->pump_locked(s);
     return;
   }
@@ -62,9 +65,11 @@ void connection::handle_pubcomp(const ack_packet& a) {
   auto it = broker_->own_session_locked(this);
   if (it == broker_->sessions_.end()) return;
   session& s = *it->second;
-  auto o = find_inflight(s, a.packet_id, outgoing::state::awaiting_pubcomp);
-  if (o == s.inflight.end()) return;
-  s.inflight.erase(o);
+  if (s.state().inflight.empty()) return;  // nothing sent: late or stray
+  auto& inflight = s.mutable_state().inflight;
+  auto o = find_inflight(inflight, a.packet_id, outgoing::state::awaiting_pubcomp);
+  if (o == inflight.end()) return;
+  inflight.erase(o);
   if (s.expiry_interval) ++broker_->changes_;
   broker_->pump_locked(s);
 }
@@ -72,7 +77,8 @@ void connection::handle_pubcomp(const ack_packet& a) {
 void connection::handle_pubrel(const ack_packet& a) {
   std::lock_guard lock(broker_->mu_);
   auto it = broker_->own_session_locked(this);
-  bool known = it != broker_->sessions_.end() && it->second->incoming_qos2.erase(a.packet_id) > 0;
+  bool known = it != broker_->sessions_.end() && !it->second->state().incoming_qos2.empty() &&
+               it->second->mutable_state().incoming_qos2.erase(a.packet_id) > 0;
   uint8_t rc =
       known || level_ != protocol_v5 ? 0 : static_cast<uint8_t>(reason_code::packet_identifier_not_found);
   send(ack_packet{packet_type::pubcomp, a.packet_id, rc, {}});

@@ -90,7 +90,6 @@ void connection::handle_connect(connect_packet& c) {
     s = broker_->sessions_[client_id_];
   } else {
     s = std::make_shared<session>();
-    s->client_id = client_id_;
     broker_->sessions_[client_id_] = s;
   }
   s->level = level_;

@@ -49,11 +49,16 @@ std::optional<std::pair<reason_code, const char*>> connection::check_publish(pub
       return std::pair{reason_code::topic_alias_invalid, "topic alias out of range"};
     }
     if (!p.topic.empty()) {
-      aliases_[static_cast<uint16_t>(*alias)] = p.topic;
+      if (!aliases_) aliases_ = std::make_unique<std::map<uint16_t, std::string>>();
+      (*aliases_)[static_cast<uint16_t>(*alias)] = p.topic;
     } else {
-      auto it = aliases_.find(static_cast<uint16_t>(*alias));
-      if (it == aliases_.end()) return std::pair{reason_code::protocol_error, "unknown topic alias"};
-      p.topic = it->second;
+      const std::string* topic = nullptr;
+      if (aliases_) {
+        auto it = aliases_->find(static_cast<uint16_t>(*alias));
+        if (it != aliases_->end()) topic = &it->second;
+      }
+      if (!topic) return std::pair{reason_code::protocol_error, "unknown topic alias"};
+      p.topic = *topic;
     }
     p.props.remove(property_id::topic_alias);
   }
@@ -115,7 +120,7 @@ void connection::finish_publish(publish_packet& p, const status& st) {
     send(ack_packet{packet_type::puback, p.packet_id, 0, {}});
   } else if (p.qos == 2) {
     auto it = broker_->own_session_locked(this);
-    if (it != broker_->sessions_.end()) it->second->incoming_qos2.insert(p.packet_id);
+    if (it != broker_->sessions_.end()) it->second->mutable_state().incoming_qos2.insert(p.packet_id);
     send(ack_packet{packet_type::pubrec, p.packet_id, 0, {}});
   }
 }
@@ -132,8 +137,9 @@ void connection::handle_publish(publish_packet& p) {
       std::lock_guard lock(broker_->mu_);
       auto it = broker_->own_session_locked(this);
       if (it == broker_->sessions_.end()) return;
-      duplicate = it->second->incoming_qos2.count(p.packet_id) > 0;
-      over = !duplicate && it->second->incoming_qos2.size() >= broker_->config_.receive_maximum;
+      const std::set<uint16_t>& pending = it->second->state().incoming_qos2;
+      duplicate = pending.count(p.packet_id) > 0;
+      over = !duplicate && pending.size() >= broker_->config_.receive_maximum;
     }
     if (duplicate) {
       send(ack_packet{packet_type::pubrec, p.packet_id, 0, {}});

@@ -41,7 +41,7 @@ void connection::handle_subscribe(const subscribe_packet& sp) {
     e.options = sub;
     e.subscription_id = sub_id;
     bool fresh = broker_->tree_.insert(client_id_, e);
-    s.subscriptions[sub.filter] = e;
+    s.mutable_state().subscriptions[sub.filter] = e;
     if (s.expiry_interval) ++broker_->changes_;
     ack.reasons.push_back(sub.qos);
     added.emplace_back(std::move(e), fresh);
@@ -65,7 +65,7 @@ void connection::handle_unsubscribe(const unsubscribe_packet& u) {
   ack.packet_id = u.packet_id;
   for (const std::string& f : u.filters) {
     bool existed = broker_->tree_.erase(client_id_, f);
-    s.subscriptions.erase(f);
+    if (!s.state().subscriptions.empty()) s.mutable_state().subscriptions.erase(f);
     if (s.expiry_interval) ++broker_->changes_;
     ack.reasons.push_back(existed ? 0 : static_cast<uint8_t>(reason_code::no_subscription_existed));
   }
