@@ -12,6 +12,7 @@
 #include "storage/block/block_writer.h"
 #include "storage/fs/file_util.h"
 #include "storage/head/head.h"
+#include "storage/head/sharded_appender.h"
 #include "storage/index/series_index.h"
 #include "storage/wal/wal_writer.h"
 
@@ -225,16 +226,30 @@ status engine::load() {
   if (!w.ok()) return w.error();
   wal_ = std::move(w).value();
   wal::replay_report report;
-  LIANDU_RETURN_IF_ERROR(wal_->replay(
-      [&](wal::record_type t, std::string_view payload) { replay_record(static_cast<uint8_t>(t), payload); },
-      report));
+  {
+    // Records are decoded here and their values appended to the heads on
+    // one thread per core; each segment is finished before its mapping goes.
+    head::sharded_appender appender(std::max(1u, std::thread::hardware_concurrency()));
+    LIANDU_RETURN_IF_ERROR(wal_->replay(
+        [&](wal::record_type t, std::string_view payload) {
+          replay_record(static_cast<uint8_t>(t), payload, appender);
+        },
+        report, [&] { appender.finish(); }));
+  }
+  size_t replayed_head_bytes = 0;
+  for (const auto& [_, db] : dbs_) {
+    for (const auto& [_, rp] : db->rps) {
+      for (const auto& [_, p] : rp.partitions) replayed_head_bytes += p->active.memory_bytes();
+    }
+  }
+  head_bytes_ = replayed_head_bytes;
   recovery_.wal_records = report.records;
   for (auto& m : report.messages) recovery_.messages.push_back(std::move(m));
   for (const auto& [_, db] : dbs_) recovery_.series += db->index.series_count();
   return {};
 }
 
-void engine::replay_record(uint8_t type, std::string_view payload) {
+void engine::replay_record(uint8_t type, std::string_view payload, head::sharded_appender& appender) {
   if (type == static_cast<uint8_t>(wal::record_type::write)) {
     batch_reader r(payload);
     if (!r.header_status().ok()) {
@@ -246,7 +261,8 @@ void engine::replay_record(uint8_t type, std::string_view payload) {
     auto rit = db->rps.find(r.rp().empty() ? std::string_view(db->default_rp) : r.rp());
     if (rit == db->rps.end()) return;
     size_t points = 0, values = 0;
-    apply_batch_locked(*db, rit->second, payload, r.header_bytes(), nullptr, nullptr, false, points, values);
+    apply_batch_locked(*db, rit->second, payload, r.header_bytes(), nullptr, nullptr, false, points, values,
+                       &appender);
     recovery_.points += points;
   } else if (type == static_cast<uint8_t>(wal::record_type::delete_)) {
     std::string_view in = payload;
@@ -256,6 +272,7 @@ void engine::replay_record(uint8_t type, std::string_view payload) {
       return;
     database* db = find_db_locked(dbname);
     if (db == nullptr) return;
+    appender.finish();  // the delete applies to every value before it
     std::vector<uint32_t> ids;
     for (uint64_t i = 0; i < n; ++i) {
       std::string_view key;
@@ -391,7 +408,7 @@ status engine::drop_retention_policy(std::string_view name, std::string_view rpn
 void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
                                 std::vector<rejected_point>* rejected,
                                 std::vector<std::pair<size_t, size_t>>* keep, bool enforce_limits,
-                                size_t& points, size_t& values) {
+                                size_t& points, size_t& values, head::sharded_appender* appender) {
   batch_reader r(payload);
   batch_point p;
   std::string measurement;
@@ -468,7 +485,11 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
       part = slot;
       head_before = part->active.memory_bytes();
     }
-    for (const auto& f : p.fields) part->active.append(id, f.key, f.value, p.time);
+    if (appender != nullptr) {
+      for (const auto& f : p.fields) appender->add(part->active, id, f.key, f.value, p.time);
+    } else {
+      for (const auto& f : p.fields) part->active.append(id, f.key, f.value, p.time);
+    }
     ++points;
     values += p.fields.size();
     if (keep != nullptr) keep->emplace_back(p.offset, p.end);

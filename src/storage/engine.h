@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +18,10 @@
 #include "storage/column.h"
 #include "storage/write_batch.h"
 
+namespace liandu::storage::head {
+class sharded_appender;
+}
+
 namespace liandu::storage {
 
 namespace wal {
@@ -30,8 +34,8 @@ struct engine_options {
   size_t head_memory_limit = 512ull << 20;  // writes answer limit_exceeded above this
   size_t max_series_per_database = 1000000;
   uint64_t wal_segment_bytes = 64ull << 20;
-  size_t compact_after_blocks = 8;          // a partition with more blocks is compacted
-  bool background = true;                   // background checkpoint and retention thread
+  size_t compact_after_blocks = 8;  // a partition with more blocks is compacted
+  bool background = true;           // background checkpoint and retention thread
   int64_t background_interval_ms = 1000;
 };
 
@@ -51,7 +55,7 @@ struct rejected_point {
 };
 
 struct write_result {
-  status st;                       // not ok: nothing was written (database not found, over budget, ...)
+  status st;  // not ok: nothing was written (database not found, over budget, ...)
   size_t points_written = 0;
   std::vector<rejected_point> rejected;  // points refused while the others were written
 };
@@ -64,7 +68,7 @@ struct series_ref {
 struct engine_stats {
   uint64_t points_written = 0;
   uint64_t values_written = 0;
-  uint64_t bytes_written = 0;     // batch bytes accepted
+  uint64_t bytes_written = 0;  // batch bytes accepted
   uint64_t wal_fsyncs = 0;
   uint64_t wal_fsync_nanos = 0;
   uint64_t wal_bytes = 0;
@@ -106,7 +110,8 @@ class engine {
   bool has_database(std::string_view db) const;
   status create_database(std::string_view db, const retention_policy* rp = nullptr);
   status drop_database(std::string_view db);
-  result<std::vector<std::pair<retention_policy, bool /*default*/>>> retention_policies(std::string_view db) const;
+  result<std::vector<std::pair<retention_policy, bool /*default*/>>> retention_policies(
+      std::string_view db) const;
   status create_retention_policy(std::string_view db, const retention_policy& rp, bool make_default);
   status alter_retention_policy(std::string_view db, const retention_policy& rp, bool make_default);
   status drop_retention_policy(std::string_view db, std::string_view rp);
@@ -126,13 +131,13 @@ class engine {
 
   // --- index ---
   result<std::vector<std::string>> measurements(std::string_view db) const;
-  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(std::string_view db,
-                                                                          std::string_view measurement) const;
+  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(
+      std::string_view db, std::string_view measurement) const;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) const;
   result<std::vector<series_ref>> series(std::string_view db, std::string_view measurement) const;
   result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> tag_values(std::string_view db,
-                                                                             std::string_view measurement,
-                                                                             std::string_view key) const;
+                                                                                std::string_view measurement,
+                                                                                std::string_view key) const;
 
   // --- reads ---
   // One field of one series in [min_time, max_time], sorted by time, one
@@ -141,11 +146,12 @@ class engine {
               int64_t min_time, int64_t max_time, column& out) const;
 
   // --- deletes (durable on return) ---
-  status delete_series(std::string_view db, const std::vector<uint32_t>& ids, int64_t min_time, int64_t max_time);
+  status delete_series(std::string_view db, const std::vector<uint32_t>& ids, int64_t min_time,
+                       int64_t max_time);
   status drop_measurement(std::string_view db, std::string_view measurement);
 
   // --- maintenance ---
-  status checkpoint();                  // flush every head to blocks, truncate the WAL
+  status checkpoint();  // flush every head to blocks, truncate the WAL
   status enforce_retention(int64_t now_ns);
   engine_stats stats() const;
   size_t head_bytes() const;
@@ -160,9 +166,11 @@ class engine {
   status save_meta_locked();
   void apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
                           std::vector<rejected_point>* rejected, std::vector<std::pair<size_t, size_t>>* keep,
-                          bool enforce_limits, size_t& points, size_t& values);
-  void apply_delete_locked(database& db, const std::vector<uint32_t>& ids, int64_t min_time, int64_t max_time);
-  void replay_record(uint8_t type, std::string_view payload);
+                          bool enforce_limits, size_t& points, size_t& values,
+                          head::sharded_appender* appender = nullptr);
+  void apply_delete_locked(database& db, const std::vector<uint32_t>& ids, int64_t min_time,
+                           int64_t max_time);
+  void replay_record(uint8_t type, std::string_view payload, head::sharded_appender& appender);
   status compact(const std::shared_ptr<partition>& p, const std::shared_ptr<database>& db);
   void background_loop();
   database* find_db_locked(std::string_view db) const;

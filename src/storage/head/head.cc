@@ -16,7 +16,7 @@ const column* series_head::find(std::string_view field) const {
   return nullptr;
 }
 
-series_head* head::slot(uint32_t series) {
+series_head& head::slot(uint32_t series) {
   size_t p = series / page_slots;
   if (p >= pages_.size()) {
     bytes_ += (p + 1 - pages_.size()) * sizeof(std::unique_ptr<page>);
@@ -26,7 +26,7 @@ series_head* head::slot(uint32_t series) {
     pages_[p] = std::make_unique<page>();
     bytes_ += sizeof(page);
   }
-  return &(*pages_[p])[series % page_slots];
+  return (*pages_[p])[series % page_slots];
 }
 
 const series_head* head::find_series(uint32_t series) const {
@@ -36,20 +36,27 @@ const series_head* head::find_series(uint32_t series) const {
   return s.fields.empty() ? nullptr : &s;
 }
 
-void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
-  series_head* s = slot(series);
-  column* col = s->find(field);
+size_t head::append_to(series_head& s, std::string_view field, const model::field_value_view& v, int64_t time,
+                       bool& new_series) {
+  size_t bytes = 16;
+  column* col = s.find(field);
   if (col == nullptr) {
-    if (s->fields.empty()) ++series_count_;
-    s->fields.emplace_back(std::string(field), column{});
-    col = &s->fields.back().second;
+    new_series = s.fields.empty();
+    s.fields.emplace_back(std::string(field), column{});
+    col = &s.fields.back().second;
     col->type = model::type_of(v);
-    bytes_ += sizeof(column) + field.size() + 32;
+    bytes += sizeof(column) + field.size() + 32;
   }
   col->times.push_back(time);
   col->append_value(v);
-  bytes_ += 16;
-  if (v.index() == 4) bytes_ += std::get<4>(v).size() + 16;
+  if (v.index() == 4) bytes += std::get<4>(v).size() + 16;
+  return bytes;
+}
+
+void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
+  bool new_series = false;
+  bytes_ += append_to(slot(series), field, v, time, new_series);
+  series_count_ += new_series;
   ++values_;
 }
 
@@ -60,7 +67,7 @@ const column* head::find(uint32_t series, std::string_view field) const {
 
 void head::delete_range(uint32_t series, int64_t min_time, int64_t max_time) {
   if (find_series(series) == nullptr) return;
-  for (auto& [name, col] : slot(series)->fields) {
+  for (auto& [name, col] : slot(series).fields) {
     column kept;
     kept.type = col.type;
     for (size_t i = 0; i < col.size(); ++i) {

@@ -40,6 +40,20 @@ class head {
   // Removes points of a series in [min_time, max_time].
   void delete_range(uint32_t series, int64_t min_time, int64_t max_time);
 
+  // For appliers that fill disjoint series of one head on several threads
+  // (WAL replay, sharded_appender): slot() finds or makes a series' slot
+  // (one thread: it may grow the page table; slots never move), append_to
+  // fills a slot without touching the head's totals and returns the bytes it
+  // added, and add_totals folds what the appliers counted back in.
+  series_head& slot(uint32_t series);
+  static size_t append_to(series_head& s, std::string_view field, const model::field_value_view& v,
+                          int64_t time, bool& new_series);
+  void add_totals(size_t bytes, size_t values, size_t series) {
+    bytes_ += bytes;
+    values_ += values;
+    series_count_ += series;
+  }
+
   bool empty() const { return series_count_ == 0; }
   size_t series_count() const { return series_count_; }
   size_t memory_bytes() const { return bytes_; }
@@ -60,7 +74,6 @@ class head {
   static constexpr size_t page_slots = 256;
   using page = std::array<series_head, page_slots>;
 
-  series_head* slot(uint32_t series);  // creates the page
   const series_head* find_series(uint32_t series) const;
 
   std::vector<std::unique_ptr<page>> pages_;

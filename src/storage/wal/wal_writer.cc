@@ -46,7 +46,7 @@ status writer::open_segment(uint64_t id) {
   return {};
 }
 
-status writer::replay(const record_fn& fn, replay_report& total) {
+status writer::replay(const record_fn& fn, replay_report& total, const std::function<void()>& segment_done) {
   if (segment_id_ == 0) return open_segment(1);
   for (uint64_t id = first_segment_; id <= segment_id_; ++id) {
     std::string path = segment_path(id);
@@ -56,6 +56,7 @@ status writer::replay(const record_fn& fn, replay_report& total) {
     char name[32];
     std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(id));
     replay_report r = read_segment(data.data(), name, fn);
+    if (segment_done) segment_done();
     total.records += r.records;
     total.corrupt_records += r.corrupt_records;
     total.skipped_bytes += r.skipped_bytes;

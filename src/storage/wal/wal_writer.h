@@ -36,7 +36,9 @@ class writer {
 
   // Replays every segment in order and truncates a torn tail of the last one,
   // so new records follow the last good one. Call once, before append().
-  status replay(const record_fn& fn, replay_report& report);
+  // The payloads passed to fn point into the segment's mapping: they stay
+  // valid until segment_done (if given) has returned for their segment.
+  status replay(const record_fn& fn, replay_report& report, const std::function<void()>& segment_done = {});
 
   uint64_t append(record_type type, std::string_view payload);
   void sync(uint64_t seq);
