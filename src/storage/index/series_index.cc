@@ -91,13 +91,11 @@ status series_index::open(const std::string& dir) {
 }
 
 uint32_t series_index::find(std::string_view key) const {
-  auto it = ids_.find(key);
-  return it == ids_.end() ? 0 : it->second;
+  return ids_.find(key, [this](uint32_t id) { return key_of(id); });
 }
 
 uint32_t series_index::find_or_create(std::string_view key) {
-  auto it = ids_.find(key);
-  if (it != ids_.end()) return it->second;
+  if (uint32_t found = find(key); found != 0) return found;
   uint32_t id = static_cast<uint32_t>(keys_.size() + 1);
   add(key, id);
   put_record(pending_log_, record_add, id, key);
@@ -119,7 +117,7 @@ uint32_t series_index::add(std::string_view key, uint32_t id) {
     midx = static_cast<uint16_t>(mit - measurement_names_.begin());
   }
   measurement_of_.push_back(midx);
-  ids_.emplace(std::string_view(keys_.back()), id);
+  if (find(keys_.back()) == 0) ids_.insert(keys_.back(), id);  // a repeated log record keeps the first id
   auto& mp = postings_[measurement];
   mp.all.add(id);
   for (const auto& t : tags) {
@@ -158,7 +156,7 @@ void series_index::remove_from_postings(uint32_t id) {
 void series_index::drop(uint32_t id) {
   if (!alive(id)) return;
   remove_from_postings(id);
-  ids_.erase(std::string_view(keys_[id - 1]));
+  ids_.erase(keys_[id - 1], [this](uint32_t i) { return key_of(i); });
   alive_[id - 1] = false;
   --live_;
   put_record(pending_log_, record_drop, id, {});
@@ -184,8 +182,8 @@ std::vector<std::string> series_index::tag_keys(std::string_view measurement) co
   return out;
 }
 
-std::vector<std::pair<std::string, std::vector<uint32_t>>> series_index::tag_values(std::string_view measurement,
-                                                                                   std::string_view key) const {
+std::vector<std::pair<std::string, std::vector<uint32_t>>> series_index::tag_values(
+    std::string_view measurement, std::string_view key) const {
   std::vector<std::pair<std::string, std::vector<uint32_t>>> out;
   auto it = postings_.find(measurement);
   if (it == postings_.end()) return out;
@@ -211,7 +209,7 @@ status series_index::write_log(std::string_view records) {
 size_t series_index::memory_bytes() const {
   size_t b = 0;
   for (const auto& k : keys_) b += sizeof(std::string) + (k.size() > 15 ? k.size() + 1 : 0);
-  b += ids_.size() * (sizeof(std::string_view) + sizeof(uint32_t) + 16) + ids_.bucket_count() * sizeof(void*);
+  b += ids_.memory_bytes();
   b += alive_.size() / 8 + measurement_of_.size() * sizeof(uint16_t);
   for (const auto& [m, mp] : postings_) {
     b += mp.all.bytes();

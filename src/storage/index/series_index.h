@@ -12,6 +12,7 @@
 #include "base/result.h"
 #include "model/point.h"
 #include "storage/fs/file_util.h"
+#include "storage/index/key_table.h"
 
 struct roaring_bitmap_s;
 
@@ -89,7 +90,7 @@ class series_index {
   std::vector<bool> alive_;
   std::vector<uint16_t> measurement_of_;  // id - 1 -> index into measurement_names_
   std::vector<std::string> measurement_names_;
-  std::unordered_map<std::string_view, uint32_t> ids_;
+  key_table ids_;  // key -> id of the live series
   std::map<std::string, measurement_postings, std::less<>> postings_;
   size_t live_ = 0;
 
