@@ -431,6 +431,7 @@ size_t engine::rule_count() const { return rules_.size(); }
 
 void engine::rebuild_index() {
   by_measurement_.clear();
+  series_.clear();
   std::vector<compiled_rule*> all;
   for (auto& [id, cr] : rules_) all.push_back(cr.get());
   // Deterministic order of evaluation (and so of events) within a point.
@@ -489,6 +490,26 @@ void engine::process(const model::point& p) {
 void engine::process(std::string_view measurement, std::span<const model::tag> tags,
                      std::span<const model::field_view> fields, int64_t time) {
   ++stats_.points;
+  scratch_targets_.clear();
+  resolve(measurement, tags, scratch_targets_);
+  apply(scratch_targets_, fields, time);
+}
+
+void engine::process_series(std::string_view series_key, std::span<const model::field_view> fields,
+                            int64_t time) {
+  auto it = series_.find(series_key);
+  if (it == series_.end()) {
+    if (!model::parse_series_key(series_key, series_measurement_, series_tags_)) return;
+    if (series_.size() >= max_cached_series) series_.clear();
+    it = series_.emplace(std::string(series_key), std::vector<target>{}).first;
+    resolve(series_measurement_, series_tags_, it->second);
+  }
+  ++stats_.points;
+  apply(it->second, fields, time);
+}
+
+void engine::resolve(std::string_view measurement, std::span<const model::tag> tags,
+                     std::vector<target>& out) {
   auto it = by_measurement_.find(measurement);
   if (it == by_measurement_.end()) return;
   const measurement_rules& m = it->second;
@@ -516,21 +537,34 @@ void engine::process(std::string_view measurement, std::span<const model::tag> t
     }
     auto git = cr->groups.find(id);
     if (git == cr->groups.end()) {
+      // No room: the group is not created now, and cannot be later while
+      // the rule lives (groups are never erased), so null stays right.
       if (cr->groups.size() >= max_groups_per_rule) {
-        ++stats_.dropped_groups;
+        out.push_back({cr, nullptr});
         continue;
       }
       std::vector<model::tag> group_tags;
       for (const auto& key : cr->def.group_by) group_tags.push_back({key, std::string(find_tag(tags, key))});
       git = cr->groups.emplace(id, cr->make_group(std::move(group_tags))).first;
     }
-    group_state& g = git->second;
+    out.push_back({cr, &git->second});
+  }
+}
+
+void engine::apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time) {
+  for (const target& t : targets) {
+    if (!t.group) {
+      ++stats_.dropped_groups;
+      continue;
+    }
+    compiled_rule& cr = *t.rule;
+    group_state& g = *t.group;
     ++stats_.evaluations;
-    for (size_t i = 0; i < cr->leaves.size(); ++i) {
-      const condition& c = cr->leaves[i];
+    for (size_t i = 0; i < cr.leaves.size(); ++i) {
+      const condition& c = cr.leaves[i];
       update_leaf(c, g.leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
     }
-    evaluate(*cr, g, time);
+    evaluate(cr, g, time);
   }
 }
 
@@ -830,6 +864,7 @@ status engine::deserialize_state(std::string_view text) {
       out.push_back({&cr, std::move(key), std::move(g)});
     }
   }
+  series_.clear();  // a restored group may be one a series had no room for
   for (auto& r : out) r.cr->groups.insert_or_assign(r.key, std::move(r.g));
   next_alert_id_ = std::max(next_alert_id_, j["next_alert_id"].get<uint64_t>());
   return status();

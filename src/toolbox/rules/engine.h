@@ -69,6 +69,14 @@ class engine {
   // The stream's form: field values point into the caller's batch.
   void process(std::string_view measurement, std::span<const model::tag> tags,
                std::span<const model::field_view> fields, int64_t time);
+  // The durable stream's form: the point's canonical series key (measurement
+  // and sorted tags, escaped, as in a write batch). What a series meets — its
+  // rules and their groups — is worked out on the series' first point and
+  // kept, so the next points of the series cost one hash lookup instead of
+  // parsing the key, the index lookups, the tag filters and the group key.
+  // The same events in the same order as process() with the key's parts.
+  // A key that does not parse is skipped (not counted).
+  void process_series(std::string_view series_key, std::span<const model::field_view> fields, int64_t time);
   void tick(int64_t now);
 
   // Acknowledges the firing alert of (rule, group); group holds the group-by
@@ -96,12 +104,27 @@ class engine {
 
   // A rule grouped by a tag of unbounded cardinality stops creating groups here.
   static constexpr size_t max_groups_per_rule = 100'000;
+  // process_series() forgets the series it knows when it has seen this many
+  // (and starts over): bounds memory under series churn.
+  static constexpr size_t max_cached_series = 1'000'000;
 
   struct compiled_rule;
   struct group_state;
 
  private:
   void rebuild_index();
+  // A (rule, group) pair a series meets, in rank order; group is null when
+  // the rule had no room for the series' group (max_groups_per_rule).
+  struct target {
+    compiled_rule* rule;
+    group_state* group;
+  };
+  // Appends the targets of a point with these tags, creating the groups.
+  // Valid until the rules change (rebuild_index) or groups are restored
+  // (deserialize_state): groups live in node-based maps and are only ever
+  // erased with their rule.
+  void resolve(std::string_view measurement, std::span<const model::tag> tags, std::vector<target>& out);
+  void apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time);
   void evaluate(compiled_rule& cr, group_state& g, int64_t time);
   void transition(compiled_rule& cr, group_state& g, alert_state to, int64_t time, double value,
                   std::string_view why = {});
@@ -136,8 +159,14 @@ class engine {
   std::vector<std::vector<std::string>> signatures_;
   std::vector<std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>>> group_ids_;
   uint32_t next_group_id_ = 0;
-  std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in process(): (signature, group id)
+  std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in resolve(): (signature, group id)
   std::string scratch_key_;
+  std::vector<target> scratch_targets_;  // in process()
+  // process_series(): the targets of each series key seen since the rules
+  // last changed. Empty for series no rule meets (the cheap reject).
+  std::unordered_map<std::string, std::vector<target>, string_hash, std::equal_to<>> series_;
+  std::string series_measurement_;       // in process_series(), on a miss
+  std::vector<model::tag> series_tags_;  // in process_series(), on a miss
 };
 
 }  // namespace liandu::toolbox::rules

@@ -163,12 +163,7 @@ void rules_service::loop() {
         auto it = engines_.find(reader.db());
         if (it != engines_.end()) {
           storage::batch_point p;
-          std::string measurement;
-          std::vector<model::tag> tags;
-          while (reader.next(p)) {
-            if (!model::parse_series_key(p.series_key, measurement, tags)) continue;
-            it->second.engine->process(measurement, tags, p.fields, p.time);
-          }
+          while (reader.next(p)) it->second.engine->process_series(p.series_key, p.fields, p.time);
         }
       }
       auto now = std::chrono::steady_clock::now();
