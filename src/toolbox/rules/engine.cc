@@ -4,6 +4,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <regex>
 #include <tuple>
@@ -40,6 +41,12 @@ class sample_ring {
     --size_;
   }
   void pop_back() { --size_; }
+  // The oldest sample (evicted first) and the slot the next one goes to.
+  void prefetch() const {
+    if (buf_.empty()) return;
+    __builtin_prefetch(&buf_[head_]);
+    __builtin_prefetch(&buf_[(head_ + size_) & (buf_.size() - 1)]);
+  }
   void emplace_back(int64_t t, double v) {
     if (size_ == buf_.size()) grow();
     buf_[(head_ + size_) & (buf_.size() - 1)] = {t, v};
@@ -72,6 +79,8 @@ struct leaf_state {
   int64_t since = no_time;
   std::unique_ptr<anomaly::detector> detector;
 };
+
+inline void prefetch(const void* p) { __builtin_prefetch(p); }
 
 bool is_open(alert_state s) {
   return s == alert_state::pending || s == alert_state::firing || s == alert_state::acknowledged;
@@ -138,6 +147,26 @@ struct engine::group_state {
   std::string user;
   std::string comment;
 };
+
+namespace {
+
+// process_series() prefetches a group's state in three steps, a few points
+// ahead: the group, then its leaves (whose address is in the group), then
+// what the leaves point to (whose addresses are in the leaves).
+void prefetch_leaves(const engine::group_state& g) {
+  const char* p = reinterpret_cast<const char*>(g.leaves.data());
+  prefetch(p);
+  prefetch(p + 64);
+}
+
+void prefetch_leaf_data(const engine::group_state& g) {
+  for (const leaf_state& ls : g.leaves) {
+    ls.window.prefetch();
+    if (ls.detector) prefetch(ls.detector.get());
+  }
+}
+
+}  // namespace
 
 struct engine::compiled_rule {
   rule def;
@@ -431,7 +460,7 @@ size_t engine::rule_count() const { return rules_.size(); }
 
 void engine::rebuild_index() {
   by_measurement_.clear();
-  series_.clear();
+  clear_series();
   std::vector<compiled_rule*> all;
   for (auto& [id, cr] : rules_) all.push_back(cr.get());
   // Deterministic order of evaluation (and so of events) within a point.
@@ -495,17 +524,141 @@ void engine::process(std::string_view measurement, std::span<const model::tag> t
   apply(scratch_targets_, fields, time);
 }
 
+namespace {
+
+// A fast 64-bit hash of a series key (8 bytes a step; the keys are tens of
+// bytes and hashed once per point).
+uint64_t hash_key(std::string_view k) {
+  constexpr uint64_t m = 0x9e3779b97f4a7c15ull;
+  uint64_t h = k.size() * m;
+  size_t i = 0;
+  for (; i + 8 <= k.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, k.data() + i, 8);
+    h = (h ^ w) * m;
+    h ^= h >> 29;
+  }
+  if (i < k.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, k.data() + i, k.size() - i);
+    h = (h ^ w) * m;
+  }
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+}  // namespace
+
+void engine::clear_series() {
+  series_slots_.clear();
+  series_entries_.clear();
+  series_keys_.clear();
+  series_targets_.clear();
+}
+
+uint32_t engine::find_series(std::string_view key, uint64_t hash) {
+  const size_t mask = series_slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    series_slot& s = series_slots_[i];
+    if (s.entry == empty_slot) break;
+    if (s.hash != hash) continue;
+    const series_entry& e = series_entries_[s.entry];
+    if (std::string_view(series_keys_).substr(e.key_offset, e.key_size) == key) return s.entry;
+  }
+  // New: resolve it, and keep the table at most half full.
+  series_entry e{static_cast<uint32_t>(series_keys_.size()), static_cast<uint32_t>(key.size()),
+                 static_cast<uint32_t>(series_targets_.size()), 0, false};
+  series_keys_.append(key);
+  if (model::parse_series_key(key, series_measurement_, series_tags_)) {
+    e.parsed = true;
+    resolve(series_measurement_, series_tags_, series_targets_);
+    e.count = static_cast<uint32_t>(series_targets_.size() - e.first);
+  }
+  uint32_t id = static_cast<uint32_t>(series_entries_.size());
+  series_entries_.push_back(e);
+  if (series_entries_.size() * 2 > series_slots_.size()) {
+    std::vector<series_slot> old(std::max<size_t>(1024, series_slots_.size() * 2), {0, empty_slot});
+    old.swap(series_slots_);
+    const size_t m = series_slots_.size() - 1;
+    for (const series_slot& s : old) {
+      if (s.entry == empty_slot) continue;
+      size_t i = s.hash & m;
+      while (series_slots_[i].entry != empty_slot) i = (i + 1) & m;
+      series_slots_[i] = s;
+    }
+    uint64_t h = hash;
+    size_t i = h & m;
+    while (series_slots_[i].entry != empty_slot) i = (i + 1) & m;
+    series_slots_[i] = {hash, id};
+    return id;
+  }
+  size_t i = hash & mask;
+  while (series_slots_[i].entry != empty_slot) i = (i + 1) & mask;
+  series_slots_[i] = {hash, id};
+  return id;
+}
+
 void engine::process_series(std::string_view series_key, std::span<const model::field_view> fields,
                             int64_t time) {
-  auto it = series_.find(series_key);
-  if (it == series_.end()) {
-    if (!model::parse_series_key(series_key, series_measurement_, series_tags_)) return;
-    if (series_.size() >= max_cached_series) series_.clear();
-    it = series_.emplace(std::string(series_key), std::vector<target>{}).first;
-    resolve(series_measurement_, series_tags_, it->second);
+  series_point p{series_key, time, fields};
+  process_series(std::span<const series_point>(&p, 1));
+}
+
+void engine::process_series(std::span<const series_point> points) {
+  const size_t n = points.size();
+  // Between batches only: entries must not move while a batch is under way.
+  if (series_entries_.size() >= max_cached_series) clear_series();
+  if (series_slots_.empty()) series_slots_.assign(1024, {0, empty_slot});
+  batch_hashes_.resize(n);
+  batch_entries_.resize(n);
+  for (size_t i = 0; i < n; ++i) batch_hashes_[i] = hash_key(points[i].series_key);
+  // Look up every point's series, prefetching the slot 8 points ahead and
+  // the key of the entry it holds 4 ahead. Resolving a new series creates
+  // its groups now, before the points ahead are evaluated: creating a group
+  // raises no event, and a group is created by its series' first point
+  // either way.
+  constexpr size_t slot_ahead = 8, key_ahead = 4;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + slot_ahead < n)
+      prefetch(&series_slots_[batch_hashes_[i + slot_ahead] & (series_slots_.size() - 1)]);
+    if (i + key_ahead < n) {
+      const series_slot& s = series_slots_[batch_hashes_[i + key_ahead] & (series_slots_.size() - 1)];
+      if (s.entry != empty_slot) {
+        prefetch(&series_entries_[s.entry]);
+        prefetch(series_keys_.data() + series_entries_[s.entry].key_offset);
+      }
+    }
+    batch_entries_[i] = find_series(points[i].series_key, batch_hashes_[i]);
   }
-  ++stats_.points;
-  apply(it->second, fields, time);
+  // Evaluate in order, prefetching the group states 6 points ahead, their
+  // leaf states 3 ahead and the leaves' windows and detectors 1 ahead.
+  constexpr size_t group_ahead = 6, leaf_ahead = 3, data_ahead = 1;
+  auto targets_of = [&](size_t i) {
+    const series_entry& e = series_entries_[batch_entries_[i]];
+    return std::span<const target>(series_targets_.data() + e.first, e.count);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (i + group_ahead < n) {
+      for (const target& t : targets_of(i + group_ahead)) {
+        if (t.group) prefetch(t.group);
+      }
+    }
+    if (i + leaf_ahead < n) {
+      for (const target& t : targets_of(i + leaf_ahead)) {
+        if (t.group) prefetch_leaves(*t.group);
+      }
+    }
+    if (i + data_ahead < n) {
+      for (const target& t : targets_of(i + data_ahead)) {
+        if (t.group) prefetch_leaf_data(*t.group);
+      }
+    }
+    if (!series_entries_[batch_entries_[i]].parsed) continue;
+    ++stats_.points;
+    apply(targets_of(i), points[i].fields, points[i].time);
+  }
 }
 
 void engine::resolve(std::string_view measurement, std::span<const model::tag> tags,
@@ -864,7 +1017,7 @@ status engine::deserialize_state(std::string_view text) {
       out.push_back({&cr, std::move(key), std::move(g)});
     }
   }
-  series_.clear();  // a restored group may be one a series had no room for
+  clear_series();  // a restored group may be one a series had no room for
   for (auto& r : out) r.cr->groups.insert_or_assign(r.key, std::move(r.g));
   next_alert_id_ = std::max(next_alert_id_, j["next_alert_id"].get<uint64_t>());
   return status();

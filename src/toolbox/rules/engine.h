@@ -69,13 +69,23 @@ class engine {
   // The stream's form: field values point into the caller's batch.
   void process(std::string_view measurement, std::span<const model::tag> tags,
                std::span<const model::field_view> fields, int64_t time);
-  // The durable stream's form: the point's canonical series key (measurement
-  // and sorted tags, escaped, as in a write batch). What a series meets — its
-  // rules and their groups — is worked out on the series' first point and
-  // kept, so the next points of the series cost one hash lookup instead of
-  // parsing the key, the index lookups, the tag filters and the group key.
-  // The same events in the same order as process() with the key's parts.
-  // A key that does not parse is skipped (not counted).
+  // The durable stream's form: points named by their canonical series key
+  // (measurement and sorted tags, escaped, as in a write batch), in order.
+  // What a series meets — its rules and their groups — is worked out on the
+  // series' first point and kept, so the next points of the series cost one
+  // hash lookup instead of parsing the key, the index lookups, the tag
+  // filters and the group key. Given a batch at once, the engine looks up
+  // and prefetches the state of points a few places ahead while it evaluates
+  // the current one (with 10,000s of series and groups, evaluation waits on
+  // memory, not arithmetic). The same events in the same order as process()
+  // with the keys' parts, point by point. Points whose key does not parse are
+  // skipped (not counted).
+  struct series_point {
+    std::string_view series_key;
+    int64_t time = 0;
+    std::span<const model::field_view> fields;
+  };
+  void process_series(std::span<const series_point> points);
   void process_series(std::string_view series_key, std::span<const model::field_view> fields, int64_t time);
   void tick(int64_t now);
 
@@ -162,11 +172,31 @@ class engine {
   std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in resolve(): (signature, group id)
   std::string scratch_key_;
   std::vector<target> scratch_targets_;  // in process()
-  // process_series(): the targets of each series key seen since the rules
-  // last changed. Empty for series no rule meets (the cheap reject).
-  std::unordered_map<std::string, std::vector<target>, string_hash, std::equal_to<>> series_;
-  std::string series_measurement_;       // in process_series(), on a miss
-  std::vector<model::tag> series_tags_;  // in process_series(), on a miss
+  // process_series(): the series keys seen since the rules last changed, in
+  // an open-addressing table (hash, index) over entries whose keys sit in one
+  // arena and whose targets in one array: a lookup touches a slot and a key,
+  // and both can be prefetched. Series no rule meets have no targets (the
+  // cheap reject). Cleared by clear_series().
+  struct series_entry {
+    uint32_t key_offset, key_size;  // in series_keys_
+    uint32_t first, count;          // in series_targets_
+    bool parsed;                    // false: the key does not parse
+  };
+  struct series_slot {
+    uint64_t hash;
+    uint32_t entry;  // in series_entries_; empty_slot when free
+  };
+  static constexpr uint32_t empty_slot = UINT32_MAX;
+  void clear_series();
+  uint32_t find_series(std::string_view key, uint64_t hash);  // inserts (resolves) when new
+  std::vector<series_slot> series_slots_;
+  std::vector<series_entry> series_entries_;
+  std::string series_keys_;
+  std::vector<target> series_targets_;
+  std::vector<uint64_t> batch_hashes_;   // in process_series(): per point
+  std::vector<uint32_t> batch_entries_;  // in process_series(): per point
+  std::string series_measurement_;       // in find_series(), on a miss
+  std::vector<model::tag> series_tags_;  // in find_series(), on a miss
 };
 
 }  // namespace liandu::toolbox::rules
