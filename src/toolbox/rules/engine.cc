@@ -4,6 +4,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <regex>
@@ -35,50 +36,57 @@ class sample_ring {
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
   const sample& front() const { return buf_[head_]; }
-  const sample& back() const { return buf_[(head_ + size_ - 1) & (buf_.size() - 1)]; }
+  const sample& back() const { return buf_[(head_ + size_ - 1) & (capacity_ - 1)]; }
   void pop_front() {
-    head_ = (head_ + 1) & (buf_.size() - 1);
+    head_ = (head_ + 1) & (capacity_ - 1);
     --size_;
   }
   void pop_back() { --size_; }
   // The oldest sample (evicted first) and the slot the next one goes to.
   void prefetch() const {
-    if (buf_.empty()) return;
+    if (capacity_ == 0) return;
     __builtin_prefetch(&buf_[head_]);
-    __builtin_prefetch(&buf_[(head_ + size_) & (buf_.size() - 1)]);
+    __builtin_prefetch(&buf_[(head_ + size_) & (capacity_ - 1)]);
   }
   void emplace_back(int64_t t, double v) {
-    if (size_ == buf_.size()) grow();
-    buf_[(head_ + size_) & (buf_.size() - 1)] = {t, v};
+    if (size_ == capacity_) grow();
+    buf_[(head_ + size_) & (capacity_ - 1)] = {t, v};
     ++size_;
   }
 
  private:
   void grow() {
-    std::vector<sample> next(buf_.empty() ? 8 : buf_.size() * 2);  // always a power of two
-    for (size_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    uint32_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;  // always a power of two
+    auto next = std::make_unique<sample[]>(capacity);
+    for (uint32_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (capacity_ - 1)];
     buf_ = std::move(next);
+    capacity_ = capacity;
     head_ = 0;
   }
 
-  std::vector<sample> buf_;
-  size_t head_ = 0;
-  size_t size_ = 0;
+  // 24 bytes, so that a leaf_state's hot part fits in a cache line.
+  std::unique_ptr<sample[]> buf_;
+  uint32_t capacity_ = 0;
+  uint32_t head_ = 0;
+  uint32_t size_ = 0;
 };
 
-// Per-group state of one leaf condition.
-struct leaf_state {
-  bool active = false;
-  double value = 0;
+// Per-group state of one leaf condition, aligned to a cache line: what a
+// point reads of every kind but aggregate min/max is in the first 64 bytes.
+struct alignas(64) leaf_state {
   // aggregate, rate: the points in the window, oldest first.
   sample_ring window;
   double sum = 0;
-  // aggregate min/max: a monotonic queue whose front is the extreme.
-  sample_ring extreme;
+  double value = 0;
+  // anomaly
+  std::unique_ptr<anomaly::detector> detector;
   // absence: time of the last point; state_for: since when the state holds.
   int64_t since = no_time;
-  std::unique_ptr<anomaly::detector> detector;
+  bool active = false;
+  // aggregate min/max: a monotonic queue whose front is the extreme.
+  sample_ring extreme;
 };
+static_assert(offsetof(leaf_state, active) < 64);
 
 inline void prefetch(const void* p) { __builtin_prefetch(p); }
 
@@ -136,33 +144,35 @@ bool hysteresis(const condition& c, bool active, double x) {
 }  // namespace
 
 struct engine::group_state {
-  std::vector<model::tag> tags;
-  std::vector<leaf_state> leaves;
+  // What every point reads first, together.
+  std::vector<leaf_state> leaves;  // sized once, by make_group
   alert_state state = alert_state::inactive;
-  uint64_t alert_id = 0;
-  int64_t started = 0;
   int64_t pending_since = 0;
-  int64_t last_change = 0;
   double value = 0;
+  uint64_t alert_id = 0;
+  std::vector<model::tag> tags;
+  int64_t started = 0;
+  int64_t last_change = 0;
   std::string user;
   std::string comment;
 };
 
 namespace {
 
-// process_series() prefetches a group's state in three steps, a few points
-// ahead: the group, then its leaves (whose address is in the group), then
-// what the leaves point to (whose addresses are in the leaves).
-void prefetch_leaves(const engine::group_state& g) {
-  const char* p = reinterpret_cast<const char*>(g.leaves.data());
+// process_series() prefetches a group's state in two steps, a few points
+// ahead: the group and its leaves, then what the leaves point to (windows,
+// detectors), whose addresses are in the leaves.
+void prefetch_state(const engine::group_state* g, const leaf_state* leaves) {
+  const char* p = reinterpret_cast<const char*>(g);
   prefetch(p);
-  prefetch(p + 64);
+  prefetch(p + 55);  // the fields up to alert_id: 56 bytes, maybe over two lines
+  prefetch(leaves);
 }
 
-void prefetch_leaf_data(const engine::group_state& g) {
-  for (const leaf_state& ls : g.leaves) {
-    ls.window.prefetch();
-    if (ls.detector) prefetch(ls.detector.get());
+void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    leaves[i].window.prefetch();
+    if (leaves[i].detector) prefetch(leaves[i].detector.get());
   }
 }
 
@@ -632,27 +642,22 @@ void engine::process_series(std::span<const series_point> points) {
     }
     batch_entries_[i] = find_series(points[i].series_key, batch_hashes_[i]);
   }
-  // Evaluate in order, prefetching the group states 6 points ahead, their
-  // leaf states 3 ahead and the leaves' windows and detectors 1 ahead.
-  constexpr size_t group_ahead = 6, leaf_ahead = 3, data_ahead = 1;
+  // Evaluate in order, prefetching the group and leaf states 8 points ahead
+  // and the leaves' windows and detectors 3 ahead.
+  constexpr size_t state_ahead = 8, data_ahead = 3;
   auto targets_of = [&](size_t i) {
     const series_entry& e = series_entries_[batch_entries_[i]];
     return std::span<const target>(series_targets_.data() + e.first, e.count);
   };
   for (size_t i = 0; i < n; ++i) {
-    if (i + group_ahead < n) {
-      for (const target& t : targets_of(i + group_ahead)) {
-        if (t.group) prefetch(t.group);
-      }
-    }
-    if (i + leaf_ahead < n) {
-      for (const target& t : targets_of(i + leaf_ahead)) {
-        if (t.group) prefetch_leaves(*t.group);
+    if (i + state_ahead < n) {
+      for (const target& t : targets_of(i + state_ahead)) {
+        if (t.group) prefetch_state(t.group, static_cast<const leaf_state*>(t.leaves));
       }
     }
     if (i + data_ahead < n) {
       for (const target& t : targets_of(i + data_ahead)) {
-        if (t.group) prefetch_leaf_data(*t.group);
+        if (t.group) prefetch_leaf_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
       }
     }
     if (!series_entries_[batch_entries_[i]].parsed) continue;
@@ -693,14 +698,14 @@ void engine::resolve(std::string_view measurement, std::span<const model::tag> t
       // No room: the group is not created now, and cannot be later while
       // the rule lives (groups are never erased), so null stays right.
       if (cr->groups.size() >= max_groups_per_rule) {
-        out.push_back({cr, nullptr});
+        out.push_back({cr, nullptr, nullptr});
         continue;
       }
       std::vector<model::tag> group_tags;
       for (const auto& key : cr->def.group_by) group_tags.push_back({key, std::string(find_tag(tags, key))});
       git = cr->groups.emplace(id, cr->make_group(std::move(group_tags))).first;
     }
-    out.push_back({cr, &git->second});
+    out.push_back({cr, &git->second, git->second.leaves.data()});
   }
 }
 

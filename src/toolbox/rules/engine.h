@@ -125,9 +125,12 @@ class engine {
   void rebuild_index();
   // A (rule, group) pair a series meets, in rank order; group is null when
   // the rule had no room for the series' group (max_groups_per_rule).
+  // leaves is group->leaves.data(), kept here so that both can be
+  // prefetched at once.
   struct target {
     compiled_rule* rule;
     group_state* group;
+    const void* leaves;
   };
   // Appends the targets of a point with these tags, creating the groups.
   // Valid until the rules change (rebuild_index) or groups are restored
