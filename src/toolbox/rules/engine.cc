@@ -618,8 +618,9 @@ void engine::process_series(std::string_view series_key, std::span<const model::
 
 void engine::process_series(std::span<const series_point> points) {
   const size_t n = points.size();
-  // Between batches only: entries must not move while a batch is under way.
-  if (series_entries_.size() >= max_cached_series) clear_series();
+  // Between batches only: batch_entries_ holds indices into the table.
+  if (series_entries_.size() >= max_cached_series || series_keys_.size() >= max_cached_key_bytes)
+    clear_series();
   if (series_slots_.empty()) series_slots_.assign(1024, {0, empty_slot});
   batch_hashes_.resize(n);
   batch_entries_.resize(n);

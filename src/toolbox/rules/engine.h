@@ -114,9 +114,11 @@ class engine {
 
   // A rule grouped by a tag of unbounded cardinality stops creating groups here.
   static constexpr size_t max_groups_per_rule = 100'000;
-  // process_series() forgets the series it knows when it has seen this many
-  // (and starts over): bounds memory under series churn.
+  // process_series() forgets the series it knows when it has seen this many,
+  // or this many bytes of their keys (and starts over): bounds memory under
+  // series churn, and keeps key offsets in 32 bits.
   static constexpr size_t max_cached_series = 1'000'000;
+  static constexpr size_t max_cached_key_bytes = size_t{1} << 28;
 
   struct compiled_rule;
   struct group_state;
