@@ -74,6 +74,7 @@ struct run_result {
   double drained_s = 0;
   uint64_t dropped = 0;
   uint64_t events = 0;
+  double rules_cpu_s = 0;  // the rules thread's CPU time on batches
 };
 
 run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int rules,
@@ -120,6 +121,7 @@ run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int 
       if (st.batches + st.dropped_batches >= bodies.size()) {
         out.dropped = st.dropped_batches;
         out.events = st.events;
+        out.rules_cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -167,25 +169,29 @@ int main(int argc, char** argv) {
   const double values = static_cast<double>(gen->values_emitted());
   const std::string dir = tmp + "/liandu-stream-bench-" + std::to_string(::getpid());
 
-  std::vector<double> off, on, on_drained;
+  std::vector<double> off, on, on_drained, rules_cpu;
   uint64_t dropped = 0, events = 0;
   for (int r = 0; r < runs; ++r) {  // alternate, so drift in the machine's load hits both
     off.push_back(values / run_once(bodies, false, rules, dir).ingest_s);
     run_result x = run_once(bodies, true, rules, dir);
     on.push_back(values / x.ingest_s);
     on_drained.push_back(values / x.drained_s);
+    rules_cpu.push_back(x.rules_cpu_s);
     dropped += x.dropped;
     events += x.events;
-    std::printf("run %d: off %.0f values/s, on %.0f values/s (%.0f until rules drained)\n", r + 1, off.back(),
-                on.back(), on_drained.back());
+    std::printf(
+        "run %d: off %.0f values/s, on %.0f values/s (%.0f until rules drained), rules thread CPU %.0f ms\n",
+        r + 1, off.back(), on.back(), on_drained.back(), 1e3 * rules_cpu.back());
   }
   double m_off = median(off), m_on = median(on), m_drained = median(on_drained);
   std::printf(
       "factory workload, %.0f values in %zu batches of 5,000 lines, %d rules, %d runs (medians):\n"
       "  stream off: %.0f values/s\n"
       "  stream on:  %.0f values/s (%.1f%% of off); counted until rules drained: %.0f values/s (%.1f%%)\n"
+      "  rules thread CPU on batches: %.0f ns per value (%.0f ms a run)\n"
       "  dropped batches: %llu, rule events: %llu\n",
       values, bodies.size(), rules, runs, m_off, m_on, 100 * m_on / m_off, m_drained, 100 * m_drained / m_off,
-      static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(events));
+      1e9 * median(rules_cpu) / values, 1e3 * median(rules_cpu), static_cast<unsigned long long>(dropped),
+      static_cast<unsigned long long>(events));
   return 0;
 }

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <optional>
 #include <regex>
 #include <tuple>
@@ -34,44 +36,59 @@ class sample_ring {
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
   const sample& front() const { return buf_[head_]; }
-  const sample& back() const { return buf_[(head_ + size_ - 1) & (buf_.size() - 1)]; }
+  const sample& back() const { return buf_[(head_ + size_ - 1) & (capacity_ - 1)]; }
   void pop_front() {
-    head_ = (head_ + 1) & (buf_.size() - 1);
+    head_ = (head_ + 1) & (capacity_ - 1);
     --size_;
   }
   void pop_back() { --size_; }
+  // The oldest sample (evicted first) and the slot the next one goes to.
+  void prefetch() const {
+    if (capacity_ == 0) return;
+    __builtin_prefetch(&buf_[head_]);
+    __builtin_prefetch(&buf_[(head_ + size_) & (capacity_ - 1)]);
+  }
   void emplace_back(int64_t t, double v) {
-    if (size_ == buf_.size()) grow();
-    buf_[(head_ + size_) & (buf_.size() - 1)] = {t, v};
+    if (size_ == capacity_) grow();
+    buf_[(head_ + size_) & (capacity_ - 1)] = {t, v};
     ++size_;
   }
 
  private:
   void grow() {
-    std::vector<sample> next(buf_.empty() ? 8 : buf_.size() * 2);  // always a power of two
-    for (size_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    uint32_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;  // always a power of two
+    auto next = std::make_unique<sample[]>(capacity);
+    for (uint32_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (capacity_ - 1)];
     buf_ = std::move(next);
+    capacity_ = capacity;
     head_ = 0;
   }
 
-  std::vector<sample> buf_;
-  size_t head_ = 0;
-  size_t size_ = 0;
+  // 24 bytes, so that a leaf_state's hot part fits in a cache line.
+  std::unique_ptr<sample[]> buf_;
+  uint32_t capacity_ = 0;
+  uint32_t head_ = 0;
+  uint32_t size_ = 0;
 };
 
-// Per-group state of one leaf condition.
-struct leaf_state {
-  bool active = false;
-  double value = 0;
+// Per-group state of one leaf condition, aligned to a cache line: what a
+// point reads of every kind but aggregate min/max is in the first 64 bytes.
+struct alignas(64) leaf_state {
   // aggregate, rate: the points in the window, oldest first.
   sample_ring window;
   double sum = 0;
-  // aggregate min/max: a monotonic queue whose front is the extreme.
-  sample_ring extreme;
+  double value = 0;
+  // anomaly
+  std::unique_ptr<anomaly::detector> detector;
   // absence: time of the last point; state_for: since when the state holds.
   int64_t since = no_time;
-  std::unique_ptr<anomaly::detector> detector;
+  bool active = false;
+  // aggregate min/max: a monotonic queue whose front is the extreme.
+  sample_ring extreme;
 };
+static_assert(offsetof(leaf_state, active) < 64);
+
+inline void prefetch(const void* p) { __builtin_prefetch(p); }
 
 bool is_open(alert_state s) {
   return s == alert_state::pending || s == alert_state::firing || s == alert_state::acknowledged;
@@ -127,17 +144,39 @@ bool hysteresis(const condition& c, bool active, double x) {
 }  // namespace
 
 struct engine::group_state {
-  std::vector<model::tag> tags;
-  std::vector<leaf_state> leaves;
+  // What every point reads first, together.
+  std::vector<leaf_state> leaves;  // sized once, by make_group
   alert_state state = alert_state::inactive;
-  uint64_t alert_id = 0;
-  int64_t started = 0;
   int64_t pending_since = 0;
-  int64_t last_change = 0;
   double value = 0;
+  uint64_t alert_id = 0;
+  std::vector<model::tag> tags;
+  int64_t started = 0;
+  int64_t last_change = 0;
   std::string user;
   std::string comment;
 };
+
+namespace {
+
+// process_series() prefetches a group's state in two steps, a few points
+// ahead: the group and its leaves, then what the leaves point to (windows,
+// detectors), whose addresses are in the leaves.
+void prefetch_state(const engine::group_state* g, const leaf_state* leaves) {
+  const char* p = reinterpret_cast<const char*>(g);
+  prefetch(p);
+  prefetch(p + 55);  // the fields up to alert_id: 56 bytes, maybe over two lines
+  prefetch(leaves);
+}
+
+void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    leaves[i].window.prefetch();
+    if (leaves[i].detector) prefetch(leaves[i].detector.get());
+  }
+}
+
+}  // namespace
 
 struct engine::compiled_rule {
   rule def;
@@ -431,6 +470,7 @@ size_t engine::rule_count() const { return rules_.size(); }
 
 void engine::rebuild_index() {
   by_measurement_.clear();
+  clear_series();
   std::vector<compiled_rule*> all;
   for (auto& [id, cr] : rules_) all.push_back(cr.get());
   // Deterministic order of evaluation (and so of events) within a point.
@@ -489,6 +529,146 @@ void engine::process(const model::point& p) {
 void engine::process(std::string_view measurement, std::span<const model::tag> tags,
                      std::span<const model::field_view> fields, int64_t time) {
   ++stats_.points;
+  scratch_targets_.clear();
+  resolve(measurement, tags, scratch_targets_);
+  apply(scratch_targets_, fields, time);
+}
+
+namespace {
+
+// A fast 64-bit hash of a series key (8 bytes a step; the keys are tens of
+// bytes and hashed once per point).
+uint64_t hash_key(std::string_view k) {
+  constexpr uint64_t m = 0x9e3779b97f4a7c15ull;
+  uint64_t h = k.size() * m;
+  size_t i = 0;
+  for (; i + 8 <= k.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, k.data() + i, 8);
+    h = (h ^ w) * m;
+    h ^= h >> 29;
+  }
+  if (i < k.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, k.data() + i, k.size() - i);
+    h = (h ^ w) * m;
+  }
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+}  // namespace
+
+void engine::clear_series() {
+  series_slots_.clear();
+  series_entries_.clear();
+  series_keys_.clear();
+  series_targets_.clear();
+}
+
+uint32_t engine::find_series(std::string_view key, uint64_t hash) {
+  const size_t mask = series_slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    series_slot& s = series_slots_[i];
+    if (s.entry == empty_slot) break;
+    if (s.hash != hash) continue;
+    const series_entry& e = series_entries_[s.entry];
+    if (std::string_view(series_keys_).substr(e.key_offset, e.key_size) == key) return s.entry;
+  }
+  // New: resolve it, and keep the table at most half full.
+  series_entry e{static_cast<uint32_t>(series_keys_.size()), static_cast<uint32_t>(key.size()),
+                 static_cast<uint32_t>(series_targets_.size()), 0, false};
+  series_keys_.append(key);
+  if (model::parse_series_key(key, series_measurement_, series_tags_)) {
+    e.parsed = true;
+    resolve(series_measurement_, series_tags_, series_targets_);
+    e.count = static_cast<uint32_t>(series_targets_.size() - e.first);
+  }
+  uint32_t id = static_cast<uint32_t>(series_entries_.size());
+  series_entries_.push_back(e);
+  if (series_entries_.size() * 2 > series_slots_.size()) {
+    std::vector<series_slot> old(std::max<size_t>(1024, series_slots_.size() * 2), {0, empty_slot});
+    old.swap(series_slots_);
+    const size_t m = series_slots_.size() - 1;
+    for (const series_slot& s : old) {
+      if (s.entry == empty_slot) continue;
+      size_t i = s.hash & m;
+      while (series_slots_[i].entry != empty_slot) i = (i + 1) & m;
+      series_slots_[i] = s;
+    }
+    uint64_t h = hash;
+    size_t i = h & m;
+    while (series_slots_[i].entry != empty_slot) i = (i + 1) & m;
+    series_slots_[i] = {hash, id};
+    return id;
+  }
+  size_t i = hash & mask;
+  while (series_slots_[i].entry != empty_slot) i = (i + 1) & mask;
+  series_slots_[i] = {hash, id};
+  return id;
+}
+
+void engine::process_series(std::string_view series_key, std::span<const model::field_view> fields,
+                            int64_t time) {
+  series_point p{series_key, time, fields};
+  process_series(std::span<const series_point>(&p, 1));
+}
+
+void engine::process_series(std::span<const series_point> points) {
+  const size_t n = points.size();
+  // Between batches only: batch_entries_ holds indices into the table.
+  if (series_entries_.size() >= max_cached_series || series_keys_.size() >= max_cached_key_bytes)
+    clear_series();
+  if (series_slots_.empty()) series_slots_.assign(1024, {0, empty_slot});
+  batch_hashes_.resize(n);
+  batch_entries_.resize(n);
+  for (size_t i = 0; i < n; ++i) batch_hashes_[i] = hash_key(points[i].series_key);
+  // Look up every point's series, prefetching the slot 8 points ahead and
+  // the key of the entry it holds 4 ahead. Resolving a new series creates
+  // its groups now, before the points ahead are evaluated: creating a group
+  // raises no event, and a group is created by its series' first point
+  // either way.
+  constexpr size_t slot_ahead = 8, key_ahead = 4;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + slot_ahead < n)
+      prefetch(&series_slots_[batch_hashes_[i + slot_ahead] & (series_slots_.size() - 1)]);
+    if (i + key_ahead < n) {
+      const series_slot& s = series_slots_[batch_hashes_[i + key_ahead] & (series_slots_.size() - 1)];
+      if (s.entry != empty_slot) {
+        prefetch(&series_entries_[s.entry]);
+        prefetch(series_keys_.data() + series_entries_[s.entry].key_offset);
+      }
+    }
+    batch_entries_[i] = find_series(points[i].series_key, batch_hashes_[i]);
+  }
+  // Evaluate in order, prefetching the group and leaf states 8 points ahead
+  // and the leaves' windows and detectors 3 ahead.
+  constexpr size_t state_ahead = 8, data_ahead = 3;
+  auto targets_of = [&](size_t i) {
+    const series_entry& e = series_entries_[batch_entries_[i]];
+    return std::span<const target>(series_targets_.data() + e.first, e.count);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (i + state_ahead < n) {
+      for (const target& t : targets_of(i + state_ahead)) {
+        if (t.group) prefetch_state(t.group, static_cast<const leaf_state*>(t.leaves));
+      }
+    }
+    if (i + data_ahead < n) {
+      for (const target& t : targets_of(i + data_ahead)) {
+        if (t.group) prefetch_leaf_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
+      }
+    }
+    if (!series_entries_[batch_entries_[i]].parsed) continue;
+    ++stats_.points;
+    apply(targets_of(i), points[i].fields, points[i].time);
+  }
+}
+
+void engine::resolve(std::string_view measurement, std::span<const model::tag> tags,
+                     std::vector<target>& out) {
   auto it = by_measurement_.find(measurement);
   if (it == by_measurement_.end()) return;
   const measurement_rules& m = it->second;
@@ -516,21 +696,34 @@ void engine::process(std::string_view measurement, std::span<const model::tag> t
     }
     auto git = cr->groups.find(id);
     if (git == cr->groups.end()) {
+      // No room: the group is not created now, and cannot be later while
+      // the rule lives (groups are never erased), so null stays right.
       if (cr->groups.size() >= max_groups_per_rule) {
-        ++stats_.dropped_groups;
+        out.push_back({cr, nullptr, nullptr});
         continue;
       }
       std::vector<model::tag> group_tags;
       for (const auto& key : cr->def.group_by) group_tags.push_back({key, std::string(find_tag(tags, key))});
       git = cr->groups.emplace(id, cr->make_group(std::move(group_tags))).first;
     }
-    group_state& g = git->second;
+    out.push_back({cr, &git->second, git->second.leaves.data()});
+  }
+}
+
+void engine::apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time) {
+  for (const target& t : targets) {
+    if (!t.group) {
+      ++stats_.dropped_groups;
+      continue;
+    }
+    compiled_rule& cr = *t.rule;
+    group_state& g = *t.group;
     ++stats_.evaluations;
-    for (size_t i = 0; i < cr->leaves.size(); ++i) {
-      const condition& c = cr->leaves[i];
+    for (size_t i = 0; i < cr.leaves.size(); ++i) {
+      const condition& c = cr.leaves[i];
       update_leaf(c, g.leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
     }
-    evaluate(*cr, g, time);
+    evaluate(cr, g, time);
   }
 }
 
@@ -830,6 +1023,7 @@ status engine::deserialize_state(std::string_view text) {
       out.push_back({&cr, std::move(key), std::move(g)});
     }
   }
+  clear_series();  // a restored group may be one a series had no room for
   for (auto& r : out) r.cr->groups.insert_or_assign(r.key, std::move(r.g));
   next_alert_id_ = std::max(next_alert_id_, j["next_alert_id"].get<uint64_t>());
   return status();

@@ -69,6 +69,24 @@ class engine {
   // The stream's form: field values point into the caller's batch.
   void process(std::string_view measurement, std::span<const model::tag> tags,
                std::span<const model::field_view> fields, int64_t time);
+  // The durable stream's form: points named by their canonical series key
+  // (measurement and sorted tags, escaped, as in a write batch), in order.
+  // What a series meets — its rules and their groups — is worked out on the
+  // series' first point and kept, so the next points of the series cost one
+  // hash lookup instead of parsing the key, the index lookups, the tag
+  // filters and the group key. Given a batch at once, the engine looks up
+  // and prefetches the state of points a few places ahead while it evaluates
+  // the current one (with 10,000s of series and groups, evaluation waits on
+  // memory, not arithmetic). The same events in the same order as process()
+  // with the keys' parts, point by point. Points whose key does not parse are
+  // skipped (not counted).
+  struct series_point {
+    std::string_view series_key;
+    int64_t time = 0;
+    std::span<const model::field_view> fields;
+  };
+  void process_series(std::span<const series_point> points);
+  void process_series(std::string_view series_key, std::span<const model::field_view> fields, int64_t time);
   void tick(int64_t now);
 
   // Acknowledges the firing alert of (rule, group); group holds the group-by
@@ -96,12 +114,32 @@ class engine {
 
   // A rule grouped by a tag of unbounded cardinality stops creating groups here.
   static constexpr size_t max_groups_per_rule = 100'000;
+  // process_series() forgets the series it knows when it has seen this many,
+  // or this many bytes of their keys (and starts over): bounds memory under
+  // series churn, and keeps key offsets in 32 bits.
+  static constexpr size_t max_cached_series = 1'000'000;
+  static constexpr size_t max_cached_key_bytes = size_t{1} << 28;
 
   struct compiled_rule;
   struct group_state;
 
  private:
   void rebuild_index();
+  // A (rule, group) pair a series meets, in rank order; group is null when
+  // the rule had no room for the series' group (max_groups_per_rule).
+  // leaves is group->leaves.data(), kept here so that both can be
+  // prefetched at once.
+  struct target {
+    compiled_rule* rule;
+    group_state* group;
+    const void* leaves;
+  };
+  // Appends the targets of a point with these tags, creating the groups.
+  // Valid until the rules change (rebuild_index) or groups are restored
+  // (deserialize_state): groups live in node-based maps and are only ever
+  // erased with their rule.
+  void resolve(std::string_view measurement, std::span<const model::tag> tags, std::vector<target>& out);
+  void apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time);
   void evaluate(compiled_rule& cr, group_state& g, int64_t time);
   void transition(compiled_rule& cr, group_state& g, alert_state to, int64_t time, double value,
                   std::string_view why = {});
@@ -136,8 +174,34 @@ class engine {
   std::vector<std::vector<std::string>> signatures_;
   std::vector<std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>>> group_ids_;
   uint32_t next_group_id_ = 0;
-  std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in process(): (signature, group id)
+  std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in resolve(): (signature, group id)
   std::string scratch_key_;
+  std::vector<target> scratch_targets_;  // in process()
+  // process_series(): the series keys seen since the rules last changed, in
+  // an open-addressing table (hash, index) over entries whose keys sit in one
+  // arena and whose targets in one array: a lookup touches a slot and a key,
+  // and both can be prefetched. Series no rule meets have no targets (the
+  // cheap reject). Cleared by clear_series().
+  struct series_entry {
+    uint32_t key_offset, key_size;  // in series_keys_
+    uint32_t first, count;          // in series_targets_
+    bool parsed;                    // false: the key does not parse
+  };
+  struct series_slot {
+    uint64_t hash;
+    uint32_t entry;  // in series_entries_; empty_slot when free
+  };
+  static constexpr uint32_t empty_slot = UINT32_MAX;
+  void clear_series();
+  uint32_t find_series(std::string_view key, uint64_t hash);  // inserts (resolves) when new
+  std::vector<series_slot> series_slots_;
+  std::vector<series_entry> series_entries_;
+  std::string series_keys_;
+  std::vector<target> series_targets_;
+  std::vector<uint64_t> batch_hashes_;   // in process_series(): per point
+  std::vector<uint32_t> batch_entries_;  // in process_series(): per point
+  std::string series_measurement_;       // in find_series(), on a miss
+  std::vector<model::tag> series_tags_;  // in find_series(), on a miss
 };
 
 }  // namespace liandu::toolbox::rules

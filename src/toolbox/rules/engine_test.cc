@@ -415,6 +415,99 @@ TEST(engine, indexed_equality_filters_match_exactly_and_keep_id_order) {
   EXPECT_EQ(at({{"sensor", "temp"}, {"site", "s2"}}, 6), "d-temp-s2b");
 }
 
+// The stream's form caches what each series meets; it must raise the same
+// events in the same order as process() with the key's parts, also across
+// rule changes and restored state.
+TEST(engine, process_series_raises_what_process_raises) {
+  recorder a, b, c;
+  engine by_parts(a.sink()), by_key(b.sink()), by_batch(c.sink());
+  engine* keyed[] = {&by_key, &by_batch};
+  const std::string rules[] = {
+      R"({"id": "r1", "measurement": "m", "where": [{"tag": "sensor", "value": "temp"}], "group_by": ["host"],
+          "when": {"type": "threshold", "field": "v", "op": ">", "value": 60, "clear": 50}})",
+      R"({"id": "r2", "measurement": "m", "group_by": ["host"], "for": "3s",
+          "when": {"type": "aggregate", "fn": "mean", "field": "v", "window": "5s", "op": ">", "value": 55}})",
+      R"({"id": "r3", "measurement": "m", "where": [{"tag": "host", "op": "=~", "value": "^h[12]$"}],
+          "when": {"type": "rate", "field": "v", "window": "4s", "op": ">", "value": 5}})",
+      R"({"id": "r4", "measurement": "m, x", "group_by": ["a=b"],
+          "when": {"type": "state", "field": "s", "state": "bad", "for": "2s"}})",
+      R"({"id": "r5", "measurement": "m", "where": [{"tag": "sensor", "value": "temp"}, {"tag": "host", "op": "!=", "value": "h3"}],
+          "when": {"any": [{"type": "threshold", "field": "v", "op": "<", "value": 10},
+                           {"type": "anomaly", "field": "v", "method": "ewma", "threshold": 3}]}})",
+  };
+  for (const auto& r : rules) {
+    ASSERT_TRUE(by_parts.add_rule(must_parse(r)).ok());
+    for (engine* e : keyed) ASSERT_TRUE(e->add_rule(must_parse(r)).ok());
+  }
+  struct series {
+    std::string measurement;
+    std::vector<model::tag> tags;
+  };
+  std::vector<series> all;
+  for (const char* host : {"h1", "h2", "h3", "h4"}) {
+    for (const char* sensor : {"temp", "rpm"}) all.push_back({"m", {{"host", host}, {"sensor", sensor}}});
+  }
+  all.push_back({"m", {}});
+  all.push_back({"m, x", {{"a=b", "x y"}}});
+  all.push_back({"m, x", {{"a=b", "z,w"}}});
+  all.push_back({"other", {{"host", "h1"}}});
+  std::mt19937 rng(7);
+  for (int t = 1; t <= 400; ++t) {
+    if (t == 150) {  // replace a rule: its groups go, the cached targets must too
+      const std::string r2 = R"({"id": "r2", "measurement": "m", "group_by": ["sensor"],
+          "when": {"type": "aggregate", "fn": "max", "field": "v", "window": "3s", "op": ">", "value": 70}})";
+      ASSERT_TRUE(by_parts.add_rule(must_parse(r2), t * sec).ok());
+      for (engine* e : keyed) ASSERT_TRUE(e->add_rule(must_parse(r2), t * sec).ok());
+    }
+    if (t == 250) {
+      ASSERT_TRUE(by_parts.remove_rule("r1", t * sec).ok());
+      for (engine* e : keyed) ASSERT_TRUE(e->remove_rule("r1", t * sec).ok());
+    }
+    if (t == 300) {
+      std::string state = by_key.serialize_state();
+      ASSERT_TRUE(by_parts.deserialize_state(state).ok());
+      for (engine* e : keyed) ASSERT_TRUE(e->deserialize_state(state).ok());
+    }
+    // One batch a second; the first brings 2,000 new series at once (the
+    // series table grows within the batch) and a key that does not parse.
+    std::vector<std::string> keys;
+    std::vector<std::vector<model::field_view>> fields;
+    const int points = t == 1 ? 2000 : 6;
+    for (int n = 0; n < points; ++n) {
+      series s = t == 1 && n >= 6 ? series{"m", {{"host", "x" + std::to_string(n)}, {"sensor", "temp"}}}
+                                  : all[rng() % all.size()];
+      double v = static_cast<double>(rng() % 100);
+      fields.push_back({{"v", v}, {"s", std::string_view(rng() % 3 ? "bad" : "ok")}});
+      by_parts.process(s.measurement, s.tags, fields.back(), t * sec);
+      keys.push_back(model::series_key(s.measurement, s.tags));
+      by_key.process_series(keys.back(), fields.back(), t * sec);
+    }
+    if (t == 1) {
+      keys.push_back("m,host");
+      fields.emplace_back();
+    }
+    std::vector<engine::series_point> batch;
+    for (size_t i = 0; i < keys.size(); ++i) batch.push_back({keys[i], t * sec, fields[i]});
+    by_batch.process_series(batch);
+    if (t % 7 == 0) {
+      by_parts.tick(t * sec);
+      for (engine* e : keyed) e->tick(t * sec);
+    }
+  }
+  ASSERT_GT(a.events.size(), 50u);
+  for (const recorder* r : {&b, &c}) {
+    ASSERT_EQ(a.events.size(), r->events.size());
+    for (size_t i = 0; i < a.events.size(); ++i) {
+      EXPECT_EQ(to_json(a.events[i]).dump(), to_json(r->events[i]).dump()) << i;
+    }
+  }
+  for (const engine* e : keyed) {
+    EXPECT_EQ(by_parts.stats().points, e->stats().points);
+    EXPECT_EQ(by_parts.stats().evaluations, e->stats().evaluations);
+    EXPECT_EQ(by_parts.serialize_state(), e->serialize_state());
+  }
+}
+
 TEST(engine, anomaly_condition) {
   recorder rec;
   engine e(rec.sink());

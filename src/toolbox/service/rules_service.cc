@@ -2,12 +2,22 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "base/clock.h"
 #include "storage/fs/file_util.h"
 #include "storage/write_batch.h"
 
 namespace liandu::toolbox {
+namespace {
+
+uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
 
 rules_service::rules_service(storage::engine& engine, options opts)
     : storage_(engine),
@@ -158,18 +168,28 @@ void rules_service::loop() {
     {
       std::lock_guard lock(mu_);
       if (have) {
+        const uint64_t cpu_start = thread_cpu_ns();
         ++stats_.batches;
         storage::batch_reader reader(payload);
         auto it = engines_.find(reader.db());
         if (it != engines_.end()) {
+          // The whole batch at once: the engine looks points ahead up
+          // while it evaluates (see rules::engine::process_series).
           storage::batch_point p;
-          std::string measurement;
-          std::vector<model::tag> tags;
+          points_.clear();
+          fields_.clear();
+          field_ranges_.clear();
           while (reader.next(p)) {
-            if (!model::parse_series_key(p.series_key, measurement, tags)) continue;
-            it->second.engine->process(measurement, tags, p.fields, p.time);
+            points_.push_back({p.series_key, p.time, {}});
+            field_ranges_.emplace_back(fields_.size(), p.fields.size());
+            fields_.insert(fields_.end(), p.fields.begin(), p.fields.end());
           }
+          for (size_t i = 0; i < points_.size(); ++i)
+            points_[i].fields = std::span<const model::field_view>(fields_).subspan(field_ranges_[i].first,
+                                                                                    field_ranges_[i].second);
+          it->second.engine->process_series(points_);
         }
+        stats_.batch_cpu_ns += thread_cpu_ns() - cpu_start;
       }
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= std::chrono::seconds(1)) {
