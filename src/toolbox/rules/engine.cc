@@ -10,6 +10,7 @@
 #include <regex>
 #include <tuple>
 
+#include "base/hash.h"
 #include "base/json_string.h"
 
 namespace liandu::toolbox::rules {
@@ -536,28 +537,8 @@ void engine::process(std::string_view measurement, std::span<const model::tag> t
 
 namespace {
 
-// A fast 64-bit hash of a series key (8 bytes a step; the keys are tens of
-// bytes and hashed once per point).
-uint64_t hash_key(std::string_view k) {
-  constexpr uint64_t m = 0x9e3779b97f4a7c15ull;
-  uint64_t h = k.size() * m;
-  size_t i = 0;
-  for (; i + 8 <= k.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, k.data() + i, 8);
-    h = (h ^ w) * m;
-    h ^= h >> 29;
-  }
-  if (i < k.size()) {
-    uint64_t w = 0;
-    std::memcpy(&w, k.data() + i, k.size() - i);
-    h = (h ^ w) * m;
-  }
-  h ^= h >> 32;
-  h *= 0xd6e8feb86659fd93ull;
-  h ^= h >> 32;
-  return h;
-}
+// Series keys are hashed once per point with the storage index's hash.
+uint64_t hash_key(std::string_view k) { return hash_bytes(k); }
 
 }  // namespace
 
