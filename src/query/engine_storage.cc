@@ -82,6 +82,18 @@ status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t s
   return {};
 }
 
+status engine_storage::scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                                 std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                                 column_batch& out) {
+  return engine_.scan_edge(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, newest, out);
+}
+
+status engine_storage::count(std::string_view db, std::string_view rp, uint64_t series_id,
+                             std::string_view field, int64_t min_time, int64_t max_time,
+                             model::field_type& type, uint64_t& count) {
+  return engine_.count(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, type, count);
+}
+
 status engine_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
   liandu::storage::write_batch batch(db, rp);
   for (const auto& p : points) batch.add(p);

@@ -75,6 +75,44 @@ class storage {
   // without the field yields no batches and ok.
   virtual status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
                       int64_t min_time, int64_t max_time, const batch_sink& sink) = 0;
+  // The newest (newest = true) or the oldest point a scan would yield, as a
+  // batch of at most one point (empty: none). Points of a type other than
+  // the first batch's are not part of the field. first()/last() need only
+  // this; the default scans everything, storage that can do better should.
+  virtual status scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                           std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                           column_batch& out) {
+    out = column_batch{};
+    bool typed = false;
+    return scan(db, rp, series_id, field, min_time, max_time, [&](const column_batch& b) {
+      if (b.size() == 0) return true;
+      if (!typed) {
+        typed = true;
+        out.type = b.type;
+      } else if (b.type != out.type) {
+        return true;
+      }
+      out.clear();
+      out.append_from(b, newest ? b.size() - 1 : 0);
+      return newest;
+    });
+  }
+  // The number of points a scan would yield of the first batch's type, and
+  // that type (meaningful when count > 0). The default scans everything.
+  virtual status count(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+                       int64_t min_time, int64_t max_time, model::field_type& type, uint64_t& count) {
+    count = 0;
+    bool typed = false;
+    return scan(db, rp, series_id, field, min_time, max_time, [&](const column_batch& b) {
+      if (b.size() == 0) return true;
+      if (!typed) {
+        typed = true;
+        type = b.type;
+      }
+      if (b.type == type) count += b.size();
+      return true;
+    });
+  }
 
   // Writes points (SELECT ... INTO, continuous queries). Durable on return.
   virtual status write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) = 0;

@@ -110,6 +110,20 @@ status tenant_storage::scan(std::string_view db, std::string_view rp, uint64_t s
   return inner_.scan(db, rp, series_id, field, min_time, max_time, sink);
 }
 
+status tenant_storage::scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                                 std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                                 query::column_batch& out) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.scan_edge(db, rp, series_id, field, min_time, max_time, newest, out);
+}
+
+status tenant_storage::count(std::string_view db, std::string_view rp, uint64_t series_id,
+                             std::string_view field, int64_t min_time, int64_t max_time,
+                             model::field_type& type, uint64_t& count) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.count(db, rp, series_id, field, min_time, max_time, type, count);
+}
+
 status tenant_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::write));
   return inner_.write(db, rp, points);

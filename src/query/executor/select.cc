@@ -559,6 +559,15 @@ status read_column(context& ctx, const mplan& mp, const series_info& s, const st
   return st;
 }
 
+// The newest (oldest) point of a series' field in [lo, hi] as a column of at
+// most one point: what read_column's column ends with (starts with).
+status read_edge(context& ctx, const mplan& mp, const series_info& s, const std::string& field, int64_t lo,
+                 int64_t hi, bool newest, column_batch& out) {
+  LIANDU_RETURN_IF_ERROR(ctx.s->scan_edge(mp.db, mp.rp, s.id, field, lo, hi, newest, out));
+  if (!ctx.charge(column_bytes(out))) return error(errc::limit_exceeded, memory_limit_error);
+  return {};
+}
+
 // Aligns several columns of one series on their timestamps: the union of
 // times, and per column the value at each time (null where absent).
 struct aligned_rows {
@@ -1101,7 +1110,30 @@ status stream_aggregate(context& ctx, const statement_plan& sp, const mplan& mp,
   for (const auto& c : sp.calls) fields[c.field];
   int64_t earliest = std::numeric_limits<int64_t>::max();
   constexpr size_t window_bytes = sizeof(window_acc) + 64;
+  // Only count() over the whole group: storage counts without reading values
+  // (a block column inside the range from its index entry alone).
+  bool counts_only = sp.interval == 0;
+  for (const auto& c : sp.calls) counts_only = counts_only && c.f == fn::count;
   for (auto& [name, fs] : fields) {
+    if (counts_only) {
+      window_acc* acc = nullptr;
+      for (uint32_t pos : g.members) {
+        model::field_type type = model::field_type::float64;
+        uint64_t n = 0;
+        LIANDU_RETURN_IF_ERROR(ctx.s->count(mp.db, mp.rp, mp.series[pos].id, name, sp.lo, sp.hi, type, n));
+        if (n == 0) continue;
+        if (!fs.type) fs.type = type;
+        // A field has one type: a series of another is not part of it.
+        if (type != *fs.type) continue;
+        any = true;
+        if (acc == nullptr) {
+          if (!ctx.charge(window_bytes)) return error(errc::limit_exceeded, memory_limit_error);
+          acc = &fs.windows[0];
+        }
+        acc->count += static_cast<int64_t>(n);
+      }
+      continue;
+    }
     for (uint32_t pos : g.members) {
       std::optional<model::field_type> series_type;
       bool over = false;
@@ -1274,12 +1306,37 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
     for (const auto& f : aux_fields) {
       if (std::find(read_fields.begin(), read_fields.end(), f) == read_fields.end()) read_fields.push_back(f);
     }
+    // first() and last() over the whole range pick, from the merged
+    // columns, a point that is the oldest (newest) of its own series: each
+    // series' column can be just that point. edge[i]: 1 newest, 0 oldest, -1
+    // the whole column.
+    std::vector<int> edge(read_fields.size(), -1);
+    if (sp.interval == 0 && !row_eval && !sp.aux) {
+      for (const auto& c : sp.calls) {
+        if (c.nested || !c.tags.empty() || (c.f != fn::first && c.f != fn::last)) {
+          edge.assign(read_fields.size(), -1);
+          break;
+        }
+        auto at = std::find(read_fields.begin(), read_fields.end(), c.field) - read_fields.begin();
+        int want = c.f == fn::last ? 1 : 0;
+        int& e = edge[static_cast<size_t>(at)];
+        if (e != -1 && e != want) {  // first(x) and last(x): read x whole
+          edge.assign(read_fields.size(), -1);
+          break;
+        }
+        e = want;
+      }
+    }
     // Per field, one column per series; filtered by the condition.
     for (uint32_t pos : g.members) {
       const series_info& s = mp.series[pos];
       std::vector<column_batch> cols(read_fields.size());
       for (size_t i = 0; i < read_fields.size(); ++i) {
-        LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+        if (edge[i] >= 0) {
+          LIANDU_RETURN_IF_ERROR(read_edge(ctx, mp, s, read_fields[i], sp.lo, sp.hi, edge[i] == 1, cols[i]));
+        } else {
+          LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+        }
       }
       if (row_eval) {
         aligned_rows ar;
