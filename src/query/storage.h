@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,14 @@ class storage {
   virtual result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) = 0;
   // All series of a measurement, sorted by series key.
   virtual result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) = 0;
+  // series(), shared and read-only: storage may hand the same list to
+  // every query until the measurement's series change.
+  virtual result<std::shared_ptr<const std::vector<series_info>>> shared_series(
+      std::string_view db, std::string_view measurement) {
+    auto s = series(db, measurement);
+    if (!s.ok()) return s.error();
+    return std::make_shared<const std::vector<series_info>>(std::move(*s));
+  }
   // Tag values of `key` in a measurement, each with the ids of the series
   // carrying it (the posting list). Sorted by value; ids ascending.
   virtual result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(

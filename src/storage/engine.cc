@@ -569,6 +569,13 @@ result<std::vector<series_ref>> engine::series(std::string_view name, std::strin
   return out;
 }
 
+result<uint64_t> engine::series_generation(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.generation();
+}
+
 result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> engine::tag_values(
     std::string_view name, std::string_view measurement, std::string_view key) const {
   std::shared_lock lock(mu_);

@@ -130,6 +130,9 @@ class engine {
                                                                           std::string_view measurement) const;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) const;
   result<std::vector<series_ref>> series(std::string_view db, std::string_view measurement) const;
+  // The series index's generation (series_index::generation): equal values
+  // mean series() and tag_values() answer as before.
+  result<uint64_t> series_generation(std::string_view db) const;
   result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> tag_values(std::string_view db,
                                                                              std::string_view measurement,
                                                                              std::string_view key) const;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 
 #include "storage/testing/temp_dir.h"
 
@@ -253,6 +254,39 @@ TEST(engine, scan_edge_and_count_match_scan) {
       }
     }
   }
+}
+
+// Query layers cache parsed series lists by generation: it must move on
+// every new or dropped series and never repeat, even for a database dropped
+// and created again with the same series.
+TEST(engine, series_generation_changes_with_the_series) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  std::set<uint64_t> seen;
+  auto gen = [&] {
+    auto g = e->series_generation("db");
+    EXPECT_TRUE(g.ok());
+    return g.ok() ? *g : 0;
+  };
+  uint64_t g0 = gen();
+  seen.insert(g0);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 1.0, 10)});
+  uint64_t g1 = gen();
+  EXPECT_TRUE(seen.insert(g1).second);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 2.0, 20)});  // no new series
+  EXPECT_EQ(gen(), g1);
+  write(*e, {pt("m", {{"h", "b"}}, "v", 2.0, 20)});
+  EXPECT_TRUE(seen.insert(gen()).second);
+  auto ss = e->series("db", "m");
+  ASSERT_TRUE(e->delete_series("db", {(*ss)[0].id}, all_min, all_max).ok());
+  EXPECT_TRUE(seen.insert(gen()).second);
+  ASSERT_TRUE(e->drop_database("db").ok());
+  EXPECT_FALSE(e->series_generation("db").ok());
+  ASSERT_TRUE(e->create_database("db").ok());
+  EXPECT_TRUE(seen.insert(gen()).second);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 1.0, 10)});
+  EXPECT_TRUE(seen.insert(gen()).second);
 }
 
 TEST(engine, compaction_merges_blocks) {

@@ -85,10 +85,25 @@ struct bitmap {
 
 // ---------------------------------------------------------------- plans
 
+// The series of a measurement as storage shares them (read-only).
+struct series_list {
+  std::shared_ptr<const std::vector<series_info>> p = std::make_shared<const std::vector<series_info>>();
+  size_t size() const { return p->size(); }
+  const series_info& operator[](size_t i) const { return (*p)[i]; }
+  auto begin() const { return p->begin(); }
+  auto end() const { return p->end(); }
+};
+
 struct mplan {
   std::string db, rp, name;
-  std::vector<series_info> series;
-  std::unordered_map<uint64_t, uint32_t> index;  // series id -> position
+  series_list series;
+  std::vector<std::pair<uint64_t, uint32_t>> index;  // (series id, position), by id
+
+  // Position of a series id in series, or -1.
+  int64_t position_of(uint64_t id) const {
+    auto it = std::lower_bound(index.begin(), index.end(), std::pair<uint64_t, uint32_t>(id, 0));
+    return it == index.end() || it->first != id ? -1 : it->second;
+  }
   std::vector<std::string> tag_keys;
   std::map<std::string, model::field_type> fields;
   std::map<std::string, std::vector<std::pair<std::string, std::vector<uint64_t>>>> postings;
@@ -500,10 +515,10 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
       for (const auto& [v, ids] : *pv) {
         bool m = matches(v);
         for (uint64_t id : ids) {
-          auto it = mp.index.find(id);
-          if (it == mp.index.end()) continue;
-          roaring_bitmap_add(present.r, it->second);
-          if (m) roaring_bitmap_add(hit.r, it->second);
+          int64_t pos = mp.position_of(id);
+          if (pos < 0) continue;
+          roaring_bitmap_add(present.r, static_cast<uint32_t>(pos));
+          if (m) roaring_bitmap_add(hit.r, static_cast<uint32_t>(pos));
         }
       }
       if (matches(std::string())) {
@@ -1736,13 +1751,15 @@ class result_storage : public storage {
 };
 
 status load_plan(context& ctx, mplan& mp) {
-  auto series = ctx.s->series(mp.db, mp.name);
+  auto series = ctx.s->shared_series(mp.db, mp.name);
   if (!series.ok()) return series.error();
-  mp.series = std::move(*series);
+  mp.series.p = std::move(*series);
   if (mp.series.size() > std::numeric_limits<uint32_t>::max()) {
     return error(errc::limit_exceeded, "too many series in measurement " + mp.name);
   }
-  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace(mp.series[i].id, i);
+  mp.index.reserve(mp.series.size());
+  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace_back(mp.series[i].id, i);
+  std::sort(mp.index.begin(), mp.index.end());
   auto tags = ctx.s->tag_keys(mp.db, mp.name);
   if (!tags.ok()) return tags.error();
   mp.tag_keys = std::move(*tags);
@@ -1991,7 +2008,7 @@ result<std::vector<series_info>> matching_series(context& ctx, const std::string
   mp.name = measurement;
   LIANDU_RETURN_IF_ERROR(load_plan(ctx, mp));
   if (exact) *exact = true;
-  if (!cond) return mp.series;
+  if (!cond) return *mp.series.p;
   int64_t lo = min_time, hi = max_time;
   expr rest;
   LIANDU_RETURN_IF_ERROR(time_range(*cond, ctx.opts->now_ns, lo, hi, rest));
