@@ -1,5 +1,9 @@
 #include "query/engine_storage.h"
 
+#include <map>
+#include <mutex>
+#include <tuple>
+
 namespace liandu::query {
 
 namespace {
@@ -63,6 +67,54 @@ result<std::vector<series_info>> engine_storage::series(std::string_view db, std
   return out;
 }
 
+namespace {
+
+// Parsed series lists shared by queries, per (engine, database, measurement),
+// valid while the database's series index keeps its generation. Parsing a
+// thousand series keys and freeing them again cost a query of one series
+// more than reading its points. Lists over max_cached_series are not kept.
+struct series_cache {
+  static constexpr size_t max_cached_series = 100000;
+  static constexpr size_t max_entries = 1024;
+  struct entry {
+    uint64_t generation = 0;
+    std::shared_ptr<const std::vector<series_info>> series;
+  };
+  std::mutex mu;
+  std::map<std::tuple<const void*, std::string, std::string>, entry> entries;
+};
+
+series_cache& shared_cache() {
+  static series_cache c;
+  return c;
+}
+
+}  // namespace
+
+result<std::shared_ptr<const std::vector<series_info>>> engine_storage::shared_series(
+    std::string_view db, std::string_view measurement) {
+  // The generation is read before the series: a change in between leaves an
+  // entry under the old generation, which the next query replaces.
+  auto gen = engine_.series_generation(db);
+  if (!gen.ok()) return gen.error();
+  auto key = std::make_tuple(static_cast<const void*>(&engine_), std::string(db), std::string(measurement));
+  series_cache& cache = shared_cache();
+  {
+    std::lock_guard lock(cache.mu);
+    auto it = cache.entries.find(key);
+    if (it != cache.entries.end() && it->second.generation == *gen) return it->second.series;
+  }
+  auto s = series(db, measurement);
+  if (!s.ok()) return s.error();
+  auto shared = std::make_shared<const std::vector<series_info>>(std::move(*s));
+  if (shared->size() <= series_cache::max_cached_series) {
+    std::lock_guard lock(cache.mu);
+    if (cache.entries.size() >= series_cache::max_entries) cache.entries.clear();
+    cache.entries[std::move(key)] = {*gen, shared};
+  }
+  return shared;
+}
+
 result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> engine_storage::tag_values(
     std::string_view db, std::string_view measurement, std::string_view key) {
   auto vals = engine_.tag_values(db, measurement, key);
@@ -80,6 +132,18 @@ status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t s
       engine_.scan(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, col));
   if (col.size() > 0) sink(col);
   return {};
+}
+
+status engine_storage::scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                                 std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                                 column_batch& out) {
+  return engine_.scan_edge(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, newest, out);
+}
+
+status engine_storage::count(std::string_view db, std::string_view rp, uint64_t series_id,
+                             std::string_view field, int64_t min_time, int64_t max_time,
+                             model::field_type& type, uint64_t& count) {
+  return engine_.count(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, type, count);
 }
 
 status engine_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {

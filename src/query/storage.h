@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,14 @@ class storage {
   virtual result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) = 0;
   // All series of a measurement, sorted by series key.
   virtual result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) = 0;
+  // series(), shared and read-only: storage may hand the same list to
+  // every query until the measurement's series change.
+  virtual result<std::shared_ptr<const std::vector<series_info>>> shared_series(
+      std::string_view db, std::string_view measurement) {
+    auto s = series(db, measurement);
+    if (!s.ok()) return s.error();
+    return std::make_shared<const std::vector<series_info>>(std::move(*s));
+  }
   // Tag values of `key` in a measurement, each with the ids of the series
   // carrying it (the posting list). Sorted by value; ids ascending.
   virtual result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
@@ -75,6 +84,44 @@ class storage {
   // without the field yields no batches and ok.
   virtual status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
                       int64_t min_time, int64_t max_time, const batch_sink& sink) = 0;
+  // The newest (newest = true) or the oldest point a scan would yield, as a
+  // batch of at most one point (empty: none). Points of a type other than
+  // the first batch's are not part of the field. first()/last() need only
+  // this; the default scans everything, storage that can do better should.
+  virtual status scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                           std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                           column_batch& out) {
+    out = column_batch{};
+    bool typed = false;
+    return scan(db, rp, series_id, field, min_time, max_time, [&](const column_batch& b) {
+      if (b.size() == 0) return true;
+      if (!typed) {
+        typed = true;
+        out.type = b.type;
+      } else if (b.type != out.type) {
+        return true;
+      }
+      out.clear();
+      out.append_from(b, newest ? b.size() - 1 : 0);
+      return newest;
+    });
+  }
+  // The number of points a scan would yield of the first batch's type, and
+  // that type (meaningful when count > 0). The default scans everything.
+  virtual status count(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+                       int64_t min_time, int64_t max_time, model::field_type& type, uint64_t& count) {
+    count = 0;
+    bool typed = false;
+    return scan(db, rp, series_id, field, min_time, max_time, [&](const column_batch& b) {
+      if (b.size() == 0) return true;
+      if (!typed) {
+        typed = true;
+        type = b.type;
+      }
+      if (b.type == type) count += b.size();
+      return true;
+    });
+  }
 
   // Writes points (SELECT ... INTO, continuous queries). Durable on return.
   virtual status write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) = 0;

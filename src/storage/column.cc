@@ -68,6 +68,29 @@ void column::append_all(const column& o) {
   append_vec(strings, o.strings);
 }
 
+void column::append_range(const column& o, size_t begin, size_t end) {
+  if (begin >= end) return;
+  auto b = static_cast<std::ptrdiff_t>(begin), e = static_cast<std::ptrdiff_t>(end);
+  times.insert(times.end(), o.times.begin() + b, o.times.begin() + e);
+  switch (type) {
+    case model::field_type::float64:
+      floats.insert(floats.end(), o.floats.begin() + b, o.floats.begin() + e);
+      break;
+    case model::field_type::int64:
+      integers.insert(integers.end(), o.integers.begin() + b, o.integers.begin() + e);
+      break;
+    case model::field_type::uint64:
+      unsigneds.insert(unsigneds.end(), o.unsigneds.begin() + b, o.unsigneds.begin() + e);
+      break;
+    case model::field_type::boolean:
+      booleans.insert(booleans.end(), o.booleans.begin() + b, o.booleans.begin() + e);
+      break;
+    case model::field_type::string:
+      strings.insert(strings.end(), o.strings.begin() + b, o.strings.begin() + e);
+      break;
+  }
+}
+
 void column::keep_range(size_t begin, size_t end) {
   keep_vec(times, begin, end);
   keep_vec(floats, begin, end);
@@ -96,15 +119,17 @@ void permute(std::vector<T>& v, const std::vector<uint32_t>& order) {
 
 void column::sort_and_dedup() {
   if (is_sorted_unique()) return;
-  std::vector<uint32_t> order(times.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return times[a] < times[b]; });
+  // (time, position) pairs sorted directly: the position breaks ties, so the
+  // order is stable without stable_sort's indirect comparisons.
+  std::vector<std::pair<int64_t, uint32_t>> order(times.size());
+  for (size_t i = 0; i < times.size(); ++i) order[i] = {times[i], static_cast<uint32_t>(i)};
+  std::sort(order.begin(), order.end());
   // Keep the last index of each run of equal times.
   std::vector<uint32_t> keep;
   keep.reserve(order.size());
   for (size_t k = 0; k < order.size(); ++k) {
-    if (k + 1 < order.size() && times[order[k + 1]] == times[order[k]]) continue;
-    keep.push_back(order[k]);
+    if (k + 1 < order.size() && order[k + 1].first == order[k].first) continue;
+    keep.push_back(order[k].second);
   }
   permute(times, keep);
   switch (type) {

@@ -28,6 +28,8 @@ struct column {
   void append_from(const column& other, size_t i);
   // Appends all of other (same type), vector by vector.
   void append_all(const column& other);
+  // Appends elements [begin, end) of other (same type).
+  void append_range(const column& other, size_t begin, size_t end);
   // Keeps elements [begin, end) only.
   void keep_range(size_t begin, size_t end);
   // Sorts by time, keeping the last of equal times (last write wins). Stable:

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/clock.h"
 #include "base/coding.h"
@@ -589,6 +590,13 @@ result<std::vector<series_ref>> engine::series(std::string_view name, std::strin
   return out;
 }
 
+result<uint64_t> engine::series_generation(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.generation();
+}
+
 result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> engine::tag_values(
     std::string_view name, std::string_view measurement, std::string_view key) const {
   std::shared_lock lock(mu_);
@@ -608,21 +616,42 @@ bool deleted(const std::vector<tombstone>& ts, uint64_t seq, int64_t t) {
   return false;
 }
 
-// Appends the part of src within [lo, hi] that no tombstone removes.
+// [begin, end) of a sorted vector of times within [lo, hi].
+std::pair<size_t, size_t> sorted_range(const std::vector<int64_t>& times, int64_t lo, int64_t hi) {
+  auto b = std::lower_bound(times.begin(), times.end(), lo);
+  auto e = std::upper_bound(b, times.end(), hi);
+  return {static_cast<size_t>(b - times.begin()), static_cast<size_t>(e - times.begin())};
+}
+
+template <typename T, typename Keep>
+void append_if(std::vector<int64_t>& out_times, std::vector<T>& out, const std::vector<int64_t>& times,
+               const std::vector<T>& vals, Keep keep) {
+  for (size_t i = 0; i < times.size(); ++i) {
+    if (!keep(times[i])) continue;
+    out_times.push_back(times[i]);
+    out.push_back(vals[i]);
+  }
+}
+
+// Appends the part of src within [lo, hi] that no tombstone removes: a
+// sorted source as one range, otherwise point by point with the type
+// switch outside the loop.
 void append_filtered(column& out, const column& src, int64_t lo, int64_t hi, const std::vector<tombstone>& ts,
                      uint64_t seq) {
-  auto first = std::lower_bound(src.times.begin(), src.times.end(), lo);
-  bool sorted = src.is_sorted_unique();
-  size_t begin = sorted ? static_cast<size_t>(first - src.times.begin()) : 0;
-  for (size_t i = begin; i < src.size(); ++i) {
-    int64_t t = src.times[i];
-    if (t > hi) {
-      if (sorted) break;
-      continue;
-    }
-    if (t < lo) continue;
-    if (!ts.empty() && deleted(ts, seq, t)) continue;
-    out.append_from(src, i);
+  if (ts.empty() && src.is_sorted_unique()) {
+    auto [b, e] = sorted_range(src.times, lo, hi);
+    out.append_range(src, b, e);
+    return;
+  }
+  auto keep = [&](int64_t t) { return t >= lo && t <= hi && (ts.empty() || !deleted(ts, seq, t)); };
+  switch (src.type) {
+    case model::field_type::float64: append_if(out.times, out.floats, src.times, src.floats, keep); break;
+    case model::field_type::int64: append_if(out.times, out.integers, src.times, src.integers, keep); break;
+    case model::field_type::uint64:
+      append_if(out.times, out.unsigneds, src.times, src.unsigneds, keep);
+      break;
+    case model::field_type::boolean: append_if(out.times, out.booleans, src.times, src.booleans, keep); break;
+    case model::field_type::string: append_if(out.times, out.strings, src.times, src.strings, keep); break;
   }
 }
 
@@ -656,10 +685,10 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       if (p->end <= lo || p->start > hi) continue;
       part_sources ps;
       for (const auto& b : p->blocks) {
-        for (const block::entry* e : b.reader->entries_of(series_id, field)) {
-          if (e->max_time < lo || e->min_time > hi) continue;  // pruned by the index
-          ps.sources.push_back({b.reader, e, nullptr, b.seq});
-        }
+        b.reader->for_each_entry_of(series_id, field, [&](const block::entry& e) {
+          if (e.max_time < lo || e.min_time > hi) return;  // pruned by the index
+          ps.sources.push_back({b.reader, &e, nullptr, b.seq});
+        });
       }
       for (const auto& f : p->frozen) {
         if (f.data->find(series_id, field) != nullptr)
@@ -710,7 +739,7 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
     if (ps.active.size() > 0) {
       if (first) merged.type = ps.active.type;
       if (ps.active.type == merged.type) {
-        for (size_t i = 0; i < ps.active.size(); ++i) merged.append_from(ps.active, i);
+        merged.append_all(ps.active);
         ++pieces;
       }
     }
@@ -722,6 +751,290 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
     } else {
       out.append_all(merged);
     }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- first/last and count
+
+// What plan_read() gathers: per partition overlapping the range (ascending
+// time), its block columns and frozen head columns of the field in scan()'s
+// merge order (on equal times the later source wins); the active head comes
+// after them and is looked at by the caller's on_active under the lock.
+struct engine::read_plan {
+  struct source {
+    std::shared_ptr<const block::block_reader> block;
+    const block::entry* entry = nullptr;
+    std::shared_ptr<const head::head> frozen;  // keeps col alive
+    const column* col = nullptr;
+    uint64_t seq = 0;
+    model::field_type type() const { return entry ? entry->type : col->type; }
+  };
+  struct part {
+    std::vector<source> sources;
+    // Filled by on_active.
+    column active;                      // scan_edge: the active head's candidate point
+    bool active_sorted = true;          // count: the active column is sorted and unique
+    std::vector<int64_t> active_times;  // count: its times in range
+  };
+  std::vector<part> parts;
+  std::vector<tombstone> ts;              // of this series
+  std::optional<model::field_type> type;  // of the first source
+  bool uniform = true;                    // every source has that type
+};
+
+status engine::plan_read(std::string_view name, std::string_view rpname, uint32_t series_id,
+                         std::string_view field, int64_t lo, int64_t hi, read_plan& plan,
+                         const std::function<void(size_t part, const column& active)>& on_active) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  auto rit = db->rps.find(rpname.empty() ? std::string_view(db->default_rp) : rpname);
+  if (rit == db->rps.end())
+    return error(errc::not_found, "retention policy not found: " + std::string(rpname));
+  for (const auto& t : db->tombstones) {
+    if (t.series_id == series_id) plan.ts.push_back(t);
+  }
+  auto note_type = [&](model::field_type t) {
+    if (!plan.type) plan.type = t;
+    if (*plan.type != t) plan.uniform = false;
+  };
+  for (const auto& [start, p] : rit->second.partitions) {
+    if (p->end <= lo || p->start > hi) continue;
+    read_plan::part ps;
+    for (const auto& b : p->blocks) {
+      b.reader->for_each_entry_of(series_id, field, [&](const block::entry& e) {
+        if (e.max_time < lo || e.min_time > hi) return;
+        ps.sources.push_back({b.reader, &e, nullptr, nullptr, b.seq});
+        note_type(e.type);
+      });
+    }
+    for (const auto& f : p->frozen) {
+      if (const column* c = f.data->find(series_id, field)) {
+        ps.sources.push_back({nullptr, nullptr, f.data, c, f.seq});
+        note_type(c->type);
+      }
+    }
+    const column* active = p->active.find(series_id, field);
+    if (active != nullptr) note_type(active->type);
+    if (ps.sources.empty() && active == nullptr) continue;
+    plan.parts.push_back(std::move(ps));
+    if (active != nullptr) on_active(plan.parts.size() - 1, *active);
+  }
+  return {};
+}
+
+namespace {
+
+constexpr size_t npos = static_cast<size_t>(-1);
+
+// The newest (oldest) point of c within [lo, hi]; of equal times the last
+// written, as sort_and_dedup keeps. c may be unsorted (a head column).
+size_t edge_index(const column& c, int64_t lo, int64_t hi, bool newest) {
+  const int64_t* ts = c.times.data();
+  const size_t n = c.times.size();
+  // The edge time first (a branch-free pass the compiler vectorises), then
+  // the last index holding it.
+  bool any = false;
+  int64_t edge = newest ? lo : hi;
+  for (size_t i = 0; i < n; ++i) {
+    bool in = ts[i] >= lo && ts[i] <= hi;
+    any |= in;
+    edge = newest ? (in && ts[i] > edge ? ts[i] : edge) : (in && ts[i] < edge ? ts[i] : edge);
+  }
+  if (!any) return npos;
+  for (size_t i = n; i-- > 0;) {
+    if (ts[i] == edge) return i;
+  }
+  return npos;
+}
+
+// The newest (oldest) point of a sorted, unique column within [lo, hi].
+size_t sorted_edge_index(const column& c, int64_t lo, int64_t hi, bool newest) {
+  if (newest) {
+    size_t i = static_cast<size_t>(std::upper_bound(c.times.begin(), c.times.end(), hi) - c.times.begin());
+    return i == 0 || c.times[i - 1] < lo ? npos : i - 1;
+  }
+  size_t i = static_cast<size_t>(std::lower_bound(c.times.begin(), c.times.end(), lo) - c.times.begin());
+  return i == c.size() || c.times[i] > hi ? npos : i;
+}
+
+}  // namespace
+
+status engine::scan_edge(std::string_view name, std::string_view rpname, uint32_t series_id,
+                         std::string_view field, int64_t lo, int64_t hi, bool newest, column& out) const {
+  out = column{};
+  read_plan plan;
+  LIANDU_RETURN_IF_ERROR(
+      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const column& c) {
+        size_t i = edge_index(c, lo, hi, newest);
+        if (i == npos) return;
+        plan.parts[k].active.type = c.type;
+        plan.parts[k].active.append_from(c, i);
+      }));
+  if (!plan.ts.empty() || !plan.uniform) {
+    // Deletes or a field whose type changed between sources: take the point
+    // from the full merge.
+    column all;
+    LIANDU_RETURN_IF_ERROR(scan(name, rpname, series_id, field, lo, hi, all));
+    if (all.size() > 0) {
+      out.type = all.type;
+      out.append_from(all, newest ? all.size() - 1 : 0);
+    }
+    return {};
+  }
+  // Partitions hold disjoint time ranges: the first one (from the end wanted)
+  // with a point in range has the answer. Within one, the point is the
+  // newest (oldest) of its sources; on equal times the later source wins.
+  for (size_t n = 0; n < plan.parts.size(); ++n) {
+    read_plan::part& ps = plan.parts[newest ? plan.parts.size() - 1 - n : n];
+    const size_t active_order = ps.sources.size();
+    bool found = ps.active.size() > 0;
+    int64_t best_time = found ? ps.active.times[0] : 0;
+    size_t best_order = active_order;
+    column best = std::move(ps.active);
+    auto better = [&](int64_t t, size_t order) {
+      if (!found) return true;
+      if (t != best_time) return newest ? t > best_time : t < best_time;
+      return order > best_order;
+    };
+    for (size_t k = 0; k < ps.sources.size(); ++k) {
+      const auto& s = ps.sources[k];
+      if (s.col == nullptr) continue;
+      size_t i = edge_index(*s.col, lo, hi, newest);
+      if (i == npos || !better(s.col->times[i], k)) continue;
+      best.clear();
+      best.type = s.col->type;
+      best.append_from(*s.col, i);
+      found = true;
+      best_time = s.col->times[i];
+      best_order = k;
+    }
+    // Block columns, the most promising first; one is decoded only when the
+    // index says it may beat the best point so far.
+    std::vector<std::pair<int64_t, size_t>> blocks;  // (bound on its edge time, source)
+    for (size_t k = 0; k < ps.sources.size(); ++k) {
+      const auto& s = ps.sources[k];
+      if (s.entry == nullptr) continue;
+      blocks.emplace_back(newest ? std::min(s.entry->max_time, hi) : std::max(s.entry->min_time, lo), k);
+    }
+    std::sort(blocks.begin(), blocks.end(), [&](const auto& a, const auto& b) {
+      if (a.first != b.first) return newest ? a.first > b.first : a.first < b.first;
+      return a.second > b.second;
+    });
+    column decoded;
+    for (const auto& [bound_time, k] : blocks) {
+      if (!better(bound_time, k)) continue;
+      const auto& s = ps.sources[k];
+      decoded.clear();
+      LIANDU_RETURN_IF_ERROR(s.block->read(*s.entry, decoded));
+      size_t i = sorted_edge_index(decoded, lo, hi, newest);
+      if (i == npos || !better(decoded.times[i], k)) continue;
+      best.clear();
+      best.type = decoded.type;
+      best.append_from(decoded, i);
+      found = true;
+      best_time = decoded.times[i];
+      best_order = k;
+    }
+    if (found) {
+      out = std::move(best);
+      return {};
+    }
+  }
+  return {};
+}
+
+status engine::count(std::string_view name, std::string_view rpname, uint32_t series_id,
+                     std::string_view field, int64_t lo, int64_t hi, model::field_type& type,
+                     uint64_t& n) const {
+  n = 0;
+  read_plan plan;
+  LIANDU_RETURN_IF_ERROR(
+      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const column& c) {
+        read_plan::part& ps = plan.parts[k];
+        ps.active_sorted = c.is_sorted_unique();
+        if (ps.active_sorted) {
+          auto [b, e] = sorted_range(c.times, lo, hi);
+          ps.active_times.assign(c.times.begin() + static_cast<std::ptrdiff_t>(b),
+                                 c.times.begin() + static_cast<std::ptrdiff_t>(e));
+          return;
+        }
+        for (int64_t t : c.times) {
+          if (t >= lo && t <= hi) ps.active_times.push_back(t);
+        }
+      }));
+  if (!plan.uniform) {
+    column all;
+    LIANDU_RETURN_IF_ERROR(scan(name, rpname, series_id, field, lo, hi, all));
+    type = all.type;
+    n = all.size();
+    return {};
+  }
+  type = plan.type.value_or(model::field_type::float64);
+  std::vector<int64_t> times;
+  std::vector<std::pair<int64_t, int64_t>> extents;  // of each source's points in range
+  for (auto& ps : plan.parts) {
+    // Fast: sorted sources whose points in range do not overlap and no
+    // delete: the counts add up.
+    bool fast = plan.ts.empty() && ps.active_sorted;
+    uint64_t sum = 0;
+    extents.clear();
+    if (ps.active_sorted && !ps.active_times.empty()) {
+      sum += ps.active_times.size();
+      extents.emplace_back(ps.active_times.front(), ps.active_times.back());
+    }
+    for (size_t k = 0; fast && k < ps.sources.size(); ++k) {
+      const auto& s = ps.sources[k];
+      if (s.entry != nullptr && s.entry->min_time >= lo && s.entry->max_time <= hi) {
+        sum += s.entry->count;
+        extents.emplace_back(s.entry->min_time, s.entry->max_time);
+        continue;
+      }
+      const std::vector<int64_t>* ts = nullptr;
+      if (s.entry != nullptr) {
+        times.clear();
+        LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, times));
+        ts = &times;
+      } else if (s.col->is_sorted_unique()) {
+        ts = &s.col->times;
+      } else {
+        fast = false;
+        break;
+      }
+      auto [b, e] = sorted_range(*ts, lo, hi);
+      if (e > b) {
+        sum += e - b;
+        extents.emplace_back((*ts)[b], (*ts)[e - 1]);
+      }
+    }
+    if (fast) {
+      std::sort(extents.begin(), extents.end());
+      for (size_t k = 1; fast && k < extents.size(); ++k) fast = extents[k - 1].second < extents[k].first;
+    }
+    if (fast) {
+      n += sum;
+      continue;
+    }
+    // Otherwise the distinct times that survive deletes, as scan() merges them.
+    std::vector<int64_t> all;
+    for (const auto& s : ps.sources) {
+      const std::vector<int64_t>* ts = nullptr;
+      if (s.entry != nullptr) {
+        times.clear();
+        LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, times));
+        ts = &times;
+      } else {
+        ts = &s.col->times;
+      }
+      for (int64_t t : *ts) {
+        if (t < lo || t > hi || (!plan.ts.empty() && deleted(plan.ts, s.seq, t))) continue;
+        all.push_back(t);
+      }
+    }
+    all.insert(all.end(), ps.active_times.begin(), ps.active_times.end());
+    std::sort(all.begin(), all.end());
+    n += static_cast<uint64_t>(std::unique(all.begin(), all.end()) - all.begin());
   }
   return {};
 }

@@ -135,6 +135,9 @@ class engine {
       std::string_view db, std::string_view measurement) const;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) const;
   result<std::vector<series_ref>> series(std::string_view db, std::string_view measurement) const;
+  // The series index's generation (series_index::generation): equal values
+  // mean series() and tag_values() answer as before.
+  result<uint64_t> series_generation(std::string_view db) const;
   result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> tag_values(std::string_view db,
                                                                                 std::string_view measurement,
                                                                                 std::string_view key) const;
@@ -144,6 +147,18 @@ class engine {
   // value per time (last write wins), appended to out.
   status scan(std::string_view db, std::string_view rp, uint32_t series_id, std::string_view field,
               int64_t min_time, int64_t max_time, column& out) const;
+  // The newest (newest = true) or the oldest point that scan() would return
+  // for the same arguments, as a column of one point; out is left empty when
+  // there is none. Reads the head columns and only the block columns that can
+  // hold the point, so last() of a series costs one column, not all of them.
+  status scan_edge(std::string_view db, std::string_view rp, uint32_t series_id, std::string_view field,
+                   int64_t min_time, int64_t max_time, bool newest, column& out) const;
+  // The number of points scan() would return for the same arguments and their
+  // type (meaningful when count > 0). A block column wholly inside the range
+  // is counted from the block index, without decoding, when no other source
+  // overlaps it and no delete applies; values are never decoded.
+  status count(std::string_view db, std::string_view rp, uint32_t series_id, std::string_view field,
+               int64_t min_time, int64_t max_time, model::field_type& type, uint64_t& count) const;
 
   // --- deletes (durable on return) ---
   status delete_series(std::string_view db, const std::vector<uint32_t>& ids, int64_t min_time,
@@ -159,6 +174,7 @@ class engine {
   struct database;
   struct partition;
   struct rp_state;
+  struct read_plan;
 
  private:
   explicit engine(engine_options opts);
@@ -171,6 +187,12 @@ class engine {
   void apply_delete_locked(database& db, const std::vector<uint32_t>& ids, int64_t min_time,
                            int64_t max_time);
   void replay_record(uint8_t type, std::string_view payload, head::sharded_appender& appender);
+  // The sources of one field of one series in [lo, hi], partition by
+  // partition; calls on_active(part, column) for the active head's column
+  // under the lock (the only time it may be read).
+  status plan_read(std::string_view name, std::string_view rpname, uint32_t series_id, std::string_view field,
+                   int64_t lo, int64_t hi, read_plan& plan,
+                   const std::function<void(size_t part, const column& active)>& on_active) const;
   status compact(const std::shared_ptr<partition>& p, const std::shared_ptr<database>& db);
   void background_loop();
   database* find_db_locked(std::string_view db) const;

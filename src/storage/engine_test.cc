@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 
 #include "storage/testing/temp_dir.h"
 
@@ -220,6 +221,113 @@ TEST(engine, delete_and_drop_are_durable) {
     EXPECT_EQ(*e->measurements("db"), std::vector<std::string>{"m"});
     ASSERT_TRUE(e->checkpoint().ok());
   }
+}
+
+// scan_edge() and count() answer from the heads and the block index what
+// scan() answers from the full merge: checked against scan() on random data
+// in the active head and in (compacted) blocks of several partitions, with
+// out-of-order and duplicate times (last write wins) and deletes.
+TEST(engine, scan_edge_and_count_match_scan) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 12; ++round) {
+    testing::temp_dir tmp;
+    engine_options o;
+    o.compact_after_blocks = 3;
+    auto e = open_engine(tmp.path(), o);
+    retention_policy rp{"r", 0, 1000, 1};  // partitions 1,000 ns wide
+    ASSERT_TRUE(e->create_database("db", &rp).ok());
+    const std::vector<std::string> hosts{"a", "b", "c"};
+    for (int phase = 0; phase < 8; ++phase) {
+      std::vector<model::point> pts;
+      int n = std::uniform_int_distribution<int>(1, 60)(rng);
+      // Times mostly ahead of what is there, some behind, some repeated.
+      int64_t base = phase * 300;
+      for (int i = 0; i < n; ++i) {
+        int64_t t = base + std::uniform_int_distribution<int64_t>(-400, 400)(rng);
+        if (t < 0) t = -t;
+        const std::string& h = hosts[std::uniform_int_distribution<size_t>(0, hosts.size() - 1)(rng)];
+        pts.push_back(pt("m", {{"h", h}}, "v", double(std::uniform_int_distribution<int>(0, 9)(rng)), t));
+      }
+      ASSERT_TRUE(write(*e, pts).st.ok());
+      int what = std::uniform_int_distribution<int>(0, 3)(rng);
+      if (what == 0 || what == 1) {
+        ASSERT_TRUE(e->checkpoint().ok());
+      }
+      if (what == 2 && round % 2 == 1) {
+        auto ss = e->series("db", "m");
+        uint32_t id = (*ss)[std::uniform_int_distribution<size_t>(0, ss->size() - 1)(rng)].id;
+        int64_t lo = std::uniform_int_distribution<int64_t>(0, 2500)(rng);
+        ASSERT_TRUE(
+            e->delete_series("db", {id}, lo, lo + std::uniform_int_distribution<int64_t>(0, 500)(rng)).ok());
+      }
+      auto ss = e->series("db", "m");
+      for (const auto& s : *ss) {
+        std::vector<std::pair<int64_t, int64_t>> ranges{{all_min, all_max}};
+        for (int k = 0; k < 6; ++k) {
+          int64_t lo = std::uniform_int_distribution<int64_t>(-100, 2800)(rng);
+          ranges.emplace_back(lo, lo + std::uniform_int_distribution<int64_t>(0, 1500)(rng));
+        }
+        for (auto [lo, hi] : ranges) {
+          column all;
+          ASSERT_TRUE(e->scan("db", "r", s.id, "v", lo, hi, all).ok());
+          for (bool newest : {true, false}) {
+            column edge;
+            ASSERT_TRUE(e->scan_edge("db", "r", s.id, "v", lo, hi, newest, edge).ok());
+            SCOPED_TRACE(s.key + " [" + std::to_string(lo) + ", " + std::to_string(hi) + "] newest " +
+                         std::to_string(newest) + " round " + std::to_string(round));
+            if (all.size() == 0) {
+              EXPECT_EQ(edge.size(), 0u);
+              continue;
+            }
+            ASSERT_EQ(edge.size(), 1u);
+            size_t i = newest ? all.size() - 1 : 0;
+            EXPECT_EQ(edge.times[0], all.times[i]);
+            EXPECT_EQ(edge.floats[0], all.floats[i]);
+          }
+          model::field_type type = model::field_type::string;
+          uint64_t count = 0;
+          ASSERT_TRUE(e->count("db", "r", s.id, "v", lo, hi, type, count).ok());
+          EXPECT_EQ(count, all.size()) << s.key << " [" << lo << ", " << hi << "]";
+          if (count > 0) {
+            EXPECT_EQ(type, model::field_type::float64);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Query layers cache parsed series lists by generation: it must move on
+// every new or dropped series and never repeat, even for a database dropped
+// and created again with the same series.
+TEST(engine, series_generation_changes_with_the_series) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  std::set<uint64_t> seen;
+  auto gen = [&] {
+    auto g = e->series_generation("db");
+    EXPECT_TRUE(g.ok());
+    return g.ok() ? *g : 0;
+  };
+  uint64_t g0 = gen();
+  seen.insert(g0);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 1.0, 10)});
+  uint64_t g1 = gen();
+  EXPECT_TRUE(seen.insert(g1).second);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 2.0, 20)});  // no new series
+  EXPECT_EQ(gen(), g1);
+  write(*e, {pt("m", {{"h", "b"}}, "v", 2.0, 20)});
+  EXPECT_TRUE(seen.insert(gen()).second);
+  auto ss = e->series("db", "m");
+  ASSERT_TRUE(e->delete_series("db", {(*ss)[0].id}, all_min, all_max).ok());
+  EXPECT_TRUE(seen.insert(gen()).second);
+  ASSERT_TRUE(e->drop_database("db").ok());
+  EXPECT_FALSE(e->series_generation("db").ok());
+  ASSERT_TRUE(e->create_database("db").ok());
+  EXPECT_TRUE(seen.insert(gen()).second);
+  write(*e, {pt("m", {{"h", "a"}}, "v", 1.0, 10)});
+  EXPECT_TRUE(seen.insert(gen()).second);
 }
 
 TEST(engine, compaction_merges_blocks) {

@@ -98,6 +98,12 @@ result<std::vector<query::series_info>> tenant_storage::series(std::string_view 
   return inner_.series(db, measurement);
 }
 
+result<std::shared_ptr<const std::vector<query::series_info>>> tenant_storage::shared_series(
+    std::string_view db, std::string_view measurement) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.shared_series(db, measurement);
+}
+
 result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tenant_storage::tag_values(
     std::string_view db, std::string_view measurement, std::string_view key) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
@@ -108,6 +114,20 @@ status tenant_storage::scan(std::string_view db, std::string_view rp, uint64_t s
                             int64_t min_time, int64_t max_time, const query::batch_sink& sink) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
   return inner_.scan(db, rp, series_id, field, min_time, max_time, sink);
+}
+
+status tenant_storage::scan_edge(std::string_view db, std::string_view rp, uint64_t series_id,
+                                 std::string_view field, int64_t min_time, int64_t max_time, bool newest,
+                                 query::column_batch& out) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.scan_edge(db, rp, series_id, field, min_time, max_time, newest, out);
+}
+
+status tenant_storage::count(std::string_view db, std::string_view rp, uint64_t series_id,
+                             std::string_view field, int64_t min_time, int64_t max_time,
+                             model::field_type& type, uint64_t& count) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.count(db, rp, series_id, field, min_time, max_time, type, count);
 }
 
 status tenant_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {

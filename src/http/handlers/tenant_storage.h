@@ -30,11 +30,17 @@ class tenant_storage final : public query::storage {
                                                                           std::string_view measurement) override;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) override;
   result<std::vector<query::series_info>> series(std::string_view db, std::string_view measurement) override;
+  result<std::shared_ptr<const std::vector<query::series_info>>> shared_series(
+      std::string_view db, std::string_view measurement) override;
   result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(std::string_view db,
                                                                              std::string_view measurement,
                                                                              std::string_view key) override;
   status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
               int64_t min_time, int64_t max_time, const query::batch_sink& sink) override;
+  status scan_edge(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+                   int64_t min_time, int64_t max_time, bool newest, query::column_batch& out) override;
+  status count(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
+               int64_t min_time, int64_t max_time, model::field_type& type, uint64_t& count) override;
   status write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) override;
   status delete_series(std::string_view db, const std::vector<uint64_t>& series_ids, int64_t min_time,
                        int64_t max_time) override;

@@ -28,24 +28,31 @@ int64_t floor_div(int64_t a, int64_t b) {
   return q;
 }
 
+template <typename T>
+void append_integer(std::string& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
 void append_time_cell(std::string& out, int64_t ns, const time_format& tf, const time_zone* zone) {
   if (tf.epoch.empty()) {
     out.push_back('"');
-    out += format_rfc3339_nano(ns, zone ? zone->offset_at(floor_div(ns, 1000000000)) : 0);
+    append_rfc3339_nano(out, ns, zone ? zone->offset_at(floor_div(ns, 1000000000)) : 0);
     out.push_back('"');
     return;
   }
   int64_t v = 0;
   if (!convert_epoch(ns, tf.epoch, v)) v = ns;
-  out += std::to_string(v);
+  append_integer(out, v);
 }
 
 void append_json_value(std::string& out, const value& v) {
   switch (v.index()) {
     case 0: out += "null"; break;
     case 1: append_go_float(out, std::get<double>(v)); break;
-    case 2: out += std::to_string(std::get<int64_t>(v)); break;
-    case 3: out += std::to_string(std::get<uint64_t>(v)); break;
+    case 2: append_integer(out, std::get<int64_t>(v)); break;
+    case 3: append_integer(out, std::get<uint64_t>(v)); break;
     case 4: out += std::get<bool>(v) ? "true" : "false"; break;
     case 5: append_json_string(out, std::get<std::string>(v)); break;
   }
@@ -153,6 +160,14 @@ void append_escaped_tag(std::string& out, std::string_view s) {
 }  // namespace
 
 std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s) {
+  std::string out;
+  append_rfc3339_nano(out, ns, utc_offset_s);
+  return out;
+}
+
+// Written by hand rather than with snprintf: a raw query formats one of these
+// per row, and the printf machinery was most of the cost of a response.
+void append_rfc3339_nano(std::string& out, int64_t ns, int32_t utc_offset_s) {
   int64_t local = ns + static_cast<int64_t>(utc_offset_s) * 1000000000;
   int64_t secs = floor_div(local, 1000000000);
   int64_t frac = local - secs * 1000000000;
@@ -161,26 +176,50 @@ std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s) {
   int64_t y = 0;
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
-  char buf[80];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(y), m, d,
-                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                        static_cast<int>(sod % 60));
-  std::string out(buf, static_cast<size_t>(n));
+  char buf[64];
+  char* p = buf;
+  auto put2 = [&p](unsigned v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  if (y >= 0 && y <= 9999) {
+    put2(static_cast<unsigned>(y / 100));
+    put2(static_cast<unsigned>(y % 100));
+  } else {
+    p += std::snprintf(p, 24, "%04lld", static_cast<long long>(y));
+  }
+  *p++ = '-';
+  put2(m);
+  *p++ = '-';
+  put2(d);
+  *p++ = 'T';
+  put2(static_cast<unsigned>(sod / 3600));
+  *p++ = ':';
+  put2(static_cast<unsigned>(sod / 60 % 60));
+  *p++ = ':';
+  put2(static_cast<unsigned>(sod % 60));
   if (frac != 0) {
-    char fb[16];
-    std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
-    std::string f(fb);
-    while (f.back() == '0') f.pop_back();
-    out += f;
+    // Nine digits, trailing zeros dropped.
+    *p++ = '.';
+    char digits[9];
+    for (int i = 8; i >= 0; --i) {
+      digits[i] = static_cast<char>('0' + frac % 10);
+      frac /= 10;
+    }
+    int n = 9;
+    while (digits[n - 1] == '0') --n;
+    for (int i = 0; i < n; ++i) *p++ = digits[i];
   }
   if (utc_offset_s == 0) {
-    out.push_back('Z');
+    *p++ = 'Z';
   } else {
     int32_t off = utc_offset_s < 0 ? -utc_offset_s : utc_offset_s;
-    std::snprintf(buf, sizeof buf, "%c%02d:%02d", utc_offset_s < 0 ? '-' : '+', off / 3600, off / 60 % 60);
-    out += buf;
+    *p++ = utc_offset_s < 0 ? '-' : '+';
+    put2(static_cast<unsigned>(off / 3600));
+    *p++ = ':';
+    put2(static_cast<unsigned>(off / 60 % 60));
   }
-  return out;
+  out.append(buf, p);
 }
 
 void append_go_float(std::string& out, double v) {
@@ -224,7 +263,15 @@ bool convert_epoch(int64_t ns, std::string_view epoch, int64_t& out) {
 }
 
 std::string to_json(const std::vector<statement_result>& results, const time_format& tf) {
-  std::string out = "{\"results\":[";
+  // Room for the rows up front: growing a response of megabytes by doubling
+  // copies it several times.
+  size_t cells = 0;
+  for (const auto& r : results) {
+    for (const auto& sr : r.series) cells += sr.values.size() * (sr.columns.size() + 1);
+  }
+  std::string out;
+  out.reserve(256 + cells * 16);
+  out += "{\"results\":[";
   for (size_t i = 0; i < results.size(); ++i) {
     if (i) out.push_back(',');
     const statement_result& r = results[i];

@@ -59,6 +59,7 @@ std::vector<statement_result> split_chunks(const statement_result& r, size_t chu
 
 // Helpers, exposed for tests and other encoders.
 std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s = 0);
+void append_rfc3339_nano(std::string& out, int64_t ns, int32_t utc_offset_s = 0);
 void append_go_float(std::string& out, double v);  // Go encoding/json float64
 using liandu::append_json_string;                  // base/json_string.h
 // Converts ns to the epoch unit; false for an unknown unit.

@@ -85,10 +85,25 @@ struct bitmap {
 
 // ---------------------------------------------------------------- plans
 
+// The series of a measurement as storage shares them (read-only).
+struct series_list {
+  std::shared_ptr<const std::vector<series_info>> p = std::make_shared<const std::vector<series_info>>();
+  size_t size() const { return p->size(); }
+  const series_info& operator[](size_t i) const { return (*p)[i]; }
+  auto begin() const { return p->begin(); }
+  auto end() const { return p->end(); }
+};
+
 struct mplan {
   std::string db, rp, name;
-  std::vector<series_info> series;
-  std::unordered_map<uint64_t, uint32_t> index;  // series id -> position
+  series_list series;
+  std::vector<std::pair<uint64_t, uint32_t>> index;  // (series id, position), by id
+
+  // Position of a series id in series, or -1.
+  int64_t position_of(uint64_t id) const {
+    auto it = std::lower_bound(index.begin(), index.end(), std::pair<uint64_t, uint32_t>(id, 0));
+    return it == index.end() || it->first != id ? -1 : it->second;
+  }
   std::vector<std::string> tag_keys;
   std::map<std::string, model::field_type> fields;
   std::map<std::string, std::vector<std::pair<std::string, std::vector<uint64_t>>>> postings;
@@ -500,10 +515,10 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
       for (const auto& [v, ids] : *pv) {
         bool m = matches(v);
         for (uint64_t id : ids) {
-          auto it = mp.index.find(id);
-          if (it == mp.index.end()) continue;
-          roaring_bitmap_add(present.r, it->second);
-          if (m) roaring_bitmap_add(hit.r, it->second);
+          int64_t pos = mp.position_of(id);
+          if (pos < 0) continue;
+          roaring_bitmap_add(present.r, static_cast<uint32_t>(pos));
+          if (m) roaring_bitmap_add(hit.r, static_cast<uint32_t>(pos));
         }
       }
       if (matches(std::string())) {
@@ -557,6 +572,15 @@ status read_column(context& ctx, const mplan& mp, const series_info& s, const st
   });
   if (over) return error(errc::limit_exceeded, memory_limit_error);
   return st;
+}
+
+// The newest (oldest) point of a series' field in [lo, hi] as a column of at
+// most one point: what read_column's column ends with (starts with).
+status read_edge(context& ctx, const mplan& mp, const series_info& s, const std::string& field, int64_t lo,
+                 int64_t hi, bool newest, column_batch& out) {
+  LIANDU_RETURN_IF_ERROR(ctx.s->scan_edge(mp.db, mp.rp, s.id, field, lo, hi, newest, out));
+  if (!ctx.charge(column_bytes(out))) return error(errc::limit_exceeded, memory_limit_error);
+  return {};
 }
 
 // Aligns several columns of one series on their timestamps: the union of
@@ -1101,7 +1125,30 @@ status stream_aggregate(context& ctx, const statement_plan& sp, const mplan& mp,
   for (const auto& c : sp.calls) fields[c.field];
   int64_t earliest = std::numeric_limits<int64_t>::max();
   constexpr size_t window_bytes = sizeof(window_acc) + 64;
+  // Only count() over the whole group: storage counts without reading values
+  // (a block column inside the range from its index entry alone).
+  bool counts_only = sp.interval == 0;
+  for (const auto& c : sp.calls) counts_only = counts_only && c.f == fn::count;
   for (auto& [name, fs] : fields) {
+    if (counts_only) {
+      window_acc* acc = nullptr;
+      for (uint32_t pos : g.members) {
+        model::field_type type = model::field_type::float64;
+        uint64_t n = 0;
+        LIANDU_RETURN_IF_ERROR(ctx.s->count(mp.db, mp.rp, mp.series[pos].id, name, sp.lo, sp.hi, type, n));
+        if (n == 0) continue;
+        if (!fs.type) fs.type = type;
+        // A field has one type: a series of another is not part of it.
+        if (type != *fs.type) continue;
+        any = true;
+        if (acc == nullptr) {
+          if (!ctx.charge(window_bytes)) return error(errc::limit_exceeded, memory_limit_error);
+          acc = &fs.windows[0];
+        }
+        acc->count += static_cast<int64_t>(n);
+      }
+      continue;
+    }
     for (uint32_t pos : g.members) {
       std::optional<model::field_type> series_type;
       bool over = false;
@@ -1274,12 +1321,37 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
     for (const auto& f : aux_fields) {
       if (std::find(read_fields.begin(), read_fields.end(), f) == read_fields.end()) read_fields.push_back(f);
     }
+    // first() and last() over the whole range pick, from the merged
+    // columns, a point that is the oldest (newest) of its own series: each
+    // series' column can be just that point. edge[i]: 1 newest, 0 oldest, -1
+    // the whole column.
+    std::vector<int> edge(read_fields.size(), -1);
+    if (sp.interval == 0 && !row_eval && !sp.aux) {
+      for (const auto& c : sp.calls) {
+        if (c.nested || !c.tags.empty() || (c.f != fn::first && c.f != fn::last)) {
+          edge.assign(read_fields.size(), -1);
+          break;
+        }
+        auto at = std::find(read_fields.begin(), read_fields.end(), c.field) - read_fields.begin();
+        int want = c.f == fn::last ? 1 : 0;
+        int& e = edge[static_cast<size_t>(at)];
+        if (e != -1 && e != want) {  // first(x) and last(x): read x whole
+          edge.assign(read_fields.size(), -1);
+          break;
+        }
+        e = want;
+      }
+    }
     // Per field, one column per series; filtered by the condition.
     for (uint32_t pos : g.members) {
       const series_info& s = mp.series[pos];
       std::vector<column_batch> cols(read_fields.size());
       for (size_t i = 0; i < read_fields.size(); ++i) {
-        LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+        if (edge[i] >= 0) {
+          LIANDU_RETURN_IF_ERROR(read_edge(ctx, mp, s, read_fields[i], sp.lo, sp.hi, edge[i] == 1, cols[i]));
+        } else {
+          LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, read_fields[i], sp.lo, sp.hi, cols[i]));
+        }
       }
       if (row_eval) {
         aligned_rows ar;
@@ -1679,13 +1751,15 @@ class result_storage : public storage {
 };
 
 status load_plan(context& ctx, mplan& mp) {
-  auto series = ctx.s->series(mp.db, mp.name);
+  auto series = ctx.s->shared_series(mp.db, mp.name);
   if (!series.ok()) return series.error();
-  mp.series = std::move(*series);
+  mp.series.p = std::move(*series);
   if (mp.series.size() > std::numeric_limits<uint32_t>::max()) {
     return error(errc::limit_exceeded, "too many series in measurement " + mp.name);
   }
-  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace(mp.series[i].id, i);
+  mp.index.reserve(mp.series.size());
+  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace_back(mp.series[i].id, i);
+  std::sort(mp.index.begin(), mp.index.end());
   auto tags = ctx.s->tag_keys(mp.db, mp.name);
   if (!tags.ok()) return tags.error();
   mp.tag_keys = std::move(*tags);
@@ -1934,7 +2008,7 @@ result<std::vector<series_info>> matching_series(context& ctx, const std::string
   mp.name = measurement;
   LIANDU_RETURN_IF_ERROR(load_plan(ctx, mp));
   if (exact) *exact = true;
-  if (!cond) return mp.series;
+  if (!cond) return *mp.series.p;
   int64_t lo = min_time, hi = max_time;
   expr rest;
   LIANDU_RETURN_IF_ERROR(time_range(*cond, ctx.opts->now_ns, lo, hi, rest));

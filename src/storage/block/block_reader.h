@@ -45,6 +45,15 @@ class block_reader {
   // consecutive entries in time order: use entries_of().
   const entry* find(uint32_t series_id, std::string_view field) const;
   std::vector<const entry*> entries_of(uint32_t series_id, std::string_view field) const;
+  // Calls fn(const entry&) for each entry of (series, field) in time order;
+  // entries_of() without building a vector (a query asks once per series).
+  template <typename Fn>
+  void for_each_entry_of(uint32_t series_id, std::string_view field, Fn&& fn) const {
+    auto [lo, hi] = series_range(series_id);
+    for (size_t i = lo; i < hi; ++i) {
+      if (entries_[i].field == field) fn(entries_[i]);
+    }
+  }
   // Entries of one series: [first, last).
   std::pair<size_t, size_t> series_range(uint32_t series_id) const;
   // Decodes a column and appends it to out (out.type must match or out be empty).

@@ -3,6 +3,7 @@
 #include <roaring/roaring.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -125,7 +126,13 @@ uint32_t series_index::add(std::string_view key, uint32_t id) {
     values[t.value].add(id);
   }
   ++live_;
+  generation_ = next_generation();
   return id;
+}
+
+uint64_t series_index::next_generation() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
 }
 
 const std::string& series_index::measurement_name_of(uint32_t id) const {
@@ -159,6 +166,7 @@ void series_index::drop(uint32_t id) {
   ids_.erase(keys_[id - 1], [this](uint32_t i) { return key_of(i); });
   alive_[id - 1] = false;
   --live_;
+  generation_ = next_generation();
   put_record(pending_log_, record_drop, id, {});
 }
 

@@ -61,6 +61,10 @@ class series_index {
   void drop(uint32_t id);
 
   size_t series_count() const { return live_; }
+  // Changes whenever a series is added or dropped, and differs between any
+  // two index states in the process (drawn from one process-wide counter):
+  // lets readers cache what they derive from the index.
+  uint64_t generation() const { return generation_; }
   std::string_view key_of(uint32_t id) const { return keys_[id - 1]; }
   bool alive(uint32_t id) const { return id >= 1 && id <= keys_.size() && alive_[id - 1]; }
   const std::string& measurement_name_of(uint32_t id) const;
@@ -93,6 +97,8 @@ class series_index {
   key_table ids_;  // key -> id of the live series
   std::map<std::string, measurement_postings, std::less<>> postings_;
   size_t live_ = 0;
+  uint64_t generation_ = next_generation();
+  static uint64_t next_generation();
 
   fs::append_file log_;
   std::string pending_log_;
