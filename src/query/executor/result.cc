@@ -168,9 +168,11 @@ std::string format_rfc3339_nano(int64_t ns, int32_t utc_offset_s) {
 // Written by hand rather than with snprintf: a raw query formats one of these
 // per row, and the printf machinery was most of the cost of a response.
 void append_rfc3339_nano(std::string& out, int64_t ns, int32_t utc_offset_s) {
-  int64_t local = ns + static_cast<int64_t>(utc_offset_s) * 1000000000;
-  int64_t secs = floor_div(local, 1000000000);
-  int64_t frac = local - secs * 1000000000;
+  // Seconds and fraction are split before the offset is added: near the ends
+  // of the int64 range ns + offset, or secs * 1e9, would overflow.
+  int64_t secs = floor_div(ns, 1000000000) + utc_offset_s;
+  int64_t frac = ns % 1000000000;
+  if (frac < 0) frac += 1000000000;
   int64_t days = floor_div(secs, 86400);
   int64_t sod = secs - days * 86400;
   int64_t y = 0;
