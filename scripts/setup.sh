@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev libssl-dev zlib1g-dev libzstd-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libroaring-dev libsodium-dev
+  libsqlite3-dev libroaring-dev libsodium-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   curl openssl python3 tzdata influxdb-client influxdb prometheus

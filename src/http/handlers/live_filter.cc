@@ -44,11 +44,14 @@ status live_filter::compile(const iql::expr& e, node& out, int depth) {
     case expr_kind::number: out.value = e.number; return {};
     case expr_kind::string: out.value = e.text; return {};
     case expr_kind::boolean: out.value = e.boolean; return {};
-    case expr_kind::regex: try { out.re = std::make_shared<std::regex>(e.text, std::regex::ECMAScript);
-      } catch (const std::regex_error&) {
-        return error(errc::invalid_argument, "live query: bad regex /" + e.text + "/");
-      }
+    case expr_kind::regex: {
+      auto re = liandu::regex::compile(e.text);
+      if (!re.ok())
+        return error(errc::invalid_argument,
+                     "live query: bad regex /" + e.text + "/: " + re.error().message());
+      out.re = std::make_shared<const liandu::regex>(std::move(re).value());
       return {};
+    }
     case expr_kind::var_ref:
       if (e.text == "time") return not_live("a time condition");
       out.name = e.text;
@@ -100,11 +103,11 @@ result<std::shared_ptr<const live_filter>> live_filter::parse(std::string_view q
   if (src.subquery) return not_live("a subquery");
   f->database_ = src.m.database;
   if (src.m.regex) {
-    try {
-      f->measurement_re_ = std::make_unique<std::regex>(*src.m.regex, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      return error(errc::invalid_argument, "live query: bad regex /" + *src.m.regex + "/");
-    }
+    auto re = liandu::regex::compile(*src.m.regex);
+    if (!re.ok())
+      return error(errc::invalid_argument,
+                   "live query: bad regex /" + *src.m.regex + "/: " + re.error().message());
+    f->measurement_re_ = std::make_unique<liandu::regex>(std::move(re).value());
   } else {
     f->measurement_ = src.m.name;
   }
@@ -125,7 +128,7 @@ result<std::shared_ptr<const live_filter>> live_filter::parse(std::string_view q
 }
 
 bool live_filter::measurement_matches(std::string_view m) const {
-  if (measurement_re_) return std::regex_search(m.begin(), m.end(), *measurement_re_);
+  if (measurement_re_) return measurement_re_->search(m);
   return m == measurement_;
 }
 
@@ -177,7 +180,7 @@ bool live_filter::holds(const node& n, std::span<const model::tag> tags,
   const auto* text = std::get_if<std::string_view>(&l);
   if (n.op == binary_op::eq_regex || n.op == binary_op::neq_regex) {
     if (text == nullptr) return false;
-    bool m = std::regex_search(text->begin(), text->end(), *n.args[1].re);
+    bool m = n.args[1].re->search(*text);
     return n.op == binary_op::eq_regex ? m : !m;
   }
   switch (lit.index()) {

@@ -1,12 +1,12 @@
 #pragma once
 
 #include <memory>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/regex.h"
 #include "base/result.h"
 #include "model/point.h"
 #include "query/influxql/ast.h"
@@ -43,7 +43,7 @@ class live_filter {
     query::influxql::data_type type = query::influxql::data_type::unknown;
     model::field_value value;  // literal
     std::string name;          // var_ref
-    std::shared_ptr<std::regex> re;
+    std::shared_ptr<const liandu::regex> re;
     std::vector<node> args;
   };
   static status compile(const query::influxql::expr& e, node& out, int depth);
@@ -52,7 +52,7 @@ class live_filter {
 
   std::string database_;
   std::string measurement_;
-  std::unique_ptr<std::regex> measurement_re_;
+  std::unique_ptr<liandu::regex> measurement_re_;
   std::vector<std::string> fields_;  // empty: all
   std::unique_ptr<node> condition_;
 };

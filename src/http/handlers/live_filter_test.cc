@@ -89,5 +89,20 @@ TEST(live_filter, what_needs_more_than_one_point_is_refused_by_name) {
   EXPECT_NE(refused("SELECT FROM").find("error parsing query"), std::string::npos);
 }
 
+TEST(live_filter, regexes_are_linear_and_bad_ones_named) {
+  // A nested quantifier over a long tag value: std::regex backtracked (and
+  // recursed per character) here; RE2 answers in one pass.
+  auto f = must("SELECT * FROM machine WHERE machine =~ /^(a*)*b$/");
+  ASSERT_NE(f, nullptr);
+  point long_tag{{{"machine", std::string(50000, 'a')}}, {{"temperature", 1.0}}};
+  EXPECT_FALSE(passes(*f, long_tag));
+  long_tag.tags[0].value += "b";
+  EXPECT_TRUE(passes(*f, long_tag));
+  std::string why = refused("SELECT * FROM machine WHERE machine =~ /m(0/");
+  EXPECT_NE(why.find("bad regex /m(0/: error parsing regexp: missing )"), std::string::npos) << why;
+  why = refused("SELECT * FROM /a(/");
+  EXPECT_NE(why.find("error parsing regexp"), std::string::npos) << why;
+}
+
 }  // namespace
 }  // namespace liandu::http::handlers

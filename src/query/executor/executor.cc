@@ -104,7 +104,7 @@ class runner {
         auto re = ctx_.regex(*src.m.regex);
         if (!re) return error(errc::invalid_argument, "error parsing regexp: " + *src.m.regex);
         for (const auto& n : *all) {
-          if (exec::regex_find(*re, n)) names.insert(n);
+          if (re->search(n)) names.insert(n);
         }
       } else if (std::find(all->begin(), all->end(), src.m.name) != all->end()) {
         names.insert(src.m.name);
@@ -203,7 +203,7 @@ class runner {
     LIANDU_RETURN_IF_ERROR(database(st.database, db));
     std::vector<std::string> names;
     LIANDU_RETURN_IF_ERROR(measurements_of(db, st.sources, names));
-    std::shared_ptr<std::regex> re;
+    std::shared_ptr<const liandu::regex> re;
     if (st.op == tag_key_op::eq_regex || st.op == tag_key_op::neq_regex) {
       re = ctx_.regex(st.keys.at(0));
       if (!re) return error(errc::invalid_argument, "error parsing regexp: " + st.keys.at(0));
@@ -212,8 +212,8 @@ class runner {
       switch (st.op) {
         case tag_key_op::eq: return k == st.keys.at(0);
         case tag_key_op::neq: return k != st.keys.at(0);
-        case tag_key_op::eq_regex: return exec::regex_find(*re, k);
-        case tag_key_op::neq_regex: return !exec::regex_find(*re, k);
+        case tag_key_op::eq_regex: return re->search(k);
+        case tag_key_op::neq_regex: return !re->search(k);
         case tag_key_op::in: return std::find(st.keys.begin(), st.keys.end(), k) != st.keys.end();
       }
       return false;

@@ -3,10 +3,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "base/regex.h"
 #include "base/result.h"
 #include "query/executor/executor.h"
 #include "query/executor/result.h"
@@ -25,18 +25,15 @@ struct context {
   storage* s;
   const query_options* opts;
   size_t used = 0;
-  std::map<std::string, std::shared_ptr<std::regex>> regexes;
+  std::map<std::string, std::shared_ptr<const liandu::regex>> regexes;
 
   bool charge(size_t bytes) {
     used += bytes;
     return used <= opts->memory_limit_bytes;
   }
   // Compiles an InfluxQL (RE2-style) pattern; null when it does not compile.
-  std::shared_ptr<std::regex> regex(const std::string& pattern);
+  std::shared_ptr<const liandu::regex> regex(const std::string& pattern);
 };
-
-// std::regex_search that treats a pattern std::regex gives up on as no match.
-bool regex_find(const std::regex& re, const std::string& s);
 
 // Runs a SELECT and returns its series (SELECT INTO writes and returns the
 // "result"/"written" series).

@@ -38,15 +38,6 @@ namespace liandu::query::exec {
 
 using namespace influxql;
 
-// std::regex reports catastrophic patterns by throwing; a failed match is no match.
-bool regex_find(const std::regex& re, const std::string& s) {
-  try {
-    return std::regex_search(s, re);
-  } catch (const std::regex_error&) {
-    return false;
-  }
-}
-
 namespace {
 
 std::string fmt_count_error(const std::string& name, const char* expected, size_t got) {
@@ -145,7 +136,7 @@ struct bound {
   value lit;
   size_t slot = 0;
   binary_op op = binary_op::add;
-  std::shared_ptr<std::regex> re;
+  std::shared_ptr<const liandu::regex> re;
   std::vector<bound> args;
 };
 
@@ -244,7 +235,7 @@ value eval_binary(const bound& b, const value* fields, const value* calls) {
   if (op == binary_op::eq_regex || op == binary_op::neq_regex) {
     const bound& r = b.args[1];
     if (l.index() != 5 || r.kind != bkind::regex) return value(false);
-    bool m = regex_find(*r.re, std::get<std::string>(l));
+    bool m = r.re->search(std::get<std::string>(l));
     return value(op == binary_op::eq_regex ? m : !m);
   }
   value r = eval(b.args[1], fields, calls);
@@ -490,7 +481,7 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
           default: break;
         }
       }
-      std::shared_ptr<std::regex> re;
+      std::shared_ptr<const liandu::regex> re;
       if (lit.kind == expr_kind::regex) {
         if (op != binary_op::eq_regex && op != binary_op::neq_regex) {
           out = bitmap();
@@ -504,7 +495,7 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
       }
       auto matches = [&](const std::string& v) {
         if (re) {
-          bool m = regex_find(*re, v);
+          bool m = re->search(v);
           return op == binary_op::eq_regex ? m : !m;
         }
         return influxql::comparison_holds(op, v.compare(lit.text));
@@ -831,7 +822,7 @@ std::vector<std::string> group_keys_for(context& ctx, const statement_plan& sp, 
     auto re = ctx.regex(pattern);
     if (!re) continue;
     for (const auto& k : mp.tag_keys) {
-      if (regex_find(*re, k)) keys.insert(k);
+      if (re->search(k)) keys.insert(k);
     }
   }
   return std::vector<std::string>(keys.begin(), keys.end());
@@ -1821,13 +1812,13 @@ status expand_fields(context& ctx, const select_statement& st, const std::vector
     }
     if (e.kind == expr_kind::call && !e.args.empty() &&
         (e.args[0].kind == expr_kind::wildcard || e.args[0].kind == expr_kind::regex)) {
-      std::shared_ptr<std::regex> re;
+      std::shared_ptr<const liandu::regex> re;
       if (e.args[0].kind == expr_kind::regex) {
         re = ctx.regex(e.args[0].text);
         if (!re) return error(errc::invalid_argument, "error parsing regexp: " + e.args[0].text);
       }
       for (const auto& [k, t] : fields) {
-        if (re && !regex_find(*re, k)) continue;
+        if (re && !re->search(k)) continue;
         if (numeric_fn(e.text) && !numeric_type(t)) continue;
         expr c = e;
         c.args[0] = expr::var(k);
@@ -1924,21 +1915,14 @@ result<std::vector<series_result>> write_into(context& ctx, const select_stateme
 
 }  // namespace
 
-std::shared_ptr<std::regex> context::regex(const std::string& pattern) {
+std::shared_ptr<const liandu::regex> context::regex(const std::string& pattern) {
   auto it = regexes.find(pattern);
   if (it != regexes.end()) return it->second;
-  std::string p = pattern;
-  auto flags = std::regex::ECMAScript;
-  if (p.rfind("(?i)", 0) == 0) {
-    p = p.substr(4);
-    flags |= std::regex::icase;
-  }
-  std::shared_ptr<std::regex> re;
-  try {
-    re = std::make_shared<std::regex>(p, flags);
-  } catch (const std::regex_error&) {
-    re = nullptr;
-  }
+  // RE2 reads InfluxQL's (?i) prefix itself; a pattern that does not compile
+  // is cached as null and reported by the caller.
+  std::shared_ptr<const liandu::regex> re;
+  auto compiled = liandu::regex::compile(pattern);
+  if (compiled.ok()) re = std::make_shared<const liandu::regex>(std::move(compiled).value());
   regexes.emplace(pattern, re);
   return re;
 }
@@ -2127,7 +2111,7 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
       auto all = ctx.s->measurements(db);
       if (!all.ok()) return all.error();
       for (const auto& n : *all) {
-        if (regex_find(*re, n)) names.push_back(n);
+        if (re->search(n)) names.push_back(n);
       }
     } else {
       names.push_back(src.m.name);

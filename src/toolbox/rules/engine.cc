@@ -7,11 +7,11 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
-#include <regex>
 #include <tuple>
 
 #include "base/hash.h"
 #include "base/json_string.h"
+#include "base/regex.h"
 
 namespace liandu::toolbox::rules {
 
@@ -181,9 +181,9 @@ void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
 
 struct engine::compiled_rule {
   rule def;
-  std::vector<node> nodes;                         // nodes[0] is the root
-  std::vector<condition> leaves;                   // leaf definitions, in tree pre-order
-  std::vector<std::optional<std::regex>> regexes;  // per where filter
+  std::vector<node> nodes;                            // nodes[0] is the root
+  std::vector<condition> leaves;                      // leaf definitions, in tree pre-order
+  std::vector<std::optional<liandu::regex>> regexes;  // per where filter
   bool needs_tick = false;
   bool has_absence = false;
   uint32_t signature = 0;                            // of def.group_by
@@ -215,8 +215,8 @@ struct engine::compiled_rule {
       switch (f.match) {
         case tag_match::eq: ok = v == f.value; break;
         case tag_match::ne: ok = v != f.value; break;
-        case tag_match::regex: ok = std::regex_search(v.begin(), v.end(), *regexes[i]); break;
-        case tag_match::not_regex: ok = !std::regex_search(v.begin(), v.end(), *regexes[i]); break;
+        case tag_match::regex: ok = regexes[i]->search(v); break;
+        case tag_match::not_regex: ok = !regexes[i]->search(v); break;
       }
       if (!ok) return false;
     }
@@ -414,11 +414,9 @@ status engine::add_rule(rule r, int64_t now) {
   if (cr->def.for_ns > 0) cr->needs_tick = true;
   for (const auto& f : cr->def.where) {
     if (f.match == tag_match::regex || f.match == tag_match::not_regex) {
-      try {
-        cr->regexes.emplace_back(std::regex(f.value, std::regex::ECMAScript | std::regex::optimize));
-      } catch (const std::regex_error&) {
-        return error(errc::invalid_argument, "where: bad regular expression");
-      }
+      auto re = liandu::regex::compile(f.value);
+      if (!re.ok()) return error(errc::invalid_argument, "where: " + re.error().message());
+      cr->regexes.emplace_back(std::move(re).value());
     } else {
       cr->regexes.emplace_back(std::nullopt);
     }

@@ -2,8 +2,9 @@
 
 #include <charconv>
 #include <cmath>
-#include <regex>
 #include <set>
+
+#include "base/regex.h"
 
 namespace liandu::toolbox::rules {
 
@@ -120,15 +121,7 @@ status bad(const std::string& path, const std::string& what) {
 
 bool is_ordering(compare_op op) { return op != compare_op::eq && op != compare_op::ne; }
 
-bool valid_regex(const std::string& pattern) {
-  // std::regex reports a bad pattern only by throwing.
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
-}
+bool valid_regex(const std::string& pattern) { return liandu::regex::compile(pattern).ok(); }
 
 // Reads the members of one JSON object, remembering which were used so that
 // a misspelt member is reported rather than silently ignored.
