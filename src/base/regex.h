@@ -18,11 +18,12 @@ namespace liandu {
 // query, a live subscription, a rule) cannot hang or overflow the stack of
 // the thread that matches it, as a backtracking engine such as std::regex can.
 //
-// Thread safety: match() may be called from several threads at once.
+// Thread safety: search() may be called from several threads at once.
 class regex {
  public:
-  // Fails with errc::invalid_argument naming the pattern and what is wrong
-  // (bad syntax, or a pattern over the compiled-size limit).
+  // Fails with errc::invalid_argument and RE2's reason, which quotes the
+  // offending part (bad syntax, a counted repeat over 1000, or a pattern over
+  // the compiled-size limit).
   static result<regex> compile(std::string_view pattern);
 
   regex(regex&&) noexcept;

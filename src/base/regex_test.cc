@@ -45,10 +45,17 @@ TEST(RegexTest, BadPatternNamesTheProblem) {
 }
 
 TEST(RegexTest, PatternOverTheSizeLimitIsRefused) {
-  // A counted repeat that expands to millions of instructions.
-  auto re = regex::compile("((a{100}){100}){100}");
+  // Within RE2's repeat-count limit (1000), but a thousand copies of the
+  // Unicode letter class compile past the program-size limit.
+  auto re = regex::compile("\\pL{1000}");
   ASSERT_FALSE(re.ok());
   EXPECT_NE(re.error().message().find("error parsing regexp"), std::string::npos);
+  EXPECT_NE(re.error().message().find("pattern too large"), std::string::npos) << re.error().message();
+  // Nested counted repeats are refused by the repeat-count check first.
+  auto nested = regex::compile("((a{100}){100}){100}");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error().message().find("invalid repetition size"), std::string::npos)
+      << nested.error().message();
 }
 
 TEST(RegexTest, NestedQuantifiersMatchWithoutBacktracking) {

@@ -18,6 +18,15 @@ status not_live(const std::string& what) {
                                            "SELECT fields FROM measurement WHERE tag and field conditions)");
 }
 
+// Both places a subscription names a pattern (FROM /re/, tag =~ /re/) report
+// a bad one the same way.
+result<liandu::regex> compile_regex(const std::string& pattern) {
+  auto re = liandu::regex::compile(pattern);
+  if (!re.ok())
+    return error(errc::invalid_argument, "live query: bad regex /" + pattern + "/: " + re.error().message());
+  return re;
+}
+
 // Numbers compare as numbers whatever their type (int64 with int64 exactly).
 template <typename V>
 double as_double(const V& v) {
@@ -45,10 +54,8 @@ status live_filter::compile(const iql::expr& e, node& out, int depth) {
     case expr_kind::string: out.value = e.text; return {};
     case expr_kind::boolean: out.value = e.boolean; return {};
     case expr_kind::regex: {
-      auto re = liandu::regex::compile(e.text);
-      if (!re.ok())
-        return error(errc::invalid_argument,
-                     "live query: bad regex /" + e.text + "/: " + re.error().message());
+      auto re = compile_regex(e.text);
+      if (!re.ok()) return re.error();
       out.re = std::make_shared<const liandu::regex>(std::move(re).value());
       return {};
     }
@@ -103,10 +110,8 @@ result<std::shared_ptr<const live_filter>> live_filter::parse(std::string_view q
   if (src.subquery) return not_live("a subquery");
   f->database_ = src.m.database;
   if (src.m.regex) {
-    auto re = liandu::regex::compile(*src.m.regex);
-    if (!re.ok())
-      return error(errc::invalid_argument,
-                   "live query: bad regex /" + *src.m.regex + "/: " + re.error().message());
+    auto re = compile_regex(*src.m.regex);
+    if (!re.ok()) return re.error();
     f->measurement_re_ = std::make_unique<liandu::regex>(std::move(re).value());
   } else {
     f->measurement_ = src.m.name;
