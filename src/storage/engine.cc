@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 
 #include "base/clock.h"
 #include "base/coding.h"
@@ -617,7 +618,7 @@ bool deleted(const std::vector<tombstone>& ts, uint64_t seq, int64_t t) {
 }
 
 // [begin, end) of a sorted vector of times within [lo, hi].
-std::pair<size_t, size_t> sorted_range(const std::vector<int64_t>& times, int64_t lo, int64_t hi) {
+std::pair<size_t, size_t> sorted_range(std::span<const int64_t> times, int64_t lo, int64_t hi) {
   auto b = std::lower_bound(times.begin(), times.end(), lo);
   auto e = std::upper_bound(b, times.end(), hi);
   return {static_cast<size_t>(b - times.begin()), static_cast<size_t>(e - times.begin())};
@@ -694,9 +695,9 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
         if (f.data->find(series_id, field) != nullptr)
           ps.sources.push_back({nullptr, nullptr, f.data, f.seq});
       }
-      if (const column* c = p->active.find(series_id, field)) {
-        ps.active.type = c->type;
-        append_filtered(ps.active, *c, lo, hi, {}, 0);
+      if (const head::head_column* c = p->active.find(series_id, field)) {
+        ps.active.type = c->type();
+        c->append_range_to(ps.active, lo, hi);
       }
       if (!ps.sources.empty() || ps.active.size() > 0) parts.push_back(std::move(ps));
     }
@@ -726,7 +727,9 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       if (s.block) {
         LIANDU_RETURN_IF_ERROR(s.block->read(*s.entry, piece));
       } else {
-        piece = *s.frozen->find(series_id, field);
+        const head::head_column* c = s.frozen->find(series_id, field);
+        piece.type = c->type();
+        c->append_all_to(piece);
       }
       if (first) {
         merged.type = piece.type;
@@ -766,9 +769,9 @@ struct engine::read_plan {
     std::shared_ptr<const block::block_reader> block;
     const block::entry* entry = nullptr;
     std::shared_ptr<const head::head> frozen;  // keeps col alive
-    const column* col = nullptr;
+    const head::head_column* col = nullptr;
     uint64_t seq = 0;
-    model::field_type type() const { return entry ? entry->type : col->type; }
+    model::field_type type() const { return entry ? entry->type : col->type(); }
   };
   struct part {
     std::vector<source> sources;
@@ -783,9 +786,10 @@ struct engine::read_plan {
   bool uniform = true;                    // every source has that type
 };
 
-status engine::plan_read(std::string_view name, std::string_view rpname, uint32_t series_id,
-                         std::string_view field, int64_t lo, int64_t hi, read_plan& plan,
-                         const std::function<void(size_t part, const column& active)>& on_active) const {
+status engine::plan_read(
+    std::string_view name, std::string_view rpname, uint32_t series_id, std::string_view field, int64_t lo,
+    int64_t hi, read_plan& plan,
+    const std::function<void(size_t part, const head::head_column& active)>& on_active) const {
   std::shared_lock lock(mu_);
   database* db = find_db_locked(name);
   if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
@@ -810,13 +814,13 @@ status engine::plan_read(std::string_view name, std::string_view rpname, uint32_
       });
     }
     for (const auto& f : p->frozen) {
-      if (const column* c = f.data->find(series_id, field)) {
+      if (const head::head_column* c = f.data->find(series_id, field)) {
         ps.sources.push_back({nullptr, nullptr, f.data, c, f.seq});
-        note_type(c->type);
+        note_type(c->type());
       }
     }
-    const column* active = p->active.find(series_id, field);
-    if (active != nullptr) note_type(active->type);
+    const head::head_column* active = p->active.find(series_id, field);
+    if (active != nullptr) note_type(active->type());
     if (ps.sources.empty() && active == nullptr) continue;
     plan.parts.push_back(std::move(ps));
     if (active != nullptr) on_active(plan.parts.size() - 1, *active);
@@ -828,11 +832,9 @@ namespace {
 
 constexpr size_t npos = static_cast<size_t>(-1);
 
-// The newest (oldest) point of c within [lo, hi]; of equal times the last
-// written, as sort_and_dedup keeps. c may be unsorted (a head column).
-size_t edge_index(const column& c, int64_t lo, int64_t hi, bool newest) {
-  const int64_t* ts = c.times.data();
-  const size_t n = c.times.size();
+// The newest (oldest) of the n times ts within [lo, hi]; of equal times the
+// last written, as sort_and_dedup keeps. ts may be unsorted (a head column).
+size_t edge_index(const int64_t* ts, size_t n, int64_t lo, int64_t hi, bool newest) {
   // The edge time first (a branch-free pass the compiler vectorises), then
   // the last index holding it.
   bool any = false;
@@ -866,11 +868,11 @@ status engine::scan_edge(std::string_view name, std::string_view rpname, uint32_
   out = column{};
   read_plan plan;
   LIANDU_RETURN_IF_ERROR(
-      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const column& c) {
-        size_t i = edge_index(c, lo, hi, newest);
+      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const head::head_column& c) {
+        size_t i = edge_index(c.times(), c.size(), lo, hi, newest);
         if (i == npos) return;
-        plan.parts[k].active.type = c.type;
-        plan.parts[k].active.append_from(c, i);
+        plan.parts[k].active.type = c.type();
+        c.append_point_to(plan.parts[k].active, i);
       }));
   if (!plan.ts.empty() || !plan.uniform) {
     // Deletes or a field whose type changed between sources: take the point
@@ -901,13 +903,13 @@ status engine::scan_edge(std::string_view name, std::string_view rpname, uint32_
     for (size_t k = 0; k < ps.sources.size(); ++k) {
       const auto& s = ps.sources[k];
       if (s.col == nullptr) continue;
-      size_t i = edge_index(*s.col, lo, hi, newest);
-      if (i == npos || !better(s.col->times[i], k)) continue;
+      size_t i = edge_index(s.col->times(), s.col->size(), lo, hi, newest);
+      if (i == npos || !better(s.col->time(i), k)) continue;
       best.clear();
-      best.type = s.col->type;
-      best.append_from(*s.col, i);
+      best.type = s.col->type();
+      s.col->append_point_to(best, i);
       found = true;
-      best_time = s.col->times[i];
+      best_time = s.col->time(i);
       best_order = k;
     }
     // Block columns, the most promising first; one is decoded only when the
@@ -951,16 +953,17 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
   n = 0;
   read_plan plan;
   LIANDU_RETURN_IF_ERROR(
-      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const column& c) {
+      plan_read(name, rpname, series_id, field, lo, hi, plan, [&](size_t k, const head::head_column& c) {
         read_plan::part& ps = plan.parts[k];
         ps.active_sorted = c.is_sorted_unique();
+        std::span<const int64_t> times(c.times(), c.size());
         if (ps.active_sorted) {
-          auto [b, e] = sorted_range(c.times, lo, hi);
-          ps.active_times.assign(c.times.begin() + static_cast<std::ptrdiff_t>(b),
-                                 c.times.begin() + static_cast<std::ptrdiff_t>(e));
+          auto [b, e] = sorted_range(times, lo, hi);
+          ps.active_times.assign(times.begin() + static_cast<std::ptrdiff_t>(b),
+                                 times.begin() + static_cast<std::ptrdiff_t>(e));
           return;
         }
-        for (int64_t t : c.times) {
+        for (int64_t t : times) {
           if (t >= lo && t <= hi) ps.active_times.push_back(t);
         }
       }));
@@ -991,21 +994,21 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
         extents.emplace_back(s.entry->min_time, s.entry->max_time);
         continue;
       }
-      const std::vector<int64_t>* ts = nullptr;
+      std::span<const int64_t> ts;
       if (s.entry != nullptr) {
         times.clear();
         LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, times));
-        ts = &times;
+        ts = times;
       } else if (s.col->is_sorted_unique()) {
-        ts = &s.col->times;
+        ts = std::span<const int64_t>(s.col->times(), s.col->size());
       } else {
         fast = false;
         break;
       }
-      auto [b, e] = sorted_range(*ts, lo, hi);
+      auto [b, e] = sorted_range(ts, lo, hi);
       if (e > b) {
         sum += e - b;
-        extents.emplace_back((*ts)[b], (*ts)[e - 1]);
+        extents.emplace_back(ts[b], ts[e - 1]);
       }
     }
     if (fast) {
@@ -1019,15 +1022,15 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
     // Otherwise the distinct times that survive deletes, as scan() merges them.
     std::vector<int64_t> all;
     for (const auto& s : ps.sources) {
-      const std::vector<int64_t>* ts = nullptr;
+      std::span<const int64_t> ts;
       if (s.entry != nullptr) {
         times.clear();
         LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, times));
-        ts = &times;
+        ts = times;
       } else {
-        ts = &s.col->times;
+        ts = std::span<const int64_t>(s.col->times(), s.col->size());
       }
-      for (int64_t t : *ts) {
+      for (int64_t t : ts) {
         if (t < lo || t > hi || (!plan.ts.empty() && deleted(plan.ts, s.seq, t))) continue;
         all.push_back(t);
       }
@@ -1150,19 +1153,21 @@ status engine::checkpoint() {
     const auto& jb = jobs[j];
     if (jb.db->dropped) continue;
     block::block_writer w;
+    std::vector<const head::series_head::field*> fields;
+    column c;
     jb.data->for_each_series([&](uint32_t id, const head::series_head& sh) {
-      std::vector<const std::pair<std::string, column>*> fields;
+      fields.clear();
       for (const auto& f : sh.fields) fields.push_back(&f);
-      std::sort(fields.begin(), fields.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      std::sort(fields.begin(), fields.end(), [&](auto* a, auto* b) {
+        return jb.data->field_name(a->name) < jb.data->field_name(b->name);
+      });
       for (const auto* f : fields) {
-        if (f->second.size() == 0) continue;
-        if (f->second.is_sorted_unique()) {
-          w.add(id, f->first, f->second);
-        } else {
-          column c = f->second;
-          c.sort_and_dedup();
-          w.add(id, f->first, c);
-        }
+        if (f->col.size() == 0) continue;
+        c.clear();
+        c.type = f->col.type();
+        f->col.append_all_to(c);
+        if (!f->col.is_sorted_unique()) c.sort_and_dedup();
+        w.add(id, jb.data->field_name(f->name), c);
       }
     });
     if (w.entry_count() == 0) continue;

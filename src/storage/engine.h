@@ -20,6 +20,7 @@
 
 namespace liandu::storage::head {
 class sharded_appender;
+class head_column;
 }
 
 namespace liandu::storage {
@@ -192,7 +193,7 @@ class engine {
   // under the lock (the only time it may be read).
   status plan_read(std::string_view name, std::string_view rpname, uint32_t series_id, std::string_view field,
                    int64_t lo, int64_t hi, read_plan& plan,
-                   const std::function<void(size_t part, const column& active)>& on_active) const;
+                   const std::function<void(size_t part, const head::head_column& active)>& on_active) const;
   status compact(const std::shared_ptr<partition>& p, const std::shared_ptr<database>& db);
   void background_loop();
   database* find_db_locked(std::string_view db) const;

@@ -2,18 +2,47 @@
 
 namespace liandu::storage::head {
 
-column* series_head::find(std::string_view field) {
-  for (auto& [name, col] : fields) {
-    if (name == field) return &col;
+namespace {
+// Up to this many distinct field names a head finds a name by comparing
+// with each (a device usually reports a handful); past it, by hashing.
+constexpr size_t linear_field_names = 16;
+}  // namespace
+
+head_column* series_head::find(uint32_t name) {
+  for (auto& f : fields) {
+    if (f.name == name) return &f.col;
   }
   return nullptr;
 }
 
-const column* series_head::find(std::string_view field) const {
-  for (const auto& [name, col] : fields) {
-    if (name == field) return &col;
+const head_column* series_head::find(uint32_t name) const {
+  for (const auto& f : fields) {
+    if (f.name == name) return &f.col;
   }
   return nullptr;
+}
+
+int64_t head::find_field_id(std::string_view name) const {
+  if (field_names_.size() <= linear_field_names) {
+    for (size_t i = 0; i < field_names_.size(); ++i) {
+      if (field_names_[i] == name) return static_cast<int64_t>(i);
+    }
+    return -1;
+  }
+  auto it = field_ids_.find(name);
+  // Both arms int64_t: with -1 against a uint32_t the conditional would be
+  // unsigned and "not found" would read as id 4294967295.
+  return it == field_ids_.end() ? int64_t{-1} : int64_t{it->second};
+}
+
+uint32_t head::field_id(std::string_view name) {
+  int64_t id = find_field_id(name);
+  if (id >= 0) return static_cast<uint32_t>(id);
+  auto n = static_cast<uint32_t>(field_names_.size());
+  field_names_.emplace_back(name);
+  field_ids_.emplace(field_names_.back(), n);
+  bytes_ += sizeof(std::string) + name.size() + 48;
+  return n;
 }
 
 series_head& head::slot(uint32_t series) {
@@ -36,46 +65,38 @@ const series_head* head::find_series(uint32_t series) const {
   return s.fields.empty() ? nullptr : &s;
 }
 
-size_t head::append_to(series_head& s, std::string_view field, const model::field_value_view& v, int64_t time,
+size_t head::append_to(series_head& s, uint32_t field, const model::field_value_view& v, int64_t time,
                        bool& new_series) {
-  size_t bytes = 16;
-  column* col = s.find(field);
+  size_t bytes = 0;
+  head_column* col = s.find(field);
   if (col == nullptr) {
     new_series = s.fields.empty();
-    s.fields.emplace_back(std::string(field), column{});
-    col = &s.fields.back().second;
-    col->type = model::type_of(v);
-    bytes += sizeof(column) + field.size() + 32;
+    size_t cap_before = s.fields.capacity();
+    s.fields.push_back({field, head_column(model::type_of(v))});
+    bytes += (s.fields.capacity() - cap_before) * sizeof(series_head::field);
+    col = &s.fields.back().col;
   }
-  col->times.push_back(time);
-  col->append_value(v);
-  if (v.index() == 4) bytes += std::get<4>(v).size() + 16;
-  return bytes;
+  return bytes + col->append(time, v);
 }
 
 void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
   bool new_series = false;
-  bytes_ += append_to(slot(series), field, v, time, new_series);
+  uint32_t f = field_id(field);
+  bytes_ += append_to(slot(series), f, v, time, new_series);
   series_count_ += new_series;
   ++values_;
 }
 
-const column* head::find(uint32_t series, std::string_view field) const {
+const head_column* head::find(uint32_t series, std::string_view field) const {
   const series_head* s = find_series(series);
-  return s == nullptr ? nullptr : s->find(field);
+  if (s == nullptr) return nullptr;
+  int64_t id = find_field_id(field);
+  return id < 0 ? nullptr : s->find(static_cast<uint32_t>(id));
 }
 
 void head::delete_range(uint32_t series, int64_t min_time, int64_t max_time) {
   if (find_series(series) == nullptr) return;
-  for (auto& [name, col] : slot(series).fields) {
-    column kept;
-    kept.type = col.type;
-    for (size_t i = 0; i < col.size(); ++i) {
-      if (col.times[i] < min_time || col.times[i] > max_time) kept.append_from(col, i);
-    }
-    values_ -= col.size() - kept.size();
-    col = std::move(kept);
-  }
+  for (auto& f : slot(series).fields) values_ -= f.col.erase_range(min_time, max_time);
 }
 
 }  // namespace liandu::storage::head

@@ -2,22 +2,29 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "storage/column.h"
+#include "storage/head/head_column.h"
 
 namespace liandu::storage::head {
 
 // The fields of one series in the head, few per series: a linear search over
-// a small vector beats a map here.
+// a small vector beats a map here. Field names are ids the head hands out
+// (head::field_id), so a series does not keep a copy of each name.
 struct series_head {
-  std::vector<std::pair<std::string, column>> fields;
-  column* find(std::string_view field);
-  const column* find(std::string_view field) const;
+  struct field {
+    uint32_t name;
+    head_column col;
+  };
+  std::vector<field> fields;
+  head_column* find(uint32_t name);
+  const head_column* find(uint32_t name) const;
 };
 
 // The in-memory head of one partition: points appended since the last flush,
@@ -35,19 +42,28 @@ struct series_head {
 // Thread safety: none; the engine serialises access.
 class head {
  public:
+  head() = default;
+  head(head&&) = default;
+  head& operator=(head&&) = default;
+
   void append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time);
-  const column* find(uint32_t series, std::string_view field) const;
+  const head_column* find(uint32_t series, std::string_view field) const;
   // Removes points of a series in [min_time, max_time].
   void delete_range(uint32_t series, int64_t min_time, int64_t max_time);
 
+  // The id of a field name in this head, made on first use (one thread).
+  uint32_t field_id(std::string_view name);
+  const std::string& field_name(uint32_t id) const { return field_names_[id]; }
+
   // For appliers that fill disjoint series of one head on several threads
   // (WAL replay, sharded_appender): slot() finds or makes a series' slot
-  // (one thread: it may grow the page table; slots never move), append_to
-  // fills a slot without touching the head's totals and returns the bytes it
-  // added, and add_totals folds what the appliers counted back in.
+  // and field_id() interns the name (one thread: they may grow the head's
+  // tables; slots never move), append_to fills a slot without touching the
+  // head's totals and returns the bytes it added, and add_totals folds what
+  // the appliers counted back in.
   series_head& slot(uint32_t series);
-  static size_t append_to(series_head& s, std::string_view field, const model::field_value_view& v,
-                          int64_t time, bool& new_series);
+  static size_t append_to(series_head& s, uint32_t field, const model::field_value_view& v, int64_t time,
+                          bool& new_series);
   void add_totals(size_t bytes, size_t values, size_t series) {
     bytes_ += bytes;
     values_ += values;
@@ -75,8 +91,14 @@ class head {
   using page = std::array<series_head, page_slots>;
 
   const series_head* find_series(uint32_t series) const;
+  // The id of a known name, or -1.
+  int64_t find_field_id(std::string_view name) const;
 
   std::vector<std::unique_ptr<page>> pages_;
+  // Field names by id; a deque keeps the views in field_ids_ valid. Few
+  // names are searched linearly, more through the map.
+  std::deque<std::string> field_names_;
+  std::unordered_map<std::string_view, uint32_t> field_ids_;
   size_t series_count_ = 0;
   size_t bytes_ = 0;
   size_t values_ = 0;

@@ -30,8 +30,9 @@ void sharded_appender::add(head& h, uint32_t series, std::string_view field, con
       current_->values.reserve(chunk_values);
     }
   }
-  // The slot is found here, on the one thread that may grow h's page table.
-  current_->values.push_back({&h, &h.slot(series), series, time, field, v});
+  // The slot and the field id are found here, on the one thread that may
+  // grow h's tables.
+  current_->values.push_back({&h, &h.slot(series), series, h.field_id(field), time, v});
   if (current_->values.size() >= chunk_values) publish();
 }
 

@@ -23,7 +23,8 @@ namespace liandu::storage::head {
 // The caller queues values with add() and calls finish() before anything
 // else reads or writes the heads it named; between finish() calls the heads
 // belong to the appender. Field names and string values must stay valid until
-// finish() returns (replay keeps the WAL segment mapped until then).
+// finish() returns (replay keeps the WAL segment mapped until then); field
+// names are interned by add().
 //
 // Thread safety: add() and finish() from one thread.
 class sharded_appender {
@@ -42,8 +43,8 @@ class sharded_appender {
     head* owner;
     series_head* series;
     uint32_t shard_key;
+    uint32_t field;  // head::field_id
     int64_t time;
-    std::string_view field;
     model::field_value_view v;
   };
   struct chunk {

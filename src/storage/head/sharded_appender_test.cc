@@ -38,12 +38,14 @@ TEST(ShardedAppenderTest, MatchesAppendingInOrder) {
       EXPECT_EQ(s->series_count(), d->series_count());
       size_t compared = 0;
       d->for_each_series([&](uint32_t id, const series_head& ds) {
-        for (const auto& [name, col] : ds.fields) {
-          const column* sc = s->find(id, name);
-          ASSERT_NE(sc, nullptr);
-          EXPECT_EQ(sc->times, col.times);
-          EXPECT_EQ(sc->floats, col.floats);
-          EXPECT_EQ(sc->strings, col.strings);
+        for (const auto& f : ds.fields) {
+          const head_column* shc = s->find(id, d->field_name(f.name));
+          ASSERT_NE(shc, nullptr);
+          column sc = shc->to_column(), col = f.col.to_column();
+          EXPECT_EQ(sc.type, col.type);
+          EXPECT_EQ(sc.times, col.times);
+          EXPECT_EQ(sc.floats, col.floats);
+          EXPECT_EQ(sc.strings, col.strings);
           ++compared;
         }
       });
@@ -59,7 +61,7 @@ TEST(ShardedAppenderTest, DestroyingWithoutFinishStillAppends) {
     for (int i = 0; i < 10; ++i) appender.add(h, 3, "v", model::field_value_view(int64_t{i}), i);
   }
   ASSERT_NE(h.find(3, "v"), nullptr);
-  EXPECT_EQ(h.find(3, "v")->integers.size(), 10u);
+  EXPECT_EQ(h.find(3, "v")->to_column().integers.size(), 10u);
   EXPECT_EQ(h.point_values(), 10u);
 }
 

@@ -104,7 +104,7 @@ uint32_t series_index::find_or_create(std::string_view key) {
 }
 
 uint32_t series_index::add(std::string_view key, uint32_t id) {
-  keys_.emplace_back(key);
+  keys_.push_back(key_bytes_.add(key));
   alive_.push_back(true);
   std::string measurement;
   std::vector<model::tag> tags;
@@ -216,7 +216,7 @@ status series_index::write_log(std::string_view records) {
 
 size_t series_index::memory_bytes() const {
   size_t b = 0;
-  for (const auto& k : keys_) b += sizeof(std::string) + (k.size() > 15 ? k.size() + 1 : 0);
+  b += key_bytes_.memory_bytes() + keys_.capacity() * sizeof(std::string_view);
   b += ids_.memory_bytes();
   b += alive_.size() / 8 + measurement_of_.size() * sizeof(uint16_t);
   for (const auto& [m, mp] : postings_) {

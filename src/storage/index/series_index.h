@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 #include "base/result.h"
 #include "model/point.h"
 #include "storage/fs/file_util.h"
+#include "storage/index/key_arena.h"
 #include "storage/index/key_table.h"
 
 struct roaring_bitmap_s;
@@ -90,7 +90,8 @@ class series_index {
   uint32_t add(std::string_view key, uint32_t id);
   void remove_from_postings(uint32_t id);
 
-  std::deque<std::string> keys_;  // id - 1 -> key; deque keeps views stable
+  key_arena key_bytes_;
+  std::vector<std::string_view> keys_;  // id - 1 -> key, in key_bytes_
   std::vector<bool> alive_;
   std::vector<uint16_t> measurement_of_;  // id - 1 -> index into measurement_names_
   std::vector<std::string> measurement_names_;

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/point.h"
+#include "storage/column.h"
+
+namespace liandu::storage::head {
+
+// The points of one field of one series in the head, in arrival order.
+//
+// `column` (six vectors, 152 bytes before any data) is the shape scans and
+// blocks work in; the head holds one of these per (series, field) and with a
+// million series that fixed cost was most of its memory. This one is 32 bytes:
+// times and values share one allocation (times[capacity] then the values as
+// 64-bit words: float bits, int64, uint64, 0/1), and only string fields carry
+// a vector of strings. Readers copy what they need into a `column`.
+//
+// At most 2^32 - 1 points (a head flushes long before: that is 64 GiB).
+// Thread safety: none; the head's owner serialises access.
+class head_column {
+ public:
+  explicit head_column(model::field_type type) : type_(type) {}
+  head_column(head_column&& o) noexcept;
+  head_column& operator=(head_column&& o) noexcept;
+  head_column(const head_column&) = delete;
+  head_column& operator=(const head_column&) = delete;
+  ~head_column() = default;
+
+  model::field_type type() const { return type_; }
+  size_t size() const { return size_; }
+  const int64_t* times() const { return data_.get(); }
+  int64_t time(size_t i) const { return data_[i]; }
+
+  // Appends a point of this column's type; returns the heap bytes it added.
+  size_t append(int64_t time, const model::field_value_view& v);
+  // Appends point i to out (out.type must be this type).
+  void append_point_to(column& out, size_t i) const;
+  // Appends the points with lo <= time <= hi, in arrival order.
+  void append_range_to(column& out, int64_t lo, int64_t hi) const;
+  // Appends every point, in arrival order.
+  void append_all_to(column& out) const;
+  // Every point as a column of this type, in arrival order.
+  column to_column() const;
+  bool is_sorted_unique() const;
+  // Removes the points with lo <= time <= hi; returns how many.
+  size_t erase_range(int64_t lo, int64_t hi);
+  size_t memory_bytes() const;
+
+ private:
+  uint64_t* words() const { return reinterpret_cast<uint64_t*>(data_.get() + capacity_); }
+  void grow();
+
+  std::unique_ptr<int64_t[]> data_;
+  std::unique_ptr<std::vector<std::string>> strings_;  // string fields only
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 0;
+  model::field_type type_;
+};
+
+}  // namespace liandu::storage::head
