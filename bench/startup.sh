@@ -8,6 +8,10 @@
 #
 #   bench/startup.sh [--build-dir build-rel] [--workload factory|trucks]
 #                    [--scale 10000] [--ticks 1000] [--runs 3] [--keep]
+#                    [--compare OTHER_LIANDU]
+#
+# --compare times a second binary (say, an older build) on the same WAL,
+# alternating with the first run by run, and prints its median too.
 #
 # Defaults: the factory workload, 10,000 series × 1,000 ticks = 10M points
 # (one value each; 885 MB of WAL). Needs ≈ 2 GB free in $TMPDIR and curl.
@@ -20,6 +24,7 @@ SCALE=10000
 TICKS=1000
 RUNS=3
 KEEP=0
+OTHER=
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) BUILD=$2; shift 2 ;;
@@ -28,6 +33,7 @@ while [ $# -gt 0 ]; do
     --ticks) TICKS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --compare) OTHER=$2; shift 2 ;;
     *) echo "startup.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -61,8 +67,8 @@ PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 # Checkpoints and the head memory budget out of the way: everything stays in the WAL.
 BIG=(--checkpoint-bytes 68719476736 --head-memory-limit 68719476736)
-start() {  # start DATA_DIR: returns once /ping answers
-  LIANDU_ADMIN_TOKEN=tok "$LIANDU" serve --data-dir "$1" --http-bind "127.0.0.1:$PORT" \
+start() {  # start DATA_DIR [BINARY]: returns once /ping answers
+  LIANDU_ADMIN_TOKEN=tok "${2:-$LIANDU}" serve --data-dir "$1" --http-bind "127.0.0.1:$PORT" \
     --mqtt-bind 127.0.0.1:0 "${BIG[@]}" > "$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   until [[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/ping" || true) == 204 ]]; do
@@ -83,18 +89,26 @@ curl -sf -o /dev/null -H 'Authorization: Token tok' -X POST "$URL/query" --data-
 stop_now
 echo "WAL: $(du -s -B1 "$WORK/filled/wal" | cut -f1) bytes; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-times=()
-for ((i = 1; i <= RUNS; i++)); do
+time_runs() {  # time_runs BINARY LABEL: one start-up on a fresh copy; appends to times_LABEL
   rm -rf "$WORK/run"
   cp -r "$WORK/filled" "$WORK/run"
   sync
   t0=$(date +%s.%N)
-  start "$WORK/run"
+  start "$WORK/run" "$1"
   t1=$(date +%s.%N)
   cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$SERVER_PID/stat")
   t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
-  times+=("$t")
-  echo "run $i: ${t} s wall, ${cpu} s CPU: $(grep -m1 'started' "$WORK/server.log")"
+  echo "$t" >> "$WORK/times_$2"
+  echo "run $i ($2): ${t} s wall, ${cpu} s CPU: $(grep -m1 'started' "$WORK/server.log")"
   stop_now
+}
+summary() {  # summary LABEL
+  echo "median start-up ($1): $(median < "$WORK/times_$1") s (runs: $(tr '\n' ' ' < "$WORK/times_$1"))"
+}
+
+for ((i = 1; i <= RUNS; i++)); do
+  time_runs "$LIANDU" this
+  if [[ -n $OTHER ]]; then time_runs "$OTHER" other; fi
 done
-echo "median start-up: $(printf '%s\n' "${times[@]}" | median) s (runs: ${times[*]})"
+summary this
+if [[ -n $OTHER ]]; then summary other; fi

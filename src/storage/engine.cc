@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -230,13 +231,27 @@ status engine::load() {
   wal::replay_report report;
   {
     // Records are decoded here and their values appended to the heads on
-    // one thread per core; each segment is finished before its mapping goes.
+    // one thread per core. String values point into the segment's mapping,
+    // so a segment stays mapped until its values are applied: it is released
+    // at the end of the next segment, by when that has long happened, so
+    // neither side waits for the other to drain (that idled both at every
+    // segment end). Declared before the appender, which finishes when it
+    // goes, on an early return too.
+    std::deque<std::pair<uint64_t, std::unique_ptr<fs::mapped_file>>> mapped;
     head::sharded_appender appender(std::max(1u, std::thread::hardware_concurrency()));
     LIANDU_RETURN_IF_ERROR(wal_->replay(
         [&](wal::record_type t, std::string_view payload) {
           replay_record(static_cast<uint8_t>(t), payload, appender);
         },
-        report, [&] { appender.finish(); }));
+        report,
+        [&](std::unique_ptr<fs::mapped_file> segment) {
+          mapped.emplace_back(appender.mark(), std::move(segment));
+          while (mapped.size() > 1) {
+            appender.wait_applied(mapped.front().first);
+            mapped.pop_front();
+          }
+        }));
+    appender.finish();
   }
   size_t replayed_head_bytes = 0;
   for (const auto& [_, db] : dbs_) {

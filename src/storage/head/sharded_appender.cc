@@ -57,6 +57,17 @@ void sharded_appender::finish() {
   }
 }
 
+uint64_t sharded_appender::mark() {
+  publish();
+  std::lock_guard lock(mu_);
+  return first_seq_ + queue_.size();
+}
+
+void sharded_appender::wait_applied(uint64_t mark) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return first_seq_ >= mark; });
+}
+
 void sharded_appender::work(size_t shard) {
   auto& mine = totals_[shard];
   uint64_t next_seq = 0;

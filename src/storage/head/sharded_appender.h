@@ -22,9 +22,9 @@ namespace liandu::storage::head {
 //
 // The caller queues values with add() and calls finish() before anything
 // else reads or writes the heads it named; between finish() calls the heads
-// belong to the appender. Field names and string values must stay valid until
-// finish() returns (replay keeps the WAL segment mapped until then); field
-// names are interned by add().
+// belong to the appender. String values must stay valid until they are
+// applied (finish() or wait_applied() has returned; replay keeps each WAL
+// segment mapped until then); field names are interned by add().
 //
 // Thread safety: add() and finish() from one thread.
 class sharded_appender {
@@ -37,6 +37,12 @@ class sharded_appender {
   void add(head& h, uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time);
   // Waits until every queued value is in its head and adds the counts.
   void finish();
+  // Hands over what add() has gathered and returns a mark for it;
+  // wait_applied(mark) returns once every value added before mark() is in its
+  // head. Lets replay release a WAL segment without draining the queue (and
+  // idling both sides) at every segment end. Counts are added by finish().
+  uint64_t mark();
+  void wait_applied(uint64_t mark);
 
  private:
   struct value {

@@ -28,4 +28,11 @@ using record_fn = std::function<void(record_type, std::string_view payload)>;
 // Reads every intact record of one segment's bytes in order.
 replay_report read_segment(std::string_view data, const std::string& segment_name, const record_fn& fn);
 
+// The same records and report as read_segment, but checksums are verified
+// (and the mapped pages first touched) on a helper thread that runs ahead,
+// while fn is called on the calling thread, in order. At start-up that work
+// was a quarter of the replaying thread's time. fn must not throw.
+replay_report read_segment_pipelined(std::string_view data, const std::string& segment_name,
+                                     const record_fn& fn);
+
 }  // namespace liandu::storage::wal

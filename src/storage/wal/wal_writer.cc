@@ -46,17 +46,17 @@ status writer::open_segment(uint64_t id) {
   return {};
 }
 
-status writer::replay(const record_fn& fn, replay_report& total, const std::function<void()>& segment_done) {
+status writer::replay(const record_fn& fn, replay_report& total, const segment_done_fn& segment_done) {
   if (segment_id_ == 0) return open_segment(1);
   for (uint64_t id = first_segment_; id <= segment_id_; ++id) {
     std::string path = segment_path(id);
     if (!fs::exists(path)) continue;
-    fs::mapped_file data;
-    LIANDU_RETURN_IF_ERROR(data.open(path));
+    auto data = std::make_unique<fs::mapped_file>();
+    LIANDU_RETURN_IF_ERROR(data->open(path));
     char name[32];
     std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(id));
-    replay_report r = read_segment(data.data(), name, fn);
-    if (segment_done) segment_done();
+    replay_report r = read_segment_pipelined(data->data(), name, fn);
+    if (segment_done) segment_done(std::move(data));
     total.records += r.records;
     total.corrupt_records += r.corrupt_records;
     total.skipped_bytes += r.skipped_bytes;

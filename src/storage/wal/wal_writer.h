@@ -36,9 +36,12 @@ class writer {
 
   // Replays every segment in order and truncates a torn tail of the last one,
   // so new records follow the last good one. Call once, before append().
-  // The payloads passed to fn point into the segment's mapping: they stay
-  // valid until segment_done (if given) has returned for their segment.
-  status replay(const record_fn& fn, replay_report& report, const std::function<void()>& segment_done = {});
+  // The payloads passed to fn point into the segment's mapping, which is
+  // handed to segment_done (if given) once the segment's records are read:
+  // they stay valid as long as the caller keeps it. Without segment_done the
+  // mapping goes when the segment is read.
+  using segment_done_fn = std::function<void(std::unique_ptr<fs::mapped_file>)>;
+  status replay(const record_fn& fn, replay_report& report, const segment_done_fn& segment_done = {});
 
   uint64_t append(record_type type, std::string_view payload);
   void sync(uint64_t seq);
