@@ -27,17 +27,18 @@ void sharded_appender::add(head& h, uint32_t series, std::string_view field, con
       spare_.pop_back();
     } else {
       current_ = std::make_unique<chunk>();
-      current_->values.reserve(chunk_values);
+      current_->by_shard.resize(shards_);
+      for (auto& v : current_->by_shard) v.reserve(chunk_values / shards_ + 64);
     }
   }
   // The slot and the field id are found here, on the one thread that may
   // grow h's tables.
-  current_->values.push_back({&h, &h.slot(series), series, h.field_id(field), time, v});
-  if (current_->values.size() >= chunk_values) publish();
+  current_->by_shard[series % shards_].push_back({&h, &h.slot(series), time, v, h.field_id(field)});
+  if (++current_->count >= chunk_values) publish();
 }
 
 void sharded_appender::publish() {
-  if (!current_ || current_->values.empty()) return;
+  if (!current_ || current_->count == 0) return;
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [&] { return queue_.size() < max_queued; });
   current_->workers_left = shards_;
@@ -80,8 +81,7 @@ void sharded_appender::work(size_t shard) {
     // The last owner/totals pair is cached: a chunk rarely spans two heads.
     head* last_owner = nullptr;
     totals* t = nullptr;
-    for (const value& v : c->values) {
-      if (v.shard_key % shards_ != shard) continue;
+    for (const value& v : c->by_shard[shard]) {
       if (v.owner != last_owner) {
         last_owner = v.owner;
         t = &mine[v.owner];
@@ -98,7 +98,8 @@ void sharded_appender::work(size_t shard) {
       auto done = std::move(queue_.front());
       queue_.pop_front();
       ++first_seq_;
-      done->values.clear();
+      for (auto& v : done->by_shard) v.clear();
+      done->count = 0;
       spare_.push_back(std::move(done));
       done_cv_.notify_all();
     }

@@ -48,13 +48,15 @@ class sharded_appender {
   struct value {
     head* owner;
     series_head* series;
-    uint32_t shard_key;
-    uint32_t field;  // head::field_id
     int64_t time;
     model::field_value_view v;
+    uint32_t field;  // head::field_id
   };
+  // Values split by shard on the caller's thread, so each worker reads only
+  // its own (it used to scan every value and skip the others').
   struct chunk {
-    std::vector<value> values;
+    std::vector<std::vector<value>> by_shard;
+    size_t count = 0;
     size_t workers_left = 0;  // guarded by mu_
   };
   struct totals {
