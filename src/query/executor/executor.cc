@@ -101,8 +101,9 @@ class runner {
     std::set<std::string> names;
     for (const auto& src : sources) {
       if (src.m.regex) {
-        auto re = ctx_.regex(*src.m.regex);
-        if (!re) return error(errc::invalid_argument, "error parsing regexp: " + *src.m.regex);
+        auto compiled = ctx_.regex(*src.m.regex);
+        if (!compiled.ok()) return compiled.error();
+        const auto& re = *compiled;
         for (const auto& n : *all) {
           if (re->search(n)) names.insert(n);
         }
@@ -205,8 +206,9 @@ class runner {
     LIANDU_RETURN_IF_ERROR(measurements_of(db, st.sources, names));
     std::shared_ptr<const liandu::regex> re;
     if (st.op == tag_key_op::eq_regex || st.op == tag_key_op::neq_regex) {
-      re = ctx_.regex(st.keys.at(0));
-      if (!re) return error(errc::invalid_argument, "error parsing regexp: " + st.keys.at(0));
+      auto compiled = ctx_.regex(st.keys.at(0));
+      if (!compiled.ok()) return compiled.error();
+      re = *compiled;
     }
     auto key_matches = [&](const std::string& k) {
       switch (st.op) {

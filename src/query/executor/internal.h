@@ -25,14 +25,16 @@ struct context {
   storage* s;
   const query_options* opts;
   size_t used = 0;
-  std::map<std::string, std::shared_ptr<const liandu::regex>> regexes;
+  // Compiled patterns of this request, and the error of each that did not
+  // compile (RE2's reason, e.g. "error parsing regexp: missing ): m(0").
+  std::map<std::string, result<std::shared_ptr<const liandu::regex>>, std::less<>> regexes;
 
   bool charge(size_t bytes) {
     used += bytes;
     return used <= opts->memory_limit_bytes;
   }
-  // Compiles an InfluxQL (RE2-style) pattern; null when it does not compile.
-  std::shared_ptr<const liandu::regex> regex(const std::string& pattern);
+  // Compiles an InfluxQL (RE2-style) pattern once per request.
+  result<std::shared_ptr<const liandu::regex>> regex(const std::string& pattern);
 };
 
 // Runs a SELECT and returns its series (SELECT INTO writes and returns the

@@ -159,8 +159,9 @@ status bind(const expr& e, const binder& b, bound& out) {
     case expr_kind::boolean: out.lit = value(e.boolean); return {};
     case expr_kind::regex: {
       out.kind = bkind::regex;
-      out.re = b.ctx->regex(e.text);
-      if (!out.re) return error(errc::invalid_argument, "error parsing regexp: " + e.text);
+      auto re = b.ctx->regex(e.text);
+      if (!re.ok()) return re.error();
+      out.re = *re;
       return {};
     }
     case expr_kind::var_ref: {
@@ -487,8 +488,9 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
           out = bitmap();
           return {};
         }
-        re = ctx.regex(lit.text);
-        if (!re) return error(errc::invalid_argument, "error parsing regexp: " + lit.text);
+        auto compiled = ctx.regex(lit.text);
+        if (!compiled.ok()) return compiled.error();
+        re = *compiled;
       } else if (op == binary_op::eq_regex || op == binary_op::neq_regex) {
         out = bitmap();
         return {};
@@ -819,8 +821,9 @@ std::vector<std::string> group_keys_for(context& ctx, const statement_plan& sp, 
   std::set<std::string> keys(sp.group_tags.begin(), sp.group_tags.end());
   if (sp.group_all_tags) keys.insert(mp.tag_keys.begin(), mp.tag_keys.end());
   for (const auto& pattern : sp.group_tag_regexes) {
-    auto re = ctx.regex(pattern);
-    if (!re) continue;
+    auto compiled = ctx.regex(pattern);  // checked when the plan was made
+    if (!compiled.ok()) continue;
+    const auto& re = *compiled;
     for (const auto& k : mp.tag_keys) {
       if (re->search(k)) keys.insert(k);
     }
@@ -1814,8 +1817,9 @@ status expand_fields(context& ctx, const select_statement& st, const std::vector
         (e.args[0].kind == expr_kind::wildcard || e.args[0].kind == expr_kind::regex)) {
       std::shared_ptr<const liandu::regex> re;
       if (e.args[0].kind == expr_kind::regex) {
-        re = ctx.regex(e.args[0].text);
-        if (!re) return error(errc::invalid_argument, "error parsing regexp: " + e.args[0].text);
+        auto compiled = ctx.regex(e.args[0].text);
+        if (!compiled.ok()) return compiled.error();
+        re = *compiled;
       }
       for (const auto& [k, t] : fields) {
         if (re && !re->search(k)) continue;
@@ -1915,16 +1919,17 @@ result<std::vector<series_result>> write_into(context& ctx, const select_stateme
 
 }  // namespace
 
-std::shared_ptr<const liandu::regex> context::regex(const std::string& pattern) {
+result<std::shared_ptr<const liandu::regex>> context::regex(const std::string& pattern) {
   auto it = regexes.find(pattern);
   if (it != regexes.end()) return it->second;
   // RE2 reads InfluxQL's (?i) prefix itself; a pattern that does not compile
-  // is cached as null and reported by the caller.
-  std::shared_ptr<const liandu::regex> re;
+  // keeps its error, so each use reports RE2's reason.
   auto compiled = liandu::regex::compile(pattern);
-  if (compiled.ok()) re = std::make_shared<const liandu::regex>(std::move(compiled).value());
-  regexes.emplace(pattern, re);
-  return re;
+  result<std::shared_ptr<const liandu::regex>> r =
+      compiled.ok() ? result<std::shared_ptr<const liandu::regex>>(
+                          std::make_shared<const liandu::regex>(std::move(compiled).value()))
+                    : result<std::shared_ptr<const liandu::regex>>(compiled.error());
+  return regexes.emplace(pattern, std::move(r)).first->second;
 }
 
 bool parse_time_string(const std::string& s, int64_t& ns) {
@@ -2082,6 +2087,8 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
     } else if (d.kind == expr_kind::wildcard) {
       sp.group_all_tags = true;
     } else if (d.kind == expr_kind::regex) {
+      auto compiled = ctx.regex(d.text);
+      if (!compiled.ok()) return compiled.error();
       sp.group_tag_regexes.push_back(d.text);
     } else {
       return error(errc::invalid_argument, "only time and tag dimensions allowed");
@@ -2106,8 +2113,9 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
     std::string rp = src.m.retention_policy.empty() ? opts.rp : src.m.retention_policy;
     std::vector<std::string> names;
     if (src.m.regex) {
-      auto re = ctx.regex(*src.m.regex);
-      if (!re) return error(errc::invalid_argument, "error parsing regexp: " + *src.m.regex);
+      auto compiled = ctx.regex(*src.m.regex);
+      if (!compiled.ok()) return compiled.error();
+      const auto& re = *compiled;
       auto all = ctx.s->measurements(db);
       if (!all.ok()) return all.error();
       for (const auto& n : *all) {

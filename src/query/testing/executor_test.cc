@@ -190,6 +190,27 @@ TEST_F(executor_fixture, streaming_aggregates_do_not_hold_columns) {
             "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
 }
 
+// A pattern RE2 cannot compile is refused with RE2's reason, wherever the
+// statement holds it (tag filter, field comparison, FROM, GROUP BY, a
+// function's field pattern, SHOW ... FROM and WITH KEY), and nothing runs.
+TEST_F(executor_fixture, bad_regex_names_the_reason_everywhere) {
+  const char* queries[] = {
+      "SELECT v FROM cpu WHERE host =~ /h(1/",
+      "SELECT v FROM cpu WHERE v =~ /h(1/",
+      "SELECT v FROM /h(1/",
+      "SELECT v FROM cpu GROUP BY /h(1/",
+      "SELECT count(/h(1/) FROM cpu",
+      "SHOW TAG KEYS FROM /h(1/",
+      "SHOW TAG VALUES FROM cpu WITH KEY =~ /h(1/",
+  };
+  for (const char* q : queries) {
+    execution e = execute(store, q, opts);
+    ASSERT_EQ(e.results.size(), 1u) << q;
+    EXPECT_EQ(e.results[0].error, "error parsing regexp: missing ): h(1") << q;
+    EXPECT_TRUE(e.results[0].series.empty()) << q;
+  }
+}
+
 TEST_F(executor_fixture, database_required) {
   opts.db.clear();
   EXPECT_EQ(execute_to_json(store, "SELECT v FROM cpu; SHOW MEASUREMENTS", opts),
