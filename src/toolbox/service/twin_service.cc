@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "base/clock.h"
 #include "storage/fs/file_util.h"
@@ -11,7 +12,59 @@ namespace liandu::toolbox {
 
 namespace {
 constexpr std::string_view file_suffix = ".twins.json";
+
+// The newest stored value of one parameter of a device.
+struct stored_report {
+  std::string param;
+  storage::column point;  // one point
+};
+
+// What the device has already reported, read from storage: without it a
+// twin created after its device reported would know nothing until the next
+// point. The newest point of each desired parameter over every series of the
+// device (it may carry other tags too).
+std::vector<stored_report> latest_reported(const storage::engine& e, std::string_view db,
+                                           const twin::definition& def) {
+  std::vector<stored_report> out;
+  auto series = e.series(db, def.measurement);
+  if (!series.ok()) return out;  // no such database or measurement yet
+  std::string measurement;
+  std::vector<model::tag> tags;
+  std::vector<uint32_t> ids;
+  for (const auto& s : *series) {
+    if (!model::parse_series_key(s.key, measurement, tags)) continue;
+    for (const auto& t : tags) {
+      if (t.key == def.device_tag && t.value == def.device) ids.push_back(s.id);
+    }
+  }
+  for (const auto& [param, _] : def.desired) {
+    stored_report best{param, {}};
+    for (uint32_t id : ids) {
+      storage::column c;
+      if (!e.scan_edge(db, "", id, param, std::numeric_limits<int64_t>::min(),
+                       std::numeric_limits<int64_t>::max(), /*newest=*/true, c)
+               .ok() ||
+          c.size() == 0) {
+        continue;
+      }
+      if (best.point.size() == 0 || c.times[0] > best.point.times[0]) best.point = std::move(c);
+    }
+    if (best.point.size() > 0) out.push_back(std::move(best));
+  }
+  return out;
 }
+
+model::field_value_view first_value(const storage::column& c) {
+  switch (c.type) {
+    case model::field_type::float64: return c.floats[0];
+    case model::field_type::int64: return c.integers[0];
+    case model::field_type::uint64: return c.unsigneds[0];
+    case model::field_type::boolean: return c.booleans[0] != 0;
+    case model::field_type::string: return std::string_view(c.strings[0]);
+  }
+  return 0.0;
+}
+}  // namespace
 
 twin_service::twin_service(storage::engine& engine, options opts)
     : storage_(engine), opts_(std::move(opts)) {}
@@ -204,6 +257,9 @@ result<nlohmann::json> twin_service::put(std::string_view db, std::string_view b
   auto def = twin::parse_definition(j);
   if (!def.ok()) return def.error();
   std::string device = def->device;
+  std::vector<stored_report> stored = latest_reported(storage_, db, *def);
+  std::string measurement = def->measurement;
+  std::vector<model::tag> device_tags{{def->device_tag, device}};
   std::lock_guard order(emit_mu_);
   std::vector<twin::drift_event> events;
   nlohmann::json out;
@@ -213,6 +269,11 @@ result<nlohmann::json> twin_service::put(std::string_view db, std::string_view b
     db_twins& d = it->second;
     std::string before = d.reg.serialize();
     LIANDU_RETURN_IF_ERROR(d.reg.put(std::move(*def), now_ns(), events));
+    // Reported values kept from earlier are replaced only by newer stored ones.
+    for (const auto& r : stored) {
+      std::vector<model::field_view> fields{{r.param, first_value(r.point)}};
+      d.reg.observe(measurement, device_tags, fields, r.point.times[0], events);
+    }
     status s = save_locked(it->first, d);
     if (!s.ok()) {
       (void)d.reg.deserialize(before);  // keep what is on disk

@@ -188,6 +188,47 @@ TEST(twin_service, put_and_remove_change_the_drift_state) {
   f.twins = nullptr;
 }
 
+// A twin created after its device reported starts from the newest stored
+// value (over every series of the device), not from nothing: its drift is
+// known at once. An older stored value never replaces a newer report.
+TEST(twin_service, new_twin_learns_what_the_device_already_reported) {
+  fixture f;
+  f.write("m1", 1100, 100);
+  f.write("m1", 1300, 300);  // the newest: drifted against 1200 +- 5
+  f.write("m1", 1200, 200);  // out of order, older
+  {
+    // The same device on another line: another series, older still.
+    storage::write_batch b("plant", "");
+    b.add(model::point{"setpoints", {{"line", "l2"}, {"machine", "m1"}}, {{"feed_rate_sp", 1201.0}}, 50});
+    ASSERT_TRUE(f.engine->write(b).st.ok());
+  }
+  f.write("m2", 1200, 400);  // another device
+  twin_service svc(*f.engine, f.twin_options(storage::fs::join(f.tmp.path(), "twins")));
+  ASSERT_TRUE(svc.start().ok());
+  f.twins = &svc;
+  auto t =
+      svc.put("plant", R"({"device": "m1", "desired": {"feed_rate_sp": 1200, "speed": 5}, "tolerance": 5})");
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_EQ((*t)["reported"]["feed_rate_sp"], 1300.0);
+  EXPECT_EQ((*t)["reported_time"]["feed_rate_sp"], 300);
+  EXPECT_EQ((*t)["pending"], nlohmann::json::array({"speed"}));  // never reported
+  EXPECT_EQ((*t)["drift"]["drifted"], true);
+  EXPECT_EQ((*t)["drift"]["params"], nlohmann::json::array({"feed_rate_sp"}));
+  ASSERT_TRUE(f.wait_for([&] { return f.drift_points.size() >= 1; }));
+  // A twin of a device with nothing stored starts pending, as before.
+  auto fresh = svc.put("plant", R"({"device": "m9", "desired": {"feed_rate_sp": 1}})");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*fresh)["pending"], nlohmann::json::array({"feed_rate_sp"}));
+  // Re-putting m1 keeps the newer report it already has.
+  f.write("m1", 1199, 600);
+  ASSERT_TRUE(f.wait_for([&] { return svc.get("plant", "m1")->at("reported")["feed_rate_sp"] == 1199.0; }));
+  auto again = svc.put("plant", R"({"device": "m1", "desired": {"feed_rate_sp": 1200}, "tolerance": 5})");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["reported"]["feed_rate_sp"], 1199.0);
+  EXPECT_EQ((*again)["drift"]["drifted"], false);
+  f.twins = nullptr;
+}
+
 TEST(rules_service, mqtt_action_publishes_the_transition) {
   fixture f;
   rules_service::options ro;
