@@ -10,11 +10,10 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
-from liandu_server import BINARY, Server, free_port
+from liandu_server import BINARY, Server, free_port, temp_dir
 
 
 def wait_for(fn, timeout=20, what="condition"):
@@ -261,7 +260,7 @@ class ModbusTest(unittest.TestCase):
 
     def test_devices_file_at_start_and_persisted(self):
         self.srv.cleanup()
-        folder = tempfile.mkdtemp(prefix="liandu-modbus-")
+        folder = temp_dir("liandu-modbus-")
         path = os.path.join(folder, "devices.json")
         with open(path, "w") as f:
             json.dump([self.device(name="from-file", unit_id=1, registers=MACHINE)], f)

@@ -8,12 +8,11 @@ import os
 import signal
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
-from liandu_server import ADMIN_TOKEN, Server, free_port
+from liandu_server import ADMIN_TOKEN, Server, free_port, temp_dir
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 PASSWORD = "remote-secret-pw"
@@ -41,7 +40,7 @@ class Mosquitto:
 
     def __init__(self, port=None):
         self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="liandu-bridge-mosq-")
+        self.dir = temp_dir("liandu-bridge-mosq-")
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
@@ -257,7 +256,7 @@ class Bridge(unittest.TestCase):
         self.assertIsNone(self.get())
 
     def test_bridges_file_at_start(self):
-        path = os.path.join(tempfile.mkdtemp(prefix="liandu-bridges-"), "bridges.json")
+        path = os.path.join(temp_dir("liandu-bridges-"), "bridges.json")
         with open(path, "w") as f:
             json.dump([self.bridge(name="from-file")], f)
         srv = Server(["--bridges", path]).start()

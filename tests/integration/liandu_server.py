@@ -1,5 +1,6 @@
 """Starts the real `build/liandu serve` on a free loopback port with a fresh
 data folder, and stops it by PID. Shared by the integration tests."""
+import atexit
 import base64
 import json
 import os
@@ -15,6 +16,19 @@ import urllib.request
 
 BINARY = os.environ.get("LIANDU_BINARY", os.path.join(os.path.dirname(__file__), "..", "..", "build", "liandu"))
 ADMIN_TOKEN = "ld_integration_admin_token_0123456789abcdef"
+
+
+def temp_dir(prefix):
+    """A temporary folder removed when the test process exits, whatever the
+    test did with it (killed servers and failed tests included)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+# Server logs live here, not beside a caller's data folder, so that they go
+# with the process too.
+LOG_DIR = temp_dir("liandu-it-logs-")
 
 
 def free_port():
@@ -42,7 +56,7 @@ class Server:
         self.proc = None
         self.port = None
         self.mqtt_port = None
-        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+        self.log_path = os.path.join(LOG_DIR, os.path.basename(os.path.normpath(self.data_dir)) + ".log")
 
     def start(self, port=None, mqtt_port=None):
         self.port = port or free_port()
