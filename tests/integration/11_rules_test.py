@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from liandu_server import Server
+from liandu_server import Server, temp_dir
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -92,7 +92,7 @@ class Rules(unittest.TestCase):
                 "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80}}
         srv = Server()
         try:
-            path = os.path.join(srv.data_dir, "..", os.path.basename(srv.data_dir) + "-rules.json")
+            path = os.path.join(temp_dir("liandu-rules-"), "rules.json")
             with open(path, "w") as f:
                 json.dump([good, {"database": "f", "id": "broken", "measurement": "oven",
                                   "when": {"type": "threshold", "field": "temp"}}], f)
