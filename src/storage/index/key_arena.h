@@ -24,8 +24,9 @@ class key_arena {
       size_t size = std::max(chunk_bytes, key.size());
       chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));
       reserved_ += size;
-      // An oversized key gets a chunk of its own; the current one stays open
-      // only if it is the last.
+      // A new chunk; an oversized key gets one of its own, exactly its size,
+      // marked full. Either way the rest of the previous chunk stays unused
+      // (at most one key's worth, under 64 KiB).
       used_ = size == chunk_bytes ? 0 : chunk_bytes;
       if (size != chunk_bytes) {
         std::memcpy(chunks_.back().get(), key.data(), key.size());
