@@ -57,7 +57,13 @@ TEST(engine_crash, every_acknowledged_point_survives_sigkill) {
     auto e = engine::open(o);
     ASSERT_TRUE(e.ok()) << e.error().to_string();
     auto series = (*e)->series("db", "m");
-    ASSERT_TRUE(series.ok());
+    if (!series.ok()) {
+      // A kill before the writer's first batch was durable (it happens on a
+      // slow, sanitized start) can leave no database and no measurement yet;
+      // that is only correct if nothing was ever acknowledged.
+      ASSERT_TRUE(acked.empty()) << "cycle " << cycle << ": " << series.error().to_string();
+      continue;
+    }
     std::set<int64_t> times;
     for (const auto& s : *series) {
       column c;
