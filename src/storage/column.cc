@@ -1,7 +1,10 @@
 #include "storage/column.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
+#include <type_traits>
 
 namespace liandu::storage {
 
@@ -116,6 +119,68 @@ void permute(std::vector<T>& v, const std::vector<uint32_t>& order) {
   v.swap(out);
 }
 }  // namespace
+
+int read_precedence(model::field_type t) {
+  switch (t) {
+    case model::field_type::float64: return 0;
+    case model::field_type::int64: return 1;
+    case model::field_type::uint64: return 2;
+    case model::field_type::string: return 3;
+    case model::field_type::boolean: return 4;
+  }
+  return 5;
+}
+
+namespace {
+
+bool numeric(model::field_type t) {
+  return t == model::field_type::float64 || t == model::field_type::int64 || t == model::field_type::uint64;
+}
+
+// Go's conversions, as InfluxDB's casts do them, without C++'s undefined
+// behaviour for floats out of the integer's range (those saturate, NaN is 0).
+template <typename To, typename From>
+To cast_value(From v) {
+  if constexpr (std::is_floating_point_v<From> && !std::is_floating_point_v<To>) {
+    if (std::isnan(v)) return 0;
+    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  }
+  return static_cast<To>(v);
+}
+
+template <typename To, typename From>
+std::vector<To> converted(std::vector<From>& from) {
+  std::vector<To> out;
+  out.reserve(from.size());
+  for (From v : from) out.push_back(cast_value<To>(v));
+  from = {};
+  return out;
+}
+
+template <typename To>
+std::vector<To> numeric_values(column& c) {
+  switch (c.type) {
+    case model::field_type::float64: return converted<To>(c.floats);
+    case model::field_type::int64: return converted<To>(c.integers);
+    case model::field_type::uint64: return converted<To>(c.unsigneds);
+    default: return {};
+  }
+}
+
+}  // namespace
+
+bool convert_numeric(column& c, model::field_type to) {
+  if (!numeric(c.type) || !numeric(to)) return false;
+  if (c.type == to) return true;
+  switch (to) {
+    case model::field_type::float64: c.floats = numeric_values<double>(c); break;
+    case model::field_type::int64: c.integers = numeric_values<int64_t>(c); break;
+    default: c.unsigneds = numeric_values<uint64_t>(c); break;
+  }
+  c.type = to;
+  return true;
+}
 
 void column::sort_and_dedup() {
   if (is_sorted_unique()) return;

@@ -39,4 +39,13 @@ struct column {
   size_t memory_bytes() const;
 };
 
+// When a field's type differs between partitions (InfluxDB: shards), a read
+// answers in the type of highest precedence any of them holds, InfluxDB's
+// order: float, integer, unsigned, string, boolean (smaller ranks first).
+int read_precedence(model::field_type t);
+// Converts a numeric column's values to numeric type `to` (InfluxDB's casts:
+// float → integer truncates); false, and `c` unchanged, unless both types are
+// numeric.
+bool convert_numeric(column& c, model::field_type to);
+
 }  // namespace liandu::storage

@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <span>
 
 #include "base/clock.h"
@@ -56,6 +57,10 @@ int64_t default_shard_duration(int64_t duration_ns) {
   return 7 * day_ns;
 }
 
+// measurement → field → type.
+using field_type_map =
+    std::map<std::string, std::map<std::string, model::field_type, std::less<>>, std::less<>>;
+
 struct engine::partition {
   int64_t start = 0;
   int64_t end = 0;  // exclusive
@@ -71,6 +76,15 @@ struct engine::partition {
     uint64_t seq;
   };
   std::vector<block_file> blocks;  // ascending seq
+  // A field keeps one type per measurement and partition, as per shard in
+  // InfluxDB: a type may change from one partition to the next, and
+  // retention that drops a partition forgets its types. Persisted in
+  // <dir>/fields.json at checkpoint; what came after is rebuilt by WAL replay.
+  field_type_map fields;
+  // Changes to `fields`, and the change fields.json last stored: a
+  // checkpoint that fails anywhere leaves the file to the next one.
+  uint64_t fields_version = 0;
+  uint64_t fields_written = 0;
 };
 
 struct engine::rp_state {
@@ -84,10 +98,51 @@ struct engine::database {
   index::series_index index;
   std::map<std::string, rp_state, std::less<>> rps;
   std::string default_rp;
-  std::map<std::string, std::map<std::string, model::field_type, std::less<>>, std::less<>> fields;
   std::vector<tombstone> tombstones;
   bool dropped = false;
 };
+
+namespace {
+
+constexpr char fields_file[] = "fields.json";
+
+std::string field_types_json(const field_type_map& types) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [m, fs_] : types) {
+    for (const auto& [f, t] : fs_) j[m][f] = static_cast<int>(t);
+  }
+  return j.dump();
+}
+
+// A partition's field types: its fields.json, or (a data folder from before
+// types were per partition, or a crash between a partition's first block and
+// its first fields.json) what its blocks hold, written at the next checkpoint.
+status load_field_types(const engine::database& db, engine::partition& p, bool has_file) {
+  if (has_file) {
+    auto text = fs::read_file(fs::join(p.dir, fields_file));
+    if (!text.ok()) return text.error();
+    nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object())
+      return error(errc::corruption, fs::join(p.dir, fields_file) + " is not a JSON object");
+    for (auto& [m, fs_] : j.items()) {
+      if (!fs_.is_object()) continue;
+      for (auto& [f, t] : fs_.items()) {
+        if (t.is_number_integer()) p.fields[m][f] = static_cast<model::field_type>(t.get<int>());
+      }
+    }
+    return {};
+  }
+  for (const auto& b : p.blocks) {
+    for (const auto& e : b.reader->entries()) {
+      if (!db.index.alive(e.series_id)) continue;
+      p.fields[db.index.measurement_name_of(e.series_id)].emplace(e.field, e.type);
+    }
+  }
+  if (!p.fields.empty()) p.fields_version = 1;
+  return {};
+}
+
+}  // namespace
 
 engine::engine(engine_options opts) : opts_(std::move(opts)) {}
 
@@ -136,10 +191,6 @@ status engine::save_meta_locked() {
 }
 
 namespace {
-std::string fields_json(const engine::database& db);
-}
-
-namespace {
 
 nlohmann::json tombstones_json(const std::vector<tombstone>& ts) {
   nlohmann::json a = nlohmann::json::array();
@@ -180,7 +231,12 @@ status engine::load() {
           p->dir = fs::join(rp_dir, pname);
           auto files = fs::list_dir(p->dir);
           if (!files.ok()) return files.error();
+          bool has_fields_file = false;
           for (const auto& f : *files) {
+            if (f == fields_file) {
+              has_fields_file = true;
+              continue;
+            }
             if (f.size() != 24 || f.substr(20) != ".blk") {
               if (f.ends_with(".tmp")) (void)fs::remove_file(fs::join(p->dir, f));  // unfinished write
               continue;
@@ -194,19 +250,14 @@ status engine::load() {
             next_block_seq_ = std::max(next_block_seq_, seq + 1);
             p->blocks.push_back({std::shared_ptr<const block::block_reader>(std::move(reader).value()), seq});
           }
+          LIANDU_RETURN_IF_ERROR(load_field_types(*db, *p, has_fields_file));
           rp.partitions[p->start] = p;
         }
         db->rps.emplace(rp.info.name, std::move(rp));
       }
-      auto fields = fs::read_file(fs::join(db->dir, "fields.json"));
-      if (fields.ok()) {
-        nlohmann::json fj = nlohmann::json::parse(*fields, nullptr, false);
-        if (fj.is_object()) {
-          for (auto& [m, fs_] : fj.items()) {
-            for (auto& [f, t] : fs_.items()) db->fields[m][f] = static_cast<model::field_type>(t.get<int>());
-          }
-        }
-      }
+      // Before field types were kept per partition they were one file per
+      // database; each partition has rebuilt its own from its blocks above.
+      (void)fs::remove_file(fs::join(db->dir, fields_file));
       auto tombs = fs::read_file(fs::join(db->dir, "tombstones.json"));
       if (tombs.ok()) {
         nlohmann::json tj = nlohmann::json::parse(*tombs, nullptr, false);
@@ -434,8 +485,9 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::shared_ptr<partition> part;
   const int64_t width = rp.info.shard_duration_ns > 0 ? rp.info.shard_duration_ns : 7 * day_ns;
   (void)header_bytes;
-  // The field types of the current measurement, cached across points: a
-  // batch usually carries one or a few measurements.
+  // The field types of the current measurement in the current partition,
+  // cached across points: a batch usually carries one or a few measurements
+  // and one partition.
   std::map<std::string, model::field_type, std::less<>>* mfields_ptr = nullptr;
   std::string cached_measurement;
   for (; r.next(p); ++index) {
@@ -452,12 +504,26 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
         continue;
       }
     }
+    if (!part || p.time < part->start || p.time >= part->end) {
+      if (part) head_bytes_ += part->active.memory_bytes() - head_before;
+      int64_t start = floor_div(p.time, width) * width;
+      auto& slot = rp.partitions[start];
+      if (!slot) {
+        slot = std::make_shared<partition>();
+        slot->start = start;
+        slot->end = (start > max_time - width) ? max_time : start + width;
+        slot->dir = fs::join(fs::join(db.dir, rp.info.name),
+                             std::to_string(slot->start) + "_" + std::to_string(slot->end));
+      }
+      part = slot;
+      head_before = part->active.memory_bytes();
+      mfields_ptr = nullptr;
+    }
     if (mfields_ptr == nullptr || cached_measurement != *mname) {
       cached_measurement = *mname;
-      mfields_ptr = &db.fields[cached_measurement];
+      mfields_ptr = &part->fields[cached_measurement];
     }
-    // Field types are fixed per measurement: a conflicting point is refused
-    // whole, with InfluxDB's message.
+    // A conflicting point is refused whole, with InfluxDB's message.
     auto& mfields = *mfields_ptr;
     bool ok = true;
     bool new_field = false;
@@ -485,23 +551,10 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
         if (mfields.find(f.key) == mfields.end())
           mfields.emplace(std::string(f.key), model::type_of(f.value));
       }
+      ++part->fields_version;
     }
     if (id == 0) id = db.index.find_or_create(p.series_key);
 
-    if (!part || p.time < part->start || p.time >= part->end) {
-      if (part) head_bytes_ += part->active.memory_bytes() - head_before;
-      int64_t start = floor_div(p.time, width) * width;
-      auto& slot = rp.partitions[start];
-      if (!slot) {
-        slot = std::make_shared<partition>();
-        slot->start = start;
-        slot->end = (start > max_time - width) ? max_time : start + width;
-        slot->dir = fs::join(fs::join(db.dir, rp.info.name),
-                             std::to_string(slot->start) + "_" + std::to_string(slot->end));
-      }
-      part = slot;
-      head_before = part->active.memory_bytes();
-    }
     if (appender != nullptr) {
       for (const auto& f : p.fields) appender->add(part->active, id, f.key, f.value, p.time);
     } else {
@@ -581,11 +634,25 @@ result<std::vector<std::pair<std::string, model::field_type>>> engine::field_key
   std::shared_lock lock(mu_);
   database* db = find_db_locked(name);
   if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
-  std::vector<std::pair<std::string, model::field_type>> out;
-  auto it = db->fields.find(measurement);
-  if (it != db->fields.end()) {
-    for (const auto& [f, t] : it->second) out.emplace_back(f, t);
+  // Every partition's types: a field whose type changed from one partition
+  // to another is listed once per type, as InfluxDB lists it across shards.
+  // Types of one name in read precedence, so the first is the one reads use.
+  auto order = [](const std::pair<std::string_view, model::field_type>& a,
+                  const std::pair<std::string_view, model::field_type>& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return read_precedence(a.second) < read_precedence(b.second);
+  };
+  std::set<std::pair<std::string_view, model::field_type>, decltype(order)> seen(order);
+  for (const auto& [_, rp] : db->rps) {
+    for (const auto& [_, p] : rp.partitions) {
+      auto it = p->fields.find(measurement);
+      if (it == p->fields.end()) continue;
+      for (const auto& [f, t] : it->second) seen.emplace(f, t);
+    }
   }
+  std::vector<std::pair<std::string, model::field_type>> out;
+  out.reserve(seen.size());
+  for (const auto& [f, t] : seen) out.emplace_back(std::string(f), t);
   return out;
 }
 
@@ -717,6 +784,10 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       if (!ps.sources.empty() || ps.active.size() > 0) parts.push_back(std::move(ps));
     }
   }
+  // Each partition's points, merged; partitions hold disjoint, ascending
+  // time ranges, so they are concatenated.
+  std::vector<column> per_part;
+  per_part.reserve(parts.size());
   for (auto& ps : parts) {
     column merged;
     if (ps.sources.size() == 1 && ps.sources[0].block && ps.active.size() == 0 && ts.empty()) {
@@ -728,15 +799,12 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       size_t e = static_cast<size_t>(std::upper_bound(merged.times.begin(), merged.times.end(), hi) -
                                      merged.times.begin());
       if (b != 0 || e != merged.size()) merged.keep_range(b, e);
-      if (out.size() == 0) {
-        out = std::move(merged);
-      } else if (merged.type == out.type) {
-        out.append_all(merged);
-      }
+      if (merged.size() > 0) per_part.push_back(std::move(merged));
       continue;
     }
+    // A field has one type within a partition; a source of another type
+    // (data written before types were per partition) is left out.
     bool first = true;
-    size_t pieces = 0;
     for (const auto& s : ps.sources) {
       column piece;
       if (s.block) {
@@ -752,22 +820,26 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       }
       if (piece.type != merged.type) continue;
       append_filtered(merged, piece, lo, hi, ts, s.seq);
-      ++pieces;
     }
     if (ps.active.size() > 0) {
       if (first) merged.type = ps.active.type;
-      if (ps.active.type == merged.type) {
-        merged.append_all(ps.active);
-        ++pieces;
-      }
+      if (ps.active.type == merged.type) merged.append_all(ps.active);
     }
     merged.sort_and_dedup();
-    if (out.size() == 0) out.type = merged.type;
-    if (merged.type != out.type) continue;
+    if (merged.size() > 0) per_part.push_back(std::move(merged));
+  }
+  if (per_part.empty()) return {};
+  model::field_type type = per_part[0].type;
+  for (const auto& c : per_part) {
+    if (read_precedence(c.type) < read_precedence(type)) type = c.type;
+  }
+  if (out.size() > 0) type = out.type;  // appending to what the caller has
+  for (auto& c : per_part) {
+    if (c.type != type && !convert_numeric(c, type)) continue;
     if (out.size() == 0) {
-      out = std::move(merged);
+      out = std::move(c);
     } else {
-      out.append_all(merged);
+      out.append_all(c);
     }
   }
   return {};
@@ -1074,11 +1146,11 @@ void engine::apply_delete_locked(database& db, const std::vector<uint32_t>& ids,
   }
   // Forget field types of measurements that no longer have series.
   auto ms = db.index.measurements();
-  for (auto it = db.fields.begin(); it != db.fields.end();) {
-    if (!std::binary_search(ms.begin(), ms.end(), it->first)) {
-      it = db.fields.erase(it);
-    } else {
-      ++it;
+  for (auto& [_, rp] : db.rps) {
+    for (auto& [_, p] : rp.partitions) {
+      size_t erased = std::erase_if(
+          p->fields, [&](const auto& m) { return !std::binary_search(ms.begin(), ms.end(), m.first); });
+      if (erased > 0) ++p->fields_version;
     }
   }
 }
@@ -1121,10 +1193,6 @@ status engine::drop_measurement(std::string_view name, std::string_view measurem
 
 // ---------------------------------------------------------------- checkpoint
 
-namespace {
-std::string fields_json(const engine::database& db);
-}
-
 status engine::checkpoint() {
   std::lock_guard ck(checkpoint_mu_);
   struct job {
@@ -1136,17 +1204,26 @@ status engine::checkpoint() {
   struct db_job {
     std::shared_ptr<database> db;
     std::string series_log;
-    std::string fields;
     std::string tombstones;
+  };
+  struct fields_job {
+    std::shared_ptr<database> db;
+    std::shared_ptr<partition> part;
+    std::string json;
+    uint64_t version;
   };
   std::vector<job> jobs;
   std::vector<db_job> db_jobs;
+  std::vector<fields_job> fields_jobs;
   uint64_t last_segment;
   {
     std::unique_lock lock(mu_);
     for (auto& [_, db] : dbs_) {
       for (auto& [_, rp] : db->rps) {
         for (auto& [_, p] : rp.partitions) {
+          if (p->fields_version != p->fields_written) {
+            fields_jobs.push_back({db, p, field_types_json(p->fields), p->fields_version});
+          }
           if (p->active.empty()) continue;
           auto frozen = std::make_shared<head::head>(std::move(p->active));
           p->active = head::head();
@@ -1155,8 +1232,7 @@ status engine::checkpoint() {
           jobs.push_back({db, p, frozen, seq});
         }
       }
-      db_jobs.push_back({db, db->index.take_pending_log(), "", tombstones_json(db->tombstones).dump()});
-      db_jobs.back().fields = fields_json(*db);
+      db_jobs.push_back({db, db->index.take_pending_log(), tombstones_json(db->tombstones).dump()});
     }
     last_segment = wal_->rotate();
     if (!jobs.empty() || !db_jobs.empty()) LIANDU_RETURN_IF_ERROR(save_meta_locked());
@@ -1196,11 +1272,16 @@ status engine::checkpoint() {
   for (auto& dj : db_jobs) {
     if (dj.db->dropped) continue;
     LIANDU_RETURN_IF_ERROR(dj.db->index.write_log(dj.series_log));
-    LIANDU_RETURN_IF_ERROR(fs::write_file_atomic(fs::join(dj.db->dir, "fields.json"), dj.fields));
     LIANDU_RETURN_IF_ERROR(fs::write_file_atomic(fs::join(dj.db->dir, "tombstones.json"), dj.tombstones));
+  }
+  for (const auto& fj : fields_jobs) {
+    if (fj.db->dropped) continue;
+    LIANDU_RETURN_IF_ERROR(fs::create_dirs(fj.part->dir));
+    LIANDU_RETURN_IF_ERROR(fs::write_file_atomic(fs::join(fj.part->dir, fields_file), fj.json));
   }
   {
     std::unique_lock lock(mu_);
+    for (const auto& fj : fields_jobs) fj.part->fields_written = fj.version;
     for (size_t j = 0; j < jobs.size(); ++j) {
       auto& p = *jobs[j].part;
       if (readers[j]) p.blocks.push_back({readers[j], jobs[j].seq});
@@ -1226,16 +1307,6 @@ status engine::checkpoint() {
   for (auto& [p, db] : to_compact) LIANDU_RETURN_IF_ERROR(compact(p, db));
   return {};
 }
-
-namespace {
-std::string fields_json(const engine::database& db) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [m, fs_] : db.fields) {
-    for (const auto& [f, t] : fs_) j[m][f] = static_cast<int>(t);
-  }
-  return j.dump();
-}
-}  // namespace
 
 // Merges all block files of a partition into one. Runs under checkpoint_mu_;
 // writers are not blocked: compaction touches only blocks, never the head.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <random>
@@ -108,6 +109,84 @@ TEST(engine, field_type_conflict_rejects_only_that_point) {
   e = open_engine(tmp.path());
   column c = scan(*e, "m", "v");
   EXPECT_EQ(c.times, (std::vector<int64_t>{1, 3}));
+}
+
+// A field keeps one type per measurement and partition (InfluxDB: shard).
+TEST(engine, field_type_is_fixed_per_partition_not_per_database) {
+  testing::temp_dir tmp;
+  const int64_t hour = 3600LL * 1000000000LL;
+  auto conflict = [](engine& e, model::field_value v, int64_t t) {
+    auto r = write(e, {pt("m", {}, "v", std::move(v), t)});
+    EXPECT_TRUE(r.st.ok());
+    return r.rejected.size() == 1 && r.points_written == 0;
+  };
+  auto keys = [](engine& e) {
+    auto k = e.field_keys("db", "m");
+    EXPECT_TRUE(k.ok());
+    std::vector<std::string> out;
+    for (const auto& [f, t] : *k) out.push_back(f + ":" + model::field_type_name(t));
+    return out;
+  };
+  const std::vector<std::string> both{"v:float", "v:integer"};
+  {
+    auto e = open_engine(tmp.path());
+    retention_policy rp{"r", 0, hour, 1};  // partitions one hour wide
+    ASSERT_TRUE(e->create_database("db", &rp).ok());
+    ASSERT_FALSE(conflict(*e, 1.5, 10));
+    ASSERT_FALSE(conflict(*e, int64_t{7}, 2 * hour));  // another partition: a new type is fine
+    EXPECT_TRUE(conflict(*e, int64_t{8}, 20));         // same partition as the float
+    EXPECT_TRUE(conflict(*e, 2.5, 2 * hour + 5));      // same partition as the integer
+    EXPECT_EQ(keys(*e), both);
+  }
+  for (int round = 0; round < 3; ++round) {
+    // Rebuilt from the WAL (round 0), from each partition's fields.json
+    // (round 1, after a checkpoint), and from the blocks alone (round 2: a
+    // data folder from before types were per partition).
+    auto e = open_engine(tmp.path());
+    SCOPED_TRACE("round " + std::to_string(round));
+    EXPECT_TRUE(conflict(*e, int64_t{8}, 30));
+    EXPECT_TRUE(conflict(*e, 2.5, 2 * hour + 6));
+    EXPECT_FALSE(conflict(*e, true, 4 * hour + round));
+    EXPECT_EQ(keys(*e), (std::vector<std::string>{"v:float", "v:integer", "v:boolean"}));
+    // A read spanning both answers in the type of highest precedence,
+    // integers converted, as InfluxDB does across shards; booleans are left out.
+    column c = scan(*e, "m", "v");
+    EXPECT_EQ(c.type, model::field_type::float64);
+    EXPECT_EQ(c.floats, (std::vector<double>{1.5, 7.0}));
+    EXPECT_EQ(scan(*e, "m", "v", 4 * hour, all_max).booleans.size(), size_t(round + 1));
+    ASSERT_TRUE(e->checkpoint().ok());
+    if (round == 1) {
+      e.reset();
+      size_t removed = 0;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(tmp.path())) {
+        if (entry.path().filename() == "fields.json") removed += std::filesystem::remove(entry.path());
+      }
+      EXPECT_EQ(removed, 3u);  // one per partition
+    }
+  }
+}
+
+TEST(engine, retention_and_drop_forget_the_types_they_remove) {
+  testing::temp_dir tmp;
+  const int64_t day = 86400LL * 1000000000LL;
+  auto e = open_engine(tmp.path());
+  retention_policy rp{"week", 7 * day, day, 1};
+  ASSERT_TRUE(e->create_database("db", &rp).ok());
+  write(*e, {pt("m", {}, "v", 1.0, 10 * day), pt("m", {}, "v", int64_t{1}, 20 * day)});
+  ASSERT_TRUE(e->checkpoint().ok());
+  ASSERT_EQ(e->field_keys("db", "m")->size(), 2u);
+  ASSERT_TRUE(e->enforce_retention(25 * day).ok());  // drops the day of the float
+  auto k = e->field_keys("db", "m");
+  ASSERT_EQ(k->size(), 1u);
+  EXPECT_EQ((*k)[0].second, model::field_type::int64);
+  ASSERT_TRUE(e->drop_measurement("db", "m").ok());
+  EXPECT_TRUE(e->field_keys("db", "m")->empty());
+  // Durably: after a restart the dropped measurement takes any type again.
+  e.reset();
+  e = open_engine(tmp.path());
+  EXPECT_TRUE(e->field_keys("db", "m")->empty());
+  auto r = write(*e, {pt("m", {}, "v", std::string("s"), 20 * day + 1)});
+  EXPECT_EQ(r.points_written, 1u);
 }
 
 TEST(engine, recovers_from_wal_and_blocks_after_restart) {

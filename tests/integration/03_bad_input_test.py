@@ -41,6 +41,23 @@ class BadInput(unittest.TestCase):
         self.assertIn("field type conflict", r.json()["error"])
         self.assertEqual(self.count("typed"), 2)
 
+    def test_field_type_is_fixed_per_partition(self):
+        # Partitions are 7 days wide by default: a type may change from one
+        # week to the next (as from one InfluxDB shard to the next), not
+        # within one. A read across both answers in float, InfluxDB's
+        # precedence, converting the integers.
+        week = 7 * 86400
+        self.assertEqual(self.srv.write("bad", f"weekly v=1.5 {week // 2}", precision="s").status, 204)
+        r = self.srv.write("bad", f"weekly v=7i {week // 2 + 1}", precision="s")
+        self.assertEqual(r.status, 400)
+        self.assertIn("field type conflict", r.json()["error"])
+        self.assertEqual(self.srv.write("bad", f"weekly v=7i {week + week // 2}", precision="s").status, 204)
+        r = self.srv.query("SELECT v FROM weekly", db="bad", epoch="s")
+        self.assertEqual(r.json()["results"][0]["series"][0]["values"],
+                         [[week // 2, 1.5], [week + week // 2, 7.0]])
+        keys = self.srv.query("SHOW FIELD KEYS FROM weekly", db="bad").json()
+        self.assertEqual(keys["results"][0]["series"][0]["values"], [["v", "float"], ["v", "integer"]])
+
     def test_unknown_database_404_and_missing_db_400(self):
         r = self.srv.write("nope", "m v=1")
         self.assertEqual(r.status, 404)
