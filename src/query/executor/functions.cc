@@ -287,6 +287,53 @@ bool reduce(fn f, const fn_args& a, const column_batch& col, size_t begin, size_
   });
 }
 
+bool integral_windows(const column_batch& col, int64_t unit, const std::function<int64_t(int64_t)>& window_of,
+                      const std::function<int64_t(int64_t)>& window_end_of, std::vector<out_point>& out) {
+  return with_values(col, [&](const auto& vals) {
+    using T = std::remove_cv_t<std::remove_reference_t<decltype(vals[0])>>;
+    if constexpr (!is_numeric_v<T>) {
+      return false;
+    } else {
+      if (col.size() == 0) return true;
+      const auto& times = col.times;
+      const double per_unit = static_cast<double>(unit);
+      int64_t prev_time = times[0];
+      double prev_value = static_cast<double>(vals[0]);
+      int64_t start = window_of(prev_time);
+      int64_t end = window_end_of(start);
+      double sum = 0;
+      for (size_t i = 1; i < col.size(); ++i) {
+        const int64_t t = times[i];
+        const double v = static_cast<double>(vals[i]);
+        if (t == prev_time) {  // a later duplicate replaces the point
+          prev_value = v;
+          continue;
+        }
+        if (t >= end) {
+          // Close the window at its end, on the line to this point.
+          if (prev_time != end) {
+            double at_end = prev_value + (v - prev_value) * (static_cast<double>(end - prev_time) /
+                                                             static_cast<double>(t - prev_time));
+            sum += 0.5 * (at_end + prev_value) * (static_cast<double>(end - prev_time) / per_unit);
+            prev_value = at_end;
+            prev_time = end;
+          }
+          out.push_back({start, value(sum)});
+          start = window_of(t);
+          end = window_end_of(start);
+          sum = 0;
+        }
+        sum += 0.5 * (v + prev_value) * (static_cast<double>(t - prev_time) / per_unit);
+        prev_time = t;
+        prev_value = v;
+      }
+      // The last window has no area when its only point is its start.
+      if (prev_time != start) out.push_back({start, value(sum)});
+      return true;
+    }
+  });
+}
+
 bool transform(fn f, const fn_args& a, const std::vector<out_point>& in, std::vector<out_point>& out) {
   if (f != fn::elapsed) {
     for (const auto& p : in) {

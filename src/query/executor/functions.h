@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,18 @@ struct fn_args {
 // Returns false when the function does not apply to the column's type.
 bool reduce(fn f, const fn_args& a, const column_batch& col, size_t begin, size_t end, int64_t window_time,
             std::vector<out_point>& out);
+
+// integral() under GROUP BY time, as InfluxDB computes it: one pass over the
+// time-sorted column by the trapezoidal rule, each window closed at its end by
+// linear interpolation to the next point, so the area between two points in
+// different windows is split at the window edge (the area across empty
+// windows goes to the window of the later point). A window is reported when
+// the pass enters it, except a last window whose only point is its start;
+// windows without points are not reported (InfluxDB does not fill them).
+// window_of gives the start of the window holding a time, window_end_of the
+// end of the window with a start. False for non-numeric columns.
+bool integral_windows(const column_batch& col, int64_t unit, const std::function<int64_t(int64_t)>& window_of,
+                      const std::function<int64_t(int64_t)>& window_end_of, std::vector<out_point>& out);
 
 // Applies a transformation to a time-ordered sequence of non-null points.
 // Returns false when the function does not apply to the values' type.

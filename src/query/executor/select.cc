@@ -1484,6 +1484,31 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
       fn agg = cp.nested ? cp.inner : cp.f;
       const fn_args& agg_args = cp.nested ? cp.inner_args : cp.args;
       std::vector<out_point> per_window;
+      if (agg == fn::integral && sp.interval > 0) {
+        // One pass across windows, as InfluxDB's integral: not per window.
+        auto start_of = [&](int64_t t) { return window_of(sp, t); };
+        auto end_of = [&](int64_t start) {
+          // With tz() a window is up to an hour (DST) shorter or longer
+          // than the interval: the next start is found from mid-window.
+          int64_t probe = 0;
+          if (__builtin_add_overflow(start, sp.interval + (sp.zone ? sp.interval / 2 : 0), &probe))
+            return max_time;
+          return sp.zone ? window_of(sp, probe) : probe;
+        };
+        if (!integral_windows(col, agg_args.unit, start_of, end_of, per_window)) {
+          const std::string& fname = cp.nested ? cp.node->args[0].text : cp.node->text;
+          return error(errc::unsupported, "unsupported " + fname + " iterator type: " +
+                                              std::string(model::field_type_name(col.type)));
+        }
+        if (cp.nested) {
+          if (!transform(cp.f, args, per_window, out)) {
+            return error(errc::unsupported, "unsupported " + cp.node->text + " iterator type");
+          }
+        } else {
+          out = std::move(per_window);
+        }
+        continue;
+      }
       size_t b = 0;
       for (size_t w = 0; w < windows.size(); ++w) {
         size_t e = b;

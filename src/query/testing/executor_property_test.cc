@@ -26,6 +26,16 @@ struct raw {
   double v;
 };
 
+// m,host=h<host> v=<v> <t>
+model::point host_point(int host, double v, int64_t t) {
+  model::point p;
+  p.measurement = "m";
+  p.tags = {{"host", "h" + std::to_string(host)}};
+  p.fields = {{"v", v}};
+  p.time = t;
+  return p;
+}
+
 struct ref_row {
   int64_t time;
   std::optional<double> v;
@@ -157,12 +167,7 @@ TEST(query_property, aggregates_match_reference) {
         if (!used.insert(t).second) continue;
         double v = static_cast<double>(rng() % 21) / 2;
         points.push_back({h, t, v});
-        model::point p;
-        p.measurement = "m";
-        p.tags = {{"host", "h" + std::to_string(h)}};
-        p.fields = {{"v", v}};
-        p.time = t;
-        lp.push_back(p);
+        lp.push_back(host_point(h, v, t));
       }
     }
     if (!lp.empty()) {
@@ -240,6 +245,85 @@ TEST(query_property, aggregates_match_reference) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The area under the line through (t0, v0) and (t1, v1), between a and b
+// (clipped to [t0, t1]), in value × seconds.
+double line_area(int64_t t0, double v0, int64_t t1, double v1, int64_t a, int64_t b) {
+  a = std::max(a, t0);
+  b = std::min(b, t1);
+  if (a >= b) return 0;
+  auto at = [&](int64_t t) {
+    return v0 + (v1 - v0) * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
+  };
+  return 0.5 * (at(a) + at(b)) * static_cast<double>(b - a) / static_cast<double>(sec);
+}
+
+// integral() under GROUP BY time against InfluxDB's definition, computed
+// differently: the series is the polyline through its points; a window with points reports the area
+// under the polyline from where the previous reported window ended (its
+// first point for the first) to its own end or the last point; a last window
+// whose only point is its start reports nothing.
+TEST(query_property, integral_across_windows_matches_reference) {
+  std::mt19937_64 rng(20261205);
+  for (int round = 0; round < 20; ++round) {
+    testing::memory_storage store(7);
+    ASSERT_TRUE(store.create_database("db").ok());
+    std::map<int64_t, double> line;  // time → value; one host per time
+    std::vector<model::point> lp;
+    int n = 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      // Minute steps: points on window edges and empty windows. Hosts do not
+      // share a time: which one a merge puts last is not defined (InfluxDB:
+      // heap order), and the reducer keeps the last.
+      int64_t t = static_cast<int64_t>(rng() % 180) * 60 * sec;
+      double v = static_cast<double>(static_cast<int>(rng() % 41) - 20) / 4;
+      int host = static_cast<int>(t / (60 * sec) % 3);
+      lp.push_back(host_point(host, v, t));
+      line[t] = v;  // a rewrite of a point replaces it
+    }
+    ASSERT_TRUE(store.write("db", "", lp).ok());
+    std::vector<std::pair<int64_t, double>> pts(line.begin(), line.end());
+
+    for (int64_t interval : {5 * 60 * sec, 17 * 60 * sec, 3600 * sec}) {
+      std::string q = "SELECT integral(v) FROM m WHERE time >= 0 AND time < " + std::to_string(span) +
+                      " GROUP BY time(" + std::to_string(interval / sec) + "s)";
+      SCOPED_TRACE(q);
+      std::vector<ref_row> want;
+      std::set<int64_t> windows;
+      for (const auto& [t, _] : pts) windows.insert(t / interval * interval);
+      int64_t from = pts.front().first;
+      for (int64_t w : windows) {
+        int64_t to = std::min(w + interval, pts.back().first);
+        double area = 0;
+        for (size_t i = 0; i + 1 < pts.size(); ++i) {
+          area += line_area(pts[i].first, pts[i].second, pts[i + 1].first, pts[i + 1].second, from, to);
+        }
+        bool last = w == *windows.rbegin();
+        if (!(last && pts.back().first == w)) want.push_back({w, area});
+        from = w + interval;
+      }
+      query_options opts;
+      opts.db = "db";
+      opts.now_ns = span;
+      execution e = execute(store, q, opts);
+      ASSERT_TRUE(e.parse_error.empty()) << e.parse_error;
+      ASSERT_EQ(e.results.size(), 1u);
+      ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
+      const auto& got = e.results[0].series;
+      if (want.empty()) {
+        EXPECT_TRUE(got.empty());
+        continue;
+      }
+      ASSERT_EQ(got.size(), 1u);
+      ASSERT_EQ(got[0].values.size(), want.size());
+      for (size_t r = 0; r < want.size(); ++r) {
+        EXPECT_EQ(std::get<int64_t>(got[0].values[r][0]), want[r].time) << "row " << r;
+        EXPECT_NEAR(as_double(got[0].values[r][1]), *want[r].v, 1e-9 * std::max(1.0, std::fabs(*want[r].v)))
+            << "row " << r;
       }
     }
   }
