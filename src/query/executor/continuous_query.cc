@@ -78,16 +78,6 @@ void continuous_query_registry::set_last_run(std::string_view database, std::str
   last_run_[std::make_pair(std::string(database), std::string(name))] = t;
 }
 
-namespace {
-
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
-}  // namespace
-
 std::vector<statement_result> run_continuous_queries(storage& s, continuous_query_registry& registry,
                                                      int64_t now_ns) {
   std::vector<statement_result> results;
@@ -100,10 +90,31 @@ std::vector<statement_result> run_continuous_queries(storage& s, continuous_quer
     if (!influxql::group_by_time(cq->select, interval, offset) || interval <= 0) continue;
     int64_t every = cq->resample_every > 0 ? cq->resample_every : interval;
     int64_t span = cq->resample_for > 0 ? cq->resample_for : interval;
+    // With tz() the windows, and so the range a run covers, are in local
+    // time: a daily rollup covers local days, whole, across DST changes.
+    // (InfluxDB truncates a CQ's range in UTC, which cuts local days.)
+    const time_zone* zone = nullptr;
+    std::shared_ptr<const time_zone> loaded;
+    if (cq->select.tz) {
+      auto z = time_zone::load(*cq->select.tz);
+      if (!z.ok()) {
+        statement_result r;
+        r.error = z.error().message();
+        results.push_back(std::move(r));
+        continue;
+      }
+      loaded = *z;
+      zone = loaded.get();
+    }
     int64_t last = registry.last_run(def.database, def.name);
-    if (last != 0 && floor_div(now_ns - offset, every) <= floor_div(last - offset, every)) continue;
-    int64_t end = floor_div(now_ns - offset, interval) * interval + offset;
-    int64_t start = floor_div(end - span - offset, interval) * interval + offset;
+    if (last != 0 && exec::window_start_in(zone, every, offset, now_ns) <=
+                         exec::window_start_in(zone, every, offset, last)) {
+      continue;
+    }
+    int64_t end = exec::window_start_in(zone, interval, offset, now_ns);
+    // The window holding end - span: with DST a local day is 23 or 25 hours,
+    // so this may take one window more than span, never part of one.
+    int64_t start = exec::window_start_in(zone, interval, offset, end - span);
     influxql::select_statement sel = cq->select;
     influxql::expr range = influxql::expr::make_binary(
         influxql::binary_op::and_,

@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "query/executor/executor.h"
 #include "query/executor/result.h"
+#include "query/executor/time_zone.h"
 #include "query/influxql/ast.h"
 #include "query/storage.h"
 
@@ -53,6 +54,10 @@ status time_range(const influxql::expr& cond, int64_t now, int64_t& lo, int64_t&
 // Parses InfluxQL time strings: RFC3339 with optional fraction and offset,
 // "2006-01-02 15:04:05[.fff]" and "2006-01-02".
 bool parse_time_string(const std::string& s, int64_t& ns);
+
+// Start of the GROUP BY time(interval, offset) window holding t, in zone's
+// local time (UTC when zone is null).
+int64_t window_start_in(const time_zone* zone, int64_t interval, int64_t offset, int64_t t);
 
 constexpr int64_t min_time = -9223372036854775806LL;  // InfluxDB's MinTime
 constexpr int64_t max_time = 9223372036854775806LL;   // InfluxDB's MaxTime

@@ -953,28 +953,8 @@ int64_t window_start(int64_t t, int64_t interval, int64_t offset) {
   return floor_div(t - offset, interval) * interval + offset;
 }
 
-// Start of the GROUP BY time window holding t. With tz() InfluxDB truncates
-// in local time: t plus the zone's offset at t is rounded down to the
-// interval, and when the offset at that start differs from the offset at t
-// by less than the interval (a DST change inside a day-long window, say) the
-// start moves by the difference, so that daily windows begin at local
-// midnight (23 or 25 hours long around DST changes) while hourly windows stay
-// one hour apart.
 int64_t window_of(const statement_plan& sp, int64_t t) {
-  if (!sp.zone) return window_start(t, sp.interval, sp.offset);
-  int64_t u = 0;
-  int64_t zone = 0;
-  int64_t local = 0;
-  if (__builtin_sub_overflow(t, sp.offset, &u)) return window_start(t, sp.interval, sp.offset);
-  zone = sp.zone->offset_ns_at(u);
-  if (__builtin_add_overflow(u, zone, &local)) return window_start(t, sp.interval, sp.offset);
-  int64_t dt = local % sp.interval;
-  if (dt < 0) dt += sp.interval;
-  if (min_time + dt >= u) return min_time;
-  int64_t start = u - dt;
-  int64_t diff = zone - sp.zone->offset_ns_at(start);
-  if (diff != 0 && (diff < 0 ? -diff : diff) < sp.interval) start += diff;
-  return start + sp.offset;
+  return window_start_in(sp.zone.get(), sp.interval, sp.offset, t);
 }
 
 // The windows from the one holding lo to the one holding hi, stepped as
@@ -2285,6 +2265,29 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
   std::erase_if(out, [](const series_result& s) { return s.values.empty(); });
   if (stmt.into) return write_into(ctx, stmt, out);
   return out;
+}
+
+// With tz() InfluxDB truncates in local time: t plus the zone's offset at t
+// is rounded down to the interval, and when the offset at that start differs
+// from the offset at t by less than the interval (a DST change inside a
+// day-long window, say) the start moves by the difference, so that daily
+// windows begin at local midnight (23 or 25 hours long around DST changes)
+// while hourly windows stay one hour apart.
+int64_t window_start_in(const time_zone* zone, int64_t interval, int64_t offset, int64_t t) {
+  auto utc = [&] { return floor_div(t - offset, interval) * interval + offset; };
+  if (zone == nullptr) return utc();
+  int64_t u = 0;
+  int64_t local = 0;
+  if (__builtin_sub_overflow(t, offset, &u)) return utc();
+  int64_t zone_offset = zone->offset_ns_at(u);
+  if (__builtin_add_overflow(u, zone_offset, &local)) return utc();
+  int64_t dt = local % interval;
+  if (dt < 0) dt += interval;
+  if (min_time + dt >= u) return min_time;
+  int64_t start = u - dt;
+  int64_t diff = zone_offset - zone->offset_ns_at(start);
+  if (diff != 0 && (diff < 0 ? -diff : diff) < interval) start += diff;
+  return start + offset;
 }
 
 }  // namespace liandu::query::exec

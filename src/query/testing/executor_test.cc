@@ -217,13 +217,21 @@ TEST_F(executor_fixture, database_required) {
             "{\"results\":[{\"statement_id\":0,\"error\":\"database name required\"}]}");
 }
 
-TEST(continuous_queries, registry_round_trips_and_runs_completed_intervals) {
+// A database "db" in memory and a CQ registry the queries use.
+struct cq_env {
   testing::memory_storage store;
-  ASSERT_TRUE(store.create_database("db").ok());
   continuous_query_registry cqs;
   query_options opts;
-  opts.db = "db";
-  opts.cqs = &cqs;
+  cq_env() {
+    EXPECT_TRUE(store.create_database("db").ok());
+    opts.db = "db";
+    opts.cqs = &cqs;
+  }
+};
+
+TEST(continuous_queries, registry_round_trips_and_runs_completed_intervals) {
+  cq_env env;
+  auto& [store, cqs, opts] = env;
   std::vector<model::point> points;
   for (int i = 0; i < 120; ++i)
     points.push_back(pt("cpu", {{"host", "a"}}, "v", static_cast<double>(i), i * 60 * sec));
@@ -254,6 +262,50 @@ TEST(continuous_queries, registry_round_trips_and_runs_completed_intervals) {
       "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu_1h\",\"tags\":{\"host\":\"a\"},"
       "\"columns\":"
       "[\"time\",\"v\"],\"values\":[[\"1970-01-01T00:00:00Z\",29.5],[\"1970-01-01T01:00:00Z\",89.5]]}]}]}");
+}
+
+// With tz() a CQ runs when a local window ends and covers whole local
+// windows: a daily count in Europe/Berlin across the change to summer time
+// (2024-03-31 is 23 hours long there) counts 24, 23 and 24 hourly points.
+TEST(continuous_queries, tz_windows_are_whole_local_days) {
+  cq_env env;
+  auto& [store, cqs, opts] = env;
+  auto at = [](const char* text) {
+    int64_t t = 0;
+    EXPECT_TRUE(exec::parse_time_string(text, t)) << text;
+    return t;
+  };
+  std::vector<model::point> points;
+  for (int64_t t = at("2024-03-29T23:00:00Z"); t < at("2024-04-01T22:00:00Z"); t += 3600 * sec)
+    points.push_back(pt("m", {}, "v", 1.0, t));
+  ASSERT_TRUE(store.write("db", "", points).ok());
+  EXPECT_EQ(execute_to_json(store,
+                            "CREATE CONTINUOUS QUERY daily ON db BEGIN SELECT count(v) AS n INTO m_1d FROM m "
+                            "GROUP BY time(1d) tz('Europe/Berlin') END",
+                            opts),
+            "{\"results\":[{\"statement_id\":0}]}");
+  auto run = [&](const char* now) {
+    auto r = run_continuous_queries(store, cqs, at(now));
+    for (const auto& x : r) EXPECT_TRUE(x.error.empty()) << x.error;
+    return r.size();
+  };
+  EXPECT_EQ(run("2024-03-30T23:00:30Z"), 1u);  // local midnight: March 30 is complete
+  EXPECT_EQ(run("2024-03-31T00:00:30Z"), 0u);  // UTC midnight is not a window end here
+  EXPECT_EQ(run("2024-03-31T22:00:30Z"), 1u);  // March 31 ends at 22:00Z (summer time)
+  EXPECT_EQ(run("2024-04-01T22:00:30Z"), 1u);
+  opts.now_ns = at("2024-04-02T00:00:00Z");
+  execution e = execute(store, "SELECT n FROM m_1d", opts);
+  ASSERT_EQ(e.results.size(), 1u);
+  ASSERT_EQ(e.results[0].series.size(), 1u);
+  const auto& rows = e.results[0].series[0].values;
+  ASSERT_EQ(rows.size(), 3u);
+  const int64_t want_time[] = {at("2024-03-30T00:00:00+01:00"), at("2024-03-31T00:00:00+01:00"),
+                               at("2024-04-01T00:00:00+02:00")};
+  const int64_t want_count[] = {24, 23, 24};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(std::get<int64_t>(rows[i][0]), want_time[i]) << "row " << i;
+    EXPECT_EQ(std::get<int64_t>(rows[i][1]), want_count[i]) << "row " << i;
+  }
 }
 
 }  // namespace
