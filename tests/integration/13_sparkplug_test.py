@@ -242,7 +242,8 @@ class Sparkplug(unittest.TestCase):
         self.assertNotIn("_types_/Motor", types)  # definitions are not data
         self.assertFalse([k for k in types if k.startswith("_types_")], types)
 
-        table = rows(self.srv, "SELECT * FROM sparkplug_dataset WHERE edge_node = 'n10' GROUP BY *")
+        table = rows(self.srv, "SELECT * FROM sparkplug_dataset WHERE \"metric\" = 'Recipe' AND edge_node = 'n10' "
+                               "GROUP BY *")
         self.assertEqual(sorted((r["row"], r["step"], r["temp"], r["name"], r["metric"], r["device"], r["group"],
                                  r["time"]) for r in table),
                          [("0", 1, 180.5, "heat", "Recipe", "d1", GROUP, T0 + 2),
