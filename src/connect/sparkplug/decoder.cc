@@ -686,6 +686,28 @@ result<decoded> decoder::decode(std::string_view topic_text, std::string_view pa
     return 1 + deepest;
   };
 
+  // The bytes of field names and tag values `m` expands to when its name is
+  // `name_len` bytes long: each member of a template instance repeats the
+  // names above it, each DataSet row the metric and column names. Counted up
+  // to `budget` + 1; templates must be checked for depth first.
+  auto expanded_bytes = [](const auto& self, const pb_metric& m, size_t name_len, size_t budget) -> size_t {
+    if (m.value_case() == pb_metric::kDatasetValue) {
+      const pb_dataset& ds = m.dataset_value();
+      size_t per_row = name_len + 10;  // metric and row tag values
+      for (const auto& c : ds.columns()) per_row += c.size();
+      const auto rows = static_cast<size_t>(ds.rows_size());
+      return std::min(rows * per_row, budget + 1);  // both below 2^31, as a protobuf message is
+    }
+    if (m.value_case() != pb_metric::kTemplateValue || m.template_value().is_definition()) return 0;
+    size_t total = 0;
+    for (const pb_metric& member : m.template_value().metrics()) {
+      const size_t len = name_len + 1 + member.name().size();
+      total += len + self(self, member, len, budget);
+      if (total > budget) return budget + 1;
+    }
+    return total;
+  };
+
   // Stores the value of `m`, of `datatype`, under `name`: a field, DataSet
   // rows, or for a template instance each member under `name/member`. `at`
   // names the top-level metric for errors.
@@ -811,6 +833,15 @@ result<decoded> decoder::decode(std::string_view topic_text, std::string_view pa
         if (template_depth(template_depth, m.template_value(), limit) > limit) {
           report("limit", at + " (" + def.name + "): template instances nested more than " +
                               std::to_string(limit) + " deep");
+          continue;
+        }
+      }
+      if ((def.type.datatype == pb::Template && m.value_case() == pb_metric::kTemplateValue) ||
+          (def.type.datatype == pb::DataSet && m.value_case() == pb_metric::kDatasetValue)) {
+        const size_t budget = options_.max_expanded_bytes;
+        if (expanded_bytes(expanded_bytes, m, def.name.size(), budget) > budget) {
+          report("limit", at + " (" + def.name + "): expands to more than " + std::to_string(budget) +
+                              " bytes of field names and tags");
           continue;
         }
       }

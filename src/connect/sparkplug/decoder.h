@@ -61,6 +61,9 @@ struct decoder_options {
   size_t max_array_elements = 100'000;  // elements of one *Array metric
   size_t max_dataset_rows = 10'000;     // rows of one DataSet metric
   int max_template_depth = 16;          // a template instance counts 1, each nested one 1 more
+  // Field names and tag values one template instance or DataSet may expand to:
+  // every member repeats the names above it, every row the column names.
+  size_t max_expanded_bytes = 16 << 20;
 };
 
 struct decoded {

@@ -957,6 +957,39 @@ TEST(SparkplugDataSets, MoreThanTheRowLimitIsRejected) {
   EXPECT_EQ(field(*rows.back(), "v")->value, model::field_value{int64_t{9999}});
 }
 
+TEST(SparkplugLimits, NamesRepeatedByRowsAndMembersAreBounded) {
+  // A long column name repeated by every row: 10,000 x 2,000 bytes > 16 MiB.
+  decoder dec;
+  payload_builder b(0);
+  auto& wide = dataset(b.metric("Wide", std::nullopt, pb::DataSet), {std::string(2'000, 'c')}, {pb::Int32});
+  for (int r = 0; r < 10'000; ++r) wide.add_rows()->add_elements();
+  auto& fine = dataset(b.metric("Fine", std::nullopt, pb::DataSet), {std::string(1'000, 'c')}, {pb::Int32});
+  for (int r = 0; r < 10'000; ++r) fine.add_rows()->add_elements()->set_int_value(1);
+  decoded d = must_decode(dec, "spBv1.0/g/NBIRTH/n", b.bytes());
+  ASSERT_EQ(d.errors.size(), 1u) << all_errors(d);
+  EXPECT_NE(
+      d.errors[0].find("metric index 0 (Wide): expands to more than 16777216 bytes of field names and tags"),
+      std::string::npos)
+      << d.errors[0];
+  EXPECT_EQ(tag(*of(d, errors_measurement)[0], "kind"), "limit");
+  EXPECT_EQ(of(d, dataset_measurement).size(), 10'000u);  // Fine
+
+  // A template's name repeated by each member, and its nested members.
+  decoder small({.max_expanded_bytes = 40});
+  payload_builder c(0);
+  auto& t = *c.metric("Motor", std::nullopt, pb::Template).mutable_template_value();
+  member(t, "a", pb::Int32).set_int_value(1);                             // "Motor/a": 7 bytes
+  member(t, "b", pb::Int32).set_int_value(2);                             // 14
+  auto& in = *member(t, "inner", pb::Template).mutable_template_value();  // 25
+  member(in, "x", pb::Int32).set_int_value(3);                            // "Motor/inner/x": 38
+  d = must_decode(small, "spBv1.0/g/NBIRTH/n", c.bytes());
+  EXPECT_TRUE(d.errors.empty()) << all_errors(d);
+  member(in, "y", pb::Int32).set_int_value(4);  // 51
+  d = must_decode(small, "spBv1.0/g/NBIRTH/n", c.bytes());
+  EXPECT_TRUE(has_error(d, "metric index 0 (Motor): expands to more than 40 bytes")) << all_errors(d);
+  EXPECT_EQ(d.data_points, 0u);
+}
+
 TEST(SparkplugAliases, DeviceBirthAliasesResolveArraysTemplatesAndDataSetsInDeviceData) {
   decoder dec;
   must_decode(dec, "spBv1.0/g/NBIRTH/n", template_birth());
