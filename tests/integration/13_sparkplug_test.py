@@ -3,12 +3,14 @@ node (python3-paho-mqtt, payloads built with python3-protobuf from our
 sparkplug_b.proto, compiled with protoc at test time): births with aliases,
 data by alias with the right field types and tags, a sequence gap answered
 with a Rebirth NCMD and a sparkplug_errors point, NDEATH taking the node and
-its devices offline, and a publisher without write permission refused."""
+its devices offline, a publisher without write permission refused, and the
+complex types (an array, a template instance, a DataSet) queried back."""
 import json
 import os
 import queue
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -183,6 +185,71 @@ class Sparkplug(unittest.TestCase):
         self.assertIn((T0, True, "NBIRTH", 0), [(r["time"], r["online"], r["event"], r["bdseq"]) for r in state])
         self.assertIn(("press7", True, "DBIRTH"), [(r.get("device"), r["online"], r["event"]) for r in state])
         self.assertGreaterEqual(self.metric("liandu_sparkplug_skipped_metrics_total"), 1)
+
+    def test_array_template_and_dataset_are_queryable(self):
+        e = self.edge("n10")
+        # NBIRTH: the template definition (Ignition's "_types_/" name).
+        nb = pb.Payload(seq=0, timestamp=T0)
+        m = nb.metrics.add(name="_types_/Motor", datatype=DT.Template)
+        m.template_value.is_definition = True
+        m.template_value.metrics.add(name="Speed", datatype=DT.Float, float_value=0)
+        m.template_value.metrics.add(name="Running", datatype=DT.Boolean, boolean_value=False)
+        m.template_value.metrics.add(name="Serial", datatype=DT.String, string_value="")
+        e.publish(f"spBv1.0/{GROUP}/NBIRTH/n10", nb.SerializeToString())
+        # DBIRTH: an array, a template instance and a DataSet, each with an alias.
+        db = pb.Payload(seq=1, timestamp=T0 + 1)
+        db.metrics.add(name="Temps", alias=1, datatype=DT.DoubleArray, bytes_value=struct.pack("<2d", 0, 0))
+        db.metrics.add(name="Names", alias=2, datatype=DT.StringArray, bytes_value="a\0".encode())
+        t = db.metrics.add(name="Motor1", alias=3, datatype=DT.Template).template_value
+        t.template_ref = "Motor"
+        t.metrics.add(name="Speed", datatype=DT.Float, float_value=0)
+        ds = db.metrics.add(name="Recipe", alias=4, datatype=DT.DataSet).dataset_value
+        ds.num_of_columns = 3
+        ds.columns.extend(["step", "temp", "name"])
+        ds.types.extend([DT.Int32, DT.Double, DT.String])
+        e.publish(f"spBv1.0/{GROUP}/DBIRTH/n10/d1", db.SerializeToString())
+        # DDATA by alias only: datatypes from the DBIRTH, member types from the definition.
+        dd = pb.Payload(seq=2, timestamp=T0 + 2)
+        dd.metrics.add(alias=1, bytes_value=struct.pack("<3d", -1.5, 2.25, 1e300))
+        dd.metrics.add(alias=2, bytes_value="Grüße\0温度\0".encode())
+        t = dd.metrics.add(alias=3).template_value
+        t.metrics.add(name="Speed", float_value=1500.5)
+        t.metrics.add(name="Running", boolean_value=True)
+        ds = dd.metrics.add(alias=4).dataset_value
+        ds.num_of_columns = 3
+        ds.columns.extend(["step", "temp", "name"])
+        ds.types.extend([DT.Int32, DT.Double, DT.String])
+        for step, temp, name in ((1, 180.5, "heat"), (2**32 - 1, 20.0, "cool")):  # Int32 -1
+            row = ds.rows.add()
+            row.elements.add(int_value=step)
+            row.elements.add(double_value=temp)
+            row.elements.add(string_value=name)
+        e.publish(f"spBv1.0/{GROUP}/DDATA/n10/d1", dd.SerializeToString())
+
+        got = rows(self.srv, 'SELECT "Temps", "Names", "Motor1/Speed", "Motor1/Running" FROM sparkplug '
+                             "WHERE edge_node = 'n10' AND device = 'd1'")
+        by_time = {r["time"]: r for r in got}
+        self.assertEqual(sorted(by_time), [T0 + 1, T0 + 2], got)
+        birth, data = by_time[T0 + 1], by_time[T0 + 2]
+        self.assertEqual((json.loads(birth["Temps"]), json.loads(birth["Names"]), birth["Motor1/Speed"]),
+                         ([0.0, 0.0], ["a"], 0.0))
+        self.assertEqual(json.loads(data["Temps"]), [-1.5, 2.25, 1e300])
+        self.assertEqual(json.loads(data["Names"]), ["Grüße", "温度"])
+        self.assertEqual((data["Motor1/Speed"], data["Motor1/Running"]), (1500.5, True))
+        types = {r["fieldKey"]: r["fieldType"] for r in rows(self.srv, "SHOW FIELD KEYS FROM sparkplug")}
+        self.assertEqual((types.get("Temps"), types.get("Names"), types.get("Motor1/Speed")),
+                         ("string", "string", "float"))
+        self.assertNotIn("_types_/Motor", types)  # definitions are not data
+        self.assertFalse([k for k in types if k.startswith("_types_")], types)
+
+        table = rows(self.srv, "SELECT * FROM sparkplug_dataset WHERE \"metric\" = 'Recipe' AND edge_node = 'n10' "
+                               "GROUP BY *")
+        self.assertEqual(sorted((r["row"], r["step"], r["temp"], r["name"], r["metric"], r["device"], r["group"],
+                                 r["time"]) for r in table),
+                         [("0", 1, 180.5, "heat", "Recipe", "d1", GROUP, T0 + 2),
+                          ("1", -1, 20.0, "cool", "Recipe", "d1", GROUP, T0 + 2)])
+        errs = rows(self.srv, "SELECT message FROM sparkplug_errors WHERE edge_node = 'n10'")
+        self.assertEqual(errs, [])
 
     def test_seq_gap_asks_for_rebirth_and_is_an_error_point(self):
         host = Client(self.srv.mqtt_port, "scada-host", user="host")

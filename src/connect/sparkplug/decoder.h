@@ -25,13 +25,19 @@ namespace liandu::connect::sparkplug {
 // else arrival; all ms → ns):
 //   NBIRTH/DBIRTH/NDATA/DDATA  one `sparkplug` point per distinct time, tags
 //                              group, edge_node, device (omitted for node
-//                              messages), one field per metric name;
+//                              messages), one field per metric name: scalars
+//                              as typed fields, arrays as one string field
+//                              holding a JSON array, template instances
+//                              flattened into `<metric>/<member>/...` fields;
+//                              a DataSet gives one `sparkplug_dataset` point
+//                              per row (tags as above plus metric and row,
+//                              one field per column);
 //   NBIRTH/DBIRTH/NDEATH/DDEATH a `sparkplug_state` point: online, event,
 //                              bdseq (births and deaths that carry one); an
 //                              NDEATH takes every online device down too;
 //   every problem              a `sparkplug_errors` point (tag kind:
 //                              seq_gap, unknown_alias, no_birth, bad_metric,
-//                              malformed) with message and topic fields.
+//                              malformed, limit) with message and topic fields.
 // A sequence gap, an unknown alias, DATA without a BIRTH, or a malformed
 // payload from an edge node asks for a rebirth: an NCMD with the Boolean
 // metric "Node Control/Rebirth" = true (at most once per
@@ -41,6 +47,7 @@ namespace liandu::connect::sparkplug {
 // node must be decoded in the order they were published.
 
 inline constexpr char data_measurement[] = "sparkplug";
+inline constexpr char dataset_measurement[] = "sparkplug_dataset";
 inline constexpr char state_measurement[] = "sparkplug_state";
 inline constexpr char errors_measurement[] = "sparkplug_errors";
 inline constexpr char rebirth_metric[] = "Node Control/Rebirth";
@@ -50,15 +57,29 @@ struct decoder_options {
   size_t max_nodes = 100'000;              // edge nodes remembered at most
   size_t max_devices_per_node = 10'000;    // devices per edge node
   size_t max_metrics_per_scope = 100'000;  // metrics of one node or device birth
+  // Beyond these a metric is rejected (kind limit), the rest of the message kept.
+  size_t max_array_elements = 100'000;  // elements of one *Array metric
+  size_t max_dataset_rows = 10'000;     // rows of one DataSet metric
+  int max_template_depth = 16;          // a template instance counts 1, each nested one 1 more
+  // Field names and tag values one template instance or DataSet may expand to:
+  // every member repeats the names above it, every row the column names.
+  size_t max_expanded_bytes = 16 << 20;
 };
 
 struct decoded {
   topic where;
-  std::vector<model::point> points;  // data and state points, then error points
-  size_t data_points = 0;            // the first data_points of `points` are `sparkplug` points
-  size_t metrics = 0;                // metric values stored
-  size_t skipped = 0;                // metrics skipped: null, transient, unsupported datatype
-  std::vector<std::string> errors;   // one text per sparkplug_errors point
+  // `sparkplug` points, then `sparkplug_dataset` points, then state points,
+  // then error points.
+  std::vector<model::point> points;
+  size_t data_points = 0;     // the first data_points of `points` are `sparkplug` points
+  size_t dataset_points = 0;  // the next dataset_points are `sparkplug_dataset` points
+  // Metric values stored: a scalar or array field, a whole DataSet, each
+  // member stored of a template instance.
+  size_t metrics = 0;
+  // Metrics skipped: null, transient, unsupported datatype (Bytes, File,
+  // PropertySet(List), Unknown), template members included.
+  size_t skipped = 0;
+  std::vector<std::string> errors;  // one text per sparkplug_errors point
   // Not empty: publish `rebirth_payload` to this topic (QoS 0, not retained).
   std::string rebirth_topic;
   std::string rebirth_payload;
@@ -96,15 +117,22 @@ class decoder {
   const decoder_stats& stats() const { return stats_; }
 
  private:
+  struct metric_type {
+    uint32_t datatype = 0;
+    std::string template_ref;  // Template: the definition an instance names
+  };
   struct metric_def {
     std::string name;
-    uint32_t datatype = 0;
+    metric_type type;
   };
   // What one birth defined: metrics by alias and by name.
   struct scope {
     std::map<uint64_t, metric_def> by_alias;
-    std::map<std::string, uint32_t, std::less<>> by_name;
+    std::map<std::string, metric_type, std::less<>> by_name;
   };
+  // A template definition (Template metric with is_definition, in a birth):
+  // its members' types, so instances may leave out datatypes and members.
+  using template_def = std::map<std::string, metric_type, std::less<>>;
   struct node_state {
     bool born = false;
     int last_seq = -1;   // -1: unknown
@@ -113,6 +141,9 @@ class decoder {
     bool rebirth_asked = false;
     scope metrics;
     std::map<std::string, scope, std::less<>> devices;  // born devices
+    // Template definitions of the NBIRTH and DBIRTHs by name (a leading
+    // "_types_/" removed, as Ignition names them), until the next NBIRTH.
+    std::map<std::string, template_def, std::less<>> templates;
   };
 
   decoder_options options_;
