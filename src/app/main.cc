@@ -111,6 +111,11 @@ int main(int argc, char** argv) {
                    "JSON file with Modbus TCP devices to poll (array of device entries), added at start")
       ->envname("LIANDU_MODBUS_DEVICES");
   serve
+      ->add_option("--webhooks", so.webhooks,
+                   "JSON file with webhook receivers (array of {\"name\", \"url\", \"secret\"?, \"tenant\"?} as for "
+                   "POST /api/v1/webhooks; tenant default \"default\"), added at start before --rules")
+      ->envname("LIANDU_WEBHOOKS");
+  serve
       ->add_option("--rules", so.rules,
                    "JSON file with rules and alerts (array of rules as for POST /api/v1/rules, each with its "
                    "\"database\"), added at start")

@@ -56,6 +56,24 @@ bool split_host_port(const std::string& bind, std::string& host, uint16_t& port)
   return !host.empty();
 }
 
+// POSTs a webhook body to url, signed with secret unless it is "".
+status post_webhook(const std::string& url, const std::string& secret, const std::string& body) {
+  auto client = cli::http_client::from_url(url);
+  if (!client.ok()) return client.error();
+  std::string target = "/";
+  if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+      p != std::string::npos) {
+    target = url.substr(p);
+  }
+  std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
+  if (!secret.empty())
+    headers.emplace_back("X-Liandu-Signature", toolbox::rules::webhook_signature(secret, body));
+  auto r = (*client)->request("POST", target, body, headers);
+  if (!r.ok()) return r.error();
+  if (r->status < 200 || r->status >= 300) return error(errc::io_error, "HTTP " + std::to_string(r->status));
+  return {};
+}
+
 // A --flag FILE holding a JSON array of entries, each given to `put` at
 // start (the same entries the REST collections take). Returns 0, or the exit
 // code after printing which file and entry is wrong.
@@ -176,19 +194,26 @@ int serve(const serve_options& o) {
   a.options.live = &live;
   toolbox::rules_service::options ro;
   ro.dir = storage::fs::join(o.data_dir, "rules");
-  ro.send_webhook = [](const std::string& url, const std::string& body) -> status {
-    auto client = cli::http_client::from_url(url);
-    if (!client.ok()) return client.error();
-    std::string target = "/";
-    if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-        p != std::string::npos) {
-      target = url.substr(p);
+  // Webhook actions name a receiver of the rule's tenant (catalog); its URL
+  // and secret are looked up at each attempt, so a changed URL applies to
+  // retries and a removed receiver fails them.
+  ro.check_webhook = [&cat](std::string_view db, std::string_view receiver) -> status {
+    auto tenant = (*cat)->database_tenant(db);
+    if (!tenant.ok()) return tenant.error();
+    auto w = (*cat)->webhook(*tenant, receiver);
+    if (!w.ok()) {
+      return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
+                                        "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
     }
-    auto r = (*client)->request("POST", target, body, {{"Content-Type", "application/json"}});
-    if (!r.ok()) return r.error();
-    if (r->status < 200 || r->status >= 300)
-      return error(errc::io_error, "HTTP " + std::to_string(r->status));
     return {};
+  };
+  ro.send_webhook = [&cat](const std::string& db, const std::string& receiver,
+                           const std::string& body) -> status {
+    auto tenant = (*cat)->database_tenant(db);
+    if (!tenant.ok()) return tenant.error();
+    auto w = (*cat)->webhook(*tenant, receiver);
+    if (!w.ok()) return w.error();
+    return post_webhook(w->url, w->secret, body);
   };
   toolbox::rules_service rules(**engine, ro);
   if (status rs = rules.start(); !rs.ok()) {
@@ -196,6 +221,29 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
+  // --webhooks: receivers as in POST /api/v1/webhooks, each with an
+  // optional "tenant"; before --rules, whose webhook actions name them.
+  if (int rc = apply_json_array_file(
+          "--webhooks", o.webhooks,
+          [&](const nlohmann::json& e) -> status {
+            if (!e.is_object()) return error(errc::invalid_argument, "must be an object");
+            for (auto& [key, v] : e.items()) {
+              if (key != "name" && key != "url" && key != "secret" && key != "tenant")
+                return error(errc::invalid_argument, "\"" + key + "\": unknown member");
+              if (!v.is_string()) return error(errc::invalid_argument, "\"" + key + "\" must be a string");
+            }
+            int64_t tenant = (*cat)->default_tenant_id();
+            if (e.contains("tenant")) {
+              auto t = (*cat)->tenant_id(e["tenant"].get<std::string>());
+              if (!t.ok()) return t.error();
+              tenant = *t;
+            }
+            return (*cat)->put_webhook(
+                tenant, {e.value("name", ""), e.value("url", ""), e.value("secret", ""), 0});
+          });
+      rc != 0) {
+    return rc;
+  }
   // --rules: rules as in POST /api/v1/rules, each with its "database".
   if (int rc = apply_json_array_file(
           "--rules", o.rules,

@@ -28,6 +28,7 @@ struct serve_options {
   std::string bridges;                       // JSON file of MQTT bridges to other brokers, added at start
   std::string modbus_devices;                // JSON file of Modbus TCP devices to poll, added at start
   std::string sparkplug;                     // JSON file of Sparkplug B group entries, added at start
+  std::string webhooks;                      // JSON file of webhook receivers, added at start (before rules)
   std::string rules;                         // JSON file of rules (each with its "database"), added at start
   size_t mqtt_max_connections = 10000;
   bool simulate = false;          // run the simulated plant against this server

@@ -1,11 +1,15 @@
 #include "catalog/catalog.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 
 #include "base/clock.h"
@@ -53,6 +57,13 @@ CREATE TABLE IF NOT EXISTS databases(
   name TEXT PRIMARY KEY,
   tenant_id INTEGER NOT NULL REFERENCES tenants(id),
   created_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks(
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  created_ns INTEGER NOT NULL,
+  PRIMARY KEY(tenant_id, name));
 )sql";
 
 constexpr size_t token_bytes = 32;
@@ -87,6 +98,36 @@ status validate_name(std::string_view what, std::string_view name) {
     if (c < 0x20 || c == 0x7f) {
       return error(errc::invalid_argument, std::string(what) + " name has a control character");
     }
+  }
+  return {};
+}
+
+constexpr size_t max_webhook_name_bytes = 128;
+constexpr size_t max_url_bytes = 2048;
+
+status validate_webhook(const webhook_receiver& w) {
+  if (w.name.empty() || w.name.size() > max_webhook_name_bytes) {
+    return error(errc::invalid_argument, "webhook name must be 1 to 128 characters");
+  }
+  for (char c : w.name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.' || c == ':';
+    if (!ok) return error(errc::invalid_argument, "webhook name may hold only A-Z a-z 0-9 _ - . :");
+  }
+  if (w.url.size() > max_url_bytes)
+    return error(errc::invalid_argument, "webhook url longer than 2048 bytes");
+  if (w.url.rfind("https://", 0) == 0) {
+    return error(errc::invalid_argument, "webhook url: https is not supported yet; use http://");
+  }
+  if (w.url.rfind("http://", 0) != 0 || w.url.size() == 7 || w.url[7] == '/') {
+    return error(errc::invalid_argument, "webhook url must be http://host[:port][/path]");
+  }
+  for (unsigned char c : w.url) {
+    if (c <= 0x20 || c == 0x7f)
+      return error(errc::invalid_argument, "webhook url has a space or control character");
+  }
+  if (w.secret.size() > max_secret_bytes) {
+    return error(errc::invalid_argument, "webhook secret longer than 4096 bytes");
   }
   return {};
 }
@@ -250,6 +291,16 @@ result<std::unique_ptr<catalog>> catalog::open(const std::string& path, options 
   if (sodium_init() < 0) return error(errc::internal, "catalog: libsodium failed to initialise");
   std::unique_ptr<catalog> c(new catalog(opts));
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  if (path != ":memory:") {
+    // Owner only: it holds password and token hashes and webhook secrets.
+    // SQLite gives its -wal and -shm files the same mode.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return error(errc::io_error, "catalog: cannot open " + path + ": " + std::strerror(errno));
+    bool private_mode = ::fchmod(fd, 0600) == 0;
+    ::close(fd);
+    if (!private_mode)
+      return error(errc::io_error, "catalog: cannot make " + path + " private: " + std::strerror(errno));
+  }
   if (sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = c->db_ ? sqlite3_errmsg(c->db_) : "out of memory";
     return error(errc::io_error, "catalog: cannot open " + path + ": " + msg);
@@ -406,6 +457,47 @@ status catalog::revoke_token(int64_t tenant, int64_t id) {
   u.bind(1, id).bind(2, tenant);
   LIANDU_RETURN_IF_ERROR(u.run("revoke token"));
   if (sqlite3_changes(db_) == 0) return error(errc::not_found, "token not found: " + std::to_string(id));
+  return {};
+}
+
+status catalog::put_webhook(int64_t tenant, const webhook_receiver& w) {
+  LIANDU_RETURN_IF_ERROR(validate_webhook(w));
+  std::lock_guard lock(mu_);
+  stmt ins(db_,
+           "INSERT INTO webhooks(tenant_id, name, url, secret, created_ns) VALUES(?, ?, ?, ?, ?) "
+           "ON CONFLICT(tenant_id, name) DO UPDATE SET url = excluded.url, secret = excluded.secret");
+  ins.bind(1, tenant).bind(2, w.name).bind(3, w.url).bind(4, w.secret).bind(5, now_ns());
+  return ins.run("store webhook");
+}
+
+result<webhook_receiver> catalog::webhook(int64_t tenant, std::string_view name) {
+  std::lock_guard lock(mu_);
+  stmt q(db_, "SELECT name, url, secret, created_ns FROM webhooks WHERE tenant_id = ? AND name = ?");
+  q.bind(1, tenant).bind(2, name);
+  int rc = q.step();
+  if (rc == SQLITE_ROW) return webhook_receiver{q.text(0), q.text(1), q.text(2), q.int64(3)};
+  if (rc == SQLITE_DONE) return error(errc::not_found, "webhook receiver not found: " + std::string(name));
+  return q.error_status("find webhook");
+}
+
+result<std::vector<webhook_receiver>> catalog::list_webhooks(int64_t tenant) {
+  std::lock_guard lock(mu_);
+  stmt q(db_, "SELECT name, url, secret, created_ns FROM webhooks WHERE tenant_id = ? ORDER BY name");
+  q.bind(1, tenant);
+  std::vector<webhook_receiver> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.text(2), q.int64(3)});
+  if (rc != SQLITE_DONE) return q.error_status("list webhooks");
+  return out;
+}
+
+status catalog::delete_webhook(int64_t tenant, std::string_view name) {
+  std::lock_guard lock(mu_);
+  stmt d(db_, "DELETE FROM webhooks WHERE tenant_id = ? AND name = ?");
+  d.bind(1, tenant).bind(2, name);
+  LIANDU_RETURN_IF_ERROR(d.run("delete webhook"));
+  if (sqlite3_changes(db_) == 0)
+    return error(errc::not_found, "webhook receiver not found: " + std::string(name));
   return {};
 }
 

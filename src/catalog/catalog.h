@@ -17,9 +17,9 @@ struct sqlite3;
 namespace liandu::catalog {
 
 // The catalog is the small SQLite file that says who may do what: tenants,
-// users, API tokens, per-database permissions and which tenant owns each
-// database. Everything a request touches is scoped to one tenant: a principal
-// of tenant A never sees, reads or writes a database of tenant B.
+// users, API tokens, per-database permissions, which tenant owns each
+// database, and each tenant's webhook receivers. Everything a request touches is scoped to one tenant: a
+// principal of tenant A never sees, reads or writes a database of tenant B.
 //
 // Secrets are never stored in plain text:
 //  - passwords are hashed with libsodium's crypto_pwhash_str (Argon2id,
@@ -92,6 +92,18 @@ struct tenant_info {
   std::string name;
 };
 
+// Where a tenant's rule actions may POST. Rules name a receiver; only a
+// tenant admin sets its URL, so whoever may write rules cannot make the
+// server call arbitrary addresses. The secret is the HMAC-SHA256 key of the
+// X-Liandu-Signature header; unlike passwords and tokens it must be usable,
+// so it is stored as given (the catalog file is 0600), and never listed.
+struct webhook_receiver {
+  std::string name;    // A-Z a-z 0-9 _ - . :, at most 128
+  std::string url;     // http://host[:port][/path]
+  std::string secret;  // "" = deliveries are not signed
+  int64_t created_ns = 0;
+};
+
 struct options {
   // Cheapest Argon2id limits so tests run fast. Never in production.
   bool for_test = false;
@@ -146,6 +158,12 @@ class catalog {
   result<int64_t> database_tenant(std::string_view db);           // not_found when unknown
   result<std::vector<std::string>> list_databases(int64_t tenant);
   status unregister_database(int64_t tenant, std::string_view db);  // not_found if not the tenant's
+
+  // Webhook receivers of a tenant; put creates or replaces.
+  status put_webhook(int64_t tenant, const webhook_receiver& w);
+  result<webhook_receiver> webhook(int64_t tenant, std::string_view name);  // not_found
+  result<std::vector<webhook_receiver>> list_webhooks(int64_t tenant);
+  status delete_webhook(int64_t tenant, std::string_view name);  // not_found
 
   // Tenant scope + permission in one check: not_found when db is unknown or
   // owned by another tenant (existence is not revealed across tenants),

@@ -322,6 +322,67 @@ TEST(catalog, admin_user_counts_for_bootstrap) {
   EXPECT_EQ(*c->bootstrap_admin(std::nullopt), "");
 }
 
+TEST(catalog, webhook_receivers_are_per_tenant_and_survive_reopen) {
+  temp_dir dir;
+  std::string path = (dir.path() / "catalog.db").string();
+  int64_t other = 0;
+  {
+    auto c = catalog::open(path, options{.for_test = true});
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    int64_t mine = (*c)->default_tenant_id();
+    auto t = (*c)->create_tenant("other");
+    ASSERT_TRUE(t.ok());
+    other = *t;
+    ASSERT_TRUE((*c)->put_webhook(mine, {"ops", "http://127.0.0.1:9/hook", "k1", 0}).ok());
+    ASSERT_TRUE((*c)->put_webhook(other, {"ops", "http://10.0.0.1/x", "", 0}).ok());
+    // put replaces.
+    ASSERT_TRUE((*c)->put_webhook(mine, {"ops", "http://127.0.0.1:8/hook", "k2", 0}).ok());
+    ASSERT_TRUE((*c)->put_webhook(mine, {"audit", "http://h", "", 0}).ok());
+  }
+  // Owner only: the file holds webhook secrets and credential hashes.
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  auto c = catalog::open(path, options{.for_test = true});
+  ASSERT_TRUE(c.ok());
+  int64_t mine = (*c)->default_tenant_id();
+  auto w = (*c)->webhook(mine, "ops");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->url, "http://127.0.0.1:8/hook");
+  EXPECT_EQ(w->secret, "k2");
+  EXPECT_EQ((*c)->webhook(other, "ops")->url, "http://10.0.0.1/x");
+  auto list = (*c)->list_webhooks(mine);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "audit");
+  EXPECT_EQ((*list)[1].name, "ops");
+  // Another tenant's receiver is not found, nor deletable.
+  EXPECT_EQ((*c)->webhook(other, "audit").error().code(), errc::not_found);
+  EXPECT_EQ((*c)->delete_webhook(other, "audit").code(), errc::not_found);
+  ASSERT_TRUE((*c)->delete_webhook(mine, "audit").ok());
+  EXPECT_EQ((*c)->webhook(mine, "audit").error().code(), errc::not_found);
+  EXPECT_TRUE((*c)->webhook(mine, "ops").ok());
+}
+
+TEST(catalog, webhook_receiver_validation) {
+  auto c = open_memory();
+  int64_t t = c->default_tenant_id();
+  auto bad = [&](webhook_receiver w, const std::string& says) {
+    status s = c->put_webhook(t, w);
+    EXPECT_EQ(s.code(), errc::invalid_argument) << w.name << " " << w.url;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  };
+  bad({"", "http://h", "", 0}, "1 to 128");
+  bad({std::string(129, 'a'), "http://h", "", 0}, "1 to 128");
+  bad({"a b", "http://h", "", 0}, "only A-Z");
+  bad({"ok", "ftp://h", "", 0}, "http://host");
+  bad({"ok", "http://", "", 0}, "http://host");
+  bad({"ok", "http:///path", "", 0}, "http://host");
+  bad({"ok", "https://h", "", 0}, "https is not supported");
+  bad({"ok", "http://h/a b", "", 0}, "space or control");
+  bad({"ok", "http://h/" + std::string(2048, 'x'), "", 0}, "2048");
+  bad({"ok", "http://h", std::string(4097, 's'), 0}, "secret");
+  EXPECT_TRUE(c->put_webhook(t, {"Ops-1.a:b_c", "http://h:8080/p?q=1", "", 0}).ok());
+}
+
 TEST(catalog, concurrent_authentication) {
   auto c = open_memory();
   auto tok = c->create_token(c->default_tenant_id(), "t", true, {});

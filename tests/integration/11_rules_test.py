@@ -1,6 +1,8 @@
 """11: rules and alerts end to end: a threshold rule fires on durable points, the
 alert lifecycle is written to the `alerts` series, and a webhook receiver gets
 exactly one delivery per transition, including after a forced failure."""
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -15,6 +17,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     deliveries = []
     attempts = 0
     fail_next = 1  # the first delivery attempt fails
+    signatures_ok = True
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -25,6 +28,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
+        want = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        cls.signatures_ok = cls.signatures_ok and self.headers.get("X-Liandu-Signature") == want
         cls.deliveries.append(json.loads(body))
         self.send_response(204)
         self.end_headers()
@@ -42,7 +47,14 @@ class Rules(unittest.TestCase):
             srv.query("CREATE DATABASE r")
             rule = {"id": "oven-hot", "name": "Oven too hot", "measurement": "oven", "group_by": ["machine"],
                     "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80, "clear": 75},
-                    "actions": [{"type": "webhook", "url": f"http://127.0.0.1:{hook.server_port}/hook"}]}
+                    "actions": [{"type": "webhook", "receiver": "ops"}]}
+            # A rule names a receiver the tenant's admin set up; it must exist.
+            r = srv.request("POST", "/api/v1/rules?db=r", json.dumps(rule))
+            self.assertEqual(r.status, 400, r.body)
+            self.assertIn('actions[0].receiver: no webhook receiver "ops"', r.json()["error"])
+            r = srv.request("POST", "/api/v1/webhooks", json.dumps(
+                {"name": "ops", "url": f"http://127.0.0.1:{hook.server_port}/hook", "secret": "s3cret"}))
+            self.assertEqual(r.status, 201, r.body)
             r = srv.request("POST", "/api/v1/rules?db=r", json.dumps(rule))
             self.assertEqual(r.status, 201, r.body)
             bad = srv.request("POST", "/api/v1/rules?db=r", json.dumps({"id": "x", "measurement": "m",
@@ -73,6 +85,7 @@ class Rules(unittest.TestCase):
             # A retried delivery may arrive after later ones; each carries its state and time.
             self.assertEqual(sorted(d["state"] for d in deliveries), ["acknowledged", "firing", "resolved"])
             self.assertEqual(Receiver.attempts, 4, "one forced failure, then one delivery per transition")
+            self.assertTrue(Receiver.signatures_ok, "every delivery carries the HMAC of its body")
             time.sleep(1.5)
             self.assertEqual(len(Receiver.deliveries), 3, "no duplicate deliveries")
 
@@ -124,6 +137,62 @@ class Rules(unittest.TestCase):
             srv.cleanup()
             if os.path.exists(path):
                 os.remove(path)
+
+    def test_webhook_receivers_api_and_file(self):
+        # Receivers are the tenant admin's: rules name them, so whoever may
+        # write rules cannot make the server POST to any address.
+        srv = Server()
+        path = os.path.join(temp_dir("liandu-webhooks-"), "webhooks.json")
+        try:
+            with open(path, "w") as f:
+                json.dump([{"name": "ops", "url": "http://127.0.0.1:9/a"},
+                           {"name": "bad name", "url": "http://127.0.0.1:9/b"}], f)
+            srv.extra_args = ["--webhooks", path]
+            with self.assertRaises(RuntimeError) as failed:
+                srv.start()
+            self.assertIn("--webhooks", str(failed.exception))
+            self.assertIn("entry 1", str(failed.exception))
+            with open(path, "w") as f:
+                json.dump([{"name": "ops", "url": "http://127.0.0.1:9/a", "secret": "k"}], f)
+            srv.start()
+            srv.query("CREATE DATABASE w")
+            listed = srv.request("GET", "/api/v1/webhooks").json()["webhooks"]
+            self.assertEqual([(w["name"], w["url"], w["signed"]) for w in listed],
+                             [("ops", "http://127.0.0.1:9/a", True)])
+            self.assertNotIn("secret", listed[0])
+
+            r = srv.request("POST", "/api/v1/webhooks", json.dumps({"name": "audit", "url": "http://10.1.2.3:8080/x"}))
+            self.assertEqual(r.status, 201, r.body)
+            self.assertRegex(r.json()["secret"], "^[0-9a-f]{64}$")  # generated, shown once
+            for body, says in [({"name": "x", "url": "https://h/"}, "https is not supported"),
+                               ({"name": "x", "url": "file:///etc/passwd"}, "http://host"),
+                               ({"name": "x"}, "url is required"),
+                               ({"name": "x", "url": "http://h", "colour": 1}, "colour: unknown member")]:
+                r = srv.request("POST", "/api/v1/webhooks", json.dumps(body))
+                self.assertEqual(r.status, 400, body)
+                self.assertIn(says, r.json()["error"])
+            writer = srv.request("POST", "/api/v1/tokens", json.dumps(
+                {"description": "writer", "permissions": {"w": "all"}})).json()["token"]
+            self.assertEqual(srv.request("GET", "/api/v1/webhooks", token=writer).status, 403)
+            self.assertEqual(srv.request("POST", "/api/v1/webhooks", json.dumps(
+                {"name": "mine", "url": "http://169.254.169.254/"}), token=writer).status, 403)
+            # A rule may not carry its own URL.
+            rule = {"id": "r1", "measurement": "m", "when": {"type": "absence", "for": "10s"},
+                    "actions": [{"type": "webhook", "url": "http://169.254.169.254/"}]}
+            r = srv.request("POST", "/api/v1/rules?db=w", json.dumps(rule), token=writer)
+            self.assertEqual(r.status, 400, r.body)
+            self.assertIn('"receiver"', r.json()["error"])
+            rule["actions"] = [{"type": "webhook", "receiver": "audit"}]
+            self.assertEqual(srv.request("POST", "/api/v1/rules?db=w", json.dumps(rule), token=writer).status, 201)
+
+            self.assertEqual(srv.request("DELETE", "/api/v1/webhooks/audit").status, 204)
+            self.assertEqual(srv.request("DELETE", "/api/v1/webhooks/audit").status, 404)
+            # Receivers survive a restart (they live in the catalog).
+            srv.stop()
+            srv.start(port=srv.port)
+            self.assertEqual([w["name"] for w in srv.request("GET", "/api/v1/webhooks").json()["webhooks"]], ["ops"])
+        finally:
+            srv.cleanup()
 
     def wait(self, get, ok, timeout=15):
         deadline = time.time() + timeout

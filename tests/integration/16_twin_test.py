@@ -143,14 +143,16 @@ class Twins(unittest.TestCase):
         self.assertEqual(srv.request("DELETE", "/api/v1/twins/nope?db=plant").status, 404)
 
         hook_url = f"http://127.0.0.1:{self.hook.server_port}/hook"
+        r = srv.request("POST", "/api/v1/webhooks", json.dumps({"name": "ops", "url": hook_url}))
+        self.assertEqual(r.status, 201, r.body)
         rules = [
             {"id": "scrap-high", "measurement": "machine", "group_by": ["machine"],
              "when": {"type": "threshold", "field": "scrap_rate", "op": ">", "value": 0.15, "clear": 0.08},
-             "actions": [{"type": "webhook", "url": hook_url},
+             "actions": [{"type": "webhook", "receiver": "ops"},
                          {"type": "mqtt", "topic": "alerts/plant/scrap", "qos": 1}]},
             {"id": "twin-drift", "measurement": "twin_drift", "group_by": ["device"],
              "when": {"type": "threshold", "field": "drifted", "op": "==", "value": 1},
-             "actions": [{"type": "webhook", "url": hook_url},
+             "actions": [{"type": "webhook", "receiver": "ops"},
                          {"type": "mqtt", "topic": "alerts/plant/twin", "qos": 1}]},
         ]
         for rule in rules:

@@ -20,7 +20,7 @@
 namespace liandu::toolbox {
 class rules_service;
 class twin_service;
-}
+}  // namespace liandu::toolbox
 
 namespace liandu::http::handlers {
 

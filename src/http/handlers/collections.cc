@@ -67,9 +67,7 @@ response collection(api& a, const request& req, std::string_view prefix, config_
     if (!s.ok()) return auth_error(s);
     s = c.remove(name);
     if (!s.ok()) return json_error(status_for(s.code()), s.message());
-    response r;
-    r.status = 204;
-    return r;
+    return no_content();
   }
   return json_error(405, "method not allowed");
 }

@@ -42,9 +42,7 @@ response databases(api& a, const request& req) {
     if (!s.ok()) return json_error(status_for(s.code()), s.message());
     s = a.engine.drop_database(name);
     if (!s.ok()) return json_error(500, s.message());
-    response r;
-    r.status = 204;
-    return r;
+    return no_content();
   }
   return json_error(405, "method not allowed");
 }
@@ -68,7 +66,8 @@ response users(api& a, const request& req) {
       return json_error(400, "request body must be {\"name\", \"password\", \"admin\"?, \"permissions\"?}");
     }
     std::string name = body.value("name", "");
-    status s = a.catalog.create_user(who->tenant_id, name, body.value("password", ""), body.value("admin", false));
+    status s =
+        a.catalog.create_user(who->tenant_id, name, body.value("password", ""), body.value("admin", false));
     if (!s.ok()) return json_error(status_for(s.code()), s.message());
     if (body.contains("permissions") && body["permissions"].is_object()) {
       for (auto& [db, p] : body["permissions"].items()) {

@@ -12,6 +12,7 @@ response write_v2(api& a, const request& req);
 response query(api& a, const request& req);
 response metrics(api& a, const request& req);
 response tokens(api& a, const request& req);
+response webhooks(api& a, const request& req);
 response databases(api& a, const request& req);
 response users(api& a, const request& req);
 response openapi(api& a, const request& req);

@@ -41,10 +41,13 @@ response metrics(api& a, const request& req) {
   counter(out, "liandu_write_errors_total", "Write requests answered with an error.", a.metrics.write_errors);
   counter(out, "liandu_query_requests_total", "Query requests.", a.metrics.query_requests);
   counter(out, "liandu_query_errors_total", "Query requests with an error.", a.metrics.query_errors);
-  counter(out, "liandu_auth_failures_total", "Requests refused for bad credentials.", a.metrics.auth_failures);
-  a.metrics.write_latency.render(out, "liandu_write_duration_seconds", "Write latency, durable acknowledgement.");
+  counter(out, "liandu_auth_failures_total", "Requests refused for bad credentials.",
+          a.metrics.auth_failures);
+  a.metrics.write_latency.render(out, "liandu_write_duration_seconds",
+                                 "Write latency, durable acknowledgement.");
   a.metrics.query_latency.render(out, "liandu_query_duration_seconds", "Query latency.");
-  a.metrics.wal_fsync_latency.render(out, "liandu_wal_fsync_duration_seconds", "WAL fsync latency (per group commit).");
+  a.metrics.wal_fsync_latency.render(out, "liandu_wal_fsync_duration_seconds",
+                                     "WAL fsync latency (per group commit).");
   counter(out, "liandu_wal_fsyncs_total", "WAL fsyncs (group commits).", s.wal_fsyncs);
   counter(out, "liandu_wal_bytes_total", "Bytes written to the WAL.", s.wal_bytes);
   char buf[160];
@@ -66,13 +69,16 @@ response metrics(api& a, const request& req) {
     out += "liandu_series{database=\"" + label_escape(db) + "\"} " + std::to_string(n) + "\n";
   }
   if (a.options.live != nullptr) {
-    counter(out, "liandu_live_subscribers", "WebSocket live subscribers.", a.options.live->subscribers(), "gauge");
-    counter(out, "liandu_live_messages_total", "Live messages queued to subscribers.", a.options.live->sent_total());
+    counter(out, "liandu_live_subscribers", "WebSocket live subscribers.", a.options.live->subscribers(),
+            "gauge");
+    counter(out, "liandu_live_messages_total", "Live messages queued to subscribers.",
+            a.options.live->sent_total());
     counter(out, "liandu_live_dropped_total", "Live messages dropped for slow subscribers.",
             a.options.live->dropped_total());
   }
   if (a.options.open_connections) {
-    counter(out, "liandu_http_open_connections", "Open HTTP connections.", a.options.open_connections(), "gauge");
+    counter(out, "liandu_http_open_connections", "Open HTTP connections.", a.options.open_connections(),
+            "gauge");
   }
   for (const auto& source : a.options.metric_sources) source(out);
   response r;

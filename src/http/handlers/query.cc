@@ -1,8 +1,7 @@
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "http/handlers/api.h"
@@ -58,7 +57,8 @@ response query(api& a, const request& req_in) {
   if (a.options.persist_continuous_queries && contains_word(q, "CONTINUOUS")) {
     a.options.persist_continuous_queries();
   }
-  a.metrics.query_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  a.metrics.query_latency.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 
   response r;
   r.set_header("X-Influxdb-Version", "1.8.10-liandu-" LIANDU_VERSION);
@@ -90,7 +90,8 @@ response query(api& a, const request& req_in) {
     }
     auto pieces = std::make_shared<std::vector<std::string>>();
     for (const auto& s : ex.results) {
-      for (const auto& c : query::split_chunks(s, chunk_size)) pieces->push_back(query::to_json({c}, tf) + "\n");
+      for (const auto& c : query::split_chunks(s, chunk_size))
+        pieces->push_back(query::to_json({c}, tf) + "\n");
     }
     auto next = std::make_shared<size_t>(0);
     r.stream = [pieces, next]() -> std::optional<std::string> {

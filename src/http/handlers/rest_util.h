@@ -1,7 +1,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "http/message.h"
@@ -13,6 +12,13 @@ inline response json_response(unsigned status, const nlohmann::json& body) {
   r.status = status;
   r.set_header("Content-Type", "application/json");
   r.body = body.dump();
+  return r;
+}
+
+// 204 No Content: what a successful DELETE (or an acknowledged write) answers.
+inline response no_content() {
+  response r;
+  r.status = 204;
   return r;
 }
 

@@ -20,9 +20,11 @@ void add_routes(router& r, api& a) {
     r.add(v, "/api/v1/tokens", bind(tokens));
     r.add(v, "/api/v1/databases", bind(databases));
     r.add(v, "/api/v1/users", bind(users));
+    r.add(v, "/api/v1/webhooks", bind(webhooks));
   }
   r.add_prefix(verb::delete_, "/api/v1/tokens/", bind(tokens));
   r.add_prefix(verb::delete_, "/api/v1/databases/", bind(databases));
+  r.add_prefix(verb::delete_, "/api/v1/webhooks/", bind(webhooks));
   r.add(verb::get, "/api/v1/rules", bind(rules));
   r.add(verb::post, "/api/v1/rules", bind(rules));
   r.add_prefix(verb::delete_, "/api/v1/rules/", bind(rules));

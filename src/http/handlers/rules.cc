@@ -7,7 +7,8 @@ namespace liandu::http::handlers {
 namespace {
 
 // The database of a rules/alerts request, checked for the access it needs.
-result<std::string> scoped_db(api& a, const request& req, const catalog::principal& who, catalog::access need) {
+result<std::string> scoped_db(api& a, const request& req, const catalog::principal& who,
+                              catalog::access need) {
   std::string db(req.param_or("db", ""));
   if (db.empty()) return error(errc::invalid_argument, "database is required (db parameter)");
   status s = a.catalog.authorize(who, db, need);
@@ -23,10 +24,16 @@ response from_status(const status& s) {
 nlohmann::json alert_json(const toolbox::rules::alert_info& al) {
   nlohmann::json group = nlohmann::json::object();
   for (const auto& t : al.group) group[t.key] = t.value;
-  return {{"rule_id", al.rule_id}, {"rule_name", al.rule_name}, {"group", group},
-          {"alert_id", al.alert_id}, {"state", toolbox::rules::alert_state_name(al.state)},
-          {"value", al.value}, {"started", al.started}, {"last_change", al.last_change},
-          {"user", al.user}, {"comment", al.comment}};
+  return {{"rule_id", al.rule_id},
+          {"rule_name", al.rule_name},
+          {"group", group},
+          {"alert_id", al.alert_id},
+          {"state", toolbox::rules::alert_state_name(al.state)},
+          {"value", al.value},
+          {"started", al.started},
+          {"last_change", al.last_change},
+          {"user", al.user},
+          {"comment", al.comment}};
 }
 
 }  // namespace
@@ -54,9 +61,7 @@ response rules(api& a, const request& req) {
     std::string id = path_tail(req, "/api/v1/rules/");
     status s = a.options.rules->delete_rule(*db, id);
     if (!s.ok()) return from_status(s);
-    response r;
-    r.status = 204;
-    return r;
+    return no_content();
   }
   return json_error(405, "method not allowed");
 }
@@ -81,15 +86,15 @@ response alerts(api& a, const request& req) {
   }
   std::vector<model::tag> group;
   if (body.contains("group") && body["group"].is_object()) {
-    for (auto& [k, v] : body["group"].items()) group.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
+    for (auto& [k, v] : body["group"].items())
+      group.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
   }
-  std::sort(group.begin(), group.end(), [](const model::tag& x, const model::tag& y) { return x.key < y.key; });
+  std::sort(group.begin(), group.end(),
+            [](const model::tag& x, const model::tag& y) { return x.key < y.key; });
   status s = a.options.rules->acknowledge(*db, body["rule_id"].get<std::string>(), group, who->subject,
                                           body.value("comment", ""));
   if (!s.ok()) return from_status(s);
-  response r;
-  r.status = 204;
-  return r;
+  return no_content();
 }
 
 }  // namespace liandu::http::handlers

@@ -12,8 +12,8 @@ status tenant_storage::check(std::string_view db, catalog::access a) {
   if (s.code() == errc::not_found) return error(errc::not_found, "database not found: " + std::string(db));
   if (s.code() == errc::forbidden) {
     return error(errc::forbidden, std::string("user \"") + who_.subject + "\" is not authorized to " +
-                                      (a == catalog::access::read ? "read from" : "write to") + " database \"" +
-                                      std::string(db) + "\"");
+                                      (a == catalog::access::read ? "read from" : "write to") +
+                                      " database \"" + std::string(db) + "\"");
   }
   return s;
 }
@@ -93,7 +93,8 @@ result<std::vector<std::string>> tenant_storage::tag_keys(std::string_view db, s
   return inner_.tag_keys(db, measurement);
 }
 
-result<std::vector<query::series_info>> tenant_storage::series(std::string_view db, std::string_view measurement) {
+result<std::vector<query::series_info>> tenant_storage::series(std::string_view db,
+                                                               std::string_view measurement) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
   return inner_.series(db, measurement);
 }
@@ -110,8 +111,9 @@ result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tenant_storag
   return inner_.tag_values(db, measurement, key);
 }
 
-status tenant_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
-                            int64_t min_time, int64_t max_time, const query::batch_sink& sink) {
+status tenant_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id,
+                            std::string_view field, int64_t min_time, int64_t max_time,
+                            const query::batch_sink& sink) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
   return inner_.scan(db, rp, series_id, field, min_time, max_time, sink);
 }
@@ -130,7 +132,8 @@ status tenant_storage::count(std::string_view db, std::string_view rp, uint64_t 
   return inner_.count(db, rp, series_id, field, min_time, max_time, type, count);
 }
 
-status tenant_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
+status tenant_storage::write(std::string_view db, std::string_view rp,
+                             const std::vector<model::point>& points) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::write));
   return inner_.write(db, rp, points);
 }

@@ -49,8 +49,11 @@ response tokens(api& a, const request& req) {
     bool admin = body.value("admin", false);
     auto t = a.catalog.create_token(who->tenant_id, description, admin, perms);
     if (!t.ok()) return json_error(status_for(t.error().code()), t.error().message());
-    return json_response(201, {{"id", t->id}, {"token", t->secret}, {"description", description},
-                               {"admin", admin}, {"permissions", perms_json(perms)}});
+    return json_response(201, {{"id", t->id},
+                               {"token", t->secret},
+                               {"description", description},
+                               {"admin", admin},
+                               {"permissions", perms_json(perms)}});
   }
   if (req.method == verb::delete_) {
     std::string tail = path_tail(req, "/api/v1/tokens/");
@@ -62,9 +65,7 @@ response tokens(api& a, const request& req) {
     }
     status s = a.catalog.revoke_token(who->tenant_id, id);
     if (!s.ok()) return json_error(status_for(s.code()), s.message());
-    response r;
-    r.status = 204;
-    return r;
+    return no_content();
   }
   return json_error(405, "method not allowed");
 }

@@ -50,9 +50,7 @@ response twins(api& a, const request& req) {
   if (req.method == verb::delete_ && !device.empty()) {
     status s = a.options.twins->remove(db, device);
     if (!s.ok()) return twin_error(s);
-    response r;
-    r.status = 204;
-    return r;
+    return no_content();
   }
   return json_error(405, "method not allowed");
 }

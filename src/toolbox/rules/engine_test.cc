@@ -327,7 +327,7 @@ TEST(engine, lifecycle_with_acknowledgement_and_dedup) {
   engine e(rec.sink());
   ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "hot", "name": "Hot", "measurement": "m", "group_by": ["host"],
       "severity": "critical", "message": "{rule} {state} on {host}: {value}",
-      "actions": [{"type": "webhook", "url": "http://h/x"}],
+      "actions": [{"type": "webhook", "receiver": "ops"}],
       "when": {"type": "threshold", "field": "v", "op": ">", "value": 80}})"))
                   .ok());
   EXPECT_EQ(e.acknowledge("hot", {{"host", "a"}}, "ann", "", 0).code(), errc::not_found);
@@ -356,7 +356,7 @@ TEST(engine, lifecycle_with_acknowledgement_and_dedup) {
   EXPECT_EQ(rec.events[0].message, "Hot firing on a: 90");
   EXPECT_EQ(rec.events[0].severity, "critical");
   ASSERT_EQ(rec.events[0].actions.size(), 1u);
-  EXPECT_EQ(rec.events[0].actions[0].target, "http://h/x");
+  EXPECT_EQ(rec.events[0].actions[0].target, "ops");
   EXPECT_EQ(e.alerts().size(), 1u);
 }
 

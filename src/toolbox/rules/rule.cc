@@ -520,10 +520,16 @@ result<rule> rule_from_json(const json& j) {
       LIANDU_RETURN_IF_ERROR(ar.string("type", type, true));
       if (type == "webhook") {
         a.kind = action_kind::webhook;
-        LIANDU_RETURN_IF_ERROR(ar.string("url", a.target, true));
-        if (!a.target.starts_with("http://") && !a.target.starts_with("https://")) {
-          return bad(ar.at("url"), "must start with http:// or https://");
+        // The URL belongs to the tenant's receiver, set by a tenant admin:
+        // whoever may write rules cannot point the server at any address.
+        if (ar.has("url")) {
+          return bad(ar.at("url"),
+                     "is not accepted: a webhook action names a receiver of the tenant (\"receiver\"; "
+                     "receivers are set with POST /api/v1/webhooks)");
         }
+        LIANDU_RETURN_IF_ERROR(ar.string("receiver", a.target, true));
+        if (!valid_id(a.target))
+          return bad(ar.at("receiver"), "must be 1-128 characters of A-Z a-z 0-9 _ - . :");
       } else if (type == "mqtt") {
         a.kind = action_kind::mqtt;
         LIANDU_RETURN_IF_ERROR(ar.string("topic", a.target, true));
@@ -598,7 +604,7 @@ json rule_to_json(const rule& r) {
     json list = json::array();
     for (const auto& a : r.actions) {
       json aj = {{"type", action_kind_name(a.kind)}};
-      const char* key = a.kind == action_kind::webhook ? "url"
+      const char* key = a.kind == action_kind::webhook ? "receiver"
                         : a.kind == action_kind::mqtt  ? "topic"
                                                        : "measurement";
       aj[key] = a.target;

@@ -70,8 +70,9 @@ struct tag_filter {
 enum class action_kind { webhook, mqtt, write_point };
 const char* action_kind_name(action_kind k);  // "webhook", "mqtt", "write_point"
 
-// What to do on a transition; delivery is the application's job. target is a
-// URL (webhook), a topic (mqtt; no wildcards) or a measurement (write_point).
+// What to do on a transition; delivery is the application's job. target is
+// the name of a webhook receiver of the rule's tenant (webhook), a topic
+// (mqtt; no wildcards) or a measurement (write_point).
 struct action {
   action_kind kind = action_kind::webhook;
   std::string target;

@@ -37,7 +37,7 @@ constexpr const char* full_rule = R"({
     {"type": "anomaly", "field": "vibration", "method": "ewma", "threshold": 4, "clear": 3, "alpha": 0.1}
   ]},
   "for": "1m", "severity": "critical", "message": "{rule} on {machine}: {value}",
-  "actions": [{"type": "webhook", "url": "http://hooks.local/a"}, {"type": "mqtt", "topic": "alerts/oven", "qos": 1, "retain": true},
+  "actions": [{"type": "webhook", "receiver": "ops"}, {"type": "mqtt", "topic": "alerts/oven", "qos": 1, "retain": true},
               {"type": "write_point"}]
 })";
 
@@ -60,6 +60,8 @@ TEST(rule_json, parses_every_member) {
   EXPECT_EQ(r->when.children[4].detector.alpha, 0.1);
   EXPECT_EQ(r->for_ns, 60 * sec);
   ASSERT_EQ(r->actions.size(), 3u);
+  EXPECT_EQ(r->actions[0].kind, action_kind::webhook);
+  EXPECT_EQ(r->actions[0].target, "ops");
   EXPECT_EQ(r->actions[2].target, "alerts");
   EXPECT_EQ(r->actions[1].kind, action_kind::mqtt);
   EXPECT_EQ(r->actions[1].target, "alerts/oven");
@@ -121,8 +123,14 @@ TEST(rule_json, errors_name_the_offending_member) {
           "when": {"type": "absence", "for": "1s"}})",
        "where[0].value: bad regular expression"},
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
-          "actions": [{"type": "webhook", "url": "ftp://x"}]})",
-       "actions[0].url: must start with"},
+          "actions": [{"type": "webhook", "url": "http://169.254.169.254/"}]})",
+       "actions[0].url: is not accepted: a webhook action names a receiver of the tenant"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "webhook"}]})",
+       "actions[0].receiver: required"},
+      {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
+          "actions": [{"type": "webhook", "receiver": "a/b"}]})",
+       "actions[0].receiver: must be 1-128 characters"},
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
           "actions": [{"type": "mqtt", "topic": "alerts/#"}]})",
        "actions[0].topic: must be a non-empty topic without wildcards"},
@@ -133,7 +141,7 @@ TEST(rule_json, errors_name_the_offending_member) {
           "actions": [{"type": "mqtt", "topic": "a", "retain": "yes"}]})",
        "actions[0].retain: must be true or false"},
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"},
-          "actions": [{"type": "webhook", "url": "http://x", "qos": 1}]})",
+          "actions": [{"type": "webhook", "receiver": "x", "qos": 1}]})",
        "actions[0].qos: unknown member"},
       {R"({"id": "a", "measurement": "m", "when": {"all": []}})", "when.all: must be a non-empty array"},
       {R"({"id": "a", "measurement": "m", "when": {"type": "absence", "for": "1s"}, "colour": 1})",

@@ -1,5 +1,7 @@
 #include "toolbox/rules/webhook_delivery.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -80,6 +82,18 @@ webhook_delivery::counters webhook_delivery::stats() const {
   counters c = stats_;
   c.queued = queue_.size();
   return c;
+}
+
+std::string webhook_signature(std::string_view secret, std::string_view body) {
+  if (sodium_init() < 0) return {};  // idempotent; < 0 only when libsodium cannot start
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  char hex[sizeof mac * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+  return "sha256=" + std::string(hex);
 }
 
 }  // namespace liandu::toolbox::rules

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -74,5 +75,10 @@ class webhook_delivery {
   std::deque<item> queue_;  // guarded by mu_
   counters stats_;          // guarded by mu_
 };
+
+// The X-Liandu-Signature header of a delivery: "sha256=" and the lowercase
+// hex HMAC-SHA256 of the body under the receiver's secret, so the receiver
+// can check that the POST came from this server and was not altered.
+std::string webhook_signature(std::string_view secret, std::string_view body);
 
 }  // namespace liandu::toolbox::rules

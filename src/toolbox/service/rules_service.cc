@@ -22,8 +22,11 @@ uint64_t thread_cpu_ns() {
 rules_service::rules_service(storage::engine& engine, options opts)
     : storage_(engine),
       opts_(std::move(opts)),
-      webhooks_(opts_.send_webhook ? opts_.send_webhook : [](const std::string&, const std::string&) {
-        return error(errc::unsupported, "webhooks are not configured");
+      webhooks_([this](const std::string& target, const std::string& body) -> status {
+        if (!opts_.send_webhook) return error(errc::unsupported, "webhooks are not configured");
+        // "<db>/<receiver>": receiver names hold no '/', database names may.
+        size_t slash = target.rfind('/');
+        return opts_.send_webhook(target.substr(0, slash), target.substr(slash + 1), body);
       }) {}
 
 rules_service::~rules_service() { stop(); }
@@ -117,7 +120,7 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
     batch.add(rules::to_point(e));
     for (const auto& a : e.actions) {
       if (a.kind == rules::action_kind::webhook) {
-        (void)webhooks_.enqueue(a.target, rules::to_json(e).dump(), now_ns());
+        (void)webhooks_.enqueue(db + "/" + a.target, rules::to_json(e).dump(), now_ns());
       } else if (a.kind == rules::action_kind::write_point && !a.target.empty()) {
         batch.add(rules::to_point(e, a.target));
       } else if (a.kind == rules::action_kind::mqtt) {
@@ -213,6 +216,16 @@ void rules_service::loop() {
 result<rules::rule> rules_service::put_rule(std::string_view db, std::string_view json) {
   auto r = rules::parse_rule(json);
   if (!r.ok()) return r.error();
+  if (opts_.check_webhook) {
+    for (size_t i = 0; i < r->actions.size(); ++i) {
+      if (r->actions[i].kind != rules::action_kind::webhook) continue;
+      status s = opts_.check_webhook(db, r->actions[i].target);
+      if (!s.ok()) {
+        return error(s.code() == errc::not_found ? errc::invalid_argument : s.code(),
+                     "actions[" + std::to_string(i) + "].receiver: " + s.message());
+      }
+    }
+  }
   std::vector<rules::alert_event> events;
   {
     std::lock_guard lock(mu_);

@@ -28,7 +28,8 @@ namespace liandu::toolbox {
 // turns transitions into
 //   - points in measurement `alerts` of the same database, written through
 //     the ordinary write path (so alerts are queryable and streamable),
-//   - webhook deliveries (retried with backoff by rules::webhook_delivery),
+//   - webhook deliveries to the tenant's named receivers (retried with
+//     backoff by rules::webhook_delivery, whose target is "<db>/<receiver>"),
 //   - `write_point` actions: the same point into the action's measurement,
 //   - `mqtt` actions: to_json(event) published through the publisher (the
 //     local broker in liandu serve) to the action's topic.
@@ -40,7 +41,13 @@ class rules_service {
  public:
   struct options {
     std::string dir;
-    std::function<status(const std::string& url, const std::string& body)> send_webhook;
+    // POSTs body to webhook receiver `receiver` of the tenant that owns db
+    // (null: webhook actions fail with "webhooks are not configured").
+    std::function<status(const std::string& db, const std::string& receiver, const std::string& body)>
+        send_webhook;
+    // When set, put_rule refuses a rule whose webhook receiver does not
+    // exist for db's tenant (the error says which).
+    std::function<status(std::string_view db, std::string_view receiver)> check_webhook;
     // Publishes an MQTT message (null: mqtt actions are counted as failed).
     std::function<status(const std::string& topic, const std::string& payload, int qos, bool retain)> publish;
     size_t max_queued_batches = 10000;
