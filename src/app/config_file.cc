@@ -1,7 +1,6 @@
 #include "app/config_file.h"
 
 #include <CLI/CLI.hpp>
-
 #include <fstream>
 
 namespace liandu::app {
@@ -38,7 +37,8 @@ std::string apply_config_file(CLI::App& command, const std::string& path) {
     if (sep == std::string::npos) return where + ": expected `key = value` or `key: value`";
     std::string key = trim(line.substr(0, sep));
     std::string value = trim(line.substr(sep + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     }
     for (char& c : key) {

@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
                    "JSON file with Modbus TCP devices to poll (array of device entries), added at start")
       ->envname("LIANDU_MODBUS_DEVICES");
   serve
-      ->add_option("--webhooks", so.webhooks,
-                   "JSON file with webhook receivers (array of {\"name\", \"url\", \"secret\"?, \"tenant\"?} as for "
-                   "POST /api/v1/webhooks; tenant default \"default\"), added at start before --rules")
+      ->add_option(
+          "--webhooks", so.webhooks,
+          "JSON file with webhook receivers (array of {\"name\", \"url\", \"secret\"?, \"tenant\"?} as for "
+          "POST /api/v1/webhooks; tenant default \"default\"), added at start before --rules")
       ->envname("LIANDU_WEBHOOKS");
   serve
       ->add_option("--rules", so.rules,
@@ -124,6 +125,12 @@ int main(int argc, char** argv) {
       ->add_option("--sparkplug", so.sparkplug,
                    "JSON file with Sparkplug B entries (group -> database), added at start")
       ->envname("LIANDU_SPARKPLUG");
+  serve
+      ->add_option("--sparkplug-host-id", so.sparkplug_host_id,
+                   "Sparkplug primary host id: STATE online/offline is published retained on "
+                   "spBv1.0/STATE/<id> (off: none)")
+      ->capture_default_str()
+      ->envname("LIANDU_SPARKPLUG_HOST_ID");
   serve->add_option("--mqtt-max-connections", so.mqtt_max_connections, "Open MQTT connections at most")
       ->capture_default_str();
   serve->add_flag("--simulate", so.simulate, "Feed the simulated plant into database 'plant'");

@@ -17,6 +17,7 @@
 #include "app/mqtt_ingest.h"
 #include "app/sparkplug_ingest.h"
 #include "connect/mqtt/server/server.h"
+#include "connect/sparkplug/topic.h"
 #endif
 #ifdef LIANDU_WITH_BRIDGE
 #include "connect/bridge/bridge_collection.h"
@@ -238,8 +239,8 @@ int serve(const serve_options& o) {
               if (!t.ok()) return t.error();
               tenant = *t;
             }
-            return (*cat)->put_webhook(
-                tenant, {e.value("name", ""), e.value("url", ""), e.value("secret", ""), 0});
+            return (*cat)->put_webhook(tenant,
+                                       {e.value("name", ""), e.value("url", ""), e.value("secret", ""), 0});
           });
       rc != 0) {
     return rc;
@@ -401,6 +402,13 @@ int serve(const serve_options& o) {
 #ifdef LIANDU_WITH_MQTT
   // MQTT server: a broker for devices and an ingest path through the rules.
   std::unique_ptr<connect::mqtt::mqtt_server> mqtt;
+  int64_t sparkplug_online_ms = 0;  // the timestamp of our STATE online
+  if (o.sparkplug_host_id != "off" && !connect::sparkplug::valid_host_id(o.sparkplug_host_id)) {
+    std::fprintf(stderr,
+                 "liandu: --sparkplug-host-id \"%s\": must be non-empty without '/', '+', '#' (or off)\n",
+                 o.sparkplug_host_id.c_str());
+    return 2;
+  }
   if (o.mqtt_bind != "off" && !o.mqtt_bind.empty()) {
     connect::mqtt::mqtt_server_options mo;
     if (!split_host_port(o.mqtt_bind, mo.host, mo.port)) {
@@ -462,6 +470,13 @@ int serve(const serve_options& o) {
       return 1;
     }
     listeners += " mqtt://" + mo.host + ":" + std::to_string(*mp);
+    // Liandu is the Sparkplug primary host application: edge nodes set up
+    // with this host id wait for its STATE online before their births.
+    if (o.sparkplug_host_id != "off") {
+      sparkplug_online_ms = now_ns() / 1'000'000;
+      (void)publish(connect::sparkplug::host_state_topic(o.sparkplug_host_id),
+                    connect::sparkplug::host_state_payload(true, sparkplug_online_ms), 1, true);
+    }
     a.options.metric_sources.push_back([srv = mqtt.get()](std::string& out) {
       out +=
           "# HELP liandu_mqtt_open_connections Open MQTT connections.\n"
@@ -527,6 +542,16 @@ int serve(const serve_options& o) {
   modbus_devices.stop();
 #endif
 #ifdef LIANDU_WITH_MQTT
+  if (mqtt && o.sparkplug_host_id != "off") {
+    // Retained, so edge nodes that connect while Liandu is down (to a
+    // bridge or after a restart of the broker side) see it too.
+    connect::mqtt::message m;
+    m.topic = connect::sparkplug::host_state_topic(o.sparkplug_host_id);
+    m.payload = connect::sparkplug::host_state_payload(false, sparkplug_online_ms);
+    m.qos = 1;
+    m.retain = true;
+    mqtt->broker().publish(std::move(m));
+  }
   if (mqtt) mqtt->stop();
   sparkplug_in.set_publisher(nullptr);
   rules.set_publisher(nullptr);

@@ -31,8 +31,9 @@ struct serve_options {
   std::string webhooks;                      // JSON file of webhook receivers, added at start (before rules)
   std::string rules;                         // JSON file of rules (each with its "database"), added at start
   size_t mqtt_max_connections = 10000;
-  bool simulate = false;          // run the simulated plant against this server
-  std::string simulate_backfill;  // e.g. "1d"
+  std::string sparkplug_host_id = "liandu";  // STATE topic id of the primary host; "off": none
+  bool simulate = false;                     // run the simulated plant against this server
+  std::string simulate_backfill;             // e.g. "1d"
   double simulate_speed = 1.0;
   int64_t shutdown_grace_ms = 10000;
 };

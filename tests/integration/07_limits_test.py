@@ -68,12 +68,12 @@ class Limits(unittest.TestCase):
         try:
             with open(os.path.join(repo, "deploy", "liandu.toml")) as f:
                 text = f.read()
-            for key in ("mqtt-mappings", "sparkplug", "bridges", "modbus-devices", "rules"):
+            for key in ("mqtt-mappings", "sparkplug", "bridges", "modbus-devices", "webhooks", "rules"):
                 path = os.path.join(d, key + ".json")
                 with open(path, "w") as f:
                     f.write("[]")
                 text = text.replace('# %s = "/etc/liandu/' % key, '%s = "%s" # ' % (key, path))
-            self.assertEqual(text.count(d), 5, text)
+            self.assertEqual(text.count(d), 6, text)
             conf = os.path.join(d, "liandu.toml")
             with open(conf, "w") as f:
                 f.write(text)

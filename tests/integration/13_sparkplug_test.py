@@ -251,6 +251,46 @@ class Sparkplug(unittest.TestCase):
         errs = rows(self.srv, "SELECT message FROM sparkplug_errors WHERE edge_node = 'n10'")
         self.assertEqual(errs, [])
 
+    def test_primary_host_state_online_and_offline(self):
+        # Liandu is the primary host application: STATE online, retained, so
+        # edge nodes set up with its host id start their births; offline on a
+        # graceful stop with the online message's timestamp (Sparkplug 3.0).
+        def state(client, timeout=20):
+            topic, body = client.messages.get(timeout=timeout)
+            return topic, json.loads(body)
+
+        c = self.edge("state-default")
+        c.subscribe("spBv1.0/STATE/+")
+        topic, got = state(c)
+        self.assertEqual(topic, "spBv1.0/STATE/liandu")  # the default host id
+        self.assertEqual(got["online"], True)
+
+        srv = Server(["--sparkplug-host-id", "scada-1"]).start()
+        self.addCleanup(srv.cleanup)
+        before = time.time_ns() // 1_000_000
+        watcher = Client(srv.mqtt_port, "state-watcher")
+        watcher.subscribe("spBv1.0/STATE/scada-1")
+        topic, online = state(watcher)
+        self.assertEqual(online["online"], True)
+        self.assertLessEqual(abs(online["timestamp"] - before), 60_000)
+        srv.stop()
+        topic, offline = state(watcher)
+        self.assertEqual(offline, {"online": False, "timestamp": online["timestamp"]})
+        watcher.c.loop_stop()
+        srv.start(port=srv.port, mqtt_port=srv.mqtt_port)
+        again = Client(srv.mqtt_port, "state-watcher-2")
+        self.addCleanup(again.close)
+        again.subscribe("spBv1.0/STATE/scada-1")
+        _, now = state(again)
+        self.assertEqual(now["online"], True)
+        self.assertGreaterEqual(now["timestamp"], online["timestamp"])
+
+        bad = Server(["--sparkplug-host-id", "a/b"])
+        self.addCleanup(bad.cleanup)
+        with self.assertRaises(RuntimeError) as failed:
+            bad.start()
+        self.assertIn("--sparkplug-host-id", str(failed.exception))
+
     def test_seq_gap_asks_for_rebirth_and_is_an_error_point(self):
         host = Client(self.srv.mqtt_port, "scada-host", user="host")
         self.addCleanup(host.close)

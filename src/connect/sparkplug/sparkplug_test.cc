@@ -94,6 +94,18 @@ TEST(SparkplugTopic, ParsesEdgeDeviceAndStateTopics) {
   EXPECT_EQ(node_command_topic("g", "n"), "spBv1.0/g/NCMD/n");
 }
 
+TEST(SparkplugTopic, HostStateTopicAndPayload) {
+  EXPECT_EQ(host_state_topic("liandu"), "spBv1.0/STATE/liandu");
+  EXPECT_EQ(host_state_payload(true, 1700000000123), R"({"online":true,"timestamp":1700000000123})");
+  EXPECT_EQ(host_state_payload(false, 5), R"({"online":false,"timestamp":5})");
+  auto t = parse_topic(host_state_topic("scada-1"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->type, message_type::state);
+  EXPECT_EQ(t->edge_node, "scada-1");
+  EXPECT_TRUE(valid_host_id("scada-1"));
+  for (const char* bad : {"", "a/b", "a+", "#"}) EXPECT_FALSE(valid_host_id(bad)) << bad;
+}
+
 TEST(SparkplugTopic, ErrorsNameTheLevel) {
   EXPECT_FALSE(is_sparkplug_topic("spBv1.0"));
   EXPECT_FALSE(is_sparkplug_topic("spAv1.0/g/NDATA/n"));

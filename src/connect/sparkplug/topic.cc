@@ -95,4 +95,20 @@ std::string node_command_topic(std::string_view group, std::string_view edge_nod
   return out;
 }
 
+std::string host_state_topic(std::string_view host_id) {
+  std::string out(topic_namespace);
+  out += "/STATE/";
+  out += host_id;
+  return out;
+}
+
+std::string host_state_payload(bool online, int64_t timestamp_ms) {
+  return std::string("{\"online\":") + (online ? "true" : "false") +
+         ",\"timestamp\":" + std::to_string(timestamp_ms) + "}";
+}
+
+bool valid_host_id(std::string_view host_id) {
+  return !host_id.empty() && host_id.find_first_of("/+#") == std::string_view::npos;
+}
+
 }  // namespace liandu::connect::sparkplug

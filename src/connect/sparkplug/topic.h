@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,15 @@ result<topic> parse_topic(std::string_view t);
 
 // spBv1.0/<group>/NCMD/<edge_node>
 std::string node_command_topic(std::string_view group, std::string_view edge_node);
+
+// The primary host application's state (Sparkplug 3.0, 7.5.1):
+// spBv1.0/STATE/<host_id> with {"online":true|false,"timestamp":<ms>},
+// retained, QoS 1. Edge nodes configured with this host id wait for online
+// before their births and move away when it goes offline. The offline
+// message carries the timestamp of the online one it ends.
+std::string host_state_topic(std::string_view host_id);
+std::string host_state_payload(bool online, int64_t timestamp_ms);
+// A host id is valid as a topic level: non-empty, none of '/', '+', '#'.
+bool valid_host_id(std::string_view host_id);
 
 }  // namespace liandu::connect::sparkplug
