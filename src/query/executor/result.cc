@@ -85,6 +85,11 @@ void append_series_json(std::string& out, const series_result& s, const time_for
   out.push_back(']');
   if (!s.values.empty()) {
     out += ",\"values\":[";
+    // Rows of many series at one time (a raw query over many series, rows
+    // of one window) repeat their time cell: it is formatted once.
+    int64_t cached_time = 0;
+    std::string cached_cell;
+    bool have_cached = false;
     for (size_t r = 0; r < s.values.size(); ++r) {
       if (r) out.push_back(',');
       out.push_back('[');
@@ -92,7 +97,14 @@ void append_series_json(std::string& out, const series_result& s, const time_for
       for (size_t c = 0; c < row.size(); ++c) {
         if (c) out.push_back(',');
         if (c == 0 && s.time_column && row[c].index() == 2) {
-          append_time_cell(out, std::get<int64_t>(row[c]), tf, s.zone.get());
+          int64_t t = std::get<int64_t>(row[c]);
+          if (!have_cached || t != cached_time) {
+            cached_cell.clear();
+            append_time_cell(cached_cell, t, tf, s.zone.get());
+            cached_time = t;
+            have_cached = true;
+          }
+          out += cached_cell;
         } else {
           append_json_value(out, row[c]);
         }
