@@ -2,7 +2,9 @@
 bridges over REST and --bridges, remote messages stored through the mapping
 rules and republished on Liandu's broker, local messages forwarded out with a
 prefix, no echo loops, reconnect after the remote broker restarts, masked
-password, 0600 bridges file, metrics, config errors naming the key."""
+password, 0600 bridges file, metrics, config errors naming the key; TLS to
+the remote broker (certificates made with openssl at test time): client
+certificate, a CA that does not match, a name that does not match."""
 import json
 import os
 import signal
@@ -12,6 +14,7 @@ import threading
 import time
 import unittest
 
+from certs import LOOPBACK_NAMES, issue, make_ca
 from liandu_server import ADMIN_TOKEN, Server, free_port, temp_dir
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -36,14 +39,17 @@ def wait_for(fn, timeout=20):
 
 
 class Mosquitto:
-    """The remote broker: Debian's mosquitto on a loopback port, stopped by PID."""
+    """The remote broker: Debian's mosquitto on a loopback port, stopped by PID.
+    `conf` adds lines to the listener (its TLS settings); `client_tls` are the
+    mosquitto_pub/sub options that reach it then."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, conf="", client_tls=()):
         self.port = port or free_port()
         self.dir = temp_dir("liandu-bridge-mosq-")
         self.conf = os.path.join(self.dir, "mosquitto.conf")
+        self.client_tls = list(client_tls)
         with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{conf}")
         os.chmod(self.dir, 0o755)
         os.chmod(self.conf, 0o644)
         self.proc = None
@@ -52,10 +58,11 @@ class Mosquitto:
         self.log = open(os.path.join(self.dir, "mosquitto.log"), "ab")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log, stderr=subprocess.STDOUT)
         ok = wait_for(lambda: self.proc.poll() is not None or subprocess.run(
-            ["mosquitto_pub", "-p", str(self.port), "-t", "probe", "-m", "", "-q", "0"],
+            ["mosquitto_pub", "-p", str(self.port), "-t", "probe", "-m", "", "-q", "0"] + self.client_tls,
             capture_output=True, timeout=10).returncode == 0, timeout=10)
         if not ok or self.proc.poll() is not None:
-            raise RuntimeError("mosquitto did not start on port %d" % self.port)
+            with open(os.path.join(self.dir, "mosquitto.log"), errors="replace") as f:
+                raise RuntimeError("mosquitto did not start on port %d:\n%s" % (self.port, f.read()))
         return self
 
     def kill(self):
@@ -69,9 +76,9 @@ class Mosquitto:
 class Sub:
     """mosquitto_sub in the background; lines it prints are collected."""
 
-    def __init__(self, port, topic, user=None, password=None):
+    def __init__(self, port, topic, user=None, password=None, tls=()):
         # Line-buffered: mosquitto_sub's stdio would hold lines back in a pipe.
-        args = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-v", "-p", str(port), "-t", topic, "-q", "1"]
+        args = ["stdbuf", "-oL", "mosquitto_sub", "-d", "-v", "-p", str(port), "-t", topic, "-q", "1"] + list(tls)
         if user:
             args += ["-u", user, "-P", password]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -97,26 +104,23 @@ class Sub:
         self.proc.stdout.close()
 
 
-def pub(port, topic, message, user=None, password=None):
-    args = ["mosquitto_pub", "-p", str(port), "-t", topic, "-m", message, "-q", "1"]
+def pub(port, topic, message, user=None, password=None, tls=()):
+    args = ["mosquitto_pub", "-p", str(port), "-t", topic, "-m", message, "-q", "1"] + list(tls)
     if user:
         args += ["-u", user, "-P", password]
     r = subprocess.run(args, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
 
 
-@unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")
-class Bridge(unittest.TestCase):
-    def setUp(self):
-        self.remote = Mosquitto().start()
+class BridgeApi:
+    """A running `liandu serve` (self.srv) with database plant and RULE, and
+    a remote broker (self.remote); helpers over /api/v1/bridges."""
+
+    def start_server(self):
         self.srv = Server().start()
         self.assertEqual(self.srv.query("CREATE DATABASE plant").status, 200)
         r = self.post("/api/v1/mqtt/mappings", RULE)
         self.assertEqual(r.status, 201, r.body)
-
-    def tearDown(self):
-        self.srv.cleanup()
-        self.remote.kill()
 
     def post(self, path, body):
         return self.srv.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
@@ -126,7 +130,7 @@ class Bridge(unittest.TestCase):
             "name": "site-b",
             "database": "plant",
             "host": "127.0.0.1",
-            "port": self.remote.port,
+            "port": self.remote.port if self.remote else 8883,
             "username": "liandu",
             "password": PASSWORD,
             "keepalive_s": 5,
@@ -157,6 +161,17 @@ class Bridge(unittest.TestCase):
 
     def local_creds(self):
         return {"user": "device", "password": ADMIN_TOKEN}
+
+
+@unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")
+class Bridge(BridgeApi, unittest.TestCase):
+    def setUp(self):
+        self.remote = Mosquitto().start()
+        self.start_server()
+
+    def tearDown(self):
+        self.srv.cleanup()
+        self.remote.kill()
 
     def test_messages_flow_both_ways_and_survive_a_remote_restart(self):
         r = self.post("/api/v1/bridges", self.bridge())
@@ -275,6 +290,154 @@ class Bridge(unittest.TestCase):
             bad.start()
         bad.cleanup()
         self.assertIn('"port"', str(ctx.exception))
+
+
+
+@unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")
+class BridgeTls(BridgeApi, unittest.TestCase):
+    """The remote broker speaks TLS only, with a certificate from a test CA;
+    the bridge verifies it and, where the broker requires one, presents a
+    client certificate from the same CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = temp_dir("liandu-bridge-certs-")
+        cls.ca = make_ca(cls.certs, "ca")
+        cls.other_ca = make_ca(cls.certs, "other-ca")
+        cls.server_cert = issue(cls.certs, cls.ca, "server", names=LOOPBACK_NAMES)
+        cls.wrong_name = issue(cls.certs, cls.ca, "wrong-name", names="DNS:elsewhere.example")
+        cls.client = issue(cls.certs, cls.ca, "client", client=True)
+        # Started as root, mosquitto reads them as its own user.
+        os.chmod(cls.certs, 0o755)
+        for f in os.listdir(cls.certs):
+            os.chmod(os.path.join(cls.certs, f), 0o644)
+
+    def setUp(self):
+        self.remote = None
+        self.start_server()
+
+    def tearDown(self):
+        self.srv.cleanup()
+        if self.remote:
+            self.remote.kill()
+
+    def start_remote(self, server_cert, require_certificate=False):
+        conf = (f"cafile {self.ca[0]}\ncertfile {server_cert[0]}\nkeyfile {server_cert[1]}\n"
+                f"require_certificate {str(require_certificate).lower()}\n")
+        client_tls = ["-h", "127.0.0.1", "--cafile", self.ca[0], "--cert", self.client[0], "--key", self.client[1]]
+        if server_cert is self.wrong_name:
+            client_tls.append("--insecure")
+        self.remote = Mosquitto(conf=conf, client_tls=client_tls).start()
+        return client_tls
+
+    def tls_bridge(self, **over):
+        b = self.bridge(tls=True, ca_file=self.ca[0])
+        b.update(over)
+        return b
+
+    def test_messages_flow_both_ways_with_a_client_certificate(self):
+        tls = self.start_remote(self.server_cert, require_certificate=True)
+        # The broker really wants a client certificate.
+        r = subprocess.run(["mosquitto_pub", "-p", str(self.remote.port), "-t", "x", "-m", "1", "-h", "127.0.0.1",
+                            "--cafile", self.ca[0]], capture_output=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+
+        # So does it from the bridge. (With TLS 1.3 the client's handshake
+        # ends before the broker checks its certificate, so the refusal may
+        # arrive as the alert "certificate required" or as a reset.)
+        r = self.post("/api/v1/bridges", self.tls_bridge())
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: self.get()["status"] == "error", timeout=30), self.get())
+        self.assertIn(f"127.0.0.1:{self.remote.port}: ", self.get()["last_error"])
+
+        r = self.post("/api/v1/bridges", self.tls_bridge(cert_file=self.client[0], key_file=self.client[1]))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        entry = self.get()
+        self.assertEqual((entry["tls"], entry["insecure"], entry["tls_version"]), (True, False, "tlsv1.2"))
+        self.assertEqual((entry["ca_file"], entry["key_file"]), (self.ca[0], self.client[1]))
+
+        # Inbound: stored through the mapping rule and seen by a local subscriber.
+        local_sub = Sub(self.srv.mqtt_port, "remote/#", **self.local_creds())
+        try:
+            def stored():
+                pub(self.remote.port, "remote/m1/temp", "21.5", tls=tls)
+                return wait_for(lambda: 21.5 in self.temps("m1"), timeout=2)
+            # The SUBSCRIBE may land just after CONNACK: publish until it is seen.
+            self.assertTrue(wait_for(stored, timeout=20), self.temps("m1"))
+            self.assertTrue(local_sub.saw("remote/m1/temp 21.5"), local_sub.lines)
+        finally:
+            local_sub.stop()
+
+        # Outbound: a local publish reaches the remote broker's TLS subscribers.
+        remote_sub = Sub(self.remote.port, "#", tls=tls)
+        try:
+            pub(self.srv.mqtt_port, "cmd/m1/start", "go", **self.local_creds())
+            self.assertTrue(remote_sub.saw("site-a/cmd/m1/start go"), remote_sub.lines)
+        finally:
+            remote_sub.stop()
+        self.assertEqual(self.get()["last_error"], "")
+
+    def test_a_ca_that_does_not_match_is_an_error_and_carries_nothing(self):
+        tls = self.start_remote(self.server_cert)
+        r = self.post("/api/v1/bridges", self.tls_bridge(ca_file=self.other_ca[0]))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: "certificate verify failed" in self.get()["last_error"], timeout=30),
+                        self.get())
+        entry = self.get()
+        self.assertEqual(entry["status"], "error", entry)
+        self.assertIn(f"127.0.0.1:{self.remote.port}: ", entry["last_error"])
+        self.assertIn("retrying in", entry["last_error"])
+
+        remote_sub = Sub(self.remote.port, "#", tls=tls)
+        try:
+            pub(self.srv.mqtt_port, "cmd/m1/start", "go", **self.local_creds())
+            pub(self.remote.port, "remote/m1/temp", "21.5", tls=tls)
+            time.sleep(2)
+            self.assertFalse([l for l in remote_sub.lines if l.startswith("site-a/")], remote_sub.lines)
+        finally:
+            remote_sub.stop()
+        self.assertEqual(self.temps("m1"), [])
+        entry = self.get()
+        self.assertNotEqual(entry["status"], "connected")
+        self.assertEqual((entry["messages_in"], entry["messages_out"], entry["messages_dropped"]), (0, 0, 1))
+        self.assertIn('liandu_bridge_connected{bridge="site-b"} 0', self.srv.request("GET", "/metrics").body)
+
+        # The right CA, posted again: it connects.
+        r = self.post("/api/v1/bridges", self.tls_bridge())
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+
+    def test_a_certificate_for_another_name_is_refused_unless_insecure(self):
+        self.start_remote(self.wrong_name)
+        r = self.post("/api/v1/bridges", self.tls_bridge())
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: "host name verification failed" in self.get()["last_error"], timeout=30),
+                        self.get())
+        self.assertEqual(self.get()["status"], "error")
+        # insecure (tests only) skips the name check, not the CA.
+        r = self.post("/api/v1/bridges", self.tls_bridge(insecure=True))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+
+    def test_bad_tls_config_is_400_naming_the_key_and_the_path(self):
+        missing = os.path.join(self.certs, "missing.pem")
+        cases = [
+            ({"ca_file": missing}, '"ca_file" cannot be read: ' + missing),
+            ({"ca_file": None}, '"ca_file" is required'),
+            ({"cert_file": self.client[0]}, '"key_file" is required'),
+            ({"key_file": missing, "cert_file": self.client[0]}, '"key_file" cannot be read: ' + missing),
+            ({"tls_version": "tlsv1.0"}, '"tls_version"'),
+            ({"tls": False}, '"ca_file" needs "tls": true'),
+        ]
+        for over, want in cases:
+            b = self.tls_bridge(**over)
+            b = {k: v for k, v in b.items() if v is not None}
+            r = self.post("/api/v1/bridges", b)
+            self.assertEqual(r.status, 400, (over, r.body))
+            self.assertIn("bridge site-b", r.json()["error"])
+            self.assertIn(want, r.json()["error"])
+        self.assertIsNone(self.get())
 
 
 if __name__ == "__main__":

@@ -4,13 +4,13 @@ import json
 import os
 import shutil
 import ssl
-import subprocess
 import tempfile
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from certs import self_signed
 from liandu_server import ADMIN_TOKEN, Server, free_port
 
 
@@ -18,11 +18,7 @@ class Https(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="liandu-tls-")
-        cls.cert = os.path.join(cls.dir, "cert.pem")
-        cls.key = os.path.join(cls.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                        "-keyout", cls.key, "-out", cls.cert], check=True, capture_output=True)
+        cls.cert, cls.key = self_signed(cls.dir)
         cls.tls_port = free_port()
         cls.srv = Server(["--https-bind", f"127.0.0.1:{cls.tls_port}", "--tls-cert", cls.cert,
                           "--tls-key", cls.key]).start()

@@ -33,6 +33,16 @@ std::string mosquitto_error(int rc) {
   return mosquitto_strerror(rc);
 }
 
+// Detail kept from libmosquitto's log per connection attempt at most.
+constexpr size_t max_attempt_log = 512;
+
+// Asked for the key file's passphrase: there is none to give. Without this
+// callback OpenSSL would prompt on the terminal and block the bridge thread;
+// an encrypted key now fails to load with an error instead.
+int no_passphrase(char*, int, int, void*) { return 0; }
+
+const char* or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
 void init_library() {
   static std::once_flag once;
   std::call_once(once, [] { mosquitto_lib_init(); });
@@ -73,6 +83,8 @@ void bridge::start() {
   mosquitto_connect_callback_set(mosq_, &bridge::on_connect);
   mosquitto_disconnect_callback_set(mosq_, &bridge::on_disconnect);
   mosquitto_message_callback_set(mosq_, &bridge::on_message_cb);
+  mosquitto_log_callback_set(mosq_, &bridge::on_log);
+  tls_ready_ = false;
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
 }
@@ -104,6 +116,39 @@ void bridge::wait(std::chrono::milliseconds d) {
   wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
 }
 
+std::string bridge::configure_tls() {
+  if (!config_.tls || tls_ready_) return "";
+  // The files were readable when the entry was accepted; say which one went
+  // away rather than libmosquitto's bare "Invalid arguments provided".
+  if (status s = check_tls_files(config_); !s.ok()) return s.message();
+  int rc = mosquitto_tls_set(mosq_, or_null(config_.ca_file), or_null(config_.ca_path),
+                             or_null(config_.cert_file), or_null(config_.key_file), &no_passphrase);
+  // SSL_VERIFY_PEER (1): the broker's certificate must chain to the CA.
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(mosq_, 1, config_.tls_version.c_str(), nullptr);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, config_.insecure);
+  if (rc != MOSQ_ERR_SUCCESS) return "TLS setup: " + mosquitto_error(rc);
+  tls_ready_ = true;
+  return "";
+}
+
+std::string bridge::connect_and_run(std::chrono::milliseconds& delay) {
+  // With TLS the handshake runs inside mosquitto_loop; its failures come back
+  // from there like a refused or reset TCP connection.
+  int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, config_.keepalive_s);
+  if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
+  auto began = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    rc = mosquitto_loop(mosq_, 100, 1);
+    if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
+    if (connected_) {
+      delay = timing_.backoff_initial;
+    } else if (std::chrono::steady_clock::now() - began > timing_.connect_timeout) {
+      return "no CONNACK within " + std::to_string(timing_.connect_timeout.count()) + " ms";
+    }
+  }
+  return "";
+}
+
 // The connection loop: connect (without blocking on the TCP handshake), run
 // the client until the connection fails, back off, repeat.
 void bridge::run() {
@@ -112,31 +157,17 @@ void bridge::run() {
     {
       std::lock_guard lock(mu_);
       attempt_error_.clear();
+      attempt_log_.clear();
       state_ = state::connecting;
     }
-    int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, config_.keepalive_s);
-    std::string err;
-    if (rc == MOSQ_ERR_SUCCESS) {
-      auto began = std::chrono::steady_clock::now();
-      while (!stopping_) {
-        rc = mosquitto_loop(mosq_, 100, 1);
-        if (rc != MOSQ_ERR_SUCCESS) break;
-        if (connected_) {
-          delay = timing_.backoff_initial;
-        } else if (std::chrono::steady_clock::now() - began > timing_.connect_timeout) {
-          err = "no CONNACK within " + std::to_string(timing_.connect_timeout.count()) + " ms";
-          break;
-        }
-      }
-      if (err.empty() && rc != MOSQ_ERR_SUCCESS) err = mosquitto_error(rc);
-    } else {
-      err = mosquitto_error(rc);
-    }
+    std::string err = configure_tls();
+    if (err.empty()) err = connect_and_run(delay);
     if (stopping_) break;
     connected_ = false;
     {
       std::lock_guard lock(mu_);
       if (!attempt_error_.empty()) err = attempt_error_;
+      if (!attempt_log_.empty()) err += " (" + attempt_log_ + ")";
     }
     set_state(state::error, config_.host + ":" + std::to_string(config_.port) + ": " + err +
                                 "; retrying in " + std::to_string(delay.count()) + " ms");
@@ -182,6 +213,15 @@ void bridge::on_disconnect(mosquitto*, void* self, int rc) {
     std::lock_guard lock(b->mu_);
     if (b->attempt_error_.empty()) b->attempt_error_ = "connection lost";
   }
+}
+
+void bridge::on_log(mosquitto*, void* self, int level, const char* text) {
+  if (level != MOSQ_LOG_ERR || text == nullptr) return;
+  auto* b = static_cast<bridge*>(self);
+  std::lock_guard lock(b->mu_);
+  if (b->attempt_log_.size() >= max_attempt_log) return;
+  if (!b->attempt_log_.empty()) b->attempt_log_ += "; ";
+  b->attempt_log_.append(text, std::min(std::strlen(text), max_attempt_log - b->attempt_log_.size()));
 }
 
 void bridge::on_message_cb(mosquitto*, void* self, const mosquitto_message* m) {

@@ -89,6 +89,12 @@ class bridge {
 
  private:
   void run();
+  // With "tls": hands the CA, certificate and key to libmosquitto, once
+  // (retried on each attempt until it works). The reason on failure.
+  std::string configure_tls();
+  // One connection attempt, kept up until it fails or stop(); why it failed
+  // ("" after stop()). Resets `delay` once connected.
+  std::string connect_and_run(std::chrono::milliseconds& delay);
   void set_state(state s, const std::string& err);
   void wait(std::chrono::milliseconds d);
   bool is_echo(const std::string& topic, std::string_view payload);
@@ -97,6 +103,7 @@ class bridge {
   static void on_connect(mosquitto*, void* self, int rc);
   static void on_disconnect(mosquitto*, void* self, int rc);
   static void on_message_cb(mosquitto*, void* self, const mosquitto_message* m);
+  static void on_log(mosquitto*, void* self, int level, const char* text);
 
   const bridge_config config_;
   const message_fn on_message_;
@@ -107,12 +114,16 @@ class bridge {
   std::atomic<bool> connected_{false};
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
+  bool tls_ready_ = false;  // the connect thread's
 
   mutable std::mutex mu_;  // guards the fields below
   state state_ = state::stopped;
   std::string last_error_;
   std::string attempt_error_;  // set by the CONNACK callback for the current attempt
-  uint64_t connections_ = 0;   // successful connects so far
+  // libmosquitto's error log lines during the current attempt (OpenSSL's
+  // reasons for a failed handshake: "certificate verify failed", ...).
+  std::string attempt_log_;
+  uint64_t connections_ = 0;  // successful connects so far
   std::atomic<uint64_t> in_{0}, out_{0}, dropped_{0};
 
   std::mutex echo_mu_;

@@ -1,5 +1,10 @@
 #include "connect/bridge/bridge_config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "connect/mqtt/codec/topic.h"
@@ -14,7 +19,9 @@ const std::set<std::string, std::less<>> read_only_keys = {"status", "last_error
                                                            "messages_out", "messages_dropped"};
 const std::set<std::string, std::less<>> known_keys = {
     "name",     "database",    "host",          "port",      "client_id", "username",
-    "password", "keepalive_s", "clean_session", "subscribe", "forward"};
+    "password", "keepalive_s", "clean_session", "subscribe", "forward",   "tls",
+    "ca_file",  "ca_path",     "cert_file",     "key_file",  "insecure",  "tls_version"};
+const std::set<std::string, std::less<>> tls_versions = {"tlsv1.2", "tlsv1.3"};
 
 // Names end up in file names, metric labels and URLs: keep them plain.
 bool valid_name(const std::string& s) {
@@ -54,6 +61,27 @@ class checker {
     if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi)
       return fail(k, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
     out = it->get<int>();
+    return {};
+  }
+
+  status bool_at(const nlohmann::json& j, const char* key, bool& out) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return {};
+    if (!it->is_boolean()) return fail(key, "must be true or false");
+    out = it->get<bool>();
+    return {};
+  }
+
+  // `path` (the value of `key`) must be a readable file, or with `folder` a
+  // folder whose entries can be listed and opened.
+  status readable_at(const char* key, const std::string& path, bool folder) const {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      return fail(key, "cannot be read: " + path + ": " + std::strerror(errno));
+    if (folder && !S_ISDIR(st.st_mode)) return fail(key, "must be a folder: " + path);
+    if (!folder && !S_ISREG(st.st_mode)) return fail(key, "must be a file: " + path);
+    if (::access(path.c_str(), folder ? R_OK | X_OK : R_OK) != 0)
+      return fail(key, "cannot be read: " + path + ": " + std::strerror(errno));
     return {};
   }
 
@@ -97,9 +125,54 @@ status check_filters(const checker& ck, const nlohmann::json& j, const char* key
   return {};
 }
 
+// The TLS file keys of an entry, with whether each names a folder.
+struct tls_file {
+  const char* key;
+  std::string bridge_config::*value;
+  bool folder;
+};
+constexpr tls_file tls_files[] = {{"ca_file", &bridge_config::ca_file, false},
+                                  {"ca_path", &bridge_config::ca_path, true},
+                                  {"cert_file", &bridge_config::cert_file, false},
+                                  {"key_file", &bridge_config::key_file, false}};
+
+// The TLS keys. Given without "tls": true they are an error rather than
+// ignored, so that a forgotten flag never sends the password in the clear.
+// Empty strings count as absent.
+status check_tls(const checker& ck, const nlohmann::json& j, bridge_config& c) {
+  LIANDU_RETURN_IF_ERROR(ck.bool_at(j, "tls", c.tls));
+  for (const auto& f : tls_files) LIANDU_RETURN_IF_ERROR(ck.string_at(j, f.key, c.*f.value, false));
+  LIANDU_RETURN_IF_ERROR(ck.bool_at(j, "insecure", c.insecure));
+  std::string version;
+  LIANDU_RETURN_IF_ERROR(ck.string_at(j, "tls_version", version, false));
+  if (!c.tls) {
+    for (const auto& f : tls_files)
+      if (!(c.*f.value).empty()) return ck.fail(f.key, "needs \"tls\": true");
+    if (c.insecure) return ck.fail("insecure", "needs \"tls\": true");
+    if (!version.empty()) return ck.fail("tls_version", "needs \"tls\": true");
+    return {};
+  }
+  if (!version.empty()) {
+    if (!tls_versions.count(version)) return ck.fail("tls_version", "must be \"tlsv1.2\" or \"tlsv1.3\"");
+    c.tls_version = version;
+  }
+  // libmosquitto verifies the broker against these CAs only (not the system
+  // store), so one of them is needed.
+  if (c.ca_file.empty() && c.ca_path.empty())
+    return ck.fail(
+        "ca_file",
+        "is required with \"tls\": true (or \"ca_path\"): the CA the broker's certificate must chain to");
+  if (c.cert_file.empty() != c.key_file.empty()) {
+    std::string missing = c.cert_file.empty() ? "cert_file" : "key_file";
+    std::string given = c.cert_file.empty() ? "key_file" : "cert_file";
+    return ck.fail(missing, "is required with \"" + given + "\" (a client certificate needs both)");
+  }
+  return {};
+}
+
 }  // namespace
 
-result<bridge_config> parse_bridge_config(const nlohmann::json& j) {
+result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check files) {
   if (!j.is_object()) return error(errc::invalid_argument, "bridge: expected a JSON object");
   bridge_config c;
   {
@@ -126,15 +199,24 @@ result<bridge_config> parse_bridge_config(const nlohmann::json& j) {
     return ck.fail("password", "needs a \"username\" (MQTT 3.1.1 sends no password without one)");
   // libmosquitto refuses a keep-alive under 5 seconds.
   LIANDU_RETURN_IF_ERROR(ck.int_at(j, "keepalive_s", c.keepalive_s, 5, 65535));
-  if (auto it = j.find("clean_session"); it != j.end() && !it->is_null()) {
-    if (!it->is_boolean()) return ck.fail("clean_session", "must be true or false");
-    c.clean_session = it->get<bool>();
-  }
+  LIANDU_RETURN_IF_ERROR(ck.bool_at(j, "clean_session", c.clean_session));
   LIANDU_RETURN_IF_ERROR(check_filters(ck, j, "subscribe", false, c));
   LIANDU_RETURN_IF_ERROR(check_filters(ck, j, "forward", true, c));
   if (c.subscribe.empty() && c.forward.empty())
     return ck.fail("subscribe", "and \"forward\" are both empty: the bridge would carry nothing");
+  LIANDU_RETURN_IF_ERROR(check_tls(ck, j, c));
+  if (files == file_check::readable) LIANDU_RETURN_IF_ERROR(check_tls_files(c));
   return c;
+}
+
+status check_tls_files(const bridge_config& c) {
+  if (!c.tls) return {};
+  checker ck("bridge " + c.name);
+  for (const auto& f : tls_files) {
+    const std::string& path = c.*f.value;
+    if (!path.empty()) LIANDU_RETURN_IF_ERROR(ck.readable_at(f.key, path, f.folder));
+  }
+  return {};
 }
 
 nlohmann::json to_json(const bridge_config& c, bool with_password) {
@@ -155,6 +237,12 @@ nlohmann::json to_json(const bridge_config& c, bool with_password) {
     nlohmann::json e = {{"filter", f.filter}, {"qos", f.qos}};
     if (!f.remote_prefix.empty()) e["remote_prefix"] = f.remote_prefix;
     j["forward"].push_back(std::move(e));
+  }
+  j["tls"] = c.tls;
+  if (c.tls) {
+    for (const auto& f : tls_files) j[f.key] = c.*f.value;
+    j["insecure"] = c.insecure;
+    j["tls_version"] = c.tls_version;
   }
   return j;
 }

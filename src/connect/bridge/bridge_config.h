@@ -23,6 +23,21 @@ namespace liandu::connect::bridge {
 // republished on the local broker). `forward`: local topics Liandu sends to
 // the remote broker, as `remote_prefix` + topic. Defaults: port 1883,
 // client_id "liandu-bridge-<name>", keepalive_s 60, qos 0, clean_session true.
+//
+// TLS to the remote broker (off unless "tls": true):
+//
+//   "tls": true, "ca_file": "/etc/liandu/site-b-ca.pem",
+//   "cert_file": "/etc/liandu/bridge.crt", "key_file": "/etc/liandu/bridge.key",
+//   "tls_version": "tlsv1.2", "insecure": false
+//
+// `ca_file` (PEM) or `ca_path` (a folder prepared with `openssl rehash`), or
+// both, hold the CAs the broker's certificate must chain to; `cert_file` and
+// `key_file` (PEM, key not encrypted) are the client certificate, both or
+// neither. The broker's certificate must name `host` (DNS or IP
+// subjectAltName) unless `insecure`, which skips that check and is meant for
+// tests only: anyone with a certificate from the same CA could then pose as
+// the broker. `tls_version` is the lowest version accepted ("tlsv1.2", the
+// default, or "tlsv1.3").
 struct subscription {
   std::string filter;
   int qos = 0;
@@ -46,17 +61,39 @@ struct bridge_config {
   bool clean_session = true;
   std::vector<subscription> subscribe;
   std::vector<forward_rule> forward;
+  bool tls = false;
+  std::string ca_file;
+  std::string ca_path;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure = false;
+  std::string tls_version = "tlsv1.2";  // the lowest accepted: "tlsv1.2" or "tlsv1.3"
 };
 
 // What GET shows instead of a password; a POST that sends it back keeps the
 // stored password.
 inline constexpr const char* password_mask = "********";
 
+// Whether parse_bridge_config opens the TLS files an entry names.
+enum class file_check {
+  // POST and --bridges: a CA, certificate or key that cannot be read is an
+  // error naming the key and the path.
+  readable,
+  // bridges.json at start: a file that went away since the entry was accepted
+  // must not stop the server; the bridge reports the TLS error when it
+  // connects instead.
+  skip,
+};
+
 // Validates one entry. Errors name the bridge and the key, e.g.
 // `bridge site-b: "subscribe"[1].qos must be 0, 1 or 2`. Read-only keys that
 // GET adds (status, last_error, messages_in,
 // messages_out, messages_dropped) are ignored.
-result<bridge_config> parse_bridge_config(const nlohmann::json& j);
+result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check files = file_check::readable);
+
+// With "tls": the CA, certificate and key files the entry names can be read
+// now (an error names the key and the path).
+status check_tls_files(const bridge_config& c);
 
 // The entry as JSON; the password is replaced by `password_mask` (when one is
 // set) unless `with_password`.

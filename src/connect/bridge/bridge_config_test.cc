@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <vector>
+
+#include "storage/testing/temp_dir.h"
+
 namespace liandu::connect::bridge {
 namespace {
 
@@ -49,44 +54,17 @@ TEST(BridgeConfig, Defaults) {
   EXPECT_TRUE(c->forward.empty());
 }
 
-TEST(BridgeConfig, ErrorsNameTheBridgeAndTheKey) {
-  struct bad_case {
-    const char* key;
-    nlohmann::json value;
-    const char* expect;
-  };
-  const bad_case cases[] = {
-      {"database", nullptr, "bridge site-b: \"database\" is required"},
-      {"database", "", "\"database\" must not be empty"},
-      {"host", 5, "bridge site-b: \"host\" must be a string"},
-      {"port", 0, "\"port\" must be an integer 1..65535"},
-      {"port", 70000, "\"port\" must be an integer 1..65535"},
-      {"port", "1883", "\"port\" must be an integer"},
-      {"keepalive_s", 2, "\"keepalive_s\" must be an integer 5..65535"},
-      {"client_id", "", "\"client_id\" must not be empty"},
-      {"clean_session", "yes", "\"clean_session\" must be true or false"},
-      {"subscribe", "a/b", "\"subscribe\" must be an array"},
-      {"subscribe", nlohmann::json::parse(R"([{"filter":"a/#/b"}])"),
-       "\"subscribe[0].filter\" is not a valid MQTT"},
-      {"subscribe", nlohmann::json::parse(R"([{"filter":"a+"}])"),
-       "\"subscribe[0].filter\" is not a valid MQTT"},
-      {"subscribe", nlohmann::json::parse(R"([{"filter":""}])"),
-       "\"subscribe[0].filter\" is not a valid MQTT"},
-      {"subscribe", nlohmann::json::parse(R"([{"qos":1}])"), "\"subscribe[0].filter\" is required"},
-      {"subscribe", nlohmann::json::parse(R"([{"filter":"a","qos":3}])"),
-       "\"subscribe[0].qos\" must be an integer 0..2"},
-      {"subscribe", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/"}])"),
-       "\"subscribe[0].remote_prefix\" is not a known key"},
-      {"forward", nlohmann::json::parse(R"([{"filter":"a"},{"filter":"$share/g/a"}])"),
-       "\"forward[1].filter\" must not be a shared subscription"},
-      {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/#/"}])"),
-       "\"forward[0].remote_prefix\" must not contain"},
-      {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":1}])"),
-       "\"forward[0].remote_prefix\" must be a string"},
-      {"subscirbe", nlohmann::json::array(), "bridge site-b: \"subscirbe\" is not a known key"},
-  };
+// `key` set to `value` (erased when null) in an otherwise valid entry gives
+// an error containing `expect`.
+struct bad_case {
+  const char* key;
+  nlohmann::json value;
+  std::string expect;
+};
+
+void expect_errors(const nlohmann::json& entry, const std::vector<bad_case>& cases) {
   for (const auto& c : cases) {
-    nlohmann::json j = valid();
+    nlohmann::json j = entry;
     if (c.value.is_null()) {
       j.erase(c.key);
     } else {
@@ -96,6 +74,41 @@ TEST(BridgeConfig, ErrorsNameTheBridgeAndTheKey) {
     EXPECT_NE(err.find(c.expect), std::string::npos)
         << c.key << " = " << c.value << ": got \"" << err << "\"";
   }
+}
+
+TEST(BridgeConfig, ErrorsNameTheBridgeAndTheKey) {
+  expect_errors(
+      valid(),
+      {
+          {"database", nullptr, "bridge site-b: \"database\" is required"},
+          {"database", "", "\"database\" must not be empty"},
+          {"host", 5, "bridge site-b: \"host\" must be a string"},
+          {"port", 0, "\"port\" must be an integer 1..65535"},
+          {"port", 70000, "\"port\" must be an integer 1..65535"},
+          {"port", "1883", "\"port\" must be an integer"},
+          {"keepalive_s", 2, "\"keepalive_s\" must be an integer 5..65535"},
+          {"client_id", "", "\"client_id\" must not be empty"},
+          {"clean_session", "yes", "\"clean_session\" must be true or false"},
+          {"subscribe", "a/b", "\"subscribe\" must be an array"},
+          {"subscribe", nlohmann::json::parse(R"([{"filter":"a/#/b"}])"),
+           "\"subscribe[0].filter\" is not a valid MQTT"},
+          {"subscribe", nlohmann::json::parse(R"([{"filter":"a+"}])"),
+           "\"subscribe[0].filter\" is not a valid MQTT"},
+          {"subscribe", nlohmann::json::parse(R"([{"filter":""}])"),
+           "\"subscribe[0].filter\" is not a valid MQTT"},
+          {"subscribe", nlohmann::json::parse(R"([{"qos":1}])"), "\"subscribe[0].filter\" is required"},
+          {"subscribe", nlohmann::json::parse(R"([{"filter":"a","qos":3}])"),
+           "\"subscribe[0].qos\" must be an integer 0..2"},
+          {"subscribe", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/"}])"),
+           "\"subscribe[0].remote_prefix\" is not a known key"},
+          {"forward", nlohmann::json::parse(R"([{"filter":"a"},{"filter":"$share/g/a"}])"),
+           "\"forward[1].filter\" must not be a shared subscription"},
+          {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":"x/#/"}])"),
+           "\"forward[0].remote_prefix\" must not contain"},
+          {"forward", nlohmann::json::parse(R"([{"filter":"a","remote_prefix":1}])"),
+           "\"forward[0].remote_prefix\" must be a string"},
+          {"subscirbe", nlohmann::json::array(), "bridge site-b: \"subscirbe\" is not a known key"},
+      });
 }
 
 TEST(BridgeConfig, NameIsRequiredAndPlain) {
@@ -142,6 +155,121 @@ TEST(BridgeConfig, EmptyPasswordIsNotMasked) {
       nlohmann::json::parse(R"({"name":"b","database":"d","host":"h","forward":[{"filter":"a/+"}]})"));
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(to_json(*c, false)["password"], "");
+}
+
+TEST(BridgeConfig, TlsIsOffByDefaultAndShownAsSuch) {
+  auto c = parse_bridge_config(valid());
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_FALSE(c->tls);
+  nlohmann::json j = to_json(*c, true);
+  EXPECT_EQ(j["tls"], false);
+  EXPECT_FALSE(j.contains("ca_file"));
+  EXPECT_FALSE(j.contains("insecure"));
+}
+
+// An entry with "tls" and readable CA, certificate and key files.
+class BridgeTlsConfig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* f : {"/ca.pem", "/client.crt", "/client.key"}) std::ofstream(dir_.path() + f) << "PEM\n";
+  }
+  std::string file(const char* name) const { return dir_.path() + "/" + name; }
+  nlohmann::json entry() const {
+    nlohmann::json j = valid();
+    j["tls"] = true;
+    j["ca_file"] = file("ca.pem");
+    j["cert_file"] = file("client.crt");
+    j["key_file"] = file("client.key");
+    return j;
+  }
+
+  storage::testing::temp_dir dir_;
+};
+
+TEST_F(BridgeTlsConfig, ParsesAndRoundTrips) {
+  nlohmann::json j = entry();
+  j["ca_path"] = dir_.path();
+  j["insecure"] = true;
+  j["tls_version"] = "tlsv1.3";
+  auto c = parse_bridge_config(j);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c->tls);
+  EXPECT_EQ(c->ca_file, file("ca.pem"));
+  EXPECT_EQ(c->ca_path, dir_.path());
+  EXPECT_EQ(c->cert_file, file("client.crt"));
+  EXPECT_EQ(c->key_file, file("client.key"));
+  EXPECT_TRUE(c->insecure);
+  EXPECT_EQ(c->tls_version, "tlsv1.3");
+  // Paths are not secrets: GET shows them, and what it shows posts back.
+  nlohmann::json shown = to_json(*c, false);
+  EXPECT_EQ(shown["key_file"], file("client.key"));
+  auto again = parse_bridge_config(shown);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(to_json(*again, false), shown);
+}
+
+TEST_F(BridgeTlsConfig, DefaultsAndAClientCertificateIsOptional) {
+  nlohmann::json j = entry();
+  j.erase("cert_file");
+  j.erase("key_file");
+  auto c = parse_bridge_config(j);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_FALSE(c->insecure);
+  EXPECT_EQ(c->tls_version, "tlsv1.2");
+  EXPECT_TRUE(c->cert_file.empty());
+  // A CA folder instead of a CA file.
+  j.erase("ca_file");
+  j["ca_path"] = dir_.path();
+  EXPECT_EQ(error_of(j), "");
+}
+
+TEST_F(BridgeTlsConfig, ErrorsNameTheBridgeAndTheKey) {
+  std::string missing = file("missing.pem");
+  expect_errors(
+      entry(),
+      {
+          {"tls", "yes", "bridge site-b: \"tls\" must be true or false"},
+          {"insecure", 1, "\"insecure\" must be true or false"},
+          {"ca_file", 5, "\"ca_file\" must be a string"},
+          {"ca_file", nullptr, "\"ca_file\" is required with \"tls\": true (or \"ca_path\")"},
+          {"ca_file", "", "\"ca_file\" is required with \"tls\": true"},
+          {"cert_file", nullptr, "\"cert_file\" is required with \"key_file\""},
+          {"key_file", nullptr, "\"key_file\" is required with \"cert_file\""},
+          {"tls_version", "tlsv1.1", "\"tls_version\" must be \"tlsv1.2\" or \"tlsv1.3\""},
+          {"tls_version", "TLS1.2", "\"tls_version\" must be"},
+          {"ca_file", missing, "bridge site-b: \"ca_file\" cannot be read: " + missing + ": No such file"},
+          {"cert_file", missing, "\"cert_file\" cannot be read: " + missing},
+          {"key_file", missing, "\"key_file\" cannot be read: " + missing},
+          {"ca_path", missing, "\"ca_path\" cannot be read: " + missing},
+          {"ca_path", file("ca.pem"), "\"ca_path\" must be a folder: " + file("ca.pem")},
+          {"ca_file", dir_.path(), "\"ca_file\" must be a file: " + dir_.path()},
+      });
+}
+
+TEST_F(BridgeTlsConfig, TlsKeysNeedTls) {
+  for (const char* key : {"ca_file", "ca_path", "cert_file", "key_file", "insecure", "tls_version"}) {
+    nlohmann::json j = valid();
+    j[key] = std::string(key) == "insecure" ? nlohmann::json(true) : nlohmann::json(file("ca.pem"));
+    EXPECT_NE(error_of(j).find("\"" + std::string(key) + "\" needs \"tls\": true"), std::string::npos)
+        << key << ": " << error_of(j);
+    j["tls"] = false;
+    EXPECT_NE(error_of(j).find("needs \"tls\": true"), std::string::npos) << key << ": " << error_of(j);
+  }
+}
+
+// bridges.json at start: a file that went away does not make the entry
+// invalid (the bridge reports it when it connects).
+TEST_F(BridgeTlsConfig, FilesAreNotOpenedWhenLoadingSavedEntries) {
+  nlohmann::json j = entry();
+  j["ca_file"] = file("gone.pem");
+  auto c = parse_bridge_config(j, file_check::skip);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  status s = check_tls_files(*c);
+  EXPECT_NE(s.message().find("\"ca_file\" cannot be read: " + file("gone.pem")), std::string::npos)
+      << s.message();
+  // Syntax is still checked.
+  j["tls_version"] = "sslv3";
+  EXPECT_FALSE(parse_bridge_config(j, file_check::skip).ok());
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ status bridge_manager::load() {
     return error(errc::invalid_argument, options_.path + ": expected a JSON array of bridges");
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < j.size(); ++i) {
-    auto c = parse_bridge_config(j[i]);
+    auto c = parse_bridge_config(j[i], file_check::skip);
     if (!c.ok())
       return error(errc::invalid_argument,
                    options_.path + ": entry " + std::to_string(i) + ": " + c.error().message());

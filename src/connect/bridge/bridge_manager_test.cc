@@ -153,6 +153,55 @@ TEST(BridgeManager, UnreachableBrokerIsAnErrorAndRetriedWithBackoff) {
   EXPECT_EQ(m.list()[0]["status"], "stopped");
 }
 
+// TLS errors show up like connect errors: in last_error, retried with
+// backoff. A CA file that is not PEM fails before the handshake, with
+// OpenSSL's reason from libmosquitto's log.
+TEST(BridgeManager, TlsSetupErrorsAreReportedAndRetried) {
+  temp_dir dir;
+  std::ofstream(dir.file("ca.pem")) << "not a certificate\n";
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.backoff_max = 200ms;
+  bridge_manager m(o);
+  nlohmann::json e = entry("tls", closed_port());
+  e["tls"] = true;
+  e["ca_file"] = dir.file("ca.pem");
+  ASSERT_TRUE(m.put(e).ok());
+  m.start();
+  auto last_error = [&] { return m.list()[0]["last_error"].get<std::string>(); };
+  ASSERT_TRUE(eventually([&] { return last_error().find("TLS") != std::string::npos; })) << last_error();
+  EXPECT_EQ(m.list()[0]["status"], "error");
+  EXPECT_NE(last_error().find("retrying in"), std::string::npos) << last_error();
+  EXPECT_NE(last_error().find(dir.file("ca.pem")), std::string::npos) << last_error();
+  m.stop();
+}
+
+// A saved bridge whose CA file went away still loads (the server starts);
+// the bridge names the missing file in last_error and keeps retrying.
+TEST(BridgeManager, SavedTlsBridgeWithAMissingFileLoadsAndReportsIt) {
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.backoff_max = 200ms;
+  nlohmann::json e = entry("gone", closed_port());
+  e["tls"] = true;
+  e["ca_file"] = dir.file("gone.pem");
+  std::ofstream(o.path) << nlohmann::json::array({e}).dump();
+  bridge_manager m(o);
+  status s = m.load();
+  ASSERT_TRUE(s.ok()) << s.message();
+  m.start();
+  auto last_error = [&] { return m.list()[0]["last_error"].get<std::string>(); };
+  ASSERT_TRUE(eventually([&] { return last_error().find("retrying in 100 ms") != std::string::npos; }))
+      << last_error();
+  EXPECT_NE(last_error().find("\"ca_file\" cannot be read: " + dir.file("gone.pem")), std::string::npos)
+      << last_error();
+  // Through the API the same entry is refused at once.
+  EXPECT_NE(m.put(e).message().find("\"ca_file\" cannot be read"), std::string::npos);
+  m.stop();
+}
+
 // The remote broker is Liandu's own MQTT server, in process.
 class remote_broker {
  public:
