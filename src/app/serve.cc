@@ -199,8 +199,10 @@ int serve(const serve_options& o) {
   // and secret are looked up at each attempt, so a changed URL applies to
   // retries and a removed receiver fails them.
   ro.check_webhook = [&cat](std::string_view db, std::string_view receiver) -> status {
+    // A --rules entry may name a database made later; its tenant, and so
+    // its receivers, are known only then (each delivery looks them up).
     auto tenant = (*cat)->database_tenant(db);
-    if (!tenant.ok()) return tenant.error();
+    if (!tenant.ok()) return tenant.error().code() == errc::not_found ? status{} : tenant.error();
     auto w = (*cat)->webhook(*tenant, receiver);
     if (!w.ok()) {
       return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
