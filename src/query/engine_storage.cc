@@ -125,8 +125,17 @@ result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> engine_storag
   return out;
 }
 
-status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
-                            int64_t min_time, int64_t max_time, const batch_sink& sink) {
+result<std::vector<uint64_t>> engine_storage::series_with_tag(std::string_view db,
+                                                              std::string_view measurement,
+                                                              std::string_view key, std::string_view value) {
+  auto ids = engine_.series_with_tag(db, measurement, key, value);
+  if (!ids.ok()) return ids.error();
+  return std::vector<uint64_t>(ids->begin(), ids->end());
+}
+
+status engine_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id,
+                            std::string_view field, int64_t min_time, int64_t max_time,
+                            const batch_sink& sink) {
   liandu::storage::column col;
   LIANDU_RETURN_IF_ERROR(
       engine_.scan(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, col));
@@ -146,7 +155,8 @@ status engine_storage::count(std::string_view db, std::string_view rp, uint64_t 
   return engine_.count(db, rp, static_cast<uint32_t>(series_id), field, min_time, max_time, type, count);
 }
 
-status engine_storage::write(std::string_view db, std::string_view rp, const std::vector<model::point>& points) {
+status engine_storage::write(std::string_view db, std::string_view rp,
+                             const std::vector<model::point>& points) {
   liandu::storage::write_batch batch(db, rp);
   for (const auto& p : points) batch.add(p);
   auto r = engine_.write(batch);

@@ -18,15 +18,16 @@ class engine_storage final : public storage {
   status alter_retention_policy(std::string_view db, const retention_policy_info& rp) override;
   status drop_retention_policy(std::string_view db, std::string_view rp) override;
   result<std::vector<std::string>> measurements(std::string_view db) override;
-  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(std::string_view db,
-                                                                          std::string_view measurement) override;
+  result<std::vector<std::pair<std::string, model::field_type>>> field_keys(
+      std::string_view db, std::string_view measurement) override;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) override;
   result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) override;
   result<std::shared_ptr<const std::vector<series_info>>> shared_series(
       std::string_view db, std::string_view measurement) override;
-  result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(std::string_view db,
-                                                                             std::string_view measurement,
-                                                                             std::string_view key) override;
+  result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
+      std::string_view db, std::string_view measurement, std::string_view key) override;
+  result<std::vector<uint64_t>> series_with_tag(std::string_view db, std::string_view measurement,
+                                                std::string_view key, std::string_view value) override;
   status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
               int64_t min_time, int64_t max_time, const batch_sink& sink) override;
   status scan_edge(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,

@@ -24,16 +24,16 @@ namespace liandu::query {
 
 struct retention_policy_info {
   std::string name;
-  int64_t duration_ns = 0;            // 0 = infinite
-  int64_t shard_duration_ns = 0;      // partition duration
+  int64_t duration_ns = 0;        // 0 = infinite
+  int64_t shard_duration_ns = 0;  // partition duration
   int replication = 1;
   bool is_default = false;
 };
 
 struct series_info {
-  uint64_t id = 0;                    // stable within a database
+  uint64_t id = 0;  // stable within a database
   std::string measurement;
-  std::vector<model::tag> tags;       // sorted by key
+  std::vector<model::tag> tags;  // sorted by key
 };
 
 // A batch of one field's values for one series, ascending by time: the
@@ -77,6 +77,18 @@ class storage {
   // carrying it (the posting list). Sorted by value; ids ascending.
   virtual result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
       std::string_view db, std::string_view measurement, std::string_view key) = 0;
+  // The posting list of one tag value (ids ascending): what `tag = 'v'`
+  // needs. The default picks it out of tag_values(); an index answers it
+  // with one lookup.
+  virtual result<std::vector<uint64_t>> series_with_tag(std::string_view db, std::string_view measurement,
+                                                        std::string_view key, std::string_view value) {
+    auto all = tag_values(db, measurement, key);
+    if (!all.ok()) return all.error();
+    for (auto& [v, ids] : *all) {
+      if (v == value) return std::move(ids);
+    }
+    return std::vector<uint64_t>{};
+  }
 
   // --- data ---
   // Streams one field of one series within [min_time, max_time] (inclusive)

@@ -688,6 +688,14 @@ result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> engine::tag_v
   return db->index.tag_values(measurement, key);
 }
 
+result<std::vector<uint32_t>> engine::series_with_tag(std::string_view name, std::string_view measurement,
+                                                      std::string_view key, std::string_view value) const {
+  std::shared_lock lock(mu_);
+  database* db = find_db_locked(name);
+  if (db == nullptr) return error(errc::not_found, "database not found: " + std::string(name));
+  return db->index.series_with_tag(measurement, key, value);
+}
+
 // ---------------------------------------------------------------- reads
 
 namespace {

@@ -21,7 +21,7 @@
 namespace liandu::storage::head {
 class sharded_appender;
 class head_column;
-}
+}  // namespace liandu::storage::head
 
 namespace liandu::storage {
 
@@ -142,6 +142,8 @@ class engine {
   result<std::vector<std::pair<std::string, std::vector<uint32_t>>>> tag_values(std::string_view db,
                                                                                 std::string_view measurement,
                                                                                 std::string_view key) const;
+  result<std::vector<uint32_t>> series_with_tag(std::string_view db, std::string_view measurement,
+                                                std::string_view key, std::string_view value) const;
 
   // --- reads ---
   // One field of one series in [min_time, max_time], sorted by time, one

@@ -495,6 +495,18 @@ status filter_series(context& ctx, mplan& mp, const expr& e, bitmap& out) {
         out = bitmap();
         return {};
       }
+      if (!re && op == binary_op::eq && !lit.text.empty()) {
+        // tag = 'v': one posting list, not every value of the tag.
+        auto ids = ctx.s->series_with_tag(mp.db, mp.name, tag.text, lit.text);
+        if (!ids.ok()) return ids.error();
+        bitmap hit;
+        for (uint64_t id : *ids) {
+          int64_t pos = mp.position_of(id);
+          if (pos >= 0) roaring_bitmap_add(hit.r, static_cast<uint32_t>(pos));
+        }
+        out = std::move(hit);
+        return {};
+      }
       auto matches = [&](const std::string& v) {
         if (re) {
           bool m = re->search(v);

@@ -201,6 +201,17 @@ std::vector<std::pair<std::string, std::vector<uint32_t>>> series_index::tag_val
   return out;
 }
 
+std::vector<uint32_t> series_index::series_with_tag(std::string_view measurement, std::string_view key,
+                                                    std::string_view value) const {
+  auto it = postings_.find(measurement);
+  if (it == postings_.end()) return {};
+  auto kit = it->second.tags.find(key);
+  if (kit == it->second.tags.end()) return {};
+  auto vit = kit->second.find(value);
+  if (vit == kit->second.end()) return {};
+  return vit->second.to_vector();
+}
+
 std::string series_index::take_pending_log() {
   std::string out;
   out.swap(pending_log_);

@@ -74,6 +74,10 @@ class series_index {
   std::vector<std::string> tag_keys(std::string_view measurement) const;
   std::vector<std::pair<std::string, std::vector<uint32_t>>> tag_values(std::string_view measurement,
                                                                         std::string_view key) const;
+  // The series of a measurement whose tag `key` is `value` (one posting
+  // list; tag_values would copy every value's).
+  std::vector<uint32_t> series_with_tag(std::string_view measurement, std::string_view key,
+                                        std::string_view value) const;
 
   // Log records for series created or dropped since the last call. The
   // engine takes them under its lock at a checkpoint and writes them with
@@ -85,7 +89,7 @@ class series_index {
  private:
   struct measurement_postings {
     posting_list all;
-    std::map<std::string, std::map<std::string, posting_list>, std::less<>> tags;
+    std::map<std::string, std::map<std::string, posting_list, std::less<>>, std::less<>> tags;
   };
   uint32_t add(std::string_view key, uint32_t id);
   void remove_from_postings(uint32_t id);

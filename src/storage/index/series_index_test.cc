@@ -22,7 +22,14 @@ TEST(series_index, postings_and_persistence) {
     EXPECT_EQ(vals[0].first, "a");
     EXPECT_EQ(vals[0].second, std::vector<uint32_t>{a});
     EXPECT_EQ(idx.tag_values("cpu", "region")[0].second, (std::vector<uint32_t>{a, b}));
+    // One value's posting list, as tag_values has it.
+    EXPECT_EQ(idx.series_with_tag("cpu", "region", "eu"), (std::vector<uint32_t>{a, b}));
+    EXPECT_EQ(idx.series_with_tag("cpu", "host", "b"), std::vector<uint32_t>{b});
+    EXPECT_TRUE(idx.series_with_tag("cpu", "host", "zz").empty());
+    EXPECT_TRUE(idx.series_with_tag("cpu", "rack", "a").empty());
+    EXPECT_TRUE(idx.series_with_tag("nope", "host", "a").empty());
     idx.drop(b);
+    EXPECT_EQ(idx.series_with_tag("cpu", "region", "eu"), std::vector<uint32_t>{a});
     ASSERT_TRUE(idx.write_log(idx.take_pending_log()).ok());
     // Not persisted: must vanish on reopen.
     idx.find_or_create("disk,host=z");
