@@ -88,10 +88,19 @@ struct series_list {
 struct mplan {
   std::string db, rp, name;
   series_list series;
-  std::vector<std::pair<uint64_t, uint32_t>> index;  // (series id, position), by id
+  // (series id, position), by id; built by the first position_of(): only
+  // tag filters need it, and sorting every series costs a query without one.
+  mutable std::vector<std::pair<uint64_t, uint32_t>> index;
+  mutable bool indexed = false;
 
   // Position of a series id in series, or -1.
   int64_t position_of(uint64_t id) const {
+    if (!indexed) {
+      index.reserve(series.size());
+      for (uint32_t i = 0; i < series.size(); ++i) index.emplace_back(series[i].id, i);
+      std::sort(index.begin(), index.end());
+      indexed = true;
+    }
     auto it = std::lower_bound(index.begin(), index.end(), std::pair<uint64_t, uint32_t>(id, 0));
     return it == index.end() || it->first != id ? -1 : it->second;
   }
@@ -1768,9 +1777,6 @@ status load_plan(context& ctx, mplan& mp) {
   if (mp.series.size() > std::numeric_limits<uint32_t>::max()) {
     return error(errc::limit_exceeded, "too many series in measurement " + mp.name);
   }
-  mp.index.reserve(mp.series.size());
-  for (uint32_t i = 0; i < mp.series.size(); ++i) mp.index.emplace_back(mp.series[i].id, i);
-  std::sort(mp.index.begin(), mp.index.end());
   auto tags = ctx.s->tag_keys(mp.db, mp.name);
   if (!tags.ok()) return tags.error();
   mp.tag_keys = std::move(*tags);
