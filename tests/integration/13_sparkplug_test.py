@@ -274,9 +274,18 @@ class Sparkplug(unittest.TestCase):
         self.assertEqual(online["online"], True)
         self.assertLessEqual(abs(online["timestamp"] - before), 60_000)
         srv.stop()
-        topic, offline = state(watcher)
-        self.assertEqual(offline, {"online": False, "timestamp": online["timestamp"]})
         watcher.c.loop_stop()
+        # Offline is retained (and kept across the restart): a host id of
+        # "off" publishes nothing new, so a new subscriber sees it.
+        srv.extra_args = ["--sparkplug-host-id", "off"]
+        srv.start(port=srv.port, mqtt_port=srv.mqtt_port)
+        late = Client(srv.mqtt_port, "state-late")
+        self.addCleanup(late.close)
+        late.subscribe("spBv1.0/STATE/scada-1")
+        _, offline = state(late)
+        self.assertEqual(offline, {"online": False, "timestamp": online["timestamp"]})
+        srv.stop()
+        srv.extra_args = ["--sparkplug-host-id", "scada-1"]
         srv.start(port=srv.port, mqtt_port=srv.mqtt_port)
         again = Client(srv.mqtt_port, "state-watcher-2")
         self.addCleanup(again.close)
