@@ -57,6 +57,20 @@ bool split_host_port(const std::string& bind, std::string& host, uint16_t& port)
   return !host.empty();
 }
 
+#ifdef LIANDU_WITH_MQTT
+// The Sparkplug primary host's STATE on our broker: retained, QoS 1, so edge
+// nodes that connect later (or after a restart) see it too.
+void publish_host_state(connect::mqtt::mqtt_server& srv, const std::string& host_id, bool online,
+                        int64_t timestamp_ms) {
+  connect::mqtt::message m;
+  m.topic = connect::sparkplug::host_state_topic(host_id);
+  m.payload = connect::sparkplug::host_state_payload(online, timestamp_ms);
+  m.qos = 1;
+  m.retain = true;
+  srv.broker().publish(std::move(m));
+}
+#endif
+
 // POSTs a webhook body to url, signed with secret unless it is "".
 status post_webhook(const std::string& url, const std::string& secret, const std::string& body) {
   auto client = cli::http_client::from_url(url);
@@ -198,23 +212,26 @@ int serve(const serve_options& o) {
   // Webhook actions name a receiver of the rule's tenant (catalog); its URL
   // and secret are looked up at each attempt, so a changed URL applies to
   // retries and a removed receiver fails them.
-  ro.check_webhook = [&cat](std::string_view db, std::string_view receiver) -> status {
+  auto receiver_of = [&cat](std::string_view db,
+                            std::string_view receiver) -> result<catalog::webhook_receiver> {
+    auto tenant = (*cat)->database_tenant(db);
+    if (!tenant.ok()) return tenant.error();
+    return (*cat)->webhook(*tenant, receiver);
+  };
+  ro.check_webhook = [&cat, receiver_of](std::string_view db, std::string_view receiver) -> status {
+    auto w = receiver_of(db, receiver);
+    if (w.ok()) return {};
     // A --rules entry may name a database made later; its tenant, and so
     // its receivers, are known only then (each delivery looks them up).
     auto tenant = (*cat)->database_tenant(db);
     if (!tenant.ok()) return tenant.error().code() == errc::not_found ? status{} : tenant.error();
-    auto w = (*cat)->webhook(*tenant, receiver);
-    if (!w.ok()) {
-      return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
-                                        "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
-    }
-    return {};
+    if (w.error().code() != errc::not_found) return w.error();
+    return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
+                                      "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
   };
-  ro.send_webhook = [&cat](const std::string& db, const std::string& receiver,
-                           const std::string& body) -> status {
-    auto tenant = (*cat)->database_tenant(db);
-    if (!tenant.ok()) return tenant.error();
-    auto w = (*cat)->webhook(*tenant, receiver);
+  ro.send_webhook = [receiver_of](const std::string& db, const std::string& receiver,
+                                  const std::string& body) -> status {
+    auto w = receiver_of(db, receiver);
     if (!w.ok()) return w.error();
     return post_webhook(w->url, w->secret, body);
   };
@@ -476,8 +493,7 @@ int serve(const serve_options& o) {
     // with this host id wait for its STATE online before their births.
     if (o.sparkplug_host_id != "off") {
       sparkplug_online_ms = now_ns() / 1'000'000;
-      (void)publish(connect::sparkplug::host_state_topic(o.sparkplug_host_id),
-                    connect::sparkplug::host_state_payload(true, sparkplug_online_ms), 1, true);
+      publish_host_state(*mqtt, o.sparkplug_host_id, true, sparkplug_online_ms);
     }
     a.options.metric_sources.push_back([srv = mqtt.get()](std::string& out) {
       out +=
@@ -545,14 +561,7 @@ int serve(const serve_options& o) {
 #endif
 #ifdef LIANDU_WITH_MQTT
   if (mqtt && o.sparkplug_host_id != "off") {
-    // Retained, so edge nodes that connect while Liandu is down (to a
-    // bridge or after a restart of the broker side) see it too.
-    connect::mqtt::message m;
-    m.topic = connect::sparkplug::host_state_topic(o.sparkplug_host_id);
-    m.payload = connect::sparkplug::host_state_payload(false, sparkplug_online_ms);
-    m.qos = 1;
-    m.retain = true;
-    mqtt->broker().publish(std::move(m));
+    publish_host_state(*mqtt, o.sparkplug_host_id, false, sparkplug_online_ms);
   }
   if (mqtt) mqtt->stop();
   sparkplug_in.set_publisher(nullptr);

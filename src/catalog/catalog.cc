@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/clock.h"
+#include "base/identifier.h"
 
 namespace liandu::catalog {
 
@@ -102,17 +103,14 @@ status validate_name(std::string_view what, std::string_view name) {
   return {};
 }
 
-constexpr size_t max_webhook_name_bytes = 128;
 constexpr size_t max_url_bytes = 2048;
 
 status validate_webhook(const webhook_receiver& w) {
-  if (w.name.empty() || w.name.size() > max_webhook_name_bytes) {
+  if (w.name.empty() || w.name.size() > max_identifier_bytes) {
     return error(errc::invalid_argument, "webhook name must be 1 to 128 characters");
   }
-  for (char c : w.name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.' || c == ':';
-    if (!ok) return error(errc::invalid_argument, "webhook name may hold only A-Z a-z 0-9 _ - . :");
+  if (!is_identifier(w.name)) {
+    return error(errc::invalid_argument, "webhook name may hold only A-Z a-z 0-9 _ - . :");
   }
   if (w.url.size() > max_url_bytes)
     return error(errc::invalid_argument, "webhook url longer than 2048 bytes");
@@ -460,6 +458,11 @@ status catalog::revoke_token(int64_t tenant, int64_t id) {
   return {};
 }
 
+namespace {
+// A row of SELECT name, url, secret, created_ns FROM webhooks.
+webhook_receiver webhook_row(const stmt& q) { return {q.text(0), q.text(1), q.text(2), q.int64(3)}; }
+}  // namespace
+
 status catalog::put_webhook(int64_t tenant, const webhook_receiver& w) {
   LIANDU_RETURN_IF_ERROR(validate_webhook(w));
   std::lock_guard lock(mu_);
@@ -475,7 +478,7 @@ result<webhook_receiver> catalog::webhook(int64_t tenant, std::string_view name)
   stmt q(db_, "SELECT name, url, secret, created_ns FROM webhooks WHERE tenant_id = ? AND name = ?");
   q.bind(1, tenant).bind(2, name);
   int rc = q.step();
-  if (rc == SQLITE_ROW) return webhook_receiver{q.text(0), q.text(1), q.text(2), q.int64(3)};
+  if (rc == SQLITE_ROW) return webhook_row(q);
   if (rc == SQLITE_DONE) return error(errc::not_found, "webhook receiver not found: " + std::string(name));
   return q.error_status("find webhook");
 }
@@ -486,7 +489,7 @@ result<std::vector<webhook_receiver>> catalog::list_webhooks(int64_t tenant) {
   q.bind(1, tenant);
   std::vector<webhook_receiver> out;
   int rc;
-  while ((rc = q.step()) == SQLITE_ROW) out.push_back({q.text(0), q.text(1), q.text(2), q.int64(3)});
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(webhook_row(q));
   if (rc != SQLITE_DONE) return q.error_status("list webhooks");
   return out;
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "base/json_string.h"
 #include "connect/sparkplug/sparkplug_b.pb.h"
 
 namespace liandu::connect::sparkplug {
@@ -144,29 +145,6 @@ void append_number(std::string& out, T v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<uint8_t>(c) < 0x20) {
-          static constexpr char hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[static_cast<uint8_t>(c) >> 4];
-          out += hex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 // Elements of type T packed little-endian, sizeof(T) bytes each.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "base/identifier.h"
 #include "base/regex.h"
 
 namespace liandu::toolbox::rules {
@@ -337,16 +338,6 @@ status check_condition(const condition& c, const std::string& path, int depth) {
   return status();
 }
 
-bool valid_id(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char ch : id) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-              ch == '-' || ch == '.' || ch == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 json condition_to_json(const condition& c) {
   json j = json::object();
   switch (c.kind) {
@@ -528,7 +519,7 @@ result<rule> rule_from_json(const json& j) {
                      "receivers are set with POST /api/v1/webhooks)");
         }
         LIANDU_RETURN_IF_ERROR(ar.string("receiver", a.target, true));
-        if (!valid_id(a.target))
+        if (!is_identifier(a.target))
           return bad(ar.at("receiver"), "must be 1-128 characters of A-Z a-z 0-9 _ - . :");
       } else if (type == "mqtt") {
         a.kind = action_kind::mqtt;
@@ -564,7 +555,7 @@ result<rule> parse_rule(std::string_view json_text) {
 }
 
 status validate(const rule& r) {
-  if (!valid_id(r.id)) return bad("id", "must be 1-128 characters of A-Z a-z 0-9 _ - . :");
+  if (!is_identifier(r.id)) return bad("id", "must be 1-128 characters of A-Z a-z 0-9 _ - . :");
   if (r.measurement.empty()) return bad("measurement", "required");
   if (r.version < 0) return bad("version", "must not be negative");
   if (r.for_ns < 0) return bad("for", "must not be negative");
