@@ -455,6 +455,7 @@ status catalog::revoke_token(int64_t tenant, int64_t id) {
   u.bind(1, id).bind(2, tenant);
   LIANDU_RETURN_IF_ERROR(u.run("revoke token"));
   if (sqlite3_changes(db_) == 0) return error(errc::not_found, "token not found: " + std::to_string(id));
+  token_cache_.clear();  // keyed by hash, not id; revocations are rare
   return {};
 }
 
@@ -614,7 +615,9 @@ result<std::vector<user_info>> catalog::list_users(int64_t tenant) {
 result<principal> catalog::authenticate_token(std::string_view secret) {
   if (secret.empty() || secret.size() > max_secret_bytes) return error(errc::unauthorized, "invalid token");
   token_hash h = hash_token(secret);
+  std::string key(reinterpret_cast<const char*>(h.data()), h.size());
   std::lock_guard lock(mu_);
+  if (auto it = token_cache_.find(key); it != token_cache_.end()) return it->second;
   stmt q(db_,
          "SELECT t.id, t.tenant_id, n.name, t.admin, t.revoked FROM tokens t "
          "JOIN tenants n ON n.id = t.tenant_id WHERE t.hash = ?");
@@ -633,6 +636,8 @@ result<principal> catalog::authenticate_token(std::string_view secret) {
       load_permissions(db_, "SELECT db, can_read, can_write FROM token_permissions WHERE token_id = ?", id);
   if (!perms) return perms.error();
   p.permissions = std::move(*perms);
+  if (token_cache_.size() >= max_cached_entries) token_cache_.clear();
+  token_cache_.emplace(std::move(key), p);
   return p;
 }
 
@@ -716,10 +721,16 @@ status catalog::register_database(int64_t tenant, std::string_view db) {
 
 result<int64_t> catalog::database_tenant(std::string_view db) {
   std::lock_guard lock(mu_);
+  std::string key(db);
+  if (auto it = owner_cache_.find(key); it != owner_cache_.end()) return it->second;
   stmt q(db_, "SELECT tenant_id FROM databases WHERE name = ?");
   q.bind(1, db);
   int rc = q.step();
-  if (rc == SQLITE_ROW) return q.int64(0);
+  if (rc == SQLITE_ROW) {
+    if (owner_cache_.size() >= max_cached_entries) owner_cache_.clear();
+    owner_cache_.emplace(std::move(key), q.int64(0));
+    return q.int64(0);
+  }
   if (rc == SQLITE_DONE) return error(errc::not_found, "database not found: " + std::string(db));
   return q.error_status("find database");
 }
@@ -760,6 +771,10 @@ status catalog::unregister_database(int64_t tenant, std::string_view db) {
     d.bind(1, db).bind(2, tenant);
     LIANDU_RETURN_IF_ERROR(d.run("drop user permissions"));
   }
+  // mu_ is held until the commit, so no lookup sees the cache between the
+  // clear and the commit; a failed commit only costs the next lookups a query.
+  owner_cache_.erase(std::string(db));
+  token_cache_.clear();
   return tx.commit();
 }
 

@@ -261,11 +261,26 @@ TEST(catalog, unregister_drops_grants) {
   ASSERT_TRUE(c->register_database(t, "db1").ok());
   auto tok = c->create_token(t, "w", false, {{"db1", {true, true}}});
   ASSERT_TRUE(tok.ok());
+  // Looked up once before, so that a cached principal or owner would show.
+  auto before = c->authenticate_token(tok->secret);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->can_read("db1"));
+  ASSERT_TRUE(c->authorize(*before, "db1", access::write).ok());
   ASSERT_TRUE(c->unregister_database(t, "db1").ok());
+  EXPECT_EQ(c->database_tenant("db1").error().code(), errc::not_found);
+  EXPECT_EQ(c->authorize(*before, "db1", access::read).code(), errc::not_found);
   ASSERT_TRUE(c->register_database(t, "db1").ok());
   auto who = c->authenticate_token(tok->secret);
   ASSERT_TRUE(who.ok());
   EXPECT_FALSE(who->can_read("db1"));
+  // The name, dropped and taken by another tenant, belongs to that tenant.
+  ASSERT_TRUE(c->unregister_database(t, "db1").ok());
+  auto other = c->create_tenant("other");
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(c->register_database(*other, "db1").ok());
+  auto owner = c->database_tenant("db1");
+  ASSERT_TRUE(owner.ok());
+  EXPECT_EQ(*owner, *other);
 }
 
 TEST(catalog, users_and_wrong_password) {

@@ -111,6 +111,13 @@ result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tenant_storag
   return inner_.tag_values(db, measurement, key);
 }
 
+result<std::vector<uint64_t>> tenant_storage::series_with_tag(std::string_view db,
+                                                              std::string_view measurement,
+                                                              std::string_view key, std::string_view value) {
+  LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
+  return inner_.series_with_tag(db, measurement, key, value);
+}
+
 status tenant_storage::scan(std::string_view db, std::string_view rp, uint64_t series_id,
                             std::string_view field, int64_t min_time, int64_t max_time,
                             const query::batch_sink& sink) {

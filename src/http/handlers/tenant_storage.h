@@ -34,6 +34,10 @@ class tenant_storage final : public query::storage {
       std::string_view db, std::string_view measurement) override;
   result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
       std::string_view db, std::string_view measurement, std::string_view key) override;
+  // Forwarded, not left to the base's default: the default rebuilds every
+  // value's posting list through tag_values() to pick one.
+  result<std::vector<uint64_t>> series_with_tag(std::string_view db, std::string_view measurement,
+                                                std::string_view key, std::string_view value) override;
   status scan(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
               int64_t min_time, int64_t max_time, const query::batch_sink& sink) override;
   status scan_edge(std::string_view db, std::string_view rp, uint64_t series_id, std::string_view field,
