@@ -115,12 +115,9 @@ class runner {
     return {};
   }
 
-  static void page(std::vector<std::vector<value>>& rows, int64_t offset, int64_t limit) {
-    if (offset > 0) {
-      size_t n = std::min(rows.size(), static_cast<size_t>(offset));
-      rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    if (limit > 0 && rows.size() > static_cast<size_t>(limit)) rows.resize(static_cast<size_t>(limit));
+  static void page(row_table& rows, int64_t offset, int64_t limit) {
+    if (offset > 0) rows.erase_front(static_cast<size_t>(offset));
+    if (limit > 0) rows.truncate(static_cast<size_t>(limit));
   }
 
   status exec(const select_statement& st, statement_result& r) {

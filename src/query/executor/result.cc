@@ -1,10 +1,106 @@
 #include "query/executor/result.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
+#include <stdexcept>
 
 namespace liandu::query {
+
+row_table::row_table(std::initializer_list<std::initializer_list<value>> rows) {
+  for (const auto& r : rows) push_back(r);
+}
+
+std::span<const value> row_table::at(size_t r) const {
+  if (r >= rows_) throw std::out_of_range("row_table::at: row " + std::to_string(r));
+  return (*this)[r];
+}
+
+// A row of another width is a bug in the code that builds the result, not
+// bad input: it throws rather than pad or cut cells silently.
+void row_table::set_width(size_t width) {
+  if (rows_ == 0 && cells_.empty()) {
+    width_ = width;
+  } else if (width != width_) {
+    throw std::length_error("row_table: a row of " + std::to_string(width) + " cells in a table of " +
+                            std::to_string(width_));
+  }
+}
+
+void row_table::push_back(std::initializer_list<value> cells) {
+  set_width(cells.size());
+  cells_.insert(cells_.end(), cells.begin(), cells.end());
+  ++rows_;
+}
+
+void row_table::push_back(std::vector<value>&& cells) {
+  set_width(cells.size());
+  cells_.insert(cells_.end(), std::make_move_iterator(cells.begin()), std::make_move_iterator(cells.end()));
+  ++rows_;
+}
+
+std::span<value> row_table::add_row(size_t width) {
+  set_width(width);
+  cells_.resize(cells_.size() + width);
+  ++rows_;
+  return (*this)[rows_ - 1];
+}
+
+void row_table::reserve(size_t rows, size_t width) { cells_.reserve(rows * width); }
+
+void row_table::clear() {
+  cells_.clear();
+  width_ = 0;
+  rows_ = 0;
+}
+
+void row_table::erase_front(size_t n) {
+  n = std::min(n, rows_);
+  cells_.erase(cells_.begin(), cells_.begin() + static_cast<std::ptrdiff_t>(n * width_));
+  rows_ -= n;
+}
+
+void row_table::truncate(size_t n) {
+  if (n >= rows_) return;
+  cells_.resize(n * width_);
+  rows_ = n;
+}
+
+void row_table::reverse() {
+  for (size_t a = 0, b = rows_; a + 1 < b; ++a, --b) {
+    std::swap_ranges((*this)[a].begin(), (*this)[a].end(), (*this)[b - 1].begin());
+  }
+}
+
+void row_table::stable_sort_by_time() {
+  if (rows_ < 2 || width_ == 0) return;
+  auto time_of = [&](size_t r) {
+    const value& v = cells_[r * width_];
+    return v.index() == 2 ? std::get<int64_t>(v) : 0;
+  };
+  std::vector<size_t> order(rows_);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return time_of(a) < time_of(b); });
+  std::vector<value> sorted;
+  sorted.reserve(cells_.size());
+  for (size_t r : order) {
+    for (size_t c = 0; c < width_; ++c) sorted.push_back(std::move(cells_[r * width_ + c]));
+  }
+  cells_ = std::move(sorted);
+}
+
+row_table row_table::slice(size_t begin, size_t end) const {
+  row_table out;
+  end = std::min(end, rows_);
+  if (begin >= end) return out;
+  out.width_ = width_;
+  out.rows_ = end - begin;
+  out.cells_.assign(cells_.begin() + static_cast<std::ptrdiff_t>(begin * width_),
+                    cells_.begin() + static_cast<std::ptrdiff_t>(end * width_));
+  return out;
+}
 
 namespace {
 
@@ -372,9 +468,13 @@ std::vector<statement_result> split_chunks(const statement_result& r, size_t chu
       size_t end = std::min(n, start + chunk_size);
       statement_result part;
       part.statement_id = r.statement_id;
-      series_result piece = s;
-      piece.values.assign(s.values.begin() + static_cast<std::ptrdiff_t>(start),
-                          s.values.begin() + static_cast<std::ptrdiff_t>(end));
+      series_result piece;
+      piece.name = s.name;
+      piece.tags = s.tags;
+      piece.columns = s.columns;
+      piece.time_column = s.time_column;
+      piece.zone = s.zone;
+      piece.values = s.values.slice(start, end);
       piece.partial = end < n;
       part.series.push_back(std::move(piece));
       part.partial = end < n || si + 1 < r.series.size();

@@ -607,8 +607,11 @@ struct aligned_rows {
 void align(const std::vector<column_batch>& cols, aligned_rows& out) {
   std::vector<int64_t> times;
   for (const auto& c : cols) times.insert(times.end(), c.times.begin(), c.times.end());
-  std::sort(times.begin(), times.end());
-  times.erase(std::unique(times.begin(), times.end()), times.end());
+  // One column's times are already in order and distinct.
+  if (cols.size() > 1) {
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+  }
   out.times = times;
   out.cols.assign(cols.size(), std::vector<value>(times.size()));
   for (size_t c = 0; c < cols.size(); ++c) {
@@ -918,14 +921,13 @@ struct group {
 
 status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
                      const std::vector<std::string>& needed, const std::vector<std::string>& select_fields,
-                     std::vector<std::vector<value>>& rows) {
+                     row_table& rows) {
   bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
-  struct tagged_row {
-    int64_t time;
-    size_t series_order;
-    std::vector<value> cells;
-  };
-  std::vector<tagged_row> out;
+  const size_t width = sp.columns.size() + 1;
+  // The rows of each member in time order, one run per member, all in one
+  // table; then merged by (time, member order) as InfluxDB orders them.
+  row_table staged;
+  std::vector<size_t> run_end;  // staged row where each member's run ends
   for (size_t order = 0; order < g.members.size(); ++order) {
     const series_info& s = mp.series[g.members[order]];
     std::vector<column_batch> cols(needed.size());
@@ -951,22 +953,52 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
       bool any = false;
       for (size_t slot : select_slots) any = any || ar.cols[slot][r].index() != 0;
       if (!any) continue;
-      for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = ar.cols[i][r];
+      for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = std::move(ar.cols[i][r]);
       if (row_eval && !truthy(eval(cond, rowvals.data(), nullptr))) continue;
-      tagged_row tr{ar.times[r], order, {}};
-      tr.cells.reserve(outs.size() + 1);
-      tr.cells.push_back(value(ar.times[r]));
-      for (const auto& o : outs) tr.cells.push_back(eval(o, rowvals.data(), nullptr));
-      if (!ctx.charge(64 + 24 * tr.cells.size())) return error(errc::limit_exceeded, memory_limit_error);
-      out.push_back(std::move(tr));
+      if (!ctx.charge(64 + 24 * width)) return error(errc::limit_exceeded, memory_limit_error);
+      std::span<value> cells = staged.add_row(width);
+      cells[0] = value(ar.times[r]);
+      for (size_t c = 0; c < outs.size(); ++c) cells[c + 1] = eval(outs[c], rowvals.data(), nullptr);
+    }
+    if (staged.size() != (run_end.empty() ? 0 : run_end.back())) run_end.push_back(staged.size());
+  }
+  if (run_end.size() <= 1) {
+    rows = std::move(staged);
+    return {};
+  }
+  // k-way merge of the runs: each run is read front to back, so the reads
+  // stay sequential per run; ties in time go to the earlier member.
+  struct cursor {
+    int64_t time;
+    size_t run;
+    size_t row;
+  };
+  auto later = [](const cursor& a, const cursor& b) {
+    return a.time != b.time ? a.time > b.time : a.run > b.run;
+  };
+  auto time_at = [&](size_t r) { return std::get<int64_t>(staged[r][0]); };
+  std::vector<cursor> heap;
+  heap.reserve(run_end.size());
+  for (size_t k = 0; k < run_end.size(); ++k) {
+    size_t first = k == 0 ? 0 : run_end[k - 1];
+    heap.push_back({time_at(first), k, first});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  rows.clear();
+  rows.reserve(staged.size(), width);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    cursor& c = heap.back();
+    std::span<value> from = staged[c.row];
+    std::span<value> to = rows.add_row(width);
+    std::move(from.begin(), from.end(), to.begin());
+    if (++c.row < run_end[c.run]) {
+      c.time = time_at(c.row);
+      std::push_heap(heap.begin(), heap.end(), later);
+    } else {
+      heap.pop_back();
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const tagged_row& a, const tagged_row& b) {
-    return a.time != b.time ? a.time < b.time : a.series_order < b.series_order;
-  });
-  rows.clear();
-  rows.reserve(out.size());
-  for (auto& r : out) rows.push_back(std::move(r.cells));
   return {};
 }
 
@@ -1275,7 +1307,7 @@ status stream_aggregate(context& ctx, const statement_plan& sp, const mplan& mp,
 }
 
 status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& mp, const group& g,
-                           std::vector<std::vector<value>>& rows) {
+                           row_table& rows) {
   const select_statement& st = *sp.stmt;
   // per_field[f][k] is the column of g.members[k]; origins[f][i] names the
   // member the i-th merged point of f came from. picked_col (and its
@@ -1593,17 +1625,16 @@ status run_aggregate_group(context& ctx, const statement_plan& sp, const mplan& 
     return v ? value(*v) : value();
   };
   rows.clear();
+  rows.reserve(times.size(), outs.size() + 1);
   for (size_t r = 0; r < times.size(); ++r) {
-    std::vector<value> cells;
-    cells.reserve(outs.size() + 1);
-    cells.push_back(value(times[r]));
+    if (!ctx.charge(64 + 24 * (outs.size() + 1))) return error(errc::limit_exceeded, memory_limit_error);
+    std::span<value> cells = rows.add_row(outs.size() + 1);
+    cells[0] = value(times[r]);
     for (size_t c = 0; c < outs.size(); ++c) {
       const expr& e = sp.columns[c].e;
-      cells.push_back(sp.aux && e.kind == expr_kind::var_ref ? aux_value(e, r)
-                                                             : eval(outs[c], nullptr, call_values[r].data()));
+      cells[c + 1] = sp.aux && e.kind == expr_kind::var_ref ? aux_value(e, r)
+                                                            : eval(outs[c], nullptr, call_values[r].data());
     }
-    if (!ctx.charge(64 + 24 * cells.size())) return error(errc::limit_exceeded, memory_limit_error);
-    rows.push_back(std::move(cells));
   }
   return {};
 }
@@ -1643,10 +1674,7 @@ class result_storage : public storage {
     });
     for (size_t i = 0; i < series_.size(); ++i) {
       // Keep rows in time order; drop the time column from the field set.
-      auto& rows = series_[i].values;
-      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-        return std::get<int64_t>(a[0]) < std::get<int64_t>(b[0]);
-      });
+      series_[i].values.stable_sort_by_time();
     }
   }
 
@@ -2245,7 +2273,7 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
       }
     }
     for (const auto& [key, g] : groups) {
-      std::vector<std::vector<value>> rows;
+      row_table rows;
       if (sp.aggregate) {
         LIANDU_RETURN_IF_ERROR(run_aggregate_group(ctx, sp, mp, g, rows));
       } else {
@@ -2271,14 +2299,9 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
   if (stmt.slimit > 0 && out.size() > static_cast<size_t>(stmt.slimit))
     out.resize(static_cast<size_t>(stmt.slimit));
   for (auto& s : out) {
-    if (!stmt.ascending) std::reverse(s.values.begin(), s.values.end());
-    if (stmt.offset > 0) {
-      size_t n = std::min(s.values.size(), static_cast<size_t>(stmt.offset));
-      s.values.erase(s.values.begin(), s.values.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    if (stmt.limit > 0 && s.values.size() > static_cast<size_t>(stmt.limit)) {
-      s.values.resize(static_cast<size_t>(stmt.limit));
-    }
+    if (!stmt.ascending) s.values.reverse();
+    if (stmt.offset > 0) s.values.erase_front(static_cast<size_t>(stmt.offset));
+    if (stmt.limit > 0) s.values.truncate(static_cast<size_t>(stmt.limit));
   }
   std::erase_if(out, [](const series_result& s) { return s.values.empty(); });
   if (stmt.into) return write_into(ctx, stmt, out);

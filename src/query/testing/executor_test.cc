@@ -124,6 +124,47 @@ TEST(encoding, chunks) {
             "[1,1]],\"partial\":true}],\"partial\":true}]}");
 }
 
+TEST(encoding, row_table_keeps_rows_in_one_buffer) {
+  row_table t;
+  EXPECT_TRUE(t.empty());
+  for (int64_t i = 0; i < 6; ++i) t.push_back({value(i % 3 * 10), value(std::string(1, char('a' + i)))});
+  ASSERT_EQ(t.size(), 6u);
+  EXPECT_EQ(t.width(), 2u);
+  EXPECT_EQ(std::get<std::string>(t[4][1]), "e");
+  EXPECT_THROW(t.at(6), std::out_of_range);
+  EXPECT_THROW(t.push_back({value(int64_t{1})}), std::length_error);  // a row of another width
+  EXPECT_EQ(t.size(), 6u);
+
+  // Ties in time keep their order: a d | b e | c f.
+  row_table sorted = t;
+  sorted.stable_sort_by_time();
+  std::string order;
+  for (const auto& row : sorted) order += std::get<std::string>(row[1]);
+  EXPECT_EQ(order, "adbecf");
+
+  row_table page = sorted.slice(1, 4);  // d b e
+  EXPECT_EQ(page, (row_table{{value(int64_t{0}), value(std::string("d"))},
+                             {value(int64_t{10}), value(std::string("b"))},
+                             {value(int64_t{10}), value(std::string("e"))}}));
+  page.reverse();
+  EXPECT_EQ(std::get<std::string>(page[0][1]), "e");
+  EXPECT_EQ(std::get<std::string>(page.back()[1]), "d");
+  page.erase_front(1);
+  page.truncate(1);
+  EXPECT_EQ(page, (row_table{{value(int64_t{10}), value(std::string("b"))}}));
+  page.erase_front(5);
+  EXPECT_TRUE(page.empty());
+  EXPECT_TRUE(sorted.slice(4, 2).empty());
+
+  auto cells = t.add_row(2);
+  cells[0] = value(int64_t{99});
+  EXPECT_EQ(std::get<int64_t>(t.back()[0]), 99);
+  EXPECT_EQ(t.back()[1].index(), 0u);  // null until filled
+  t.clear();
+  t.push_back({value(1.5)});  // a cleared table takes a new width
+  EXPECT_EQ(t.width(), 1u);
+}
+
 class executor_fixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -149,7 +190,7 @@ TEST_F(executor_fixture, tag_filter_is_pushed_into_the_index) {
   ASSERT_EQ(e.results.size(), 1u);
   ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
   EXPECT_EQ(store.scans_for_test() - before, 3u);  // only the three matching series are read
-  EXPECT_EQ(std::get<double>(e.results[0].series.at(0).values.at(0).at(1)), 3 * 190.0);
+  EXPECT_EQ(std::get<double>(e.results[0].series.at(0).values.at(0)[1]), 3 * 190.0);
 }
 
 TEST_F(executor_fixture, only_named_fields_are_scanned) {
@@ -177,15 +218,16 @@ TEST_F(executor_fixture, streaming_aggregates_do_not_hold_columns) {
   execution e = execute(store, "SELECT count(v), sum(v), mean(v), min(v), max(v) FROM cpu", opts);
   ASSERT_EQ(e.results.size(), 1u);
   ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
-  const auto& row = e.results[0].series.at(0).values.at(0);
-  EXPECT_EQ(std::get<int64_t>(row.at(1)), 1000);
-  EXPECT_EQ(std::get<double>(row.at(2)), 50 * 190.0);
-  EXPECT_EQ(std::get<double>(row.at(3)), 9.5);
-  EXPECT_EQ(std::get<double>(row.at(4)), 0.0);
-  EXPECT_EQ(std::get<double>(row.at(5)), 19.0);
+  const auto row = e.results[0].series.at(0).values.at(0);
+  ASSERT_EQ(row.size(), 6u);
+  EXPECT_EQ(std::get<int64_t>(row[1]), 1000);
+  EXPECT_EQ(std::get<double>(row[2]), 50 * 190.0);
+  EXPECT_EQ(std::get<double>(row[3]), 9.5);
+  EXPECT_EQ(std::get<double>(row[4]), 0.0);
+  EXPECT_EQ(std::get<double>(row[5]), 19.0);
   e = execute(store, "SELECT count(v) FROM cpu WHERE time >= 0 AND time < 20m GROUP BY time(10m)", opts);
   ASSERT_TRUE(e.results[0].error.empty()) << e.results[0].error;
-  EXPECT_EQ(std::get<int64_t>(e.results[0].series.at(0).values.at(1).at(1)), 500);
+  EXPECT_EQ(std::get<int64_t>(e.results[0].series.at(0).values.at(1)[1]), 500);
   EXPECT_EQ(execute_to_json(store, "SELECT median(v) FROM cpu", opts),
             "{\"results\":[{\"statement_id\":0,\"error\":\"query exceeded memory limit\"}]}");
 }
