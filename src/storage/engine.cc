@@ -14,6 +14,7 @@
 #include "base/coding.h"
 #include "storage/block/block_reader.h"
 #include "storage/block/block_writer.h"
+#include "storage/compaction/compaction_policy.h"
 #include "storage/fs/file_util.h"
 #include "storage/head/head.h"
 #include "storage/head/sharded_appender.h"
@@ -1316,7 +1317,9 @@ status engine::checkpoint() {
   return {};
 }
 
-// Merges all block files of a partition into one. Runs under checkpoint_mu_;
+// Merges the newest block files of a partition, as many as
+// first_block_to_merge picks (all of them with compact_after_blocks 0),
+// into one. Runs under checkpoint_mu_;
 // writers are not blocked: compaction touches only blocks, never the head.
 status engine::compact(const std::shared_ptr<partition>& p, const std::shared_ptr<database>& db) {
   std::vector<partition::block_file> blocks;
@@ -1324,7 +1327,11 @@ status engine::compact(const std::shared_ptr<partition>& p, const std::shared_pt
   uint64_t seq;
   {
     std::unique_lock lock(mu_);
-    blocks = p->blocks;
+    std::vector<size_t> sizes;
+    for (const auto& b : p->blocks) sizes.push_back(b.reader->file_bytes());
+    size_t from = first_block_to_merge(sizes, opts_.compact_after_blocks);
+    if (from + 1 >= p->blocks.size()) return {};
+    blocks.assign(p->blocks.begin() + static_cast<std::ptrdiff_t>(from), p->blocks.end());
     ts = db->tombstones;
     seq = next_block_seq_++;
   }
@@ -1366,18 +1373,17 @@ status engine::compact(const std::shared_ptr<partition>& p, const std::shared_pt
   }
   {
     std::unique_lock lock(mu_);
-    std::vector<partition::block_file> kept;
+    // The merged blocks were the newest (a suffix) and nothing was added
+    // since (checkpoint_mu_ is held): the new block, with the highest seq,
+    // takes their place at the end, where a reopen (blocks in seq order)
+    // puts it too, so later sources still win on equal times.
+    std::vector<partition::block_file> nb;
     for (const auto& b : p->blocks) {
       bool merged_in =
           std::any_of(blocks.begin(), blocks.end(), [&](const auto& x) { return x.seq == b.seq; });
-      if (!merged_in) kept.push_back(b);
+      if (!merged_in) nb.push_back(b);
     }
-    // The new block has the highest seq but holds only data older than any
-    // block written after the snapshot; keep seq order by placing it first
-    // and giving it the smallest of the merged seqs' place in tombstone terms.
-    std::vector<partition::block_file> nb;
     if (reader) nb.push_back({reader, seq});
-    for (auto& k : kept) nb.push_back(k);
     p->blocks = std::move(nb);
   }
   for (const auto& b : blocks) (void)fs::remove_file(b.reader->path());

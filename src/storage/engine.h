@@ -35,8 +35,10 @@ struct engine_options {
   size_t head_memory_limit = 512ull << 20;  // writes answer limit_exceeded above this
   size_t max_series_per_database = 1000000;
   uint64_t wal_segment_bytes = 64ull << 20;
-  size_t compact_after_blocks = 8;  // a partition with more blocks is compacted
-  bool background = true;           // background checkpoint and retention thread
+  // A partition with more blocks is compacted, size-tiered
+  // (compaction/compaction_policy.h); 0 merges every block into one.
+  size_t compact_after_blocks = 8;
+  bool background = true;  // background checkpoint and retention thread
   int64_t background_interval_ms = 1000;
 };
 

@@ -468,6 +468,53 @@ TEST(engine, compaction_merges_blocks) {
   EXPECT_EQ(scan(*e, "m", "v").size(), 6u);
 }
 
+// Size-tiered compaction merges only the newest, small blocks: a big old
+// block stays as it is, and what was written later (an overwrite, a point
+// after a delete) still wins over it, before and after a reopen.
+TEST(engine, compaction_merges_the_newest_small_blocks) {
+  testing::temp_dir tmp;
+  engine_options o;
+  o.compact_after_blocks = 3;
+  auto e = open_engine(tmp.path(), o);
+  ASSERT_TRUE(e->create_database("db").ok());
+  std::vector<model::point> big;  // random values: a block far larger than a one-point block
+  std::mt19937 rng(1);
+  for (int64_t t = 0; t < 2000; ++t)
+    big.push_back(pt("m", {}, "v", std::uniform_real_distribution<>(0, 1)(rng), t));
+  ASSERT_TRUE(write(*e, big).st.ok());
+  ASSERT_TRUE(e->checkpoint().ok());
+  auto ss = e->series("db", "m");
+  ASSERT_EQ(ss->size(), 1u);
+  ASSERT_TRUE(e->delete_series("db", {(*ss)[0].id}, 100, 199).ok());
+  ASSERT_TRUE(write(*e, {pt("m", {}, "v", 7.0, 150)}).st.ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(write(*e, {pt("m", {}, "v", 10.0 + i, 5)}).st.ok());
+    ASSERT_TRUE(e->checkpoint().ok());
+  }
+  EXPECT_EQ(e->stats().compactions, 1u);
+  EXPECT_EQ(e->stats().block_files, 2u);  // the big block and the merged small ones
+  auto check = [&](engine& en) {
+    column c = scan(en, "m", "v");
+    ASSERT_EQ(c.size(), 1901u);  // 2000 - 100 deleted + the point written after the delete
+    EXPECT_EQ(scan(en, "m", "v", 5, 5).floats, std::vector<double>{12.0});
+    EXPECT_EQ(scan(en, "m", "v", 150, 150).floats, std::vector<double>{7.0});
+    EXPECT_EQ(scan(en, "m", "v", 100, 199).size(), 1u);
+  };
+  check(*e);
+  e.reset();
+  e = open_engine(tmp.path(), o);
+  check(*e);
+  // With compact_after_blocks 0 everything merges into one block.
+  e.reset();
+  o.compact_after_blocks = 0;
+  e = open_engine(tmp.path(), o);
+  ASSERT_TRUE(write(*e, {pt("m", {}, "v", 3.0, 3000)}).st.ok());
+  ASSERT_TRUE(e->checkpoint().ok());
+  EXPECT_EQ(e->stats().block_files, 1u);
+  EXPECT_EQ(scan(*e, "m", "v").size(), 1902u);
+  EXPECT_EQ(scan(*e, "m", "v", 5, 5).floats, std::vector<double>{12.0});
+}
+
 TEST(engine, retention_drops_whole_partitions) {
   testing::temp_dir tmp;
   auto e = open_engine(tmp.path());
