@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -50,6 +51,12 @@ class storage {
 
   // --- catalog ---
   virtual std::vector<std::string> databases() = 0;
+  // Whether databases() lists db. The default looks through the list; a
+  // store that answers with one lookup overrides it (every statement asks).
+  virtual bool has_database(std::string_view db) {
+    auto all = databases();
+    return std::find(all.begin(), all.end(), db) != all.end();
+  }
   virtual status create_database(std::string_view db) = 0;  // ok if it exists
   virtual status drop_database(std::string_view db) = 0;    // ok if it does not exist
   virtual result<std::vector<retention_policy_info>> retention_policies(std::string_view db) = 0;

@@ -38,6 +38,13 @@ std::vector<std::string> tenant_storage::databases() {
   return out;
 }
 
+bool tenant_storage::has_database(std::string_view db) {
+  auto owner = catalog_.database_tenant(db);
+  if (!owner.ok() || *owner != who_.tenant_id) return false;
+  if (!who_.can_read(db) && !who_.can_write(db)) return false;
+  return inner_.has_database(db);
+}
+
 status tenant_storage::create_database(std::string_view db) {
   if (!who_.admin) return error(errc::forbidden, "requires admin privilege");
   auto owner = catalog_.database_tenant(db);

@@ -19,6 +19,9 @@ class tenant_storage final : public query::storage {
       : inner_(inner), catalog_(cat), who_(who) {}
 
   std::vector<std::string> databases() override;
+  // What databases() would list, from the catalog's cached owner instead of
+  // the tenant's whole list.
+  bool has_database(std::string_view db) override;
   status create_database(std::string_view db) override;
   status drop_database(std::string_view db) override;
   result<std::vector<query::retention_policy_info>> retention_policies(std::string_view db) override;

@@ -82,10 +82,7 @@ class runner {
   status database(const std::string& explicit_db, std::string& out) {
     out = explicit_db.empty() ? opts().db : explicit_db;
     if (out.empty()) return error(errc::invalid_argument, "database name required");
-    auto all = store().databases();
-    if (std::find(all.begin(), all.end(), out) == all.end()) {
-      return error(errc::not_found, "database not found: " + out);
-    }
+    if (!store().has_database(out)) return error(errc::not_found, "database not found: " + out);
     return {};
   }
 

@@ -2155,10 +2155,7 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
     std::string db = src.m.database.empty() ? opts.db : src.m.database;
     if (db.empty()) return error(errc::invalid_argument, "database name required");
     if (dbs.empty() || std::find(dbs.begin(), dbs.end(), db) == dbs.end()) {
-      auto all = ctx.s->databases();
-      if (std::find(all.begin(), all.end(), db) == all.end()) {
-        return error(errc::not_found, "database not found: " + db);
-      }
+      if (!ctx.s->has_database(db)) return error(errc::not_found, "database not found: " + db);
       dbs.push_back(db);
     }
     std::string rp = src.m.retention_policy.empty() ? opts.rp : src.m.retention_policy;
