@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <random>
+
 #include "query/executor/continuous_query.h"
 #include "query/executor/internal.h"
 #include "query/testing/memory_storage.h"
@@ -122,6 +127,44 @@ TEST(encoding, chunks) {
             "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],"
             "\"values\":[[0,0],"
             "[1,1]],\"partial\":true}],\"partial\":true}]}");
+}
+
+// The decimal fast path of append_go_float prints what the shortest
+// round-trip conversion (std::to_chars) prints, on values with a few
+// decimals, on their neighbours one ulp away, and on random doubles.
+TEST(encoding, go_float_fast_path_matches_shortest_round_trip) {
+  auto shortest = [](double v) {
+    char buf[400];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+    return std::string(buf, r.ptr);
+  };
+  auto go = [](double v) {
+    std::string s;
+    append_go_float(s, v);
+    return s;
+  };
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 200000; ++i) {
+    int decimals = static_cast<int>(rng() % 7);
+    int64_t m = static_cast<int64_t>(rng() % 2000000000000ULL) - 1000000000000LL;
+    double v = static_cast<double>(m) / std::pow(10.0, decimals + static_cast<int>(rng() % 4));
+    for (double x : {v, std::nextafter(v, 1e300), std::nextafter(v, -1e300)}) {
+      double a = std::fabs(x);
+      if (a < 1e-6 || a >= 1e21) continue;
+      ASSERT_EQ(go(x), shortest(x)) << "m=" << m;
+    }
+    double r;
+    uint64_t bits = rng();
+    std::memcpy(&r, &bits, sizeof r);
+    if (std::isfinite(r) && std::fabs(r) >= 1e-6 && std::fabs(r) < 1e21) {
+      ASSERT_EQ(go(r), shortest(r));
+    }
+  }
+  EXPECT_EQ(go(77.2), "77.2");
+  EXPECT_EQ(go(-0.05), "-0.05");
+  EXPECT_EQ(go(100), "100");
+  EXPECT_EQ(go(999999999.999), "999999999.999");
+  EXPECT_EQ(go(0.1 + 0.2), "0.30000000000000004");
 }
 
 TEST(encoding, row_table_keeps_rows_in_one_buffer) {
