@@ -112,11 +112,6 @@ class runner {
     return {};
   }
 
-  static void page(row_table& rows, int64_t offset, int64_t limit) {
-    if (offset > 0) rows.erase_front(static_cast<size_t>(offset));
-    if (limit > 0) rows.truncate(static_cast<size_t>(limit));
-  }
-
   status exec(const select_statement& st, statement_result& r) {
     auto out = exec::run_select(ctx_, st);
     if (!out.ok()) return out.error();
@@ -151,7 +146,7 @@ class runner {
       }
       s.values.push_back({value(n)});
     }
-    page(s.values, st.offset, st.limit);
+    s.values.page(st.offset, st.limit);
     if (!s.values.empty()) r.series.push_back(std::move(s));
     return {};
   }
@@ -178,7 +173,7 @@ class runner {
       s.name = n;
       s.columns = {"tagKey"};
       for (const auto& k : keys) s.values.push_back({value(k)});
-      page(s.values, st.offset, st.limit);
+      s.values.page(st.offset, st.limit);
       if (!s.values.empty()) r.series.push_back(std::move(s));
     }
     page_series(r.series, st.soffset, st.slimit);
@@ -227,7 +222,7 @@ class runner {
       s.name = n;
       s.columns = {"key", "value"};
       for (const auto& [k, v] : pairs) s.values.push_back({value(k), value(v)});
-      page(s.values, st.offset, st.limit);
+      s.values.page(st.offset, st.limit);
       if (!s.values.empty()) r.series.push_back(std::move(s));
     }
     return {};
@@ -246,7 +241,7 @@ class runner {
       s.columns = {"fieldKey", "fieldType"};
       for (const auto& [k, t] : *fk)
         s.values.push_back({value(k), value(std::string(model::field_type_name(t)))});
-      page(s.values, st.offset, st.limit);
+      s.values.page(st.offset, st.limit);
       if (!s.values.empty()) r.series.push_back(std::move(s));
     }
     return {};
@@ -267,7 +262,7 @@ class runner {
     series_result s;
     s.columns = {"key"};
     for (auto& k : keys) s.values.push_back({value(std::move(k))});
-    page(s.values, st.offset, st.limit);
+    s.values.page(st.offset, st.limit);
     if (!s.values.empty()) r.series.push_back(std::move(s));
     return {};
   }

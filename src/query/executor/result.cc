@@ -21,7 +21,7 @@ std::span<const value> row_table::at(size_t r) const {
 // A row of another width is a bug in the code that builds the result, not
 // bad input: it throws rather than pad or cut cells silently.
 void row_table::set_width(size_t width) {
-  if (rows_ == 0 && cells_.empty()) {
+  if (rows_ == 0) {
     width_ = width;
   } else if (width != width_) {
     throw std::length_error("row_table: a row of " + std::to_string(width) + " cells in a table of " +
@@ -32,12 +32,6 @@ void row_table::set_width(size_t width) {
 void row_table::push_back(std::initializer_list<value> cells) {
   set_width(cells.size());
   cells_.insert(cells_.end(), cells.begin(), cells.end());
-  ++rows_;
-}
-
-void row_table::push_back(std::vector<value>&& cells) {
-  set_width(cells.size());
-  cells_.insert(cells_.end(), std::make_move_iterator(cells.begin()), std::make_move_iterator(cells.end()));
   ++rows_;
 }
 
@@ -66,6 +60,11 @@ void row_table::truncate(size_t n) {
   if (n >= rows_) return;
   cells_.resize(n * width_);
   rows_ = n;
+}
+
+void row_table::page(int64_t offset, int64_t limit) {
+  if (offset > 0) erase_front(static_cast<size_t>(offset));
+  if (limit > 0) truncate(static_cast<size_t>(limit));
 }
 
 void row_table::reverse() {

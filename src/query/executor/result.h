@@ -37,13 +37,14 @@ class row_table {
 
   // Appends a row; the first sets the width, later rows must match it.
   void push_back(std::initializer_list<value> cells);
-  void push_back(std::vector<value>&& cells);
   // Appends a row of `width` null cells to be filled in place.
   std::span<value> add_row(size_t width);
   void reserve(size_t rows, size_t width);
   void clear();
   void erase_front(size_t n);  // drops the first n rows (all if fewer)
   void truncate(size_t n);     // keeps the first n rows
+  // OFFSET then LIMIT, as InfluxQL applies them; 0 or less means none.
+  void page(int64_t offset, int64_t limit);
   void reverse();
   // Orders rows by their time cell (column 0, int64), keeping ties in order.
   void stable_sort_by_time();

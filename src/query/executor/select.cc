@@ -2297,8 +2297,7 @@ result<std::vector<series_result>> run_select(context& ctx, const select_stateme
     out.resize(static_cast<size_t>(stmt.slimit));
   for (auto& s : out) {
     if (!stmt.ascending) s.values.reverse();
-    if (stmt.offset > 0) s.values.erase_front(static_cast<size_t>(stmt.offset));
-    if (stmt.limit > 0) s.values.truncate(static_cast<size_t>(stmt.limit));
+    s.values.page(stmt.offset, stmt.limit);
   }
   std::erase_if(out, [](const series_result& s) { return s.values.empty(); });
   if (stmt.into) return write_into(ctx, stmt, out);
