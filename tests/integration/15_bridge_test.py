@@ -2,7 +2,8 @@
 bridges over REST and --bridges, remote messages stored through the mapping
 rules and republished on Liandu's broker, local messages forwarded out with a
 prefix, no echo loops, reconnect after the remote broker restarts, masked
-password, 0600 bridges file, metrics, config errors naming the key; TLS to
+password, 0600 bridges file, metrics, config errors naming the key; kill -9
+of Liandu while a persistent bridge session takes messages in (none lost); TLS to
 the remote broker (certificates made with openssl at test time): client
 certificate, a CA that does not match, a name that does not match."""
 import json
@@ -291,6 +292,53 @@ class Bridge(BridgeApi, unittest.TestCase):
         bad.cleanup()
         self.assertIn('"port"', str(ctx.exception))
 
+
+
+@unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")
+class BridgeKill9(BridgeApi, unittest.TestCase):
+    """At-least-once through a bridge: what the remote broker handed over is
+    acknowledged only once stored, so after a kill -9 of Liandu the remote
+    session (clean_session false) delivers the rest and nothing is lost."""
+
+    def setUp(self):
+        # No cap on what mosquitto queues for the offline bridge session.
+        self.remote = Mosquitto(conf="max_queued_messages 0\n").start()
+        self.start_server()
+
+    def tearDown(self):
+        self.srv.cleanup()
+        self.remote.kill()
+
+    def values(self):
+        return {int(v) for v in self.temps("k")}
+
+    def test_every_message_is_stored_after_a_kill_9(self):
+        n = 600
+        r = self.post("/api/v1/bridges", self.bridge(client_id="liandu-kill9", clean_session=False,
+                                                      forward=[], subscribe=[{"filter": "remote/#", "qos": 2}]))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        # A QoS 2 entry is subscribed at QoS 1 (PUBREC would precede the store).
+        self.assertEqual(self.get()["subscribe"], [{"filter": "remote/#", "qos": 2}])
+        # The subscription is made just after CONNACK: wait until a probe is stored.
+        self.assertTrue(wait_for(lambda: (pub(self.remote.port, "remote/probe/temp", "1") or True)
+                                 and self.temps("probe"), timeout=20))
+        publisher = subprocess.Popen(
+            ["mosquitto_pub", "-p", str(self.remote.port), "-t", "remote/k/temp", "-q", "1", "-l"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        publisher.stdin.write("".join(f"{i}\n" for i in range(1, n + 1)))
+        publisher.stdin.close()
+        # Kill Liandu while the bridge is taking the messages in.
+        self.assertTrue(wait_for(lambda: len(self.values()) >= 50, timeout=60), len(self.values()))
+        stored_before = len(self.values())
+        self.srv.kill9()
+        self.assertLess(stored_before, n, "the kill came too late to test anything")
+        self.assertEqual(publisher.wait(timeout=60), 0, publisher.stderr.read())
+        publisher.stderr.close()
+        self.srv.start()
+        got = wait_for(lambda: self.values() >= set(range(1, n + 1)), timeout=120)
+        missing = sorted(set(range(1, n + 1)) - self.values())
+        self.assertTrue(got, "lost after kill -9: %d, first %s\n%s" % (len(missing), missing[:10], self.srv.output()))
 
 
 @unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")

@@ -1,6 +1,7 @@
 #include "connect/bridge/bridge.h"
 
 #include <mosquitto.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -50,6 +51,14 @@ void init_library() {
 
 }  // namespace
 
+int subscribed_qos(int configured) {
+  // At QoS 2 libmosquitto sends PUBREC as soon as the PUBLISH arrives, before
+  // on_message, and the remote broker may discard the message at PUBREC. At
+  // QoS 1 the PUBACK waits for on_message (see start), so that is the most a
+  // bridge that stores what it receives can promise.
+  return configured > 1 ? 1 : configured;
+}
+
 const char* state_name(state s) {
   switch (s) {
     case state::stopped: return "stopped";
@@ -73,7 +82,11 @@ void bridge::start() {
     set_state(state::error, std::string("cannot create the MQTT client: ") + std::strerror(errno));
     return;
   }
-  // We run our own loop but publish from other threads.
+  // We run our own loop but publish from other threads. In this mode
+  // libmosquitto only queues the packets it makes, and mosquitto_loop writes
+  // them after the read that caused them, including our on_message: so the
+  // PUBACK of a QoS 1 message reaches the wire only after ingest returned,
+  // that is after its points are durable (bridge_ack_test checks this).
   mosquitto_threaded_set(mosq_, true);
   mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   if (!config_.username.empty()) {
@@ -198,7 +211,7 @@ void bridge::on_connect(mosquitto* m, void* self, int rc) {
   // Subscriptions are made again on every connect: with a clean session the
   // broker forgot them, and re-subscribing a persistent one is harmless.
   for (const auto& s : b->config_.subscribe) {
-    int src = mosquitto_subscribe(m, nullptr, s.filter.c_str(), s.qos);
+    int src = mosquitto_subscribe(m, nullptr, s.filter.c_str(), subscribed_qos(s.qos));
     if (src != MOSQ_ERR_SUCCESS) {
       std::lock_guard lock(b->mu_);
       b->last_error_ = "subscribe " + s.filter + ": " + mosquitto_error(src);
@@ -224,7 +237,7 @@ void bridge::on_log(mosquitto*, void* self, int level, const char* text) {
   b->attempt_log_.append(text, std::min(std::strlen(text), max_attempt_log - b->attempt_log_.size()));
 }
 
-void bridge::on_message_cb(mosquitto*, void* self, const mosquitto_message* m) {
+void bridge::on_message_cb(mosquitto* mosq, void* self, const mosquitto_message* m) {
   auto* b = static_cast<bridge*>(self);
   inbound msg;
   msg.topic = m->topic;
@@ -238,7 +251,17 @@ void bridge::on_message_cb(mosquitto*, void* self, const mosquitto_message* m) {
     msg.replay = msg.retain && b->connections_ > 1;
   }
   ++b->in_;
-  if (b->on_message_) b->on_message_(b->config_, msg);
+  if (!b->on_message_) return;
+  status st = b->on_message_(b->config_, msg);
+  if (st.ok()) return;
+  // The PUBACK (QoS 1) is queued but not yet written (see start): shutting the
+  // socket down makes its write fail, so the message stays unacknowledged and
+  // the connection loop reconnects with backoff.
+  {
+    std::lock_guard lock(b->mu_);
+    b->attempt_error_ = "not acknowledged, " + msg.topic + ": " + st.message();
+  }
+  if (int fd = mosquitto_socket(mosq); fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
 void bridge::forward(std::string_view topic, std::string_view payload) {

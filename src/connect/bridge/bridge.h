@@ -22,6 +22,11 @@ namespace liandu::connect::bridge {
 enum class state { stopped, connecting, connected, error };
 const char* state_name(state s);
 
+// The QoS the bridge asks the remote broker for when the entry says
+// `configured`: at most 1, so that every message is acknowledged only after
+// it is stored (a QoS 2 publish is delivered at QoS 1 and may come twice).
+int subscribed_qos(int configured);
+
 // A message the remote broker delivered to the bridge.
 struct inbound {
   std::string topic;
@@ -68,7 +73,11 @@ struct bridge_stats {
 // thread. start() and stop() from one owner thread.
 class bridge {
  public:
-  using message_fn = std::function<void(const bridge_config&, const inbound&)>;
+  // Returns an error when the message must not be acknowledged (it could not
+  // be stored, and trying again later may succeed): the bridge then drops the
+  // connection before its PUBACK leaves, and reconnects with backoff; a
+  // remote session kept with `clean_session: false` delivers it again.
+  using message_fn = std::function<status(const bridge_config&, const inbound&)>;
 
   bridge(bridge_config config, message_fn on_message, timing t = {});
   ~bridge();

@@ -23,6 +23,8 @@ namespace liandu::connect::bridge {
 // republished on the local broker). `forward`: local topics Liandu sends to
 // the remote broker, as `remote_prefix` + topic. Defaults: port 1883,
 // client_id "liandu-bridge-<name>", keepalive_s 60, qos 0, clean_session true.
+// A `subscribe` qos of 2 is asked of the remote broker as 1 (subscribed_qos in
+// bridge.h): messages are acknowledged only once stored, at least once.
 //
 // TLS to the remote broker (off unless "tls": true):
 //

@@ -69,7 +69,7 @@ bridge_manager::~bridge_manager() { stop(); }
 
 std::shared_ptr<bridge> bridge_manager::make_bridge(bridge_config c) {
   return std::make_shared<bridge>(
-      std::move(c), [this](const bridge_config& cfg, const inbound& m) { on_message(cfg, m); },
+      std::move(c), [this](const bridge_config& cfg, const inbound& m) { return on_message(cfg, m); },
       options_.bridge_timing);
 }
 
@@ -190,8 +190,23 @@ void bridge_manager::on_local_publish(std::string_view topic, std::string_view p
   for (const auto& [name, b] : bridges_) b->forward(topic, payload);
 }
 
-void bridge_manager::on_message(const bridge_config& c, const inbound& m) {
-  if (options_.ingest && !m.replay) (void)options_.ingest(c.database, m.topic, m.payload);
+// Whether a failed ingest may succeed when the message comes again: a write
+// that failed on disk or hit the head memory limit (back-pressure while a
+// checkpoint runs). A payload no rule can map, or a field type conflict, fails
+// the same way every time; such a message is acknowledged and counted.
+namespace {
+bool worth_redelivery(const status& st) {
+  return st.code() == errc::io_error || st.code() == errc::limit_exceeded || st.code() == errc::internal;
+}
+}  // namespace
+
+status bridge_manager::on_message(const bridge_config& c, const inbound& m) {
+  if (options_.ingest && !m.replay) {
+    status st = options_.ingest(c.database, m.topic, m.payload);
+    // Not stored and not acknowledged: local subscribers will see it when it
+    // comes again.
+    if (!st.ok() && m.qos > 0 && worth_redelivery(st)) return st;
+  }
   if (mqtt::broker* b = local_broker_.load()) {
     mqtt::message msg;
     msg.topic = m.topic;
@@ -201,6 +216,7 @@ void bridge_manager::on_message(const bridge_config& c, const inbound& m) {
     msg.publisher = "$bridge/" + c.name;
     b->publish(std::move(msg));
   }
+  return {};
 }
 
 void bridge_manager::append_metrics(std::string& out) const {

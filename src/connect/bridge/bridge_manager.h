@@ -35,8 +35,11 @@ struct manager_options {
 //
 // Inbound: every message a bridge receives is stored through `ingest` (not
 // for retained messages replayed after a reconnect) and published on the
-// local broker (set_local_broker) with its QoS and retain flag. Such messages
-// never reach on_local_publish (the broker calls its publish hook only for
+// local broker (set_local_broker) with its QoS and retain flag. A QoS 1
+// message is acknowledged to the remote broker after `ingest` returned; when
+// it returns io_error, limit_exceeded or internal, the message is neither
+// acknowledged nor published locally, and the bridge reconnects. Messages
+// from a bridge never reach on_local_publish (the broker calls its publish hook only for
 // client PUBLISH packets), so nothing that came in over a bridge is sent back
 // out.
 // Outbound: on_local_publish (from the MQTT server's publish hook) hands a
@@ -77,7 +80,7 @@ class bridge_manager {
 
  private:
   std::shared_ptr<bridge> make_bridge(bridge_config c);
-  void on_message(const bridge_config& c, const inbound& m);
+  status on_message(const bridge_config& c, const inbound& m);
   status save_locked() const;
 
   const manager_options options_;
