@@ -13,10 +13,12 @@
 #include "base/crc32c.h"
 #include "storage/block/block_format.h"
 #include "storage/codec/bool_codec.h"
+#include "storage/codec/codec_limits.h"
 #include "storage/codec/float_codec.h"
 #include "storage/codec/integer_codec.h"
 #include "storage/codec/string_codec.h"
 #include "storage/codec/timestamp_codec.h"
+#include "storage/codec/zstd_frame.h"
 
 namespace liandu::storage::block {
 
@@ -63,8 +65,9 @@ status block_reader::parse() {
   auto bad = [&](const std::string& what) { return error(errc::corruption, "block " + path_ + ": " + what); };
   if (size_ < header_bytes + footer_bytes) return bad("file too small");
   if (std::memcmp(data_, header_magic, 4) != 0) return bad("bad header magic");
-  if (get_fixed32(data_ + 4) != format_version) {
-    return bad("unsupported format version " + std::to_string(get_fixed32(data_ + 4)));
+  const uint32_t version = get_fixed32(data_ + 4);
+  if (version != format_version && version != format_version_plain_index) {
+    return bad("unsupported format version " + std::to_string(version));
   }
   const char* f = data_ + size_ - footer_bytes;
   if (std::memcmp(f + 20, footer_magic, 8) != 0) return bad("bad footer magic");
@@ -77,8 +80,22 @@ status block_reader::parse() {
     return bad("bad index position");
   }
   if (crc32c(data_ + index_offset, index_len) != index_crc) return bad("index checksum mismatch");
-  if (count > index_len) return bad("bad entry count");
   std::string_view in(data_ + index_offset, index_len);
+  std::string inflated;
+  if (version != format_version_plain_index) {
+    if (in.empty()) return bad("empty index");
+    const auto kind = static_cast<index_kind>(static_cast<uint8_t>(in.front()));
+    in.remove_prefix(1);
+    if (kind == index_kind::zstd) {
+      // Bounded like a column's zstd frame: a forged size allocates no more.
+      status s = codec::read_zstd(in, codec::max_column_bytes, index_offset + 1, inflated);
+      if (!s.ok()) return bad("index: " + s.message());
+      in = inflated;
+    } else if (kind != index_kind::plain) {
+      return bad("unknown index kind " + std::to_string(static_cast<int>(kind)));
+    }
+  }
+  if (count > in.size()) return bad("bad entry count");
   entries_.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     entry e;
@@ -172,8 +189,8 @@ std::pair<size_t, size_t> block_reader::series_range(uint32_t series_id) const {
 status block_reader::read_times(const entry& e, std::vector<int64_t>& out) const {
   std::string_view bytes(data_ + e.offset, e.times_length + e.values_length);
   if (crc32c(bytes.data(), bytes.size()) != e.crc) {
-    return error(errc::corruption, "block " + path_ + ": column checksum mismatch at offset " +
-                                       std::to_string(e.offset));
+    return error(errc::corruption,
+                 "block " + path_ + ": column checksum mismatch at offset " + std::to_string(e.offset));
   }
   return codec::decode_timestamps(bytes.substr(0, e.times_length), e.count, out);
 }

@@ -68,7 +68,7 @@ class block_reader {
   status parse();
 
   std::string path_;
-  std::string owned_;          // when opened from bytes
+  std::string owned_;  // when opened from bytes
   const char* data_ = nullptr;
   size_t size_ = 0;
   void* map_ = nullptr;

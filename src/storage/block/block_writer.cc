@@ -11,6 +11,7 @@
 #include "storage/codec/integer_codec.h"
 #include "storage/codec/string_codec.h"
 #include "storage/codec/timestamp_codec.h"
+#include "storage/codec/zstd_frame.h"
 #include "storage/fs/file_util.h"
 
 namespace liandu::storage::block {
@@ -92,11 +93,19 @@ void block_writer::add_entry(uint32_t series_id, std::string_view field, const c
 }
 
 std::string block_writer::finish() {
+  // The index repeats field names and near-equal times and offsets entry
+  // after entry: zstd takes it to about a fifth. Uncompressed it was half of
+  // a block of 13,000 short columns (trucks, 32 MiB checkpoints).
   uint64_t index_offset = data_.size();
-  data_.append(index_);
+  data_.push_back(static_cast<char>(index_kind::zstd));
+  if (!codec::append_zstd_if_smaller(index_, index_.size(), data_)) {
+    data_[index_offset] = static_cast<char>(index_kind::plain);
+    data_.append(index_);
+  }
+  const size_t index_length = data_.size() - index_offset;
   put_fixed64(data_, index_offset);
-  put_fixed32(data_, static_cast<uint32_t>(index_.size()));
-  put_fixed32(data_, crc32c(index_.data(), index_.size()));
+  put_fixed32(data_, static_cast<uint32_t>(index_length));
+  put_fixed32(data_, crc32c(data_.data() + index_offset, index_length));
   put_fixed32(data_, count_);
   data_.append(footer_magic, 8);
   std::string out;

@@ -1,7 +1,5 @@
 #include "storage/codec/string_codec.h"
 
-#include <zstd.h>
-
 #include <algorithm>
 #include <cassert>
 #include <unordered_map>
@@ -10,11 +8,11 @@
 #include "base/result.h"
 #include "storage/codec/codec_limits.h"
 #include "storage/codec/integer_codec.h"
+#include "storage/codec/zstd_frame.h"
 
 namespace liandu::storage::codec {
 namespace {
 
-constexpr int zstd_level = 3;
 // Smaller encodings are not worth a zstd frame header (about a dozen bytes).
 constexpr size_t zstd_min_size = 64;
 
@@ -151,15 +149,7 @@ void encode_strings(const std::string* values, size_t n, std::string& out) {
     // Compress straight into out; roll back when it does not pay.
     const size_t at = out.size();
     out.push_back(tag(string_scheme::zstd));
-    put_varint(out, best.size());
-    const size_t header = out.size() - at;
-    out.resize(at + header + ZSTD_compressBound(best.size()));
-    const size_t size = ZSTD_compress(out.data() + at + header, out.size() - at - header, best.data(),
-                                      best.size(), zstd_level);
-    if (!ZSTD_isError(size) && header + size < best.size()) {
-      out.resize(at + header + size);
-      return;
-    }
+    if (append_zstd_if_smaller(best, best.size() - 1, out)) return;
     out.resize(at);
   }
   out.append(best);
@@ -183,24 +173,9 @@ status decode_strings(std::string_view in, size_t n, std::vector<std::string>& o
       return status();
     case string_scheme::zstd: {
       if (n == 0) return corrupt("zstd scheme for zero values");
-      std::string_view p = in.substr(1);
-      uint64_t size = 0;
-      if (!get_varint(p, size) || size == 0 || size > max_column_bytes) {
-        return corrupt("zstd scheme: bad decompressed size at byte 1");
-      }
-      const size_t at = in.size() - p.size();
-      // The frame must declare the same size, so a forged frame cannot make
-      // us decompress more than we allocated (zstd checks dst capacity too).
-      if (ZSTD_getFrameContentSize(p.data(), p.size()) != size) {
-        return corrupt("zstd scheme: frame at byte " + std::to_string(at) + " does not declare " +
-                       std::to_string(size) + " bytes");
-      }
-      std::string inner(size, '\0');
-      const size_t got = ZSTD_decompress(inner.data(), inner.size(), p.data(), p.size());
-      if (ZSTD_isError(got) || got != size) {
-        return corrupt("zstd scheme: frame at byte " + std::to_string(at) + ": " +
-                       (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short"));
-      }
+      std::string inner;
+      if (status z = read_zstd(in.substr(1), max_column_bytes, 1, inner); !z.ok())
+        return corrupt("zstd scheme: " + z.message());
       s = decode_inner(inner, n, out);
       if (!s.ok()) s = status(errc::corruption, "inside zstd frame: " + s.message());
       break;
