@@ -19,7 +19,7 @@ struct serve_options {
   int64_t idle_timeout_ms = 60000;
   size_t max_connections = 1024;
   size_t head_memory_limit = 512ull << 20;
-  size_t checkpoint_bytes = 64ull << 20;
+  size_t checkpoint_bytes = 16ull << 20;
   size_t max_series_per_database = 1000000;
   size_t query_memory_limit = 256ull << 20;
   bool auth = true;
