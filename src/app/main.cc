@@ -126,6 +126,11 @@ int main(int argc, char** argv) {
           "POST /api/v1/webhooks; tenant default \"default\"), added at start before --rules")
       ->envname("LIANDU_WEBHOOKS");
   serve
+      ->add_option("--webhook-ca-file", so.webhook_ca_file,
+                   "CA certificates (PEM) that https:// webhook receivers may chain to, trusted besides the "
+                   "system store")
+      ->envname("LIANDU_WEBHOOK_CA_FILE");
+  serve
       ->add_option("--rules", so.rules,
                    "JSON file with rules and alerts (array of rules as for POST /api/v1/rules, each with its "
                    "\"database\"), added at start")
@@ -154,8 +159,13 @@ int main(int argc, char** argv) {
   cli::connection conn;
   std::string token_flag;
   auto add_conn = [&](CLI::App* sub) {
-    sub->add_option("--url", conn.url, "Server URL")->envname("LIANDU_URL")->capture_default_str();
+    sub->add_option("--url", conn.url, "Server URL (http:// or https://)")
+        ->envname("LIANDU_URL")
+        ->capture_default_str();
     sub->add_option("--token", token_flag, "API token")->envname("LIANDU_TOKEN");
+    sub->add_option("--ca-file", conn.ca_file,
+                    "CA certificates (PEM) an https:// server may chain to, besides the system store")
+        ->envname("LIANDU_CA_FILE");
   };
 
   std::string q, db, format = "table", epoch, rp, precision, file = "-";

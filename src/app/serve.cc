@@ -71,9 +71,14 @@ void publish_host_state(connect::mqtt::mqtt_server& srv, const std::string& host
 }
 #endif
 
-// POSTs a webhook body to url, signed with secret unless it is "".
-status post_webhook(const std::string& url, const std::string& secret, const std::string& body) {
-  auto client = cli::http_client::from_url(url);
+// POSTs a webhook body to url, signed with secret unless it is "". An
+// https:// receiver must present a certificate for its host that chains to
+// the system store or to ca_file (--webhook-ca-file).
+status post_webhook(const std::string& url, const std::string& secret, const std::string& body,
+                    const std::string& ca_file) {
+  cli::http_client_options co;
+  co.ca_file = ca_file;
+  auto client = cli::http_client::from_url(url, co);
   if (!client.ok()) return client.error();
   std::string target = "/";
   if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
@@ -85,7 +90,8 @@ status post_webhook(const std::string& url, const std::string& secret, const std
     headers.emplace_back("X-Liandu-Signature", toolbox::rules::webhook_signature(secret, body));
   auto r = (*client)->request("POST", target, body, headers);
   if (!r.ok()) return r.error();
-  if (r->status < 200 || r->status >= 300) return error(errc::io_error, "HTTP " + std::to_string(r->status));
+  if (r->status < 200 || r->status >= 300)
+    return error(errc::io_error, "HTTP " + std::to_string(r->status) + " from " + (*client)->origin());
   return {};
 }
 
@@ -130,6 +136,12 @@ int serve(const serve_options& o) {
   if (!split_host_port(o.http_bind, host, port)) {
     std::fprintf(stderr, "liandu: --http-bind %s: expected host:port\n", o.http_bind.c_str());
     return 2;
+  }
+  if (!o.webhook_ca_file.empty()) {
+    if (status cs = cli::check_ca_file(o.webhook_ca_file); !cs.ok()) {
+      std::fprintf(stderr, "liandu: --webhook-ca-file: %s\n", cs.message().c_str());
+      return 2;
+    }
   }
   auto start = std::chrono::steady_clock::now();
   storage::engine_options eo;
@@ -229,11 +241,18 @@ int serve(const serve_options& o) {
     return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
                                       "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
   };
-  ro.send_webhook = [receiver_of](const std::string& db, const std::string& receiver,
-                                  const std::string& body) -> status {
+  // Each failed attempt is logged with its reason (client errors name the
+  // receiver's scheme, host and port, not its path, which may hold a key);
+  // counts are in /metrics.
+  ro.send_webhook = [receiver_of, &o](const std::string& db, const std::string& receiver,
+                                      const std::string& body) -> status {
     auto w = receiver_of(db, receiver);
-    if (!w.ok()) return w.error();
-    return post_webhook(w->url, w->secret, body);
+    status s = w.ok() ? post_webhook(w->url, w->secret, body, o.webhook_ca_file) : w.error();
+    if (!s.ok()) {
+      std::fprintf(stderr, "liandu: webhook receiver \"%s\" (database %s): %s\n", receiver.c_str(),
+                   db.c_str(), s.message().c_str());
+    }
+    return s;
   };
   toolbox::rules_service rules(**engine, ro);
   if (status rs = rules.start(); !rs.ok()) {
@@ -241,6 +260,21 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
+  a.options.metric_sources.push_back([&rules](std::string& out) {
+    auto w = rules.webhook_stats();
+    auto metric = [&out](const char* name, const char* type, const char* help, uint64_t value) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name +
+             " " + std::to_string(value) + "\n";
+    };
+    metric("liandu_webhook_attempts_total", "counter", "Webhook delivery attempts.", w.attempts);
+    metric("liandu_webhook_delivered_total", "counter", "Webhook deliveries a receiver accepted (2xx).",
+           w.delivered);
+    metric("liandu_webhook_retries_total", "counter", "Failed webhook attempts scheduled again.", w.retries);
+    metric("liandu_webhook_failed_total", "counter", "Webhook deliveries given up after the last attempt.",
+           w.failed);
+    metric("liandu_webhook_rejected_total", "counter", "Webhook deliveries refused: queue full.", w.rejected);
+    metric("liandu_webhook_queued", "gauge", "Webhook deliveries waiting.", w.queued);
+  });
   // --webhooks: receivers as in POST /api/v1/webhooks, each with an
   // optional "tenant"; before --rules, whose webhook actions name them.
   if (int rc = apply_json_array_file(
@@ -538,7 +572,7 @@ int serve(const serve_options& o) {
       sim_token_id = tok->id;
       cli::connection c{
           "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" + std::to_string(*bound),
-          tok->secret};
+          tok->secret, ""};
       cli::simulate_options so;
       so.backfill = o.simulate_backfill;
       so.speed = o.simulate_speed;

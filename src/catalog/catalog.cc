@@ -114,11 +114,10 @@ status validate_webhook(const webhook_receiver& w) {
   }
   if (w.url.size() > max_url_bytes)
     return error(errc::invalid_argument, "webhook url longer than 2048 bytes");
-  if (w.url.rfind("https://", 0) == 0) {
-    return error(errc::invalid_argument, "webhook url: https is not supported yet; use http://");
-  }
-  if (w.url.rfind("http://", 0) != 0 || w.url.size() == 7 || w.url[7] == '/') {
-    return error(errc::invalid_argument, "webhook url must be http://host[:port][/path]");
+  size_t host = w.url.rfind("http://", 0) == 0 ? 7 : w.url.rfind("https://", 0) == 0 ? 8 : 0;
+  if (host == 0 || w.url.size() == host || w.url[host] == '/') {
+    return error(errc::invalid_argument,
+                 "webhook url must be http://host[:port][/path] or https://host[:port][/path]");
   }
   for (unsigned char c : w.url) {
     if (c <= 0x20 || c == 0x7f)

@@ -100,7 +100,7 @@ struct tenant_info {
 // so it is stored as given (the catalog file is 0600), and never listed.
 struct webhook_receiver {
   std::string name;    // A-Z a-z 0-9 _ - . :, at most 128
-  std::string url;     // http://host[:port][/path]
+  std::string url;     // http[s]://host[:port][/path]
   std::string secret;  // "" = deliveries are not signed
   int64_t created_ns = 0;
 };

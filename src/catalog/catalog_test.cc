@@ -391,11 +391,18 @@ TEST(catalog, webhook_receiver_validation) {
   bad({"ok", "ftp://h", "", 0}, "http://host");
   bad({"ok", "http://", "", 0}, "http://host");
   bad({"ok", "http:///path", "", 0}, "http://host");
-  bad({"ok", "https://h", "", 0}, "https is not supported");
+  bad({"ok", "https://", "", 0}, "https://host");
+  bad({"ok", "https:///path", "", 0}, "https://host");
+  bad({"ok", "https//h", "", 0}, "http://host");
+  bad({"ok", "https://h/a b", "", 0}, "space or control");
   bad({"ok", "http://h/a b", "", 0}, "space or control");
   bad({"ok", "http://h/" + std::string(2048, 'x'), "", 0}, "2048");
   bad({"ok", "http://h", std::string(4097, 's'), 0}, "secret");
   EXPECT_TRUE(c->put_webhook(t, {"Ops-1.a:b_c", "http://h:8080/p?q=1", "", 0}).ok());
+  // https:// receivers: the server verifies their certificate at delivery.
+  EXPECT_TRUE(c->put_webhook(t, {"tls", "https://hooks.example.com/p?q=1", "", 0}).ok());
+  EXPECT_TRUE(c->put_webhook(t, {"tls-port", "https://127.0.0.1:8443", "k", 0}).ok());
+  EXPECT_EQ(c->webhook(t, "tls")->url, "https://hooks.example.com/p?q=1");
 }
 
 TEST(catalog, concurrent_authentication) {

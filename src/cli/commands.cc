@@ -27,7 +27,9 @@ std::vector<std::pair<std::string, std::string>> auth_headers(const connection& 
 }
 
 std::unique_ptr<http_client> connect_or_die(const connection& c) {
-  auto client = http_client::from_url(c.url);
+  http_client_options o;
+  o.ca_file = c.ca_file;
+  auto client = http_client::from_url(c.url, o);
   if (!client.ok()) {
     std::fprintf(stderr, "error: %s\n", client.error().message().c_str());
     return nullptr;

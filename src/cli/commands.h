@@ -9,8 +9,9 @@ namespace liandu::cli {
 // Where and as whom the CLI talks to a server. The token comes from --token,
 // else LIANDU_TOKEN, else the `token = ...` line of the CLI config file.
 struct connection {
-  std::string url = "http://127.0.0.1:8086";
+  std::string url = "http://127.0.0.1:8086";  // or https://
   std::string token;
+  std::string ca_file;  // PEM CAs trusted for https:// besides the system store
 };
 
 // Each command prints its output to stdout, a readable error to stderr, and

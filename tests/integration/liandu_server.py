@@ -146,5 +146,16 @@ class Server:
         return self.request("POST", "/write?" + urllib.parse.urlencode(p), body, token=token)
 
 
+def wait_until(get, ok, timeout=20):
+    """Calls get() until ok(its value) holds or timeout seconds have passed;
+    returns the last value, for the caller to check."""
+    deadline = time.time() + timeout
+    value = get()
+    while not ok(value) and time.time() < deadline:
+        time.sleep(0.2)
+        value = get()
+    return value
+
+
 def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
