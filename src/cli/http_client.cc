@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include "http/url.h"
@@ -41,7 +43,7 @@ status load_ca_file(asio::ssl::context& ctx, const std::string& path) {
 
 // The context of https:// clients: the server's chain is verified against
 // the system store and ca_file; TLS 1.2 at least.
-result<std::shared_ptr<asio::ssl::context>> client_context(const std::string& ca_file) {
+result<std::shared_ptr<asio::ssl::context>> make_client_context(const std::string& ca_file) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1)
     return error(errc::internal, "TLS: cannot require TLS 1.2");
@@ -51,6 +53,20 @@ result<std::shared_ptr<asio::ssl::context>> client_context(const std::string& ca
   if (!ca_file.empty()) LIANDU_RETURN_IF_ERROR(load_ca_file(*ctx, ca_file));
   ctx->set_verify_mode(asio::ssl::verify_peer, ec);
   if (ec) return error(errc::internal, "TLS: " + ec.message());
+  return ctx;
+}
+
+// One context per CA file for the life of the process: loading the system
+// store takes about 30 ms, which every webhook delivery (a new client each)
+// paid on the rules thread. An SSL_CTX may back any number of connections on
+// any threads. A CA file that fails to load is not kept, so it is tried again.
+result<std::shared_ptr<asio::ssl::context>> client_context(const std::string& ca_file) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<asio::ssl::context>> by_ca_file;
+  std::lock_guard lock(mu);
+  if (auto it = by_ca_file.find(ca_file); it != by_ca_file.end()) return it->second;
+  auto ctx = make_client_context(ca_file);
+  if (ctx.ok()) by_ca_file.emplace(ca_file, *ctx);
   return ctx;
 }
 
@@ -178,14 +194,6 @@ struct http_client::impl {
 };
 
 http_client::http_client(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
-
-http_client::http_client(std::string host, uint16_t port, http_client_options o)
-    : impl_(std::make_unique<impl>()) {
-  impl_->host = std::move(host);
-  impl_->port = std::to_string(port);
-  impl_->origin = "http://" + impl_->host + ":" + impl_->port;
-  impl_->options = std::move(o);
-}
 
 http_client::~http_client() { impl_->close(); }
 

@@ -39,8 +39,6 @@ struct http_client_options {
 // name; TLS 1.2 at least.
 class http_client {
  public:
-  // A plain-HTTP client of host:port.
-  http_client(std::string host, uint16_t port, http_client_options o = {});
   ~http_client();
   // Parses "http://host[:port]" or "https://host[:port]" (path ignored; no
   // scheme means http; default port 8086 for http, 443 for https). Fails when
@@ -61,7 +59,9 @@ class http_client {
 };
 
 // Checks that path holds CA certificates (PEM) that OpenSSL loads; the error
-// names the path and the reason.
+// names the path and the reason. A CA file (and the system store) is loaded
+// once per process and kept for every later https:// client: replacing it on
+// disk takes a restart.
 status check_ca_file(const std::string& path);
 
 std::string url_encode(std::string_view s);
