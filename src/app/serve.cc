@@ -73,22 +73,18 @@ void publish_host_state(connect::mqtt::mqtt_server& srv, const std::string& host
 
 // POSTs a webhook body to url, signed with secret unless it is "". An
 // https:// receiver must present a certificate for its host that chains to
-// the system store or to ca_file (--webhook-ca-file).
+// the system store or to ca_file (--webhook-ca-file). A URL without a port
+// means 80 (http) or 443 (https).
 status post_webhook(const std::string& url, const std::string& secret, const std::string& body,
                     const std::string& ca_file) {
   cli::http_client_options co;
   co.ca_file = ca_file;
   auto client = cli::http_client::from_url(url, co);
   if (!client.ok()) return client.error();
-  std::string target = "/";
-  if (auto p = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-      p != std::string::npos) {
-    target = url.substr(p);
-  }
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
   if (!secret.empty())
     headers.emplace_back("X-Liandu-Signature", toolbox::rules::webhook_signature(secret, body));
-  auto r = (*client)->request("POST", target, body, headers);
+  auto r = (*client)->request("POST", (*client)->target(), body, headers);
   if (!r.ok()) return r.error();
   if (r->status < 200 || r->status >= 300)
     return error(errc::io_error, "HTTP " + std::to_string(r->status) + " from " + (*client)->origin());

@@ -29,6 +29,7 @@ std::vector<std::pair<std::string, std::string>> auth_headers(const connection& 
 std::unique_ptr<http_client> connect_or_die(const connection& c) {
   http_client_options o;
   o.ca_file = c.ca_file;
+  o.default_http_port = default_server_port;  // --url http://host means a Liandu server on 8086
   auto client = http_client::from_url(c.url, o);
   if (!client.ok()) {
     std::fprintf(stderr, "error: %s\n", client.error().message().c_str());

@@ -9,7 +9,7 @@ namespace liandu::cli {
 // Where and as whom the CLI talks to a server. The token comes from --token,
 // else LIANDU_TOKEN, else the `token = ...` line of the CLI config file.
 struct connection {
-  std::string url = "http://127.0.0.1:8086";  // or https://
+  std::string url = "http://127.0.0.1:8086";  // or https://; http://host without a port means 8086
   std::string token;
   std::string ca_file;  // PEM CAs trusted for https:// besides the system store
 };

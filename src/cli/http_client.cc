@@ -105,6 +105,7 @@ struct http_client::impl {
   std::string host;
   std::string port;
   std::string origin;
+  std::string target;  // of the URL given to from_url
   http_client_options options;
   std::shared_ptr<asio::ssl::context> tls;  // null for http://
   asio::io_context ioc;
@@ -199,47 +200,60 @@ http_client::~http_client() { impl_->close(); }
 
 const std::string& http_client::origin() const { return impl_->origin; }
 
-result<std::unique_ptr<http_client>> http_client::from_url(const std::string& url,
-                                                           const http_client_options& o) {
+const std::string& http_client::target() const { return impl_->target; }
+
+result<url_parts> parse_url(const std::string& url, uint16_t default_http_port) {
+  url_parts u;
   std::string rest = url;
-  bool tls = false;
   if (rest.rfind("http://", 0) == 0) {
     rest = rest.substr(7);
   } else if (rest.rfind("https://", 0) == 0) {
     rest = rest.substr(8);
-    tls = true;
+    u.tls = true;
   } else if (rest.find("://") != std::string::npos) {
     return error(errc::invalid_argument, "unsupported URL scheme (use http:// or https://): " + url);
   }
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  std::string host = rest;
+  size_t authority_end = rest.find_first_of("/?#");
+  if (authority_end != std::string::npos) {
+    u.target = rest.substr(authority_end, rest.find('#', authority_end) - authority_end);
+    rest.resize(authority_end);
+  }
+  if (u.target.empty() || u.target.front() != '/') u.target.insert(0, "/");
+  u.host = rest;
   std::string port_text;
   bool has_port = false;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6 literal]
     size_t end = rest.find(']');
     if (end == std::string::npos) return error(errc::invalid_argument, "bad URL: " + url);
-    host = rest.substr(1, end - 1);
+    u.host = rest.substr(1, end - 1);
     std::string after = rest.substr(end + 1);
     if (!after.empty() && after.front() != ':') return error(errc::invalid_argument, "bad URL: " + url);
     has_port = !after.empty();
     if (has_port) port_text = after.substr(1);
   } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
+    u.host = rest.substr(0, colon);
     port_text = rest.substr(colon + 1);
     has_port = true;
   }
-  uint16_t port = tls ? 443 : 8086;
-  if (has_port && !parse_port(port_text, port))
+  u.port = u.tls ? 443 : default_http_port;
+  if (has_port && !parse_port(port_text, u.port))
     return error(errc::invalid_argument, "bad port in URL: " + url);
-  if (host.empty()) return error(errc::invalid_argument, "bad URL: " + url);
+  if (u.host.empty()) return error(errc::invalid_argument, "bad URL: " + url);
+  return u;
+}
 
+result<std::unique_ptr<http_client>> http_client::from_url(const std::string& url,
+                                                           const http_client_options& o) {
+  auto u = parse_url(url, o.default_http_port);
+  if (!u.ok()) return u.error();
   auto i = std::make_unique<impl>();
-  i->host = host;
-  i->port = std::to_string(port);
-  std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  i->origin = (tls ? "https://" : "http://") + shown_host + ":" + i->port;
+  i->host = u->host;
+  i->port = std::to_string(u->port);
+  i->target = std::move(u->target);
+  std::string shown_host = i->host.find(':') != std::string::npos ? "[" + i->host + "]" : i->host;
+  i->origin = (u->tls ? "https://" : "http://") + shown_host + ":" + i->port;
   i->options = o;
-  if (tls) {
+  if (u->tls) {
     auto ctx = client_context(o.ca_file);
     if (!ctx.ok()) return ctx.error();
     i->tls = std::move(ctx).value();

@@ -18,6 +18,27 @@ struct http_response {
   std::string header(std::string_view name) const;
 };
 
+// What a request needs of "http[s]://host[:port][/path][?query][#fragment]":
+//
+//   "https://hooks.example/a/b?k=1"  ->  tls, host "hooks.example", port 443,
+//                                        target "/a/b?k=1"
+//   "http://[::1]:9000"              ->  host "::1", port 9000, target "/"
+//   "127.0.0.1:8086"                 ->  no scheme: http
+//
+// A URL without a port gets default_http_port for http, 443 for https. The
+// fragment is not sent, so it is dropped.
+struct url_parts {
+  bool tls = false;
+  std::string host;  // an IPv6 literal without its brackets
+  uint16_t port = 0;
+  std::string target;  // path and query, "/" when the URL has no path
+};
+result<url_parts> parse_url(const std::string& url, uint16_t default_http_port);
+
+// The port of a Liandu server's http:// URL that names none (the CLI's
+// --url); receivers elsewhere (webhooks) get HTTP's own, 80.
+inline constexpr uint16_t default_server_port = 8086;
+
 struct http_client_options {
   // PEM file of CA certificates that https:// servers may chain to, trusted
   // in addition to the system store (OpenSSL's default verify paths).
@@ -27,6 +48,8 @@ struct http_client_options {
   // closed and the request fails. Name resolution (getaddrinfo, which cannot
   // be interrupted) is not bounded by it.
   std::chrono::milliseconds timeout{120'000};
+  // The port of an http:// URL that names none (https: 443).
+  uint16_t default_http_port = 80;
 };
 
 // A blocking HTTP/1.1 client with one keep-alive connection, reconnecting
@@ -40,9 +63,9 @@ struct http_client_options {
 class http_client {
  public:
   ~http_client();
-  // Parses "http://host[:port]" or "https://host[:port]" (path ignored; no
-  // scheme means http; default port 8086 for http, 443 for https). Fails when
-  // options.ca_file cannot be loaded (for https only).
+  // A client for the server of url (parse_url, with options'
+  // default_http_port); the URL's path and query are kept as target(). Fails
+  // when options.ca_file cannot be loaded (for https only).
   static result<std::unique_ptr<http_client>> from_url(const std::string& url,
                                                        const http_client_options& o = {});
 
@@ -51,6 +74,8 @@ class http_client {
 
   // "https://host:port": what errors name.
   const std::string& origin() const;
+  // The path and query of the URL given to from_url ("/" when it had none).
+  const std::string& target() const;
 
  private:
   struct impl;
