@@ -131,6 +131,14 @@ int main(int argc, char** argv) {
                    "system store")
       ->envname("LIANDU_WEBHOOK_CA_FILE");
   serve
+      ->add_option(
+          "--webhook-timeout-ms", so.webhook_timeout_ms,
+          "Time each step of a webhook delivery attempt (connect, TLS handshake, send, response) may "
+          "take before the attempt fails and is retried")
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}))
+      ->envname("LIANDU_WEBHOOK_TIMEOUT_MS")
+      ->capture_default_str();
+  serve
       ->add_option("--rules", so.rules,
                    "JSON file with rules and alerts (array of rules as for POST /api/v1/rules, each with its "
                    "\"database\"), added at start")

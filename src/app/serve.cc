@@ -74,11 +74,13 @@ void publish_host_state(connect::mqtt::mqtt_server& srv, const std::string& host
 // POSTs a webhook body to url, signed with secret unless it is "". An
 // https:// receiver must present a certificate for its host that chains to
 // the system store or to ca_file (--webhook-ca-file). A URL without a port
-// means 80 (http) or 443 (https).
+// means 80 (http) or 443 (https); every step of the attempt (connect, TLS
+// handshake, send, response) must end within timeout.
 status post_webhook(const std::string& url, const std::string& secret, const std::string& body,
-                    const std::string& ca_file) {
+                    const std::string& ca_file, std::chrono::milliseconds timeout) {
   cli::http_client_options co;
   co.ca_file = ca_file;
+  co.timeout = timeout;
   auto client = cli::http_client::from_url(url, co);
   if (!client.ok()) return client.error();
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
@@ -237,13 +239,15 @@ int serve(const serve_options& o) {
     return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
                                       "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
   };
-  // Each failed attempt is logged with its reason (client errors name the
-  // receiver's scheme, host and port, not its path, which may hold a key);
-  // counts are in /metrics.
+  // Called on the rules service's delivery thread. Each failed attempt is
+  // logged with its reason (client errors name the receiver's scheme, host
+  // and port, not its path, which may hold a key); counts are in /metrics.
   ro.send_webhook = [receiver_of, &o](const std::string& db, const std::string& receiver,
                                       const std::string& body) -> status {
     auto w = receiver_of(db, receiver);
-    status s = w.ok() ? post_webhook(w->url, w->secret, body, o.webhook_ca_file) : w.error();
+    status s = w.ok() ? post_webhook(w->url, w->secret, body, o.webhook_ca_file,
+                                     std::chrono::milliseconds(o.webhook_timeout_ms))
+                      : w.error();
     if (!s.ok()) {
       std::fprintf(stderr, "liandu: webhook receiver \"%s\" (database %s): %s\n", receiver.c_str(),
                    db.c_str(), s.message().c_str());

@@ -6,6 +6,7 @@ import hmac
 import http.server
 import json
 import os
+import socket
 import threading
 import time
 import unittest
@@ -36,6 +37,31 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def silent_receiver():
+    """A TCP server on a free loopback port that accepts connections and
+    never reads or answers. Returns (port, close)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+
+    def close():
+        listener.close()
+        for conn in held:
+            conn.close()
+
+    return listener.getsockname()[1], close
 
 
 class Rules(unittest.TestCase):
@@ -97,6 +123,38 @@ class Rules(unittest.TestCase):
         finally:
             srv.cleanup()
             hook.shutdown()
+
+    def test_silent_webhook_receiver_does_not_delay_other_rules(self):
+        # Deliveries have their own thread, each step of an attempt bounded by
+        # --webhook-timeout-ms. They used to run on the rules thread with a
+        # 120 s timeout: one silent receiver stopped every rule's evaluation.
+        port, close_receiver = silent_receiver()
+        srv = Server(["--webhook-timeout-ms", "3000"])
+        try:
+            srv.start()
+            srv.query("CREATE DATABASE s")
+            r = srv.request("POST", "/api/v1/webhooks", json.dumps(
+                {"name": "silent", "url": f"http://127.0.0.1:{port}/hook", "secret": ""}))
+            self.assertEqual(r.status, 201, r.body)
+            for rule in [{"id": "hot", "measurement": "oven", "actions": [{"type": "webhook", "receiver": "silent"}],
+                          "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80}},
+                         {"id": "pressure", "measurement": "press",
+                          "when": {"type": "threshold", "field": "bar", "op": ">", "value": 5}}]:
+                r = srv.request("POST", "/api/v1/rules?db=s", json.dumps(rule))
+                self.assertEqual(r.status, 201, r.body)
+            alerts = lambda: {a["rule_id"]: a["state"] for a in srv.request("GET", "/api/v1/alerts?db=s").json()["alerts"]}
+            self.assertEqual(srv.write("s", f"oven temp=90 {time.time_ns()}").status, 204)
+            self.wait(alerts, lambda a: a.get("hot") == "firing")
+            # The first delivery attempt is now waiting on the silent receiver.
+            time.sleep(0.3)
+            self.assertEqual(srv.write("s", f"press bar=9 {time.time_ns()}").status, 204)
+            self.wait(alerts, lambda a: a.get("pressure") == "firing", timeout=1.5)
+            # The attempt itself ends, failed, after the timeout, and is retried.
+            timed_out = f"POST http://127.0.0.1:{port}: timed out after 3000 ms"
+            self.wait(srv.output, lambda log: f'webhook receiver "silent" (database s): {timed_out}' in log)
+        finally:
+            srv.cleanup()
+            close_receiver()
 
     def test_rules_from_file_at_start(self):
         # --rules (also `rules = "..."` in the config file) adds rules at start;

@@ -34,11 +34,11 @@ int64_t webhook_delivery::backoff(int failed_attempts) const {
                                                            : static_cast<int64_t>(b);
 }
 
-size_t webhook_delivery::poll(int64_t now) {
+size_t webhook_delivery::poll(int64_t now, size_t max) {
   std::vector<item> due;
   {
     std::lock_guard lock(mu_);
-    for (auto it = queue_.begin(); it != queue_.end();) {
+    for (auto it = queue_.begin(); it != queue_.end() && due.size() < max;) {
       if (it->due <= now) {
         due.push_back(std::move(*it));
         it = queue_.erase(it);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -53,8 +54,9 @@ class webhook_delivery {
   webhook_delivery(sender send, options o);
 
   status enqueue(std::string url, std::string body, int64_t now);
-  // Attempts every delivery due at `now`; returns how many were attempted.
-  size_t poll(int64_t now);
+  // Attempts the deliveries due at `now`, at most max of them, in queue
+  // order (a retry goes to the back); returns how many were attempted.
+  size_t poll(int64_t now, size_t max = SIZE_MAX);
   // Time of the next due delivery, or INT64_MAX when the queue is empty.
   int64_t next_due() const;
   counters stats() const;

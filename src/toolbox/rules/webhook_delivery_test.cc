@@ -37,6 +37,21 @@ TEST(webhook_delivery, retries_with_exponential_backoff_then_gives_up) {
   EXPECT_EQ(d.next_due(), INT64_MAX);
 }
 
+// The delivery thread takes one delivery at a time, so that stopping waits
+// for one attempt at most.
+TEST(webhook_delivery, poll_attempts_at_most_max) {
+  std::vector<std::string> sent;
+  webhook_delivery d([&](const std::string&, const std::string& body) {
+    sent.push_back(body);
+    return status();
+  });
+  for (const char* body : {"1", "2", "3"}) ASSERT_TRUE(d.enqueue("db/r", body, 0).ok());
+  EXPECT_EQ(d.poll(0, 1), 1u);
+  EXPECT_EQ(d.stats().queued, 2u);
+  EXPECT_EQ(d.poll(0, 5), 2u);
+  EXPECT_EQ(sent, (std::vector<std::string>{"1", "2", "3"}));
+}
+
 // RFC 4231, test cases 1 and 2.
 TEST(webhook_delivery, signature_is_hmac_sha256_hex) {
   EXPECT_EQ(webhook_signature("Jefe", "what do ya want for nothing?"),

@@ -1,5 +1,6 @@
 #include "toolbox/service/rules_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -57,6 +58,7 @@ status rules_service::start() {
     }
   }
   thread_ = std::thread([this] { loop(); });
+  webhook_thread_ = std::thread([this] { webhook_loop(); });
   return {};
 }
 
@@ -68,6 +70,12 @@ void rules_service::stop() {
   }
   queue_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(webhook_mu_);
+    webhook_stop_ = true;
+  }
+  webhook_cv_.notify_all();
+  if (webhook_thread_.joinable()) webhook_thread_.join();
   std::lock_guard lock(mu_);
   save_state_locked();
 }
@@ -116,11 +124,12 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
   if (events.empty()) return;
   storage::write_batch batch(db, "");
   uint64_t published = 0, publish_errors = 0;
+  bool webhooks = false;
   for (const auto& e : events) {
     batch.add(rules::to_point(e));
     for (const auto& a : e.actions) {
       if (a.kind == rules::action_kind::webhook) {
-        (void)webhooks_.enqueue(db + "/" + a.target, rules::to_json(e).dump(), now_ns());
+        webhooks |= webhooks_.enqueue(db + "/" + a.target, rules::to_json(e).dump(), now_ns()).ok();
       } else if (a.kind == rules::action_kind::write_point && !a.target.empty()) {
         batch.add(rules::to_point(e, a.target));
       } else if (a.kind == rules::action_kind::mqtt) {
@@ -137,6 +146,7 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
       }
     }
   }
+  if (webhooks) wake_webhooks();
   auto r = storage_.write(batch);
   std::lock_guard lock(mu_);
   stats_.events += events.size();
@@ -209,7 +219,33 @@ void rules_service::loop() {
       }
     }
     for (auto& [db, events] : out) emit(db, std::move(events));
-    webhooks_.poll(now_ns());
+  }
+}
+
+void rules_service::wake_webhooks() {
+  {
+    std::lock_guard lock(webhook_mu_);
+    webhook_wake_ = true;
+  }
+  webhook_cv_.notify_one();
+}
+
+void rules_service::webhook_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(webhook_mu_);
+      // Checked at least every second: due times are wall-clock times.
+      auto wait = std::chrono::nanoseconds(std::max<int64_t>(webhooks_.next_due() - now_ns(), 0));
+      webhook_cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1)),
+                           [this] { return webhook_stop_ || webhook_wake_; });
+      if (webhook_stop_) return;
+      webhook_wake_ = false;
+    }
+    // One delivery at a time, so that stop() waits for one attempt at most.
+    while (webhooks_.poll(now_ns(), 1) > 0) {
+      std::lock_guard lock(webhook_mu_);
+      if (webhook_stop_) return;
+    }
   }
 }
 

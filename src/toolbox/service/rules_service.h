@@ -30,6 +30,9 @@ namespace liandu::toolbox {
 //     the ordinary write path (so alerts are queryable and streamable),
 //   - webhook deliveries to the tenant's named receivers (retried with
 //     backoff by rules::webhook_delivery, whose target is "<db>/<receiver>"),
+//     made by a second thread: a slow or silent receiver delays other
+//     deliveries (each attempt is bounded by the sender's timeout), never
+//     rule evaluation,
 //   - `write_point` actions: the same point into the action's measurement,
 //   - `mqtt` actions: to_json(event) published through the publisher (the
 //     local broker in liandu serve) to the action's topic.
@@ -42,7 +45,9 @@ class rules_service {
   struct options {
     std::string dir;
     // POSTs body to webhook receiver `receiver` of the tenant that owns db
-    // (null: webhook actions fail with "webhooks are not configured").
+    // (null: webhook actions fail with "webhooks are not configured"). Called
+    // on the delivery thread; it should bound its own time (stop() waits for
+    // the attempt in progress).
     std::function<status(const std::string& db, const std::string& receiver, const std::string& body)>
         send_webhook;
     // When set, put_rule refuses a rule whose webhook receiver does not
@@ -91,6 +96,8 @@ class rules_service {
   status save_rules_locked(const std::string& db);
   void save_state_locked();
   void loop();
+  void webhook_loop();
+  void wake_webhooks();
   void emit(const std::string& db, std::vector<rules::alert_event> events);
 
   storage::engine& storage_;
@@ -107,6 +114,14 @@ class rules_service {
   std::deque<std::string> queue_;
   bool stop_ = false;
   std::thread thread_;
+
+  // The delivery thread sleeps until the next delivery is due, or until
+  // emit() enqueues one (webhook_wake_) or stop() (webhook_stop_).
+  std::mutex webhook_mu_;
+  std::condition_variable webhook_cv_;
+  bool webhook_wake_ = false;  // guarded by webhook_mu_
+  bool webhook_stop_ = false;  // guarded by webhook_mu_
+  std::thread webhook_thread_;
 
   // The rules thread's decoded batch, reused between batches.
   std::vector<rules::engine::series_point> points_;
