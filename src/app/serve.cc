@@ -241,7 +241,8 @@ int serve(const serve_options& o) {
   };
   // Called on the rules service's delivery thread. Each failed attempt is
   // logged with its reason (client errors name the receiver's scheme, host
-  // and port, not its path, which may hold a key); counts are in /metrics.
+  // and port, not its path, which may hold a key); counts are in /metrics and
+  // per receiver in GET /api/v1/webhooks.
   ro.send_webhook = [receiver_of, &o](const std::string& db, const std::string& receiver,
                                       const std::string& body) -> status {
     auto w = receiver_of(db, receiver);

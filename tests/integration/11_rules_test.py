@@ -39,6 +39,9 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
+
+
 def silent_receiver():
     """A TCP server on a free loopback port that accepts connections and
     never reads or answers. Returns (port, close)."""
@@ -114,6 +117,12 @@ class Rules(unittest.TestCase):
             self.assertTrue(Receiver.signatures_ok, "every delivery carries the HMAC of its body")
             time.sleep(1.5)
             self.assertEqual(len(Receiver.deliveries), 3, "no duplicate deliveries")
+            # The receiver's own delivery state, the forced failure included.
+            delivery = srv.request("GET", "/api/v1/webhooks").json()["webhooks"][0]["delivery"]
+            self.assertEqual({k: delivery[k] for k in ("attempts", "delivered", "failed", "queued")},
+                             {"attempts": 4, "delivered": 3, "failed": 0, "queued": 0}, delivery)
+            self.assertEqual(delivery["last_error"], f"HTTP 500 from http://127.0.0.1:{hook.server_port}")
+            self.assertRegex(delivery["last_error_time"], RFC3339)
 
             # rules survive a restart
             srv.stop()
@@ -152,6 +161,14 @@ class Rules(unittest.TestCase):
             # The attempt itself ends, failed, after the timeout, and is retried.
             timed_out = f"POST http://127.0.0.1:{port}: timed out after 3000 ms"
             self.wait(srv.output, lambda log: f'webhook receiver "silent" (database s): {timed_out}' in log)
+            # ... and shows in the receiver's delivery state.
+            receiver = self.wait(lambda: srv.request("GET", "/api/v1/webhooks").json()["webhooks"][0],
+                                 lambda w: w["delivery"]["last_error"] is not None)
+            delivery = receiver["delivery"]
+            self.assertEqual(delivery["last_error"], timed_out)
+            self.assertRegex(delivery["last_error_time"], RFC3339)
+            self.assertEqual((delivery["delivered"], delivery["failed"]), (0, 0), delivery)
+            self.assertGreaterEqual(delivery["attempts"], 1, delivery)
         finally:
             srv.cleanup()
             close_receiver()

@@ -2,6 +2,8 @@
 
 #include "http/handlers/endpoints.h"
 #include "http/handlers/rest_util.h"
+#include "query/executor/result.h"
+#include "toolbox/service/rules_service.h"
 
 namespace liandu::http::handlers {
 
@@ -16,14 +18,42 @@ std::string generate_secret() {
   return hex;
 }
 
+// The delivery state of receiver `name` since the server started, over the
+// rules of the tenant's databases (a delivery's target is "<db>/<name>"):
+// counts summed, the most recent failed attempt's error (null when none).
+nlohmann::json delivery_json(api& a, const std::vector<std::string>& dbs, const std::string& name) {
+  toolbox::rules::webhook_delivery::target_counters sum;
+  for (const auto& db : dbs) {
+    auto c = a.options.rules->webhook_receiver_stats(db, name);
+    sum.attempts += c.attempts;
+    sum.delivered += c.delivered;
+    sum.failed += c.failed;
+    sum.queued += c.queued;
+    if (c.last_error_time > sum.last_error_time) {
+      sum.last_error = std::move(c.last_error);
+      sum.last_error_time = c.last_error_time;
+    }
+  }
+  const bool failed_once = sum.last_error_time != 0;
+  return {{"attempts", sum.attempts},
+          {"delivered", sum.delivered},
+          {"failed", sum.failed},
+          {"queued", sum.queued},
+          {"last_error", failed_once ? nlohmann::json(sum.last_error) : nlohmann::json(nullptr)},
+          {"last_error_time", failed_once
+                                  ? nlohmann::json(liandu::query::format_rfc3339_nano(sum.last_error_time))
+                                  : nlohmann::json(nullptr)}};
+}
+
 }  // namespace
 
 // /api/v1/webhooks: the tenant's webhook receivers, which rule actions name
 // ({"type": "webhook", "receiver": "<name>"}). GET lists them (never their
-// secrets); POST {"name", "url", "secret"?} creates or replaces one and
-// returns its secret once ("secret": "" for unsigned deliveries; generated
-// when absent); DELETE /api/v1/webhooks/{name} removes one. Admins only:
-// they decide which addresses the server may call.
+// secrets) with their delivery state (delivery_json); POST {"name", "url",
+// "secret"?} creates or replaces one and returns its secret once ("secret":
+// "" for unsigned deliveries; generated when absent); DELETE
+// /api/v1/webhooks/{name} removes one. Admins only: they decide which
+// addresses the server may call.
 response webhooks(api& a, const request& req) {
   auto who = authenticate(a, req);
   if (!who.ok()) return auth_error(who.error());
@@ -31,10 +61,14 @@ response webhooks(api& a, const request& req) {
   if (req.method == verb::get) {
     auto list = a.catalog.list_webhooks(who->tenant_id);
     if (!list.ok()) return json_error(500, list.error().message());
+    auto dbs = a.catalog.list_databases(who->tenant_id);
+    if (!dbs.ok()) return json_error(500, dbs.error().message());
     nlohmann::json out = nlohmann::json::array();
     for (const auto& w : *list) {
-      out.push_back(
-          {{"name", w.name}, {"url", w.url}, {"signed", !w.secret.empty()}, {"created_ns", w.created_ns}});
+      nlohmann::json entry = {
+          {"name", w.name}, {"url", w.url}, {"signed", !w.secret.empty()}, {"created_ns", w.created_ns}};
+      if (a.options.rules != nullptr) entry["delivery"] = delivery_json(a, *dbs, w.name);
+      out.push_back(std::move(entry));
     }
     return json_response(200, {{"webhooks", out}});
   }

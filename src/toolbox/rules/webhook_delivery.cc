@@ -50,17 +50,22 @@ size_t webhook_delivery::poll(int64_t now, size_t max) {
   for (item& d : due) {
     status s = send_ ? send_(d.url, d.body) : error(errc::internal, "no sender");
     std::lock_guard lock(mu_);
+    target_counters& t = by_target_[d.url];
     ++stats_.attempts;
+    ++t.attempts;
     ++d.attempts;
     if (s.ok()) {
       ++stats_.delivered;
+      ++t.delivered;
       continue;
     }
     stats_.last_error = s.to_string();
+    t.last_error = s.message();
     stats_.last_error_url = d.url;
-    stats_.last_error_time = now;
+    stats_.last_error_time = t.last_error_time = now;
     if (d.attempts >= options_.max_attempts) {
       ++stats_.failed;
+      ++t.failed;
       continue;
     }
     ++stats_.retries;
@@ -81,6 +86,15 @@ webhook_delivery::counters webhook_delivery::stats() const {
   std::lock_guard lock(mu_);
   counters c = stats_;
   c.queued = queue_.size();
+  return c;
+}
+
+webhook_delivery::target_counters webhook_delivery::target_stats(std::string_view target) const {
+  std::lock_guard lock(mu_);
+  target_counters c;
+  if (auto it = by_target_.find(target); it != by_target_.end()) c = it->second;
+  c.queued = static_cast<size_t>(
+      std::count_if(queue_.begin(), queue_.end(), [&](const item& d) { return d.url == target; }));
   return c;
 }
 

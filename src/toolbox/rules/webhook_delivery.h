@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -21,6 +22,10 @@ namespace liandu::toolbox::rules {
 // at max_backoff, until max_attempts attempts have failed; then it is dropped
 // and counted as failed, and its error kept as last_error. A full queue
 // refuses new deliveries (limit_exceeded) rather than growing without bound.
+//
+// Counters are kept for the whole queue (stats(), for /metrics) and per
+// target, the url given to enqueue (target_stats(), for the state of one
+// receiver); a target's counters live as long as the queue.
 //
 // Thread-safe: enqueue and poll may be called from different threads. The
 // sender is called from poll's thread without the lock held, one delivery at
@@ -50,6 +55,15 @@ class webhook_delivery {
     int64_t last_error_time = 0;
   };
 
+  struct target_counters {
+    uint64_t attempts = 0;
+    uint64_t delivered = 0;
+    uint64_t failed = 0;  // given up after max_attempts
+    size_t queued = 0;
+    std::string last_error;       // message of the target's most recent failed attempt
+    int64_t last_error_time = 0;  // 0: no attempt failed
+  };
+
   explicit webhook_delivery(sender send);
   webhook_delivery(sender send, options o);
 
@@ -60,6 +74,8 @@ class webhook_delivery {
   // Time of the next due delivery, or INT64_MAX when the queue is empty.
   int64_t next_due() const;
   counters stats() const;
+  // Zeros for a target that was never enqueued.
+  target_counters target_stats(std::string_view target) const;
 
  private:
   struct item {
@@ -76,6 +92,8 @@ class webhook_delivery {
   mutable std::mutex mu_;
   std::deque<item> queue_;  // guarded by mu_
   counters stats_;          // guarded by mu_
+  // Guarded by mu_; queued is counted by target_stats.
+  std::map<std::string, target_counters, std::less<>> by_target_;
 };
 
 // The X-Liandu-Signature header of a delivery: "sha256=" and the lowercase

@@ -37,6 +37,43 @@ TEST(webhook_delivery, retries_with_exponential_backoff_then_gives_up) {
   EXPECT_EQ(d.next_due(), INT64_MAX);
 }
 
+// GET /api/v1/webhooks shows each receiver's own state: one receiver's
+// failures neither show on nor count for another.
+TEST(webhook_delivery, counts_and_last_error_per_target) {
+  webhook_delivery d(
+      [](const std::string& target, const std::string&) {
+        return target == "db/down" ? error(errc::io_error, "connect to http://h:80: Connection refused")
+                                   : status();
+      },
+      webhook_delivery::options{.max_attempts = 2, .initial_backoff_ns = sec});
+  ASSERT_TRUE(d.enqueue("db/down", "1", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/up", "2", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/up", "3", 0).ok());
+  EXPECT_EQ(d.poll(5 * sec), 3u);
+  auto down = d.target_stats("db/down");
+  EXPECT_EQ(down.attempts, 1u);
+  EXPECT_EQ(down.failed, 0u);
+  EXPECT_EQ(down.queued, 1u);
+  EXPECT_EQ(down.last_error, "connect to http://h:80: Connection refused");  // the message, no code
+  EXPECT_EQ(down.last_error_time, 5 * sec);
+  EXPECT_EQ(d.poll(7 * sec), 1u);
+  down = d.target_stats("db/down");
+  EXPECT_EQ(down.attempts, 2u);
+  EXPECT_EQ(down.delivered, 0u);
+  EXPECT_EQ(down.failed, 1u);
+  EXPECT_EQ(down.queued, 0u);
+  EXPECT_EQ(down.last_error_time, 7 * sec);
+  auto up = d.target_stats("db/up");
+  EXPECT_EQ(up.attempts, 2u);
+  EXPECT_EQ(up.delivered, 2u);
+  EXPECT_EQ(up.failed, 0u);
+  EXPECT_EQ(up.last_error, "");
+  EXPECT_EQ(up.last_error_time, 0);
+  auto none = d.target_stats("db/never");
+  EXPECT_EQ(none.attempts, 0u);
+  EXPECT_EQ(none.last_error_time, 0);
+}
+
 // The delivery thread takes one delivery at a time, so that stopping waits
 // for one attempt at most.
 TEST(webhook_delivery, poll_attempts_at_most_max) {

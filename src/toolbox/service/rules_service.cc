@@ -323,4 +323,9 @@ rules_service::counters rules_service::stats() const {
 
 rules::webhook_delivery::counters rules_service::webhook_stats() const { return webhooks_.stats(); }
 
+rules::webhook_delivery::target_counters rules_service::webhook_receiver_stats(
+    std::string_view db, std::string_view receiver) const {
+  return webhooks_.target_stats(std::string(db) + "/" + std::string(receiver));
+}
+
 }  // namespace liandu::toolbox

@@ -86,6 +86,9 @@ class rules_service {
                      std::string user, std::string comment);
   counters stats() const;
   rules::webhook_delivery::counters webhook_stats() const;
+  // Delivery state of one receiver for the rules of db.
+  rules::webhook_delivery::target_counters webhook_receiver_stats(std::string_view db,
+                                                                  std::string_view receiver) const;
 
  private:
   struct db_rules {
