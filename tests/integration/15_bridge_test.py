@@ -3,7 +3,9 @@ bridges over REST and --bridges, remote messages stored through the mapping
 rules and republished on Liandu's broker, local messages forwarded out with a
 prefix, no echo loops, reconnect after the remote broker restarts, masked
 password, 0600 bridges file, metrics, config errors naming the key; kill -9
-of Liandu while a persistent bridge session takes messages in (none lost); TLS to
+of Liandu while a persistent bridge session takes messages in (none lost, with
+one connection and with four in a share group); "connections": 4, every
+message stored exactly once; TLS to
 the remote broker (certificates made with openssl at test time): client
 certificate, a CA that does not match, a name that does not match."""
 import json
@@ -313,9 +315,17 @@ class BridgeKill9(BridgeApi, unittest.TestCase):
         return {int(v) for v in self.temps("k")}
 
     def test_every_message_is_stored_after_a_kill_9(self):
-        n = 600
-        r = self.post("/api/v1/bridges", self.bridge(client_id="liandu-kill9", clean_session=False,
-                                                      forward=[], subscribe=[{"filter": "remote/#", "qos": 2}]))
+        self.kill9_while_messages_come_in(600)
+
+    def test_every_message_is_stored_after_a_kill_9_with_4_connections(self):
+        # Four sessions in one share group: the remote broker queues the
+        # shares of the dead ones and delivers them when they come back.
+        # More messages, since four connections store them faster.
+        self.kill9_while_messages_come_in(5000, connections=4)
+
+    def kill9_while_messages_come_in(self, n, **over):
+        r = self.post("/api/v1/bridges", self.bridge(client_id="liandu-kill9", clean_session=False, forward=[],
+                                                      subscribe=[{"filter": "remote/#", "qos": 2}], **over))
         self.assertEqual(r.status, 201, r.body)
         self.wait_status("connected")
         # A QoS 2 entry is subscribed at QoS 1 (PUBREC would precede the store).
@@ -339,6 +349,74 @@ class BridgeKill9(BridgeApi, unittest.TestCase):
         got = wait_for(lambda: self.values() >= set(range(1, n + 1)), timeout=120)
         missing = sorted(set(range(1, n + 1)) - self.values())
         self.assertTrue(got, "lost after kill -9: %d, first %s\n%s" % (len(missing), missing[:10], self.srv.output()))
+
+
+@unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")
+class BridgeConnections(BridgeApi, unittest.TestCase):
+    """"connections": 4 opens four clients in one share group on the remote
+    broker ($share/<client_id>/<filter>): mosquitto hands each message to one
+    of them, and each is stored once."""
+
+    CLIENTS = ["liandu-bridge-site-b", "liandu-bridge-site-b-2", "liandu-bridge-site-b-3", "liandu-bridge-site-b-4"]
+
+    def setUp(self):
+        # log_type all: the test reads from mosquitto's log who subscribed to
+        # what and who was sent which messages.
+        self.remote = Mosquitto(conf="max_queued_messages 0\nlog_type all\n").start()
+        self.start_server()
+
+    def tearDown(self):
+        self.srv.cleanup()
+        self.remote.kill()
+
+    def remote_log(self):
+        with open(os.path.join(self.remote.dir, "mosquitto.log"), errors="replace") as f:
+            return f.read()
+
+    def test_every_message_is_stored_exactly_once(self):
+        n = 2000
+        r = self.post("/api/v1/bridges", self.bridge(connections=4, forward=[]))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        entry = self.get()
+        self.assertEqual((entry["connections"], entry["connections_up"]), (4, 4), entry)
+        # Each connection's SUBSCRIBE follows its CONNACK.
+        shared = "$share/liandu-bridge-site-b/remote/#"
+        self.assertTrue(wait_for(lambda: all(f"{c} 1 {shared}" in self.remote_log() for c in self.CLIENTS)),
+                        self.remote_log())
+        self.assertNotIn(" 1 remote/#", self.remote_log())
+
+        # Values 1..n with arrival timestamps: a message stored twice would
+        # be a second point.
+        publisher = subprocess.run(["mosquitto_pub", "-p", str(self.remote.port), "-t", "remote/k/temp", "-q", "1",
+                                    "-l"], input="".join(f"{i}\n" for i in range(1, n + 1)), capture_output=True,
+                                   text=True, timeout=60)
+        self.assertEqual(publisher.returncode, 0, publisher.stderr)
+        self.assertTrue(wait_for(lambda: len(self.temps("k")) >= n, timeout=60), len(self.temps("k")))
+        time.sleep(1)  # room for a duplicate to show up
+        self.assertEqual(sorted(int(v) for v in self.temps("k")), list(range(1, n + 1)))
+        self.assertEqual(self.get()["messages_in"], n)
+        # Spread over the four connections.
+        log = self.remote_log()
+        for c in self.CLIENTS:
+            self.assertIn(f"Sending PUBLISH to {c} (", log)
+        metrics = self.srv.request("GET", "/metrics").body
+        self.assertIn('liandu_bridge_connected{bridge="site-b"} 1', metrics)
+        self.assertIn('liandu_bridge_connections_up{bridge="site-b"} 4', metrics)
+
+    def test_bad_connections_is_400_naming_the_key(self):
+        cases = [
+            ({"connections": 0}, '"connections" must be an integer 1..16'),
+            ({"connections": 17}, '"connections" must be an integer 1..16'),
+            ({"connections": 2, "subscribe": []}, '"connections" needs "subscribe"'),
+            ({"connections": 2, "client_id": "site/b"}, '"client_id" must not contain'),
+        ]
+        for over, want in cases:
+            r = self.post("/api/v1/bridges", self.bridge(**over))
+            self.assertEqual(r.status, 400, (over, r.body))
+            self.assertIn("bridge site-b", r.json()["error"])
+            self.assertIn(want, r.json()["error"])
+        self.assertIsNone(self.get())
 
 
 @unittest.skipUnless(os.path.exists(MOSQUITTO), "needs Debian's mosquitto")

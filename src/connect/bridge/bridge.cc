@@ -59,6 +59,16 @@ int subscribed_qos(int configured) {
   return configured > 1 ? 1 : configured;
 }
 
+std::string subscribed_filter(const bridge_config& c, const subscription& s) {
+  std::string_view group, inner;
+  if (c.connections <= 1 || mqtt::split_shared_filter(s.filter, &group, &inner)) return s.filter;
+  return "$share/" + c.client_id + "/" + s.filter;
+}
+
+std::string connection_client_id(const bridge_config& c, int index) {
+  return index == 0 ? c.client_id : c.client_id + "-" + std::to_string(index + 1);
+}
+
 const char* state_name(state s) {
   switch (s) {
     case state::stopped: return "stopped";
@@ -70,36 +80,51 @@ const char* state_name(state s) {
 }
 
 bridge::bridge(bridge_config config, message_fn on_message, timing t)
-    : config_(std::move(config)), on_message_(std::move(on_message)), timing_(t) {}
+    : config_(std::move(config)), on_message_(std::move(on_message)), timing_(t) {
+  for (int i = 0; i < std::max(1, config_.connections); ++i) {
+    auto c = std::make_unique<connection>();
+    c->owner = this;
+    c->index = i;
+    c->client_id = connection_client_id(config_, i);
+    connections_.push_back(std::move(c));
+  }
+}
 
 bridge::~bridge() { stop(); }
 
 void bridge::start() {
-  if (thread_.joinable()) return;
   init_library();
-  mosq_ = mosquitto_new(config_.client_id.c_str(), config_.clean_session, this);
-  if (mosq_ == nullptr) {
-    set_state(state::error, std::string("cannot create the MQTT client: ") + std::strerror(errno));
-    return;
-  }
-  // We run our own loop but publish from other threads. In this mode
-  // libmosquitto only queues the packets it makes, and mosquitto_loop writes
-  // them after the read that caused them, including our on_message: so the
-  // PUBACK of a QoS 1 message reaches the wire only after ingest returned,
-  // that is after its points are durable (bridge_ack_test checks this).
-  mosquitto_threaded_set(mosq_, true);
-  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-  if (!config_.username.empty()) {
-    mosquitto_username_pw_set(mosq_, config_.username.c_str(),
-                              config_.password.empty() ? nullptr : config_.password.c_str());
-  }
-  mosquitto_connect_callback_set(mosq_, &bridge::on_connect);
-  mosquitto_disconnect_callback_set(mosq_, &bridge::on_disconnect);
-  mosquitto_message_callback_set(mosq_, &bridge::on_message_cb);
-  mosquitto_log_callback_set(mosq_, &bridge::on_log);
-  tls_ready_ = false;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  for (auto& cp : connections_) {
+    connection& c = *cp;
+    if (c.thread.joinable()) continue;
+    c.mosq = mosquitto_new(c.client_id.c_str(), config_.clean_session, &c);
+    if (c.mosq == nullptr) {
+      set_state(c, state::error, std::string("cannot create the MQTT client: ") + std::strerror(errno));
+      continue;
+    }
+    // We run our own loop but publish from other threads. In this mode
+    // libmosquitto only queues the packets it makes, and mosquitto_loop
+    // writes them after the read that caused them, including our on_message:
+    // so the PUBACK of a QoS 1 message reaches the wire only after ingest
+    // returned, that is after its points are durable (bridge_ack_test checks
+    // this). Each connection has its own socket and loop, so this holds for
+    // every one of them.
+    mosquitto_threaded_set(c.mosq, true);
+    mosquitto_int_option(c.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    if (!config_.username.empty()) {
+      mosquitto_username_pw_set(c.mosq, config_.username.c_str(),
+                                config_.password.empty() ? nullptr : config_.password.c_str());
+    }
+    mosquitto_connect_callback_set(c.mosq, &bridge::on_connect);
+    mosquitto_disconnect_callback_set(c.mosq, &bridge::on_disconnect);
+    mosquitto_message_callback_set(c.mosq, &bridge::on_message_cb);
+    mosquitto_log_callback_set(c.mosq, &bridge::on_log);
+    c.tls_ready = false;
+    // Not "stopped" between here and the thread's first attempt.
+    set_state(c, state::connecting, "");
+    c.thread = std::thread([this, &c] { run(c); });
+  }
 }
 
 void bridge::stop() {
@@ -108,20 +133,24 @@ void bridge::stop() {
     std::lock_guard lock(wait_mu_);
     wait_cv_.notify_all();
   }
-  if (thread_.joinable()) thread_.join();
-  if (mosq_ != nullptr) {
-    mosquitto_destroy(mosq_);
-    mosq_ = nullptr;
+  for (auto& c : connections_) {
+    if (c->thread.joinable()) c->thread.join();
   }
-  connected_ = false;
-  set_state(state::stopped, "");
+  for (auto& c : connections_) {
+    if (c->mosq != nullptr) {
+      mosquitto_destroy(c->mosq);
+      c->mosq = nullptr;
+    }
+    c->connected = false;
+    set_state(*c, state::stopped, "");
+  }
 }
 
-void bridge::set_state(state s, const std::string& err) {
+void bridge::set_state(connection& c, state s, const std::string& err) {
   std::lock_guard lock(mu_);
-  state_ = s;
-  if (!err.empty()) last_error_ = err;
-  if (s == state::connected) last_error_.clear();
+  c.st = s;
+  if (!err.empty()) c.last_error = err;
+  if (s == state::connected) c.last_error.clear();
 }
 
 void bridge::wait(std::chrono::milliseconds d) {
@@ -129,31 +158,31 @@ void bridge::wait(std::chrono::milliseconds d) {
   wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
 }
 
-std::string bridge::configure_tls() {
-  if (!config_.tls || tls_ready_) return "";
+std::string bridge::configure_tls(connection& c) {
+  if (!config_.tls || c.tls_ready) return "";
   // The files were readable when the entry was accepted; say which one went
   // away rather than libmosquitto's bare "Invalid arguments provided".
   if (status s = check_tls_files(config_); !s.ok()) return s.message();
-  int rc = mosquitto_tls_set(mosq_, or_null(config_.ca_file), or_null(config_.ca_path),
+  int rc = mosquitto_tls_set(c.mosq, or_null(config_.ca_file), or_null(config_.ca_path),
                              or_null(config_.cert_file), or_null(config_.key_file), &no_passphrase);
   // SSL_VERIFY_PEER (1): the broker's certificate must chain to the CA.
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(mosq_, 1, config_.tls_version.c_str(), nullptr);
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, config_.insecure);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(c.mosq, 1, config_.tls_version.c_str(), nullptr);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(c.mosq, config_.insecure);
   if (rc != MOSQ_ERR_SUCCESS) return "TLS setup: " + mosquitto_error(rc);
-  tls_ready_ = true;
+  c.tls_ready = true;
   return "";
 }
 
-std::string bridge::connect_and_run(std::chrono::milliseconds& delay) {
+std::string bridge::connect_and_run(connection& c, std::chrono::milliseconds& delay) {
   // With TLS the handshake runs inside mosquitto_loop; its failures come back
   // from there like a refused or reset TCP connection.
-  int rc = mosquitto_connect_async(mosq_, config_.host.c_str(), config_.port, config_.keepalive_s);
+  int rc = mosquitto_connect_async(c.mosq, config_.host.c_str(), config_.port, config_.keepalive_s);
   if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
   auto began = std::chrono::steady_clock::now();
   while (!stopping_) {
-    rc = mosquitto_loop(mosq_, 100, 1);
+    rc = mosquitto_loop(c.mosq, 100, 1);
     if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
-    if (connected_) {
+    if (c.connected) {
       delay = timing_.backoff_initial;
     } else if (std::chrono::steady_clock::now() - began > timing_.connect_timeout) {
       return "no CONNACK within " + std::to_string(timing_.connect_timeout.count()) + " ms";
@@ -164,92 +193,101 @@ std::string bridge::connect_and_run(std::chrono::milliseconds& delay) {
 
 // The connection loop: connect (without blocking on the TCP handshake), run
 // the client until the connection fails, back off, repeat.
-void bridge::run() {
+void bridge::run(connection& c) {
   auto delay = timing_.backoff_initial;
   while (!stopping_) {
     {
       std::lock_guard lock(mu_);
-      attempt_error_.clear();
-      attempt_log_.clear();
-      state_ = state::connecting;
+      c.attempt_error.clear();
+      c.attempt_log.clear();
+      c.st = state::connecting;
     }
-    std::string err = configure_tls();
-    if (err.empty()) err = connect_and_run(delay);
+    std::string err = configure_tls(c);
+    if (err.empty()) err = connect_and_run(c, delay);
     if (stopping_) break;
-    connected_ = false;
+    c.connected = false;
     {
       std::lock_guard lock(mu_);
-      if (!attempt_error_.empty()) err = attempt_error_;
-      if (!attempt_log_.empty()) err += " (" + attempt_log_ + ")";
+      if (!c.attempt_error.empty()) err = c.attempt_error;
+      if (!c.attempt_log.empty()) err += " (" + c.attempt_log + ")";
     }
-    set_state(state::error, config_.host + ":" + std::to_string(config_.port) + ": " + err +
-                                "; retrying in " + std::to_string(delay.count()) + " ms");
+    set_state(c, state::error,
+              config_.host + ":" + std::to_string(config_.port) + ": " + err + "; retrying in " +
+                  std::to_string(delay.count()) + " ms");
     wait(delay);
     delay = std::min(delay * 2, timing_.backoff_max);
   }
-  if (connected_) {
-    mosquitto_disconnect(mosq_);
+  if (c.connected) {
+    mosquitto_disconnect(c.mosq);
     // Let the DISCONNECT reach the socket.
-    for (int i = 0; i < 5 && mosquitto_loop(mosq_, 20, 1) == MOSQ_ERR_SUCCESS; ++i) {
+    for (int i = 0; i < 5 && mosquitto_loop(c.mosq, 20, 1) == MOSQ_ERR_SUCCESS; ++i) {
     }
   }
 }
 
 void bridge::on_connect(mosquitto* m, void* self, int rc) {
-  auto* b = static_cast<bridge*>(self);
+  auto* c = static_cast<connection*>(self);
+  bridge* b = c->owner;
   if (rc != 0) {
     std::lock_guard lock(b->mu_);
-    b->attempt_error_ = std::string("refused: ") + mosquitto_connack_string(rc);
+    c->attempt_error = std::string("refused: ") + mosquitto_connack_string(rc);
     return;
   }
-  {
-    std::lock_guard lock(b->mu_);
-    ++b->connections_;
-  }
-  b->connected_ = true;
-  b->set_state(state::connected, "");
+  ++c->connects;
+  c->connected = true;
+  b->set_state(*c, state::connected, "");
   // Subscriptions are made again on every connect: with a clean session the
   // broker forgot them, and re-subscribing a persistent one is harmless.
   for (const auto& s : b->config_.subscribe) {
-    int src = mosquitto_subscribe(m, nullptr, s.filter.c_str(), subscribed_qos(s.qos));
+    std::string filter = subscribed_filter(b->config_, s);
+    // The first connection resumes the persistent session of a bridge that
+    // had one connection before: drop its plain subscription, or it would
+    // get every message besides its share.
+    if (filter != s.filter && c->index == 0 && !b->config_.clean_session)
+      mosquitto_unsubscribe(m, nullptr, s.filter.c_str());
+    int src = mosquitto_subscribe(m, nullptr, filter.c_str(), subscribed_qos(s.qos));
     if (src != MOSQ_ERR_SUCCESS) {
       std::lock_guard lock(b->mu_);
-      b->last_error_ = "subscribe " + s.filter + ": " + mosquitto_error(src);
+      c->last_error = "subscribe " + filter + ": " + mosquitto_error(src);
     }
   }
 }
 
 void bridge::on_disconnect(mosquitto*, void* self, int rc) {
-  auto* b = static_cast<bridge*>(self);
-  b->connected_ = false;
-  if (rc != 0 && !b->stopping_) {
-    std::lock_guard lock(b->mu_);
-    if (b->attempt_error_.empty()) b->attempt_error_ = "connection lost";
+  auto* c = static_cast<connection*>(self);
+  c->connected = false;
+  if (rc != 0 && !c->owner->stopping_) {
+    std::lock_guard lock(c->owner->mu_);
+    if (c->attempt_error.empty()) c->attempt_error = "connection lost";
   }
 }
 
 void bridge::on_log(mosquitto*, void* self, int level, const char* text) {
   if (level != MOSQ_LOG_ERR || text == nullptr) return;
-  auto* b = static_cast<bridge*>(self);
-  std::lock_guard lock(b->mu_);
-  if (b->attempt_log_.size() >= max_attempt_log) return;
-  if (!b->attempt_log_.empty()) b->attempt_log_ += "; ";
-  b->attempt_log_.append(text, std::min(std::strlen(text), max_attempt_log - b->attempt_log_.size()));
+  auto* c = static_cast<connection*>(self);
+  std::lock_guard lock(c->owner->mu_);
+  std::string& log = c->attempt_log;
+  if (log.size() >= max_attempt_log) return;
+  if (!log.empty()) log += "; ";
+  log.append(text, std::min(std::strlen(text), max_attempt_log - log.size()));
 }
 
 void bridge::on_message_cb(mosquitto* mosq, void* self, const mosquitto_message* m) {
-  auto* b = static_cast<bridge*>(self);
+  auto* c = static_cast<connection*>(self);
+  bridge* b = c->owner;
   inbound msg;
   msg.topic = m->topic;
   if (m->payload != nullptr && m->payloadlen > 0)
     msg.payload.assign(static_cast<const char*>(m->payload), static_cast<size_t>(m->payloadlen));
   msg.qos = m->qos;
   msg.retain = m->retain;
+  // MQTT 3.1.1 sets retain only on what a new subscription replays. A broker
+  // may replay retained messages to every member of a share group (mosquitto
+  // 2.0 does): the first connection takes them in, the others' copies are
+  // acknowledged and dropped.
+  if (msg.retain && c->index > 0) return;
   if (b->is_echo(msg.topic, msg.payload)) return;
-  {
-    std::lock_guard lock(b->mu_);
-    msg.replay = msg.retain && b->connections_ > 1;
-  }
+  msg.replay = msg.retain && c->connects.load() > 1;
   ++b->in_;
   if (!b->on_message_) return;
   status st = b->on_message_(b->config_, msg);
@@ -259,7 +297,7 @@ void bridge::on_message_cb(mosquitto* mosq, void* self, const mosquitto_message*
   // the connection loop reconnects with backoff.
   {
     std::lock_guard lock(b->mu_);
-    b->attempt_error_ = "not acknowledged, " + msg.topic + ": " + st.message();
+    c->attempt_error = "not acknowledged, " + msg.topic + ": " + st.message();
   }
   if (int fd = mosquitto_socket(mosq); fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
@@ -273,13 +311,20 @@ void bridge::forward(std::string_view topic, std::string_view payload) {
     }
   }
   if (rule == nullptr) return;
-  if (!connected_ || mosq_ == nullptr) {
+  mosquitto* via = nullptr;
+  for (const auto& c : connections_) {
+    if (c->connected && c->mosq != nullptr) {
+      via = c->mosq;
+      break;
+    }
+  }
+  if (via == nullptr) {
     ++dropped_;
     return;
   }
   std::string remote = rule->remote_prefix + std::string(topic);
   remember_forwarded(remote, payload);
-  int rc = mosquitto_publish(mosq_, nullptr, remote.c_str(), static_cast<int>(payload.size()), payload.data(),
+  int rc = mosquitto_publish(via, nullptr, remote.c_str(), static_cast<int>(payload.size()), payload.data(),
                              rule->qos, false);
   if (rc == MOSQ_ERR_SUCCESS) {
     ++out_;
@@ -327,10 +372,27 @@ bool bridge::is_echo(const std::string& topic, std::string_view payload) {
 
 bridge_stats bridge::stats() const {
   bridge_stats s;
+  bool any_error = false, any_connecting = false;
   {
     std::lock_guard lock(mu_);
-    s.st = state_;
-    s.last_error = last_error_;
+    for (const auto& c : connections_) {
+      if (c->st == state::connected) ++s.connections_up;
+      any_error |= c->st == state::error;
+      any_connecting |= c->st == state::connecting;
+      if (!s.last_error.empty() || c->last_error.empty()) continue;
+      s.last_error = connections_.size() == 1
+                         ? c->last_error
+                         : "connection " + std::to_string(c->index + 1) + ": " + c->last_error;
+    }
+  }
+  if (s.connections_up == static_cast<int>(connections_.size())) {
+    s.st = state::connected;
+  } else if (any_error) {
+    s.st = state::error;
+  } else if (any_connecting || s.connections_up > 0) {
+    s.st = state::connecting;
+  } else {
+    s.st = state::stopped;
   }
   s.messages_in = in_.load();
   s.messages_out = out_.load();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -26,6 +27,17 @@ const char* state_name(state s);
 // `configured`: at most 1, so that every message is acknowledged only after
 // it is stored (a QoS 2 publish is delivered at QoS 1 and may come twice).
 int subscribed_qos(int configured);
+
+// The filter each connection subscribes to for `s`: the filter itself with
+// one connection; with more, "$share/<client_id>/<filter>", so that the
+// remote broker hands each message to one connection of the group (a filter
+// that already names a share group is kept as it is).
+std::string subscribed_filter(const bridge_config& c, const subscription& s);
+
+// The client id of connection `index` (0-based): the configured one for the
+// first, "<client_id>-<index + 1>" for the others. Stable across restarts, so
+// that `clean_session: false` sessions are resumed.
+std::string connection_client_id(const bridge_config& c, int index);
 
 // A message the remote broker delivered to the bridge.
 struct inbound {
@@ -51,26 +63,35 @@ struct timing {
 };
 
 struct bridge_stats {
+  // `connected` only while every connection is; otherwise `error` when one
+  // of them failed, else `connecting` (or `stopped`).
   state st = state::stopped;
+  // The first connection's with one; "connection K: ..." of the first with
+  // an error otherwise.
   std::string last_error;
+  int connections_up = 0;
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   uint64_t messages_dropped = 0;
 };
 
-// One MQTT client connection (libmosquitto, MQTT 3.1.1) from Liandu to a
-// remote broker. It subscribes to the configured filters on every (re)connect
-// and hands each message it receives to `on_message`; `forward` publishes a
-// local message to the remote broker when its topic matches a forward filter.
+// A bridge to a remote broker: `config.connections` MQTT clients
+// (libmosquitto, MQTT 3.1.1), each subscribing to the configured filters on
+// every (re)connect (shared, see subscribed_filter, when there are several)
+// and handing each message it receives to `on_message`; `forward` publishes
+// a local message to the remote broker when its topic matches a forward
+// filter.
 //
 // Loops: MQTT 3.1.1 has no "no local" option, so a message we forward that
-// also matches one of our remote subscriptions comes back. The bridge
-// remembers (topic, payload) of what it forwarded for `echo_window` and drops
-// the first copy that returns.
+// also matches one of our remote subscriptions comes back, on any of the
+// connections. The bridge remembers (topic, payload) of what it forwarded
+// for `echo_window` and drops the first copy that returns.
 //
-// Threads: one thread per bridge runs the libmosquitto loop, the reconnect
-// backoff and `on_message`. `forward` and `stats` may be called from any
-// thread. start() and stop() from one owner thread.
+// Threads: one thread per connection runs its libmosquitto loop, its
+// reconnect backoff and `on_message` for what it receives, so with several
+// connections `on_message` runs on several threads at once. `forward` and
+// `stats` may be called from any thread. start() and stop() from one owner
+// thread.
 class bridge {
  public:
   // Returns an error when the message must not be acknowledged (it could not
@@ -85,30 +106,51 @@ class bridge {
   bridge& operator=(const bridge&) = delete;
 
   void start();
-  // Disconnects and joins the thread; idempotent.
+  // Disconnects and joins the threads; idempotent.
   void stop();
 
   // Sends a message a local client published to the remote broker when its
-  // topic matches a forward filter (the first one wins). Dropped and counted
-  // while not connected. Never blocks on the network.
+  // topic matches a forward filter (the first one wins), over the first
+  // connection that is up. Dropped and counted while none is. Never blocks
+  // on the network.
   void forward(std::string_view topic, std::string_view payload);
 
   bridge_stats stats() const;
   const bridge_config& config() const { return config_; }
 
  private:
-  void run();
+  // One MQTT client of the bridge: its own socket, thread and backoff.
+  struct connection {
+    bridge* owner = nullptr;
+    int index = 0;  // 0-based
+    std::string client_id;
+    mosquitto* mosq = nullptr;
+    std::thread thread;
+    std::atomic<bool> connected{false};
+    std::atomic<uint64_t> connects{0};  // successful connects so far
+    bool tls_ready = false;             // its thread's
+    // Guarded by the bridge's mu_.
+    state st = state::stopped;
+    std::string last_error;
+    std::string attempt_error;  // set by the CONNACK callback for the current attempt
+    // libmosquitto's error log lines during the current attempt (OpenSSL's
+    // reasons for a failed handshake: "certificate verify failed", ...).
+    std::string attempt_log;
+  };
+
+  void run(connection& c);
   // With "tls": hands the CA, certificate and key to libmosquitto, once
   // (retried on each attempt until it works). The reason on failure.
-  std::string configure_tls();
+  std::string configure_tls(connection& c);
   // One connection attempt, kept up until it fails or stop(); why it failed
   // ("" after stop()). Resets `delay` once connected.
-  std::string connect_and_run(std::chrono::milliseconds& delay);
-  void set_state(state s, const std::string& err);
+  std::string connect_and_run(connection& c, std::chrono::milliseconds& delay);
+  void set_state(connection& c, state s, const std::string& err);
   void wait(std::chrono::milliseconds d);
   bool is_echo(const std::string& topic, std::string_view payload);
   void remember_forwarded(const std::string& remote_topic, std::string_view payload);
 
+  // libmosquitto callbacks; `self` is the connection.
   static void on_connect(mosquitto*, void* self, int rc);
   static void on_disconnect(mosquitto*, void* self, int rc);
   static void on_message_cb(mosquitto*, void* self, const mosquitto_message* m);
@@ -117,22 +159,14 @@ class bridge {
   const bridge_config config_;
   const message_fn on_message_;
   const timing timing_;
-  mosquitto* mosq_ = nullptr;
-  std::thread thread_;
+  // Made in the constructor, never resized: stats() and forward() read it
+  // from any thread.
+  std::vector<std::unique_ptr<connection>> connections_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> connected_{false};
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
-  bool tls_ready_ = false;  // the connect thread's
 
-  mutable std::mutex mu_;  // guards the fields below
-  state state_ = state::stopped;
-  std::string last_error_;
-  std::string attempt_error_;  // set by the CONNACK callback for the current attempt
-  // libmosquitto's error log lines during the current attempt (OpenSSL's
-  // reasons for a failed handshake: "certificate verify failed", ...).
-  std::string attempt_log_;
-  uint64_t connections_ = 0;  // successful connects so far
+  mutable std::mutex mu_;  // guards the connections' state fields
   std::atomic<uint64_t> in_{0}, out_{0}, dropped_{0};
 
   std::mutex echo_mu_;

@@ -15,12 +15,12 @@ namespace {
 
 // Keys GET adds to an entry; accepted and ignored on input so that a listed
 // entry can be posted back unchanged.
-const std::set<std::string, std::less<>> read_only_keys = {"status", "last_error", "messages_in",
-                                                           "messages_out", "messages_dropped"};
+const std::set<std::string, std::less<>> read_only_keys = {"status",      "last_error",   "connections_up",
+                                                           "messages_in", "messages_out", "messages_dropped"};
 const std::set<std::string, std::less<>> known_keys = {
-    "name",     "database",    "host",          "port",      "client_id", "username",
-    "password", "keepalive_s", "clean_session", "subscribe", "forward",   "tls",
-    "ca_file",  "ca_path",     "cert_file",     "key_file",  "insecure",  "tls_version"};
+    "name",        "database",      "host",      "port",        "client_id",  "username", "password",
+    "keepalive_s", "clean_session", "subscribe", "forward",     "tls",        "ca_file",  "ca_path",
+    "cert_file",   "key_file",      "insecure",  "tls_version", "connections"};
 const std::set<std::string, std::less<>> tls_versions = {"tlsv1.2", "tlsv1.3"};
 
 // Names end up in file names, metric labels and URLs: keep them plain.
@@ -204,6 +204,17 @@ result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check fi
   LIANDU_RETURN_IF_ERROR(check_filters(ck, j, "forward", true, c));
   if (c.subscribe.empty() && c.forward.empty())
     return ck.fail("subscribe", "and \"forward\" are both empty: the bridge would carry nothing");
+  LIANDU_RETURN_IF_ERROR(ck.int_at(j, "connections", c.connections, 1, max_connections));
+  if (c.connections > 1) {
+    // Extra connections only share what the subscriptions bring in; the
+    // client id becomes the share group, a single topic level.
+    if (c.subscribe.empty())
+      return ck.fail("connections", "needs \"subscribe\" filters (the connections share their messages)");
+    if (c.client_id.find_first_of("/+#") != std::string::npos)
+      return ck.fail(
+          "client_id",
+          "must not contain '/', '+' or '#' with \"connections\" over 1 (it names the share group)");
+  }
   LIANDU_RETURN_IF_ERROR(check_tls(ck, j, c));
   if (files == file_check::readable) LIANDU_RETURN_IF_ERROR(check_tls_files(c));
   return c;
@@ -230,6 +241,7 @@ nlohmann::json to_json(const bridge_config& c, bool with_password) {
   j["password"] = with_password || c.password.empty() ? c.password : std::string(password_mask);
   j["keepalive_s"] = c.keepalive_s;
   j["clean_session"] = c.clean_session;
+  j["connections"] = c.connections;
   j["subscribe"] = nlohmann::json::array();
   for (const auto& s : c.subscribe) j["subscribe"].push_back({{"filter", s.filter}, {"qos", s.qos}});
   j["forward"] = nlohmann::json::array();

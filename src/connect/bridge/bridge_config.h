@@ -26,6 +26,19 @@ namespace liandu::connect::bridge {
 // A `subscribe` qos of 2 is asked of the remote broker as 1 (subscribed_qos in
 // bridge.h): messages are acknowledged only once stored, at least once.
 //
+// `connections` (1..max_connections, default 1): how many MQTT clients the
+// bridge opens to the remote broker. Each stores one message at a time and
+// waits for its WAL commit, so one connection carries at most one message
+// per fsync; N connections store N messages at once, sharing WAL commits.
+// With more than one, every connection subscribes to
+// "$share/<client_id>/<filter>" (a filter that already names a share group
+// is kept), so the remote broker hands each message to one of them, and the
+// client ids are "<client_id>", "<client_id>-2", ... (connection_client_id
+// in bridge.h). Messages of one topic may then be stored in another order
+// than they arrived: points of the same series and timestamp keep the last
+// one stored. Needs `subscribe` filters; the client id names the share
+// group and must hold no '/', '+' or '#'.
+//
 // TLS to the remote broker (off unless "tls": true):
 //
 //   "tls": true, "ca_file": "/etc/liandu/site-b-ca.pem",
@@ -70,7 +83,10 @@ struct bridge_config {
   std::string key_file;
   bool insecure = false;
   std::string tls_version = "tlsv1.2";  // the lowest accepted: "tlsv1.2" or "tlsv1.3"
+  int connections = 1;
 };
+
+inline constexpr int max_connections = 16;
 
 // What GET shows instead of a password; a POST that sends it back keeps the
 // stored password.
@@ -89,7 +105,7 @@ enum class file_check {
 
 // Validates one entry. Errors name the bridge and the key, e.g.
 // `bridge site-b: "subscribe"[1].qos must be 0, 1 or 2`. Read-only keys that
-// GET adds (status, last_error, messages_in,
+// GET adds (status, last_error, connections_up, messages_in,
 // messages_out, messages_dropped) are ignored.
 result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check files = file_check::readable);
 

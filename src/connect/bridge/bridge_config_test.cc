@@ -5,6 +5,7 @@
 #include <fstream>
 #include <vector>
 
+#include "connect/bridge/bridge.h"
 #include "storage/testing/temp_dir.h"
 
 namespace liandu::connect::bridge {
@@ -52,6 +53,10 @@ TEST(BridgeConfig, Defaults) {
   EXPECT_EQ(c->keepalive_s, 60);
   EXPECT_TRUE(c->clean_session);
   EXPECT_TRUE(c->forward.empty());
+  EXPECT_EQ(c->connections, 1);
+  // One connection: the configured client id and the filters as given.
+  EXPECT_EQ(connection_client_id(*c, 0), "liandu-bridge-b");
+  EXPECT_EQ(subscribed_filter(*c, c->subscribe[0]), "#");
 }
 
 // `key` set to `value` (erased when null) in an otherwise valid entry gives
@@ -111,6 +116,52 @@ TEST(BridgeConfig, ErrorsNameTheBridgeAndTheKey) {
       });
 }
 
+TEST(BridgeConfig, ConnectionsShareTheSubscriptions) {
+  nlohmann::json j = valid();
+  j["connections"] = 4;
+  auto c = parse_bridge_config(j);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->connections, 4);
+  // Stable, distinct client ids; the first is the configured one.
+  EXPECT_EQ(connection_client_id(*c, 0), "liandu-a");
+  EXPECT_EQ(connection_client_id(*c, 1), "liandu-a-2");
+  EXPECT_EQ(connection_client_id(*c, 3), "liandu-a-4");
+  // One share group per bridge, named by its client id; a filter that names
+  // its own group keeps it.
+  EXPECT_EQ(subscribed_filter(*c, c->subscribe[0]), "$share/liandu-a/factory/+/telemetry");
+  EXPECT_EQ(subscribed_filter(*c, c->subscribe[1]), "$share/g/x/#");
+  // Shown by GET and posted back unchanged, with the read-only count.
+  nlohmann::json shown = to_json(*c, true);
+  EXPECT_EQ(shown["connections"], 4);
+  shown["connections_up"] = 3;
+  auto again = parse_bridge_config(shown);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->connections, 4);
+  EXPECT_EQ(to_json(*again, true), to_json(*c, true));
+}
+
+TEST(BridgeConfig, ConnectionsErrorsNameTheBridgeAndTheKey) {
+  nlohmann::json two = valid();
+  two["connections"] = 2;
+  expect_errors(valid(), {
+                             {"connections", 0, "bridge site-b: \"connections\" must be an integer 1..16"},
+                             {"connections", 17, "bridge site-b: \"connections\" must be an integer 1..16"},
+                             {"connections", "4", "\"connections\" must be an integer 1..16"},
+                             {"connections", 2.5, "\"connections\" must be an integer 1..16"},
+                         });
+  expect_errors(two,
+                {
+                    {"subscribe", nlohmann::json::array(),
+                     "bridge site-b: \"connections\" needs \"subscribe\" filters"},
+                    {"client_id", "site/a", "bridge site-b: \"client_id\" must not contain '/', '+' or '#'"},
+                    {"client_id", "a+", "\"client_id\" must not contain"},
+                });
+  // Such a client id is fine for one connection (it names no group then).
+  nlohmann::json one = valid();
+  one["client_id"] = "site/a";
+  EXPECT_EQ(error_of(one), "");
+}
+
 TEST(BridgeConfig, NameIsRequiredAndPlain) {
   nlohmann::json j = valid();
   j.erase("name");
@@ -144,6 +195,7 @@ TEST(BridgeConfig, JsonMasksThePasswordAndRoundTrips) {
   // What GET shows (with its read-only status keys) can be posted back.
   full["status"] = "connected";
   full["last_error"] = "";
+  full["connections_up"] = 1;
   full["messages_in"] = 3;
   auto again = parse_bridge_config(full);
   ASSERT_TRUE(again.ok()) << again.error().message();

@@ -161,6 +161,7 @@ std::vector<nlohmann::json> bridge_manager::list() const {
     bridge_stats s = b->stats();
     j["status"] = state_name(s.st);
     j["last_error"] = s.last_error;
+    j["connections_up"] = s.connections_up;
     j["messages_in"] = s.messages_in;
     j["messages_out"] = s.messages_out;
     j["messages_dropped"] = s.messages_dropped;
@@ -221,19 +222,25 @@ status bridge_manager::on_message(const bridge_config& c, const inbound& m) {
 
 void bridge_manager::append_metrics(std::string& out) const {
   std::shared_lock lock(mu_);
-  std::string connected, in, sent, dropped;
+  std::string connected, up, in, sent, dropped;
   for (const auto& [name, b] : bridges_) {
     bridge_stats s = b->stats();
     std::string label = "{bridge=\"" + name + "\"} ";
     connected += "liandu_bridge_connected" + label + (s.st == state::connected ? "1" : "0") + "\n";
+    up += "liandu_bridge_connections_up" + label + std::to_string(s.connections_up) + "\n";
     in += "liandu_bridge_messages_in_total" + label + std::to_string(s.messages_in) + "\n";
     sent += "liandu_bridge_messages_out_total" + label + std::to_string(s.messages_out) + "\n";
     dropped += "liandu_bridge_messages_dropped_total" + label + std::to_string(s.messages_dropped) + "\n";
   }
   out +=
-      "# HELP liandu_bridge_connected 1 while the bridge is connected to its remote MQTT broker.\n"
+      "# HELP liandu_bridge_connected 1 while every connection of the bridge to its remote MQTT broker is "
+      "up.\n"
       "# TYPE liandu_bridge_connected gauge\n" +
       connected;
+  out +=
+      "# HELP liandu_bridge_connections_up Connections of the bridge to its remote MQTT broker that are up.\n"
+      "# TYPE liandu_bridge_connections_up gauge\n" +
+      up;
   out +=
       "# HELP liandu_bridge_messages_in_total Messages received from the remote broker.\n"
       "# TYPE liandu_bridge_messages_in_total counter\n" +

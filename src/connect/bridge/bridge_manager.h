@@ -26,7 +26,9 @@ struct manager_options {
   std::string path;
   timing bridge_timing;
   // Stores a message that came in over a bridge: the mapping rules of
-  // `database` only. Runs on the bridge's thread. Optional.
+  // `database` only. Runs on the thread of the bridge connection that
+  // received it: on several threads at once for a bridge with more than one
+  // connection (their durable writes then share WAL commits). Optional.
   std::function<status(std::string_view database, std::string_view topic, std::string_view payload)> ingest;
 };
 
@@ -64,7 +66,7 @@ class bridge_manager {
   // Stops and forgets one bridge; not_found when there is none.
   status remove(std::string_view name);
   // Every entry, password masked, with "status" (connecting, connected,
-  // error), "last_error" and message counters.
+  // error), "last_error", "connections_up" and message counters.
   std::vector<nlohmann::json> list() const;
 
   // The local broker messages from bridges are published on (null: none).

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -203,16 +205,18 @@ TEST(BridgeManager, SavedTlsBridgeWithAMissingFileLoadsAndReportsIt) {
 }
 
 // The remote broker is Liandu's own MQTT server, in process.
+// `refused_client`: a client id refused whatever its credentials.
 class remote_broker {
  public:
-  explicit remote_broker(uint16_t port = 0) {
+  explicit remote_broker(uint16_t port = 0, std::string refused_client = "") {
     mqtt::mqtt_server_options o;
     o.port = port;
     mqtt::mqtt_hooks hooks;
-    hooks.authenticate = [this](std::string_view, std::string_view u, std::string_view p) {
+    hooks.authenticate = [this, refused_client](std::string_view id, std::string_view u, std::string_view p) {
       std::lock_guard lock(mu_);
       logins_.push_back(std::string(u) + ":" + std::string(p));
-      return u == "u" && p == "s3cret";
+      clients_.insert(std::string(id));
+      return u == "u" && p == "s3cret" && id != refused_client;
     };
     hooks.on_publish = [this](std::string_view, std::string_view t, std::string_view p) {
       std::lock_guard lock(mu_);
@@ -225,15 +229,22 @@ class remote_broker {
   }
   uint16_t port() const { return port_; }
   mqtt::broker& broker() { return server_->broker(); }
-  std::vector<std::string> published() {
+  // Whether `topic=payload` was published on this broker.
+  bool saw(const std::string& publish) {
     std::lock_guard lock(mu_);
-    return published_;
+    return std::find(published_.begin(), published_.end(), publish) != published_.end();
+  }
+  // The client ids that tried to log in.
+  std::set<std::string> clients() {
+    std::lock_guard lock(mu_);
+    return clients_;
   }
   void stop() { server_->stop(); }
 
  private:
   std::mutex mu_;
   std::vector<std::string> logins_, published_;
+  std::set<std::string> clients_;
   std::unique_ptr<mqtt::mqtt_server> server_;
   uint16_t port_ = 0;
 };
@@ -280,11 +291,7 @@ TEST(BridgeManager, CarriesMessagesBothWaysWithoutLoops) {
   m.on_local_publish("local/x", "7");
   m.on_local_publish("other/x", "8");  // no forward filter
   ASSERT_TRUE(eventually([&] { return m.list()[0]["messages_out"] == 1; }));
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : remote.published())
-      if (p == "remote/local/x=7") return true;
-    return false;
-  }));
+  ASSERT_TRUE(eventually([&] { return remote.saw("remote/local/x=7"); }));
   // Give an echo time to arrive, then check it was dropped.
   std::this_thread::sleep_for(300ms);
   {
@@ -313,6 +320,87 @@ TEST(BridgeManager, CarriesMessagesBothWaysWithoutLoops) {
   EXPECT_EQ(ingested[1], "plant:remote/b=43");
   m.stop();
   local.stop();
+}
+
+// "connections": 3 opens three clients with distinct client ids in one share
+// group: the remote broker hands each message to one of them, so every
+// message is ingested once, on each of the three connection threads.
+TEST(BridgeManager, ConnectionsShareTheMessagesOfOneGroup) {
+  remote_broker remote;
+  ASSERT_NE(remote.port(), 0);
+  std::mutex mu;
+  std::vector<int> ingested;
+  std::set<std::thread::id> threads;
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  o.ingest = [&](std::string_view, std::string_view, std::string_view p) {
+    std::lock_guard lock(mu);
+    ingested.push_back(std::stoi(std::string(p)));
+    threads.insert(std::this_thread::get_id());
+    return status{};
+  };
+  bridge_manager m(o);
+  nlohmann::json e = entry("b", remote.port());
+  e["connections"] = 3;
+  ASSERT_TRUE(m.put(e).ok());
+  m.start();
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["status"] == "connected"; })) << m.list()[0].dump();
+  EXPECT_EQ(m.list()[0]["connections_up"], 3);
+  EXPECT_EQ(remote.clients(),
+            (std::set<std::string>{"liandu-bridge-b", "liandu-bridge-b-2", "liandu-bridge-b-3"}));
+  ASSERT_TRUE(eventually([&] { return remote.broker().subscription_count() == 3; }));
+
+  constexpr int n = 90;
+  for (int i = 0; i < n; ++i) remote.broker().publish(msg("remote/a", std::to_string(i)));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return ingested.size() >= n;
+  }));
+  // A forwarded message's echo comes back on one of the connections: dropped.
+  m.on_local_publish("local/x", "1000");
+  ASSERT_TRUE(eventually([&] { return remote.saw("remote/local/x=1000"); }));
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(mu);
+    std::sort(ingested.begin(), ingested.end());
+    std::vector<int> want(n);
+    for (int i = 0; i < n; ++i) want[i] = i;
+    EXPECT_EQ(ingested, want);
+    EXPECT_EQ(threads.size(), 3u);
+  }
+  std::string metrics;
+  m.append_metrics(metrics);
+  EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liandu_bridge_connections_up{bridge=\"b\"} 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liandu_bridge_messages_in_total{bridge=\"b\"} 90"), std::string::npos) << metrics;
+  m.stop();
+  EXPECT_EQ(m.list()[0]["status"], "stopped");
+  EXPECT_EQ(m.list()[0]["connections_up"], 0);
+}
+
+// One connection of three refused: the bridge is in error (not connected),
+// names the connection in last_error and counts the two that are up.
+TEST(BridgeManager, OneConnectionDownIsAnError) {
+  remote_broker remote(0, "liandu-bridge-b-2");
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  bridge_manager m(o);
+  nlohmann::json e = entry("b", remote.port());
+  e["connections"] = 3;
+  ASSERT_TRUE(m.put(e).ok());
+  m.start();
+  ASSERT_TRUE(eventually([&] {
+    auto j = m.list()[0];
+    return j["connections_up"] == 2 && j["status"] == "error";
+  })) << m.list()[0].dump();
+  EXPECT_EQ(m.list()[0]["last_error"].get<std::string>().rfind("connection 2: 127.0.0.1:", 0), 0u)
+      << m.list()[0].dump();
+  EXPECT_NE(m.list()[0]["last_error"].get<std::string>().find("refused"), std::string::npos);
+  std::string metrics;
+  m.append_metrics(metrics);
+  EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liandu_bridge_connections_up{bridge=\"b\"} 2"), std::string::npos) << metrics;
+  m.stop();
 }
 
 TEST(BridgeManager, RefusedCredentialsAreTheLastError) {
