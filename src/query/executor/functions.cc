@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <queue>
@@ -459,6 +460,95 @@ column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t
     return true;
   });
   return out;
+}
+
+namespace {
+
+// The heap merge of merge_order, for runs of many distinct times.
+std::vector<uint32_t> heap_merge_order(std::span<const int64_t> times, std::span<const size_t> run_end) {
+  struct cursor {
+    int64_t time;
+    uint32_t run;
+    uint32_t row;
+  };
+  auto later = [](const cursor& a, const cursor& b) {
+    return a.time != b.time ? a.time > b.time : a.run > b.run;
+  };
+  std::vector<cursor> heap;
+  heap.reserve(run_end.size());
+  for (size_t k = 0, begin = 0; k < run_end.size(); begin = run_end[k++]) {
+    if (run_end[k] > begin)
+      heap.push_back({times[begin], static_cast<uint32_t>(k), static_cast<uint32_t>(begin)});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  std::vector<uint32_t> order;
+  order.reserve(times.size());
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    cursor& c = heap.back();
+    order.push_back(c.row);
+    if (++c.row < run_end[c.run]) {
+      c.time = times[c.row];
+      std::push_heap(heap.begin(), heap.end(), later);
+    } else {
+      heap.pop_back();
+    }
+  }
+  return order;
+}
+
+}  // namespace
+
+std::vector<uint32_t> merge_order(std::span<const int64_t> times, std::span<const size_t> run_end) {
+  const size_t n = times.size();
+  auto run_of = [&](size_t k) {
+    size_t begin = k == 0 ? 0 : run_end[k - 1];
+    return times.subspan(begin, run_end[k] - begin);
+  };
+  // The distinct times of all runs, ascending, built run by run. A run that
+  // is a stretch of the times seen so far (the common case: every sensor
+  // reported at the same ticks) costs a binary search and a compare; others
+  // are merged in, and once that merging has cost more than a few passes
+  // over the rows, or the distinct times are many, the heap is cheaper.
+  std::vector<int64_t> distinct, merged;
+  const size_t max_distinct = n / 4 + 16;
+  size_t merge_work = 0;
+  for (size_t k = 0; k < run_end.size(); ++k) {
+    std::span<const int64_t> run = run_of(k);
+    if (run.empty()) continue;
+    auto at = std::lower_bound(distinct.begin(), distinct.end(), run.front());
+    if (static_cast<size_t>(distinct.end() - at) >= run.size() && std::equal(run.begin(), run.end(), at))
+      continue;
+    merged.clear();
+    std::set_union(distinct.begin(), distinct.end(), run.begin(), run.end(), std::back_inserter(merged));
+    merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+    distinct.swap(merged);
+    merge_work += distinct.size();
+    if (distinct.size() > max_distinct || merge_work > 4 * n + 1024) return heap_merge_order(times, run_end);
+  }
+  // Each row's bucket (its time's index among the distinct times), counted.
+  std::vector<uint32_t> bucket(n);
+  std::vector<uint32_t> next(distinct.size() + 1, 0);
+  for (size_t k = 0, begin = 0; k < run_end.size(); begin = run_end[k++]) {
+    std::span<const int64_t> run = run_of(k);
+    if (run.empty()) continue;
+    auto at = std::lower_bound(distinct.begin(), distinct.end(), run.front());
+    auto b0 = static_cast<uint32_t>(at - distinct.begin());
+    if (static_cast<size_t>(distinct.end() - at) >= run.size() && std::equal(run.begin(), run.end(), at)) {
+      for (size_t i = 0; i < run.size(); ++i) bucket[begin + i] = b0 + static_cast<uint32_t>(i);
+    } else {
+      for (size_t i = 0; i < run.size(); ++i) {
+        at = std::lower_bound(at, distinct.end(), run[i]);
+        bucket[begin + i] = static_cast<uint32_t>(at - distinct.begin());
+      }
+    }
+    for (size_t i = 0; i < run.size(); ++i) ++next[bucket[begin + i] + 1];
+  }
+  for (size_t b = 1; b < next.size(); ++b) next[b] += next[b - 1];
+  // Rows are placed in index order, so equal times keep run, then row, order.
+  std::vector<uint32_t> order(n);
+  for (size_t r = 0; r < n; ++r) order[next[bucket[r]]++] = static_cast<uint32_t>(r);
+  return order;
 }
 
 bool keep_best_per_group(fn f, const column_batch& col, size_t begin, size_t end,

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,6 +100,13 @@ void to_points(const column_batch& col, size_t begin, size_t end, std::vector<ou
 // When origin is given it receives, per merged point, the position in cols
 // of the column the point came from.
 column_batch merge_columns(std::vector<column_batch>& cols, std::vector<uint32_t>* origin = nullptr);
+// The order that merges runs by time. times holds the runs one after another
+// (run k ends at run_end[k], ascending), each in ascending time; the result
+// lists every index of times once, by time, equal times by run and then by
+// position: a stable merge, the order a heap of (time, run) gives. When the
+// runs share few distinct times (sensors sampled on one clock) it is a
+// counting sort over those times, O(n); otherwise a heap, O(n log runs).
+std::vector<uint32_t> merge_order(std::span<const int64_t> times, std::span<const size_t> run_end);
 // top()/bottom() with tag arguments: among col's points [begin, end), sets
 // keep[i] for the point of each group (group[i]) with the greatest (top) or
 // least (bottom) value, the earliest on ties, as InfluxDB's max()/min() per

@@ -42,6 +42,13 @@ std::span<value> row_table::add_row(size_t width) {
   return (*this)[rows_ - 1];
 }
 
+void row_table::add_rows(size_t n, size_t width) {
+  if (n == 0) return;
+  set_width(width);
+  cells_.resize(cells_.size() + n * width);
+  rows_ += n;
+}
+
 void row_table::reserve(size_t rows, size_t width) { cells_.reserve(rows * width); }
 
 void row_table::clear() {

@@ -39,6 +39,8 @@ class row_table {
   void push_back(std::initializer_list<value> cells);
   // Appends a row of `width` null cells to be filled in place.
   std::span<value> add_row(size_t width);
+  // Appends n rows of `width` null cells, to be filled in any order.
+  void add_rows(size_t n, size_t width);
   void reserve(size_t rows, size_t width);
   void clear();
   void erase_front(size_t n);  // drops the first n rows (all if fewer)

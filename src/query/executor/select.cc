@@ -924,80 +924,80 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
                      row_table& rows) {
   bool row_eval = sp.cond && !tag_only(*sp.cond, mp);
   const size_t width = sp.columns.size() + 1;
-  // The rows of each member in time order, one run per member, all in one
-  // table; then merged by (time, member order) as InfluxDB orders them.
-  row_table staged;
-  std::vector<size_t> run_end;  // staged row where each member's run ends
+  // Two passes. First each member's columns, aligned on time, and the rows
+  // it keeps (a selected field set, the condition true); from their times
+  // the order merged by (time, member order), as InfluxDB orders them. Then
+  // each member's cells are evaluated straight into their merged row: no
+  // rows are staged and moved (moving 60,000 staged rows into merged order
+  // cost about as much as building them).
+  struct member {
+    aligned_rows ar;
+    std::vector<uint32_t> kept;  // rows of ar, ascending
+    std::vector<bound> outs;     // the output columns bound to the series
+  };
+  std::vector<member> members(g.members.size());
+  std::vector<int64_t> times;   // the time of each kept row, member by member
+  std::vector<size_t> run_end;  // where each member's rows end in times
+  std::vector<value> rowvals(needed.size());
   for (size_t order = 0; order < g.members.size(); ++order) {
+    member& m = members[order];
     const series_info& s = mp.series[g.members[order]];
     std::vector<column_batch> cols(needed.size());
     for (size_t i = 0; i < needed.size(); ++i) {
       LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, needed[i], sp.lo, sp.hi, cols[i]));
     }
-    aligned_rows ar;
-    align(cols, ar);
+    align(cols, m.ar);
     binder b{&ctx, &mp, &s, &needed, nullptr, true};
     bound cond;
     if (row_eval) LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
     b.missing_tag_is_empty = false;
-    std::vector<bound> outs(sp.columns.size());
-    for (size_t c = 0; c < sp.columns.size(); ++c) LIANDU_RETURN_IF_ERROR(bind(sp.columns[c].e, b, outs[c]));
+    m.outs.resize(sp.columns.size());
+    for (size_t c = 0; c < sp.columns.size(); ++c)
+      LIANDU_RETURN_IF_ERROR(bind(sp.columns[c].e, b, m.outs[c]));
     std::vector<size_t> select_slots;
     for (const auto& f : select_fields) {
       for (size_t i = 0; i < needed.size(); ++i) {
         if (needed[i] == f) select_slots.push_back(i);
       }
     }
-    std::vector<value> rowvals(needed.size());
-    for (size_t r = 0; r < ar.times.size(); ++r) {
+    for (size_t r = 0; r < m.ar.times.size(); ++r) {
       bool any = false;
-      for (size_t slot : select_slots) any = any || ar.cols[slot][r].index() != 0;
+      for (size_t slot : select_slots) any = any || m.ar.cols[slot][r].index() != 0;
       if (!any) continue;
-      for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = std::move(ar.cols[i][r]);
-      if (row_eval && !truthy(eval(cond, rowvals.data(), nullptr))) continue;
+      if (row_eval) {
+        for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = m.ar.cols[i][r];
+        if (!truthy(eval(cond, rowvals.data(), nullptr))) continue;
+      }
       if (!ctx.charge(64 + 24 * width)) return error(errc::limit_exceeded, memory_limit_error);
-      std::span<value> cells = staged.add_row(width);
-      cells[0] = value(ar.times[r]);
-      for (size_t c = 0; c < outs.size(); ++c) cells[c + 1] = eval(outs[c], rowvals.data(), nullptr);
+      m.kept.push_back(static_cast<uint32_t>(r));
+      times.push_back(m.ar.times[r]);
     }
-    if (staged.size() != (run_end.empty() ? 0 : run_end.back())) run_end.push_back(staged.size());
+    if (times.size() != (run_end.empty() ? 0 : run_end.back())) run_end.push_back(times.size());
   }
-  if (run_end.size() <= 1) {
-    rows = std::move(staged);
-    return {};
+  // dest[k]: the merged row of the k-th kept row; the identity for one run.
+  std::vector<uint32_t> dest;
+  if (run_end.size() > 1) {
+    std::vector<uint32_t> order = merge_order(times, run_end);
+    dest.resize(order.size());
+    for (size_t p = 0; p < order.size(); ++p) dest[order[p]] = static_cast<uint32_t>(p);
   }
-  // k-way merge of the runs: each run is read front to back, so the reads
-  // stay sequential per run; ties in time go to the earlier member.
-  struct cursor {
-    int64_t time;
-    size_t run;
-    size_t row;
-  };
-  auto later = [](const cursor& a, const cursor& b) {
-    return a.time != b.time ? a.time > b.time : a.run > b.run;
-  };
-  auto time_at = [&](size_t r) { return std::get<int64_t>(staged[r][0]); };
-  std::vector<cursor> heap;
-  heap.reserve(run_end.size());
-  for (size_t k = 0; k < run_end.size(); ++k) {
-    size_t first = k == 0 ? 0 : run_end[k - 1];
-    heap.push_back({time_at(first), k, first});
-  }
-  std::make_heap(heap.begin(), heap.end(), later);
   rows.clear();
-  rows.reserve(staged.size(), width);
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
-    cursor& c = heap.back();
-    std::span<value> from = staged[c.row];
-    std::span<value> to = rows.add_row(width);
-    std::move(from.begin(), from.end(), to.begin());
-    if (++c.row < run_end[c.run]) {
-      c.time = time_at(c.row);
-      std::push_heap(heap.begin(), heap.end(), later);
-    } else {
-      heap.pop_back();
+  rows.add_rows(times.size(), width);
+  size_t k = 0;
+  for (member& m : members) {
+    for (uint32_t r : m.kept) {
+      // One needed field: its column is the row's one-slot field array.
+      const value* fields = &m.ar.cols[0][r];
+      if (needed.size() > 1) {
+        for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = std::move(m.ar.cols[i][r]);
+        fields = rowvals.data();
+      }
+      std::span<value> cells = rows[dest.empty() ? k : dest[k]];
+      ++k;
+      cells[0] = value(m.ar.times[r]);
+      for (size_t c = 0; c < m.outs.size(); ++c) cells[c + 1] = eval(m.outs[c], fields, nullptr);
     }
+    m = member{};  // its columns are no longer needed
   }
   return {};
 }

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
 
 #include "query/executor/executor.h"
+#include "query/executor/functions.h"
 #include "query/executor/time_zone.h"
 #include "query/testing/memory_storage.h"
 
@@ -596,6 +599,139 @@ TEST(query_property, streaming_aggregates_match_column_path) {
     execution a = execute(store, q, opts);
     EXPECT_EQ(a.results.at(0).error,
               "unsupported " + q.substr(7, q.find('(') - 7) + " iterator type: boolean");
+  }
+}
+
+// merge_order against a stable sort by (time, run) on random runs: runs on
+// one clock (the counting sort), runs with times of their own (the heap),
+// and mixtures, with empty runs between.
+TEST(query_property, merge_order_matches_stable_sort) {
+  std::mt19937_64 rng(20240104);
+  for (int round = 0; round < 400; ++round) {
+    const int shape = round % 4;
+    const size_t runs = 1 + rng() % (round < 200 ? 6 : 200);
+    std::vector<int64_t> times;
+    std::vector<size_t> run_end;
+    std::vector<uint32_t> run_of;
+    for (size_t k = 0; k < runs; ++k) {
+      std::set<int64_t> ts;
+      size_t n = rng() % 5 == 0 ? 0 : rng() % 40;
+      for (size_t i = 0; i < n; ++i) {
+        bool grid = shape == 0 || (shape == 2 && k % 3 != 0) || (shape == 3 && rng() % 10 != 0);
+        int64_t t =
+            grid ? static_cast<int64_t>(rng() % 50) * 10 : static_cast<int64_t>(rng() % 100000) - 5000;
+        if (shape == 0 && rng() % 4 != 0) t = static_cast<int64_t>(i) * 10;  // long shared stretches
+        ts.insert(t);
+      }
+      for (int64_t t : ts) {
+        times.push_back(t);
+        run_of.push_back(static_cast<uint32_t>(k));
+      }
+      run_end.push_back(times.size());
+    }
+    std::vector<uint32_t> want(times.size());
+    std::iota(want.begin(), want.end(), 0u);
+    std::stable_sort(want.begin(), want.end(), [&](uint32_t a, uint32_t b) {
+      return times[a] != times[b] ? times[a] < times[b] : run_of[a] < run_of[b];
+    });
+    EXPECT_EQ(exec::merge_order(times, run_end), want) << "round " << round << " shape " << shape;
+  }
+}
+
+// A raw SELECT without GROUP BY merges the rows of all series into one, by
+// time and, at equal times, in series (key) order, as InfluxDB does; with
+// fields present in some points only, a field condition, DESC, LIMIT and
+// OFFSET. The reference sorts all points with a plain stable sort.
+TEST(query_property, raw_select_merges_series_like_reference) {
+  std::mt19937_64 rng(20240105);
+  struct pt {
+    int host;
+    int64_t time;
+    std::optional<double> v;
+    std::optional<int64_t> w;
+  };
+  for (int round = 0; round < 12; ++round) {
+    const int shape = round % 3;  // 0: one clock, 1: own times, 2: mixed
+    testing::memory_storage store(5);
+    ASSERT_TRUE(store.create_database("db").ok());
+    const int hosts = 1 + static_cast<int>(rng() % 30);
+    std::vector<pt> points;
+    std::vector<model::point> lp;
+    for (int h = 0; h < hosts; ++h) {
+      std::set<int64_t> used;
+      int n = static_cast<int>(rng() % 50);
+      for (int i = 0; i < n; ++i) {
+        bool grid = shape == 0 || (shape == 2 && h % 2 == 0);
+        int64_t t = grid ? static_cast<int64_t>(rng() % 60) * 10 * sec
+                         : static_cast<int64_t>(rng() % 600000) * (sec / 1000);
+        if (!used.insert(t).second) continue;
+        pt p{h, t, std::nullopt, std::nullopt};
+        model::point m;
+        m.measurement = "m";
+        char name[8];
+        std::snprintf(name, sizeof name, "h%02d", h);
+        m.tags = {{"host", name}};
+        if (rng() % 5 != 0) {
+          p.v = static_cast<double>(rng() % 100) / 4;
+          m.fields.push_back({"v", *p.v});
+        }
+        if (!p.v || rng() % 2 == 0) {
+          p.w = static_cast<int64_t>(rng() % 10);
+          m.fields.push_back({"w", *p.w});
+        }
+        m.time = t;
+        points.push_back(p);
+        lp.push_back(std::move(m));
+      }
+    }
+    if (!lp.empty()) {
+      ASSERT_TRUE(store.write("db", "", lp).ok());
+    }
+    std::stable_sort(points.begin(), points.end(), [](const pt& a, const pt& b) {
+      return a.time != b.time ? a.time < b.time : a.host < b.host;
+    });
+    query_options opts;
+    opts.db = "db";
+    opts.now_ns = span;
+    const std::string range = " WHERE time >= 0 AND time < " + std::to_string(span);
+    for (const std::string& q :
+         {"SELECT v FROM m" + range, "SELECT v, w FROM m" + range, "SELECT v FROM m" + range + " AND w > 4",
+          "SELECT v, w FROM m" + range + " ORDER BY time DESC LIMIT 40 OFFSET 3"}) {
+      SCOPED_TRACE(q);
+      const bool both = q.find("v, w") != std::string::npos;
+      const bool cond = q.find("w > 4") != std::string::npos;
+      const bool desc = q.find("DESC") != std::string::npos;
+      std::vector<std::vector<value>> want;
+      for (const auto& p : points) {
+        if (!p.v && !(both && p.w)) continue;
+        if (cond && !(p.w && *p.w > 4)) continue;
+        std::vector<value> row(both ? 3 : 2);
+        row[0] = p.time;
+        if (p.v) row[1] = *p.v;
+        if (both && p.w) row[2] = *p.w;
+        want.push_back(std::move(row));
+      }
+      if (desc) {
+        // The ascending rows reversed (series order too, within a time), as the executor always did.
+        std::reverse(want.begin(), want.end());
+        want.erase(want.begin(), want.begin() + std::min<size_t>(3, want.size()));
+        if (want.size() > 40) want.resize(40);
+      }
+      execution ex = execute(store, q, opts);
+      ASSERT_EQ(ex.results.size(), 1u);
+      ASSERT_EQ(ex.results[0].error, "");
+      if (want.empty()) {
+        EXPECT_TRUE(ex.results[0].series.empty());
+        continue;
+      }
+      ASSERT_EQ(ex.results[0].series.size(), 1u);
+      const row_table& got = ex.results[0].series[0].values;
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t r = 0; r < want.size(); ++r) {
+        std::vector<value> row(got[r].begin(), got[r].end());
+        EXPECT_EQ(row, want[r]) << "row " << r;
+      }
+    }
   }
 }
 
