@@ -56,7 +56,8 @@ class sample_ring {
   }
 
  private:
-  void grow() {
+  // Out of line: emplace_back, on every point, stays small enough to inline.
+  [[gnu::noinline]] void grow() {
     uint32_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;  // always a power of two
     auto next = std::make_unique<sample[]>(capacity);
     for (uint32_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (capacity_ - 1)];
@@ -74,6 +75,9 @@ class sample_ring {
 
 // Per-group state of one leaf condition, aligned to a cache line: what a
 // point reads of every kind but aggregate min/max is in the first 64 bytes.
+// The first leaf of a group also holds the group's alert state (every rule
+// has at least one leaf), so that a point that changes no alert, the common
+// case, reads the leaf lines and never the group's.
 struct alignas(64) leaf_state {
   // aggregate, rate: the points in the window, oldest first.
   sample_ring window;
@@ -84,10 +88,12 @@ struct alignas(64) leaf_state {
   // absence: time of the last point; state_for: since when the state holds.
   int64_t since = no_time;
   bool active = false;
+  alert_state alert = alert_state::inactive;  // first leaf only: see group_state::state()
   // aggregate min/max: a monotonic queue whose front is the extreme.
   sample_ring extreme;
 };
 static_assert(offsetof(leaf_state, active) < 64);
+static_assert(offsetof(leaf_state, alert) + sizeof(alert_state) <= 64);
 
 inline void prefetch(const void* p) { __builtin_prefetch(p); }
 
@@ -111,16 +117,23 @@ std::string format_number(double v) {
   return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
-// The field as text, for state conditions: strings as they are, booleans as
-// true/false, numbers in their shortest form (1, 2.5).
-std::string as_text(const model::field_value_view& v) {
+// Whether the field, as text, is `text`, for state conditions: strings as
+// they are, booleans as true/false, numbers in their shortest form (1, 2.5).
+// Formats into a buffer on the stack: no allocation per point.
+bool text_is(const model::field_value_view& v, std::string_view text) {
+  char buf[64];
+  std::to_chars_result r{buf, std::errc()};
   switch (v.index()) {
-    case 0: return format_number(std::get<double>(v));
-    case 1: return std::to_string(std::get<int64_t>(v));
-    case 2: return std::to_string(std::get<uint64_t>(v));
-    case 3: return std::get<bool>(v) ? "true" : "false";
-    default: return std::string(std::get<std::string_view>(v));
+    case 0:
+      r = std::to_chars(buf, buf + sizeof buf, std::get<double>(v));
+      return r.ec == std::errc() ? std::string_view(buf, static_cast<size_t>(r.ptr - buf)) == text
+                                 : text == "nan";
+    case 1: r = std::to_chars(buf, buf + sizeof buf, std::get<int64_t>(v)); break;
+    case 2: r = std::to_chars(buf, buf + sizeof buf, std::get<uint64_t>(v)); break;
+    case 3: return text == (std::get<bool>(v) ? "true" : "false");
+    default: return std::get<std::string_view>(v) == text;
   }
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf)) == text;
 }
 
 const model::field_view* find_field(std::span<const model::field_view> fields, const std::string& key) {
@@ -145,9 +158,11 @@ bool hysteresis(const condition& c, bool active, double x) {
 }  // namespace
 
 struct engine::group_state {
-  // What every point reads first, together.
-  std::vector<leaf_state> leaves;  // sized once, by make_group
-  alert_state state = alert_state::inactive;
+  // Sized once, by make_group, to the rule's leaves: never empty.
+  std::vector<leaf_state> leaves;
+  // The alert state lives in the first leaf's cache line (see leaf_state).
+  alert_state state() const { return leaves[0].alert; }
+  void set_state(alert_state s) { leaves[0].alert = s; }
   int64_t pending_since = 0;
   double value = 0;
   uint64_t alert_id = 0;
@@ -161,13 +176,11 @@ struct engine::group_state {
 namespace {
 
 // process_series() prefetches a group's state in two steps, a few points
-// ahead: the group and its leaves, then what the leaves point to (windows,
+// ahead: its leaves (which hold the alert state, so the group itself is read
+// only when an alert changes), then what the leaves point to (windows,
 // detectors), whose addresses are in the leaves.
-void prefetch_state(const engine::group_state* g, const leaf_state* leaves) {
-  const char* p = reinterpret_cast<const char*>(g);
-  prefetch(p);
-  prefetch(p + 55);  // the fields up to alert_id: 56 bytes, maybe over two lines
-  prefetch(leaves);
+void prefetch_leaves(const leaf_state* leaves, size_t n) {
+  for (size_t i = 0; i < n; ++i) prefetch(&leaves[i]);
 }
 
 void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
@@ -237,10 +250,10 @@ struct engine::compiled_rule {
   }
 
   // Evaluates node `n`; `value` is the value of the leaf that decided it.
-  bool eval(int n, const group_state& g, double& value) const {
+  bool eval(int n, const leaf_state* leaves, double& value) const {
     const node& nd = nodes[static_cast<size_t>(n)];
     if (nd.leaf >= 0) {
-      const leaf_state& ls = g.leaves[static_cast<size_t>(nd.leaf)];
+      const leaf_state& ls = leaves[static_cast<size_t>(nd.leaf)];
       value = ls.value;
       return ls.active;
     }
@@ -250,7 +263,7 @@ struct engine::compiled_rule {
     double first = 0;
     for (size_t i = 0; i < nd.children.size(); ++i) {
       double v = 0;
-      bool b = eval(nd.children[i], g, v);
+      bool b = eval(nd.children[i], leaves, v);
       if (i == 0) first = v;
       if (!decided && b != all) {
         decided = true;
@@ -278,7 +291,7 @@ void update_leaf(const condition& c, leaf_state& ls, const model::field_view* f,
       return;
     case condition_kind::state_for: {
       if (!f) return;
-      bool same = as_text(f->value) == c.state;
+      bool same = text_is(f->value, c.state);
       bool holds = c.op == compare_op::eq ? same : !same;
       if (!holds) {
         ls.since = no_time;
@@ -444,9 +457,9 @@ status engine::remove_rule(std::string_view id, int64_t now) {
 
 void engine::close_all(compiled_rule& cr, int64_t now, std::string_view why) {
   for (auto& [key, g] : cr.groups) {
-    if (g.state == alert_state::pending) {
+    if (g.state() == alert_state::pending) {
       transition(cr, g, alert_state::inactive, now, g.value, why);
-    } else if (is_open(g.state)) {
+    } else if (is_open(g.state())) {
       transition(cr, g, alert_state::resolved, now, g.value, why);
     }
   }
@@ -632,7 +645,7 @@ void engine::process_series(std::span<const series_point> points) {
   for (size_t i = 0; i < n; ++i) {
     if (i + state_ahead < n) {
       for (const target& t : targets_of(i + state_ahead)) {
-        if (t.group) prefetch_state(t.group, static_cast<const leaf_state*>(t.leaves));
+        if (t.group) prefetch_leaves(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
       }
     }
     if (i + data_ahead < n) {
@@ -696,13 +709,15 @@ void engine::apply(std::span<const target> targets, std::span<const model::field
       continue;
     }
     compiled_rule& cr = *t.rule;
-    group_state& g = *t.group;
+    // t.leaves is t.group->leaves.data(): the group itself is not read
+    // unless an alert changes.
+    leaf_state* leaves = static_cast<leaf_state*>(const_cast<void*>(t.leaves));
     ++stats_.evaluations;
     for (size_t i = 0; i < cr.leaves.size(); ++i) {
       const condition& c = cr.leaves[i];
-      update_leaf(c, g.leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
+      update_leaf(c, leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
     }
-    evaluate(cr, g, time);
+    evaluate(cr, *t.group, leaves, time);
   }
 }
 
@@ -729,15 +744,16 @@ void engine::tick(int64_t now) {
           ls.active = now - ls.since >= c.for_ns;
         }
       }
-      evaluate(cr, g, now);
+      evaluate(cr, g, g.leaves.data(), now);
     }
   }
 }
 
-void engine::evaluate(compiled_rule& cr, group_state& g, int64_t time) {
+void engine::evaluate(compiled_rule& cr, group_state& g, void* leaves, int64_t time) {
+  const leaf_state* ls = static_cast<const leaf_state*>(leaves);
   double value = 0;
-  bool holds = cr.eval(0, g, value);
-  switch (g.state) {
+  bool holds = cr.eval(0, ls, value);
+  switch (ls[0].alert) {
     case alert_state::inactive:
     case alert_state::resolved:
       if (!holds) return;
@@ -775,7 +791,7 @@ void engine::transition(compiled_rule& cr, group_state& g, alert_state to, int64
   e.severity = cr.def.severity;
   e.group = g.tags;
   e.alert_id = g.alert_id;
-  e.previous = g.state;
+  e.previous = g.state();
   e.state = to;
   e.value = value;
   e.time = time;
@@ -786,7 +802,7 @@ void engine::transition(compiled_rule& cr, group_state& g, alert_state to, int64
   }
   e.message = render_message(cr.def, g.tags, to, value, why);
   e.actions = cr.def.actions;
-  g.state = to;
+  g.set_state(to);
   g.value = value;
   g.last_change = time;
   ++stats_.events;
@@ -801,11 +817,11 @@ status engine::acknowledge(std::string_view rule_id, const std::vector<model::ta
   std::optional<uint32_t> id = group_id(cr.signature, group, /*insert=*/false);
   auto git = id ? cr.groups.find(*id) : cr.groups.end();
   if (git == cr.groups.end() ||
-      (git->second.state != alert_state::firing && git->second.state != alert_state::acknowledged)) {
+      (git->second.state() != alert_state::firing && git->second.state() != alert_state::acknowledged)) {
     return error(errc::not_found, "no firing alert for rule \"" + cr.def.id + "\" and this group");
   }
   group_state& g = git->second;
-  if (g.state == alert_state::acknowledged) {
+  if (g.state() == alert_state::acknowledged) {
     return error(errc::conflict,
                  "alert " + std::to_string(g.alert_id) + " already acknowledged by " + g.user);
   }
@@ -819,13 +835,13 @@ std::vector<alert_info> engine::alerts() const {
   std::vector<alert_info> out;
   for (const auto& [id, cr] : rules_) {
     for (const auto& [key, g] : cr->groups) {
-      if (!is_open(g.state)) continue;
+      if (!is_open(g.state())) continue;
       alert_info a;
       a.rule_id = cr->def.id;
       a.rule_name = cr->def.name;
       a.group = g.tags;
       a.alert_id = g.alert_id;
-      a.state = g.state;
+      a.state = g.state();
       a.value = g.value;
       a.started = g.started;
       a.last_change = g.last_change;
@@ -901,7 +917,7 @@ std::string engine::serialize_state() const {
         append_json_string(out, g.tags[t].value);
       }
       out += "},\"state\":\"";
-      out += alert_state_name(g.state);
+      out += alert_state_name(g.state());
       out += "\",\"alert_id\":" + std::to_string(g.alert_id) + ",\"started\":";
       integer(g.started);
       out += ",\"pending_since\":";
@@ -972,7 +988,7 @@ status engine::deserialize_state(std::string_view text) {
           !parse_alert_state(gj["state"].get<std::string>(), s)) {
         return bad("bad state");
       }
-      g.state = s;
+      g.set_state(s);
       auto get_int = [&](const char* k, int64_t& dst) {
         if (!gj.contains(k) || !gj[k].is_number_integer()) return false;
         dst = gj[k].get<int64_t>();

@@ -127,8 +127,8 @@ class engine {
   void rebuild_index();
   // A (rule, group) pair a series meets, in rank order; group is null when
   // the rule had no room for the series' group (max_groups_per_rule).
-  // leaves is group->leaves.data(), kept here so that both can be
-  // prefetched at once.
+  // leaves is group->leaves.data(), kept here so that a point reads and
+  // prefetches the leaves (which hold the alert state) without the group.
   struct target {
     compiled_rule* rule;
     group_state* group;
@@ -140,7 +140,9 @@ class engine {
   // erased with their rule.
   void resolve(std::string_view measurement, std::span<const model::tag> tags, std::vector<target>& out);
   void apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time);
-  void evaluate(compiled_rule& cr, group_state& g, int64_t time);
+  // leaves is g.leaves.data(), passed so that the common case (no alert
+  // changes) does not read the group.
+  void evaluate(compiled_rule& cr, group_state& g, void* leaves, int64_t time);
   void transition(compiled_rule& cr, group_state& g, alert_state to, int64_t time, double value,
                   std::string_view why = {});
   void close_all(compiled_rule& cr, int64_t now, std::string_view why);

@@ -295,6 +295,61 @@ TEST(engine, state_compares_numbers_and_booleans_as_text) {
   EXPECT_EQ(rec.summary(), (strings{"firing@2", "resolved@3", "firing@5", "resolved@6"}));
 }
 
+// The state's text is formatted on the stack (no string per point): unsigned
+// integers, fractions in shortest form, and strings as they are.
+TEST(engine, state_text_of_unsigned_fractions_and_strings) {
+  recorder rec;
+  engine e(rec.sink());
+  ASSERT_TRUE(e.add_rule(must_parse(R"({"id": "r", "measurement": "m",
+      "when": {"any": [{"type": "state", "field": "u", "state": "18446744073709551615", "for": "2s"},
+                       {"type": "state", "field": "x", "state": "2.5", "for": "2s"},
+                       {"type": "state", "field": "s", "state": "down", "for": "2s"}]}})"))
+                  .ok());
+  e.process(pt("m", {}, {{"u", uint64_t{18446744073709551615u}}}, 0));
+  e.process(pt("m", {}, {{"u", uint64_t{18446744073709551615u}}}, 2));  // held 2s: fires
+  e.process(pt("m", {}, {{"u", uint64_t{1}}}, 3));
+  e.process(pt("m", {}, {{"x", 2.5}}, 10));
+  e.process(pt("m", {}, {{"x", 2.5}}, 12));  // fires; 2.50 would be "2.5" too
+  e.process(pt("m", {}, {{"x", 25.0}}, 13));
+  e.process(pt("m", {}, {{"s", std::string("down")}}, 20));
+  e.process(pt("m", {}, {{"s", std::string("down")}}, 22));
+  e.process(pt("m", {}, {{"s", std::string("downer")}}, 23));
+  EXPECT_EQ(rec.summary(),
+            (strings{"firing@2", "resolved@3", "firing@12", "resolved@13", "firing@22", "resolved@23"}));
+}
+
+// The alert state is kept in the first leaf's cache line; it must follow the
+// group through a replaced rule, acknowledgement and a state restore.
+TEST(engine, alert_state_kept_with_the_leaves_survives_ack_and_restore) {
+  recorder rec;
+  engine e(rec.sink());
+  const char* json = R"({"id": "r", "measurement": "m", "group_by": ["h"],
+      "when": {"all": [{"type": "threshold", "field": "t", "op": ">", "value": 80},
+                       {"type": "aggregate", "fn": "max", "field": "t", "window": "10s", "op": ">", "value": 80}]}})";
+  ASSERT_TRUE(e.add_rule(must_parse(json)).ok());
+  e.process(pt("m", {{"h", "a"}}, {{"t", 90.0}}, 1));
+  e.process(pt("m", {{"h", "b"}}, {{"t", 10.0}}, 1));
+  ASSERT_TRUE(e.acknowledge("r", {{"h", "a"}}, "ann", "looking", 2).ok());
+  EXPECT_EQ(e.acknowledge("r", {{"h", "a"}}, "bob", "", 3).code(), errc::conflict);
+  EXPECT_EQ(e.acknowledge("r", {{"h", "b"}}, "bob", "", 3).code(), errc::not_found);
+  std::string state = e.serialize_state();
+
+  recorder rec2;
+  engine e2(rec2.sink());
+  ASSERT_TRUE(e2.add_rule(must_parse(json)).ok());
+  ASSERT_TRUE(e2.deserialize_state(state).ok());
+  auto open = e2.alerts();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].state, alert_state::acknowledged);
+  e2.process(pt("m", {{"h", "a"}}, {{"t", 95.0}}, 4));  // still holds: no event
+  EXPECT_TRUE(rec2.events.empty());
+  e2.process(pt("m", {{"h", "a"}}, {{"t", 50.0}}, 5));
+  ASSERT_EQ(rec2.events.size(), 1u);
+  EXPECT_EQ(rec2.events[0].previous, alert_state::acknowledged);
+  EXPECT_EQ(rec2.events[0].state, alert_state::resolved);
+  EXPECT_TRUE(e2.alerts().empty());
+}
+
 TEST(engine, and_or_trees) {
   recorder rec;
   engine e(rec.sink());
