@@ -22,13 +22,33 @@ class key_table {
   // KeyOf: std::string_view(uint32_t id).
   template <typename KeyOf>
   uint32_t find(std::string_view key, const KeyOf& key_of) const {
+    return find(key, hash_of(key), key_of);
+  }
+  // The same with the key's hash_of() computed beforehand.
+  template <typename KeyOf>
+  uint32_t find(std::string_view key, uint32_t h, const KeyOf& key_of) const {
     if (slots_.empty()) return 0;
-    uint32_t h = hash32(key);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.id == 0) return 0;
       if (s.hash == h && key_of(s.id) == key) return s.id;
     }
+  }
+
+  static uint32_t hash_of(std::string_view key) { return static_cast<uint32_t>(hash_bytes(key)); }
+  // Starts loading the slot a key with hash h lands on. A batch looks up
+  // thousands of keys in tables far larger than the L1 cache; asking for the
+  // slot a few keys ahead overlaps those misses instead of taking them one
+  // after another.
+  void prefetch(uint32_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  }
+  // The id in the slot a key with hash h lands on when its hash matches (the
+  // key is not compared), else 0: lets a caller prefetch the key bytes too.
+  uint32_t probable_id(uint32_t h) const {
+    if (slots_.empty()) return 0;
+    const slot& s = slots_[h & mask_];
+    return s.hash == h ? s.id : 0;
   }
 
   // The key must not be in the table.
@@ -70,7 +90,7 @@ class key_table {
     uint32_t id = 0;  // 0: empty (series ids start at 1)
   };
 
-  static uint32_t hash32(std::string_view key) { return static_cast<uint32_t>(hash_bytes(key)); }
+  static uint32_t hash32(std::string_view key) { return hash_of(key); }
 
   void place(slot s) {
     size_t i = s.hash & mask_;

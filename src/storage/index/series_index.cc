@@ -95,6 +95,10 @@ uint32_t series_index::find(std::string_view key) const {
   return ids_.find(key, [this](uint32_t id) { return key_of(id); });
 }
 
+uint32_t series_index::find(std::string_view key, uint32_t key_hash) const {
+  return ids_.find(key, key_hash, [this](uint32_t id) { return key_of(id); });
+}
+
 uint32_t series_index::find_or_create(std::string_view key) {
   if (uint32_t found = find(key); found != 0) return found;
   uint32_t id = static_cast<uint32_t>(keys_.size() + 1);

@@ -55,6 +55,23 @@ class series_index {
 
   // Returns the id of the series, or 0 when it does not exist.
   uint32_t find(std::string_view series_key) const;
+  // Batched lookups: hash a key some points ahead and prefetch() its slot,
+  // closer prefetch_entry() (the key's place in keys_), closer still
+  // prefetch_key() (its bytes), then find() it with the hash. Each is one
+  // dependent cache miss; issued for different points they overlap instead
+  // of stalling the writer three times per point.
+  static uint32_t key_hash(std::string_view series_key) { return key_table::hash_of(series_key); }
+  void prefetch(uint32_t key_hash) const { ids_.prefetch(key_hash); }
+  void prefetch_entry(uint32_t key_hash) const {
+    if (uint32_t id = ids_.probable_id(key_hash); id != 0) {
+      __builtin_prefetch(&keys_[id - 1]);
+      __builtin_prefetch(&measurement_of_[id - 1]);
+    }
+  }
+  void prefetch_key(uint32_t key_hash) const {
+    if (uint32_t id = ids_.probable_id(key_hash); id != 0) __builtin_prefetch(keys_[id - 1].data());
+  }
+  uint32_t find(std::string_view series_key, uint32_t key_hash) const;
   // Returns the id of the series, creating it (measurement and tags parsed
   // from the canonical key) when new.
   uint32_t find_or_create(std::string_view series_key);
