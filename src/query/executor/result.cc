@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -110,6 +111,11 @@ row_table row_table::slice(size_t begin, size_t end) const {
 
 namespace {
 
+// The longest text write_go_float writes ("-0.0000012345678901234567", a
+// 21-digit integer, "-1.2345678901234567e-308").
+constexpr size_t max_go_float_chars = 40;
+char* write_go_float(char* p, double v);
+
 // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
@@ -188,31 +194,83 @@ void append_series_json(std::string& out, const series_result& s, const time_for
   if (!s.values.empty()) {
     out += ",\"values\":[";
     // Rows of many series at one time (a raw query over many series, rows
-    // of one window) repeat their time cell: it is formatted once.
+    // of one window) repeat their time cell: it is formatted once. Rows are
+    // written into a local buffer appended to out when nearly full: a raw
+    // response is ~30 bytes a row in a dozen pieces, and appending each to
+    // the string (push_back's checks) cost as much as formatting them.
     int64_t cached_time = 0;
     std::string cached_cell;
     bool have_cached = false;
+    char buf[16384];
+    char* p = buf;
+    auto flush = [&] {
+      out.append(buf, p);
+      p = buf;
+    };
     for (size_t r = 0; r < s.values.size(); ++r) {
-      if (r) out.push_back(',');
-      out.push_back('[');
       const auto& row = s.values[r];
+      // Room for the row but its string cells, which go to out directly.
+      size_t need = 4 + cached_cell.size() + 64 + row.size() * (max_go_float_chars + 2);
+      if (static_cast<size_t>(buf + sizeof buf - p) < need) flush();
+      if (need > sizeof buf) {
+        // A very wide row: through out, piece by piece.
+        if (r) out.push_back(',');
+        out.push_back('[');
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c) out.push_back(',');
+          if (c == 0 && s.time_column && row[c].index() == 2) {
+            append_time_cell(out, std::get<int64_t>(row[c]), tf, s.zone.get());
+          } else {
+            append_json_value(out, row[c]);
+          }
+        }
+        out.push_back(']');
+        continue;
+      }
+      if (r) *p++ = ',';
+      *p++ = '[';
       for (size_t c = 0; c < row.size(); ++c) {
-        if (c) out.push_back(',');
-        if (c == 0 && s.time_column && row[c].index() == 2) {
-          int64_t t = std::get<int64_t>(row[c]);
+        if (c) *p++ = ',';
+        const value& v = row[c];
+        if (c == 0 && s.time_column && v.index() == 2) {
+          int64_t t = std::get<int64_t>(v);
           if (!have_cached || t != cached_time) {
             cached_cell.clear();
             append_time_cell(cached_cell, t, tf, s.zone.get());
             cached_time = t;
             have_cached = true;
+            if (static_cast<size_t>(buf + sizeof buf - p) < cached_cell.size() + need) flush();
           }
-          out += cached_cell;
-        } else {
-          append_json_value(out, row[c]);
+          std::memcpy(p, cached_cell.data(), cached_cell.size());
+          p += cached_cell.size();
+          continue;
+        }
+        switch (v.index()) {
+          case 0:
+            std::memcpy(p, "null", 4);
+            p += 4;
+            break;
+          case 1: p = write_go_float(p, std::get<double>(v)); break;
+          case 2: p = std::to_chars(p, p + 24, std::get<int64_t>(v)).ptr; break;
+          case 3: p = std::to_chars(p, p + 24, std::get<uint64_t>(v)).ptr; break;
+          case 4:
+            if (std::get<bool>(v)) {
+              std::memcpy(p, "true", 4);
+              p += 4;
+            } else {
+              std::memcpy(p, "false", 5);
+              p += 5;
+            }
+            break;
+          case 5:
+            flush();
+            append_json_string(out, std::get<std::string>(v));
+            break;
         }
       }
-      out.push_back(']');
+      *p++ = ']';
     }
+    flush();
     out.push_back(']');
   }
   if (s.partial) out += ",\"partial\":true";
@@ -338,20 +396,24 @@ void append_rfc3339_nano(std::string& out, int64_t ns, int32_t utc_offset_s) {
   out.append(buf, p);
 }
 
-void append_go_float(std::string& out, double v) {
+namespace {
+
+// Go's float64 text into p, at most max_go_float_chars; returns the end.
+char* write_go_float(char* p, double v) {
+  char* const end = p + max_go_float_chars;
   if (!std::isfinite(v)) {
-    out += "null";
-    return;
+    std::memcpy(p, "null", 4);
+    return p + 4;
   }
   double a = std::fabs(v);
-  char buf[400];
   if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-    std::string s(buf, r.ptr);
-    size_t n = s.size();
-    if (n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') s.erase(n - 2, 1);
-    out += s;
-    return;
+    // to_chars writes e-07 where Go's encoding/json writes e-7.
+    char* e = std::to_chars(p, end, v, std::chars_format::scientific).ptr;
+    if (e - p >= 4 && e[-4] == 'e' && e[-3] == '-' && e[-2] == '0') {
+      e[-2] = e[-1];
+      --e;
+    }
+    return e;
   }
   // Sensor values mostly carry a few decimals (77.2, 23.45): when v is
   // exactly the double nearest m / 10^k for k <= 3, that decimal is its
@@ -365,22 +427,29 @@ void append_go_float(std::string& out, double v) {
       if (m / scale[k] != v) continue;
       int64_t im = static_cast<int64_t>(m);
       if (im < 0) {
-        out.push_back('-');
+        *p++ = '-';
         im = -im;
       }
       int64_t p10 = static_cast<int64_t>(scale[k]);
-      auto ri = std::to_chars(buf, buf + sizeof buf, im / p10);
-      out.append(buf, ri.ptr);
+      p = std::to_chars(p, end, im / p10).ptr;
       if (k > 0) {
-        out.push_back('.');
+        *p++ = '.';
         int64_t frac = im % p10;
-        for (int64_t d = p10 / 10; d > 0; d /= 10) out.push_back(static_cast<char>('0' + frac / d % 10));
+        for (int64_t d = p10 / 10; d > 0; d /= 10) *p++ = static_cast<char>('0' + frac / d % 10);
       }
-      return;
+      return p;
     }
   }
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  out.append(buf, r.ptr);
+  // Below 1e21 the shortest fixed form has at most 21 integer digits, or
+  // "0.00000" and 17 significant digits: well inside max_go_float_chars.
+  return std::to_chars(p, end, v, std::chars_format::fixed).ptr;
+}
+
+}  // namespace
+
+void append_go_float(std::string& out, double v) {
+  char buf[max_go_float_chars];
+  out.append(buf, write_go_float(buf, v));
 }
 
 bool convert_epoch(int64_t ns, std::string_view epoch, int64_t& out) {

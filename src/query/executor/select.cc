@@ -930,9 +930,13 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
   // each member's cells are evaluated straight into their merged row: no
   // rows are staged and moved (moving 60,000 staged rows into merged order
   // cost about as much as building them).
+  // With one needed field (SELECT f, no condition on another) its column
+  // is used as it is: no alignment, no column of values.
+  const bool one = needed.size() == 1;
   struct member {
-    aligned_rows ar;
-    std::vector<uint32_t> kept;  // rows of ar, ascending
+    column_batch col;            // the needed field, when it is the one
+    aligned_rows ar;             // the needed fields aligned on time, otherwise
+    std::vector<uint32_t> kept;  // rows (of col or ar) kept, ascending
     std::vector<bound> outs;     // the output columns bound to the series
   };
   std::vector<member> members(g.members.size());
@@ -946,7 +950,12 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
     for (size_t i = 0; i < needed.size(); ++i) {
       LIANDU_RETURN_IF_ERROR(read_column(ctx, mp, s, needed[i], sp.lo, sp.hi, cols[i]));
     }
-    align(cols, m.ar);
+    if (one) {
+      m.col = std::move(cols[0]);
+    } else {
+      align(cols, m.ar);
+    }
+    const std::vector<int64_t>& mtimes = one ? m.col.times : m.ar.times;
     binder b{&ctx, &mp, &s, &needed, nullptr, true};
     bound cond;
     if (row_eval) LIANDU_RETURN_IF_ERROR(bind(*sp.cond, b, cond));
@@ -960,17 +969,22 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
         if (needed[i] == f) select_slots.push_back(i);
       }
     }
-    for (size_t r = 0; r < m.ar.times.size(); ++r) {
-      bool any = false;
-      for (size_t slot : select_slots) any = any || m.ar.cols[slot][r].index() != 0;
-      if (!any) continue;
-      if (row_eval) {
-        for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = m.ar.cols[i][r];
-        if (!truthy(eval(cond, rowvals.data(), nullptr))) continue;
+    for (size_t r = 0; r < mtimes.size(); ++r) {
+      if (one) {
+        // Every point of the column is a value of the selected field.
+        if (row_eval) rowvals[0] = column_value(m.col, r);
+      } else {
+        bool any = false;
+        for (size_t slot : select_slots) any = any || m.ar.cols[slot][r].index() != 0;
+        if (!any) continue;
+        if (row_eval) {
+          for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = m.ar.cols[i][r];
+        }
       }
+      if (row_eval && !truthy(eval(cond, rowvals.data(), nullptr))) continue;
       if (!ctx.charge(64 + 24 * width)) return error(errc::limit_exceeded, memory_limit_error);
       m.kept.push_back(static_cast<uint32_t>(r));
-      times.push_back(m.ar.times[r]);
+      times.push_back(mtimes[r]);
     }
     if (times.size() != (run_end.empty() ? 0 : run_end.back())) run_end.push_back(times.size());
   }
@@ -986,16 +1000,15 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
   size_t k = 0;
   for (member& m : members) {
     for (uint32_t r : m.kept) {
-      // One needed field: its column is the row's one-slot field array.
-      const value* fields = &m.ar.cols[0][r];
-      if (needed.size() > 1) {
+      if (one) {
+        rowvals[0] = column_value(m.col, r);
+      } else {
         for (size_t i = 0; i < needed.size(); ++i) rowvals[i] = std::move(m.ar.cols[i][r]);
-        fields = rowvals.data();
       }
       std::span<value> cells = rows[dest.empty() ? k : dest[k]];
       ++k;
-      cells[0] = value(m.ar.times[r]);
-      for (size_t c = 0; c < m.outs.size(); ++c) cells[c + 1] = eval(m.outs[c], fields, nullptr);
+      cells[0] = value(one ? m.col.times[r] : m.ar.times[r]);
+      for (size_t c = 0; c < m.outs.size(); ++c) cells[c + 1] = eval(m.outs[c], rowvals.data(), nullptr);
     }
     m = member{};  // its columns are no longer needed
   }

@@ -44,6 +44,72 @@ TEST(encoding, go_float_format) {
   EXPECT_EQ(f(123456789.125), "123456789.125");
 }
 
+// to_json writes rows through a buffer of its own: every cell type, rows
+// across many refills of it, strings between, a row wider than the buffer,
+// times in RFC3339 and as epoch integers, against the cells appended one by
+// one with the exposed helpers.
+TEST(encoding, to_json_rows_match_cell_by_cell) {
+  std::mt19937_64 rng(7);
+  const std::vector<value> samples = {value(),
+                                      value(77.2),
+                                      value(-0.5),
+                                      value(1e-7),
+                                      value(1e21),
+                                      value(1.0 / 3),
+                                      value(std::nan("")),
+                                      value(int64_t{-9223372036854775807 - 1}),
+                                      value(uint64_t{18446744073709551615u}),
+                                      value(true),
+                                      value(false),
+                                      value(std::string("a\"b<\n\xff")),
+                                      value(std::string(3000, 'x'))};
+  for (const std::string epoch : {"", "ms"}) {
+    for (size_t width : {2u, 6u, 1200u}) {
+      series_result sr;
+      sr.name = "m";
+      sr.columns.push_back("time");
+      for (size_t c = 1; c < width; ++c) sr.columns.push_back("c" + std::to_string(c));
+      sr.time_column = true;
+      size_t n = width > 100 ? 3 : 4000;
+      int64_t t = 1704067200 * sec;
+      std::string want_rows;
+      for (size_t r = 0; r < n; ++r) {
+        if (rng() % 3 == 0) t += static_cast<int64_t>(rng() % 2000) * 1000000;
+        std::span<value> cells = sr.values.add_row(width);
+        cells[0] = value(t);
+        if (r) want_rows += ",";
+        want_rows += "[";
+        if (epoch.empty()) {
+          want_rows += "\"" + format_rfc3339_nano(t) + "\"";
+        } else {
+          want_rows += std::to_string(t / 1000000);
+        }
+        for (size_t c = 1; c < width; ++c) {
+          cells[c] = samples[rng() % samples.size()];
+          want_rows += ",";
+          const value& v = cells[c];
+          switch (v.index()) {
+            case 0: want_rows += "null"; break;
+            case 1: append_go_float(want_rows, std::get<double>(v)); break;
+            case 2: want_rows += std::to_string(std::get<int64_t>(v)); break;
+            case 3: want_rows += std::to_string(std::get<uint64_t>(v)); break;
+            case 4: want_rows += std::get<bool>(v) ? "true" : "false"; break;
+            case 5: append_json_string(want_rows, std::get<std::string>(v)); break;
+          }
+        }
+        want_rows += "]";
+      }
+      std::string cols;
+      for (size_t c = 0; c < sr.columns.size(); ++c) cols += (c ? ",\"" : "\"") + sr.columns[c] + "\"";
+      statement_result st;
+      st.series.push_back(sr);
+      std::string want = "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[" +
+                         cols + "],\"values\":[" + want_rows + "]}]}]}";
+      EXPECT_EQ(to_json({st}, time_format{epoch}), want) << "epoch " << epoch << " width " << width;
+    }
+  }
+}
+
 TEST(encoding, rfc3339_nano_and_epoch) {
   EXPECT_EQ(format_rfc3339_nano(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_rfc3339_nano(1704067200 * sec + 500000000), "2024-01-01T00:00:00.5Z");
