@@ -1,5 +1,6 @@
 #include "storage/write_batch.h"
 
+#include <bit>
 #include <cstring>
 
 #include "base/coding.h"
@@ -84,6 +85,42 @@ batch_reader::batch_reader(std::string_view data) : all_(data), in_(data) {
   header_bytes_ = data.size() - in_.size();
 }
 
+namespace {
+
+// Decoding works on a local cursor (pos, end) rather than the reader's
+// string_view member: stores into the member at every byte (the compiler
+// cannot keep it in a register while p.fields is written) made this loop
+// the largest cost of applying a batch.
+struct cursor {
+  const char* pos;
+  const char* end;
+
+  bool varint(uint64_t& v) {
+    // Most varints here are one byte (lengths, counts, small integers).
+    if (pos < end && static_cast<int8_t>(*pos) >= 0) {
+      v = static_cast<uint8_t>(*pos++);
+      return true;
+    }
+    v = 0;
+    for (int shift = 0; shift <= 63 && pos < end; shift += 7) {
+      uint64_t byte = static_cast<uint8_t>(*pos++);
+      if (shift == 63 && byte > 1) return false;
+      v |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool string(std::string_view& s) {
+    uint64_t n;
+    if (!varint(n) || n > static_cast<uint64_t>(end - pos)) return false;
+    s = std::string_view(pos, n);
+    pos += n;
+    return true;
+  }
+};
+
+}  // namespace
+
 bool batch_reader::next(batch_point& p) {
   if (in_.empty()) return false;
   p.offset = all_.size() - in_.size();
@@ -93,56 +130,49 @@ bool batch_reader::next(batch_point& p) {
     in_ = {};
     return false;
   };
+  cursor c{in_.data(), in_.data() + in_.size()};
   uint64_t zt, nfields;
-  if (!get_string(in_, p.series_key) || !get_varint(in_, zt) || !get_varint(in_, nfields)) {
-    return fail("truncated point");
-  }
-  if (nfields > in_.size()) return fail("bad field count");
+  if (!c.string(p.series_key) || !c.varint(zt) || !c.varint(nfields)) return fail("truncated point");
+  if (nfields > static_cast<uint64_t>(c.end - c.pos)) return fail("bad field count");
   p.time = zigzag_decode(zt);
-  p.fields.clear();
+  p.fields.resize(nfields);
   for (uint64_t i = 0; i < nfields; ++i) {
-    std::string_view key;
-    if (!get_string(in_, key) || in_.empty()) return fail("truncated field");
-    auto type = static_cast<uint8_t>(in_.front());
-    in_.remove_prefix(1);
-    model::field_value_view v;
+    model::field_view& f = p.fields[i];
+    if (!c.string(f.key) || c.pos == c.end) return fail("truncated field");
+    auto type = static_cast<uint8_t>(*c.pos++);
     switch (static_cast<model::field_type>(type)) {
       case model::field_type::float64: {
-        if (in_.size() < 8) return fail("truncated float");
-        uint64_t bits = get_fixed64(in_.data());
-        double d;
-        std::memcpy(&d, &bits, 8);
-        v = d;
-        in_.remove_prefix(8);
+        if (c.end - c.pos < 8) return fail("truncated float");
+        f.value = std::bit_cast<double>(get_fixed64(c.pos));
+        c.pos += 8;
         break;
       }
       case model::field_type::int64: {
         uint64_t z;
-        if (!get_varint(in_, z)) return fail("truncated integer");
-        v = zigzag_decode(z);
+        if (!c.varint(z)) return fail("truncated integer");
+        f.value = zigzag_decode(z);
         break;
       }
       case model::field_type::uint64: {
         uint64_t u;
-        if (!get_varint(in_, u)) return fail("truncated unsigned");
-        v = u;
+        if (!c.varint(u)) return fail("truncated unsigned");
+        f.value = u;
         break;
       }
       case model::field_type::boolean:
-        if (in_.empty()) return fail("truncated boolean");
-        v = in_.front() != 0;
-        in_.remove_prefix(1);
+        if (c.pos == c.end) return fail("truncated boolean");
+        f.value = *c.pos++ != 0;
         break;
       case model::field_type::string: {
-        std::string_view s;
-        if (!get_string(in_, s)) return fail("truncated string");
-        v = s;
+        std::string_view sv;
+        if (!c.string(sv)) return fail("truncated string");
+        f.value = sv;
         break;
       }
       default: return fail("unknown field type");
     }
-    p.fields.push_back({key, v});
   }
+  in_ = std::string_view(c.pos, static_cast<size_t>(c.end - c.pos));
   p.end = all_.size() - in_.size();
   return true;
 }
