@@ -18,6 +18,11 @@
 #                    be written as @END@ and @END600@ (RFC3339)
 #   --perf FILE      perf record -g the first binary's server during its
 #                    timed requests of the first round (perf.data in FILE)
+#   --fill-once      load the data once (first binary), stop the server with
+#                    SIGTERM (it writes its head as blocks) and start every
+#                    server on a copy of that folder: the same block layout
+#                    for A and B (otherwise it depends on when checkpoints ran
+#                    during each load, which moves the time of the query)
 #
 # Requests are made as compare.sh makes them: curl, a new connection each,
 # time_total in ms; the response is checked to hold a series. Before the
@@ -38,6 +43,7 @@ HOURS=2
 QNAME=raw_10m_velocity
 QTEXT=""
 PERF=""
+FILL_ONCE=0
 TOKEN=ld_query_ab_token
 DB=bench
 
@@ -51,7 +57,8 @@ while [[ $# -gt 0 ]]; do
     --query) QNAME=$2; shift ;;
     --q) QTEXT=$2; shift ;;
     --perf) PERF=$(realpath -m "$2"); shift ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    --fill-once) FILL_ONCE=1 ;;
+    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "query_ab.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -98,6 +105,29 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN {print 1000 / t}')
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+start_server() {  # start_server BIN DIR: sets PID and url
+  port=$(free_port)
+  LIANDU_ADMIN_TOKEN=$TOKEN "$1" serve --data-dir "$2/data" --http-bind "127.0.0.1:$port" \
+    --mqtt-bind off > "$2/server.log" 2>&1 &
+  PID=$!
+  wait_port "$port"
+  url=http://127.0.0.1:$port
+}
+load_data() {  # load_data DIR
+  curl -sf -o /dev/null -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
+    --data "{\"name\":\"$DB\"}" "$url/api/v1/databases"
+  "$HTTP_LOAD" --url "$url/write?db=$DB" --token "$TOKEN" --workload trucks --scale 1000 \
+    --ticks "$TICKS" --start-s "$START_S" --batch 5000 --connections 4 > "$1/http_load.out" 2>&1
+}
+if [[ $FILL_ONCE == 1 ]]; then
+  mkdir -p "$WORK/template"
+  start_server "${BINS[0]}" "$WORK/template"
+  load_data "$WORK/template"
+  kill -TERM "$PID"
+  wait "$PID" 2> /dev/null || true
+  PID=""
+fi
+
 echo "query: $QUERY"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A ALL CPU
@@ -106,16 +136,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
     bin=${BINS[$b]}
     dir=$WORK/r$round-b$b
     mkdir -p "$dir"
-    port=$(free_port)
-    LIANDU_ADMIN_TOKEN=$TOKEN "$bin" serve --data-dir "$dir/data" --http-bind "127.0.0.1:$port" \
-      --mqtt-bind off > "$dir/server.log" 2>&1 &
-    PID=$!
-    wait_port "$port"
-    url=http://127.0.0.1:$port
-    curl -sf -o /dev/null -X POST -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
-      --data "{\"name\":\"$DB\"}" "$url/api/v1/databases"
-    "$HTTP_LOAD" --url "$url/write?db=$DB" --token "$TOKEN" --workload trucks --scale 1000 \
-      --ticks "$TICKS" --start-s "$START_S" --batch 5000 --connections 4 > "$dir/http_load.out" 2>&1
+    if [[ $FILL_ONCE == 1 ]]; then
+      cp -a "$WORK/template/data" "$dir/data"
+      start_server "$bin" "$dir"
+    else
+      start_server "$bin" "$dir"
+      load_data "$dir"
+    fi
     ask() {
       curl -s -o "$dir/out.json" -w '%{time_total}\n' -H "Authorization: Token $TOKEN" -G "$url/query" \
         --data-urlencode "db=$DB" --data-urlencode "q=$QUERY"
