@@ -1008,7 +1008,14 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
       std::span<value> cells = rows[dest.empty() ? k : dest[k]];
       ++k;
       cells[0] = value(one ? m.col.times[r] : m.ar.times[r]);
-      for (size_t c = 0; c < m.outs.size(); ++c) cells[c + 1] = eval(m.outs[c], rowvals.data(), nullptr);
+      for (size_t c = 0; c < m.outs.size(); ++c) {
+        // A plain field (SELECT f) is copied, without eval's temporary.
+        if (m.outs[c].kind == bkind::field) {
+          cells[c + 1] = rowvals[m.outs[c].slot];
+        } else {
+          cells[c + 1] = eval(m.outs[c], rowvals.data(), nullptr);
+        }
+      }
     }
     m = member{};  // its columns are no longer needed
   }
