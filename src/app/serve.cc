@@ -239,7 +239,8 @@ int serve(const serve_options& o) {
     return error(errc::not_found, "no webhook receiver \"" + std::string(receiver) +
                                       "\" in this tenant (an admin adds it with POST /api/v1/webhooks)");
   };
-  // Called on the rules service's delivery thread. Each failed attempt is
+  // Called on the rules service's delivery threads, at once for different
+  // receivers (each call makes its own client). Each failed attempt is
   // logged with its reason (client errors name the receiver's scheme, host
   // and port, not its path, which may hold a key); counts are in /metrics and
   // per receiver in GET /api/v1/webhooks.

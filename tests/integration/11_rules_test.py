@@ -111,8 +111,8 @@ class Rules(unittest.TestCase):
             self.assertEqual(states, ["firing", "acknowledged", "resolved"])
 
             deliveries = self.wait(lambda: list(Receiver.deliveries), lambda d: len(d) >= 3, timeout=30)
-            # A retried delivery may arrive after later ones; each carries its state and time.
-            self.assertEqual(sorted(d["state"] for d in deliveries), ["acknowledged", "firing", "resolved"])
+            # In order: the transitions after a failed delivery wait for its retry.
+            self.assertEqual([d["state"] for d in deliveries], ["firing", "acknowledged", "resolved"])
             self.assertEqual(Receiver.attempts, 4, "one forced failure, then one delivery per transition")
             self.assertTrue(Receiver.signatures_ok, "every delivery carries the HMAC of its body")
             time.sleep(1.5)
@@ -134,44 +134,78 @@ class Rules(unittest.TestCase):
             hook.shutdown()
 
     def test_silent_webhook_receiver_does_not_delay_other_rules(self):
-        # Deliveries have their own thread, each step of an attempt bounded by
-        # --webhook-timeout-ms. They used to run on the rules thread with a
+        # Deliveries have threads of their own, each step of an attempt bounded
+        # by --webhook-timeout-ms. They used to run on the rules thread with a
         # 120 s timeout: one silent receiver stopped every rule's evaluation.
+        # Then on one delivery thread: a silent receiver held up every other
+        # receiver's deliveries for as long as its attempts took.
         port, close_receiver = silent_receiver()
-        srv = Server(["--webhook-timeout-ms", "3000"])
+
+        class Healthy(Receiver):
+            deliveries = []
+            attempts = 0
+            fail_next = 1  # the first attempt fails: later transitions must wait for its retry
+
+        healthy = http.server.HTTPServer(("127.0.0.1", 0), Healthy)
+        threading.Thread(target=healthy.serve_forever, daemon=True).start()
+        srv = Server(["--webhook-timeout-ms", "6000"])
         try:
             srv.start()
             srv.query("CREATE DATABASE s")
-            r = srv.request("POST", "/api/v1/webhooks", json.dumps(
-                {"name": "silent", "url": f"http://127.0.0.1:{port}/hook", "secret": ""}))
-            self.assertEqual(r.status, 201, r.body)
+            for name, url, secret in [("silent", f"http://127.0.0.1:{port}/hook", ""),
+                                      ("ok", f"http://127.0.0.1:{healthy.server_port}/hook", "s3cret")]:
+                r = srv.request("POST", "/api/v1/webhooks", json.dumps({"name": name, "url": url, "secret": secret}))
+                self.assertEqual(r.status, 201, r.body)
             for rule in [{"id": "hot", "measurement": "oven", "actions": [{"type": "webhook", "receiver": "silent"}],
                           "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80}},
-                         {"id": "pressure", "measurement": "press",
+                         {"id": "pressure", "measurement": "press", "actions": [{"type": "webhook", "receiver": "ok"}],
                           "when": {"type": "threshold", "field": "bar", "op": ">", "value": 5}}]:
                 r = srv.request("POST", "/api/v1/rules?db=s", json.dumps(rule))
                 self.assertEqual(r.status, 201, r.body)
             alerts = lambda: {a["rule_id"]: a["state"] for a in srv.request("GET", "/api/v1/alerts?db=s").json()["alerts"]}
+            receivers = lambda: {w["name"]: w["delivery"] for w in srv.request("GET", "/api/v1/webhooks").json()["webhooks"]}
             self.assertEqual(srv.write("s", f"oven temp=90 {time.time_ns()}").status, 204)
             self.wait(alerts, lambda a: a.get("hot") == "firing")
             # The first delivery attempt is now waiting on the silent receiver.
             time.sleep(0.3)
+            started = time.time()
             self.assertEqual(srv.write("s", f"press bar=9 {time.time_ns()}").status, 204)
             self.wait(alerts, lambda a: a.get("pressure") == "firing", timeout=1.5)
-            # The attempt itself ends, failed, after the timeout, and is retried.
-            timed_out = f"POST http://127.0.0.1:{port}: timed out after 3000 ms"
+            ack = srv.request("POST", "/api/v1/alerts/ack?db=s", json.dumps({"rule_id": "pressure", "group": {}}))
+            self.assertEqual(ack.status, 204, ack.body)
+            self.assertEqual(srv.write("s", f"press bar=1 {time.time_ns()}").status, 204)
+            # The healthy receiver gets its three transitions, in order, its
+            # forced failure retried after 1 s, well within one timeout of the
+            # silent receiver's attempt, which is still waiting.
+            deliveries = self.wait(lambda: list(Healthy.deliveries), lambda d: len(d) >= 3, timeout=3)
+            took = time.time() - started
+            self.assertLess(took, 3, "the healthy receiver waited for the silent one")
+            self.assertEqual([(d["rule_id"], d["state"]) for d in deliveries],
+                             [("pressure", "firing"), ("pressure", "acknowledged"), ("pressure", "resolved")])
+            self.assertEqual(Healthy.attempts, 4, "one forced failure, then one delivery per transition")
+            self.assertTrue(Healthy.signatures_ok)
+            state = receivers()
+            self.assertEqual({k: state["ok"][k] for k in ("attempts", "delivered", "failed", "rejected", "queued")},
+                             {"attempts": 4, "delivered": 3, "failed": 0, "rejected": 0, "queued": 0}, state["ok"])
+            self.assertEqual((state["silent"]["last_error"], state["silent"]["queued"]), (None, 1), state["silent"])
+            # The silent receiver's attempt ends, failed, after the timeout, and is retried.
+            timed_out = f"POST http://127.0.0.1:{port}: timed out after 6000 ms"
             self.wait(srv.output, lambda log: f'webhook receiver "silent" (database s): {timed_out}' in log)
             # ... and shows in the receiver's delivery state.
-            receiver = self.wait(lambda: srv.request("GET", "/api/v1/webhooks").json()["webhooks"][0],
-                                 lambda w: w["delivery"]["last_error"] is not None)
-            delivery = receiver["delivery"]
+            delivery = self.wait(lambda: receivers()["silent"], lambda d: d["last_error"] is not None)
             self.assertEqual(delivery["last_error"], timed_out)
             self.assertRegex(delivery["last_error_time"], RFC3339)
             self.assertEqual((delivery["delivered"], delivery["failed"]), (0, 0), delivery)
             self.assertGreaterEqual(delivery["attempts"], 1, delivery)
+            # Stopping does not wait out the retry in progress for longer than the timeout.
+            stopping = time.time()
+            srv.stop()
+            self.assertLess(time.time() - stopping, 8)
         finally:
             srv.cleanup()
             close_receiver()
+            healthy.shutdown()
+            healthy.server_close()
 
     def test_rules_from_file_at_start(self):
         # --rules (also `rules = "..."` in the config file) adds rules at start;

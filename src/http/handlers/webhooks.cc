@@ -28,6 +28,7 @@ nlohmann::json delivery_json(api& a, const std::vector<std::string>& dbs, const 
     sum.attempts += c.attempts;
     sum.delivered += c.delivered;
     sum.failed += c.failed;
+    sum.rejected += c.rejected;
     sum.queued += c.queued;
     if (c.last_error_time > sum.last_error_time) {
       sum.last_error = std::move(c.last_error);
@@ -38,6 +39,7 @@ nlohmann::json delivery_json(api& a, const std::vector<std::string>& dbs, const 
   return {{"attempts", sum.attempts},
           {"delivered", sum.delivered},
           {"failed", sum.failed},
+          {"rejected", sum.rejected},
           {"queued", sum.queued},
           {"last_error", failed_once ? nlohmann::json(sum.last_error) : nlohmann::json(nullptr)},
           {"last_error_time", failed_once

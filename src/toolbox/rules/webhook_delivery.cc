@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <vector>
 
 namespace liandu::toolbox::rules {
 
@@ -18,12 +17,21 @@ webhook_delivery::webhook_delivery(sender send, options o) : send_(std::move(sen
 
 status webhook_delivery::enqueue(std::string url, std::string body, int64_t now) {
   std::lock_guard lock(mu_);
-  if (queue_.size() >= options_.max_queue) {
-    ++stats_.rejected;
-    return error(errc::limit_exceeded, "webhook queue full (" + std::to_string(options_.max_queue) + ")");
+  target_state& t = targets_[url];
+  std::string full;
+  if (stats_.queued >= options_.max_queue) {
+    full = "webhook queue full (" + std::to_string(options_.max_queue) + ")";
+  } else if (t.queue.size() >= options_.max_queue_per_target) {
+    full = "webhook queue of " + url + " full (" + std::to_string(options_.max_queue_per_target) + ")";
   }
-  queue_.push_back(item{std::move(url), std::move(body), 0, now});
+  if (!full.empty()) {
+    ++stats_.rejected;
+    ++t.counters.rejected;
+    return error(errc::limit_exceeded, std::move(full));
+  }
+  t.queue.push_back(item{std::move(body), 0, now});
   ++stats_.enqueued;
+  ++stats_.queued;
   return status();
 }
 
@@ -34,67 +42,88 @@ int64_t webhook_delivery::backoff(int failed_attempts) const {
                                                            : static_cast<int64_t>(b);
 }
 
-size_t webhook_delivery::poll(int64_t now, size_t max) {
-  std::vector<item> due;
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = queue_.begin(); it != queue_.end() && due.size() < max;) {
-      if (it->due <= now) {
-        due.push_back(std::move(*it));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+std::optional<webhook_delivery::attempt> webhook_delivery::take(int64_t now) {
+  std::lock_guard lock(mu_);
+  // Targets are few (receivers x databases): a scan is cheaper than keeping
+  // an ordered index of heads up to date.
+  decltype(targets_)::iterator best = targets_.end();
+  for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+    const target_state& t = it->second;
+    if (t.in_flight || t.queue.empty() || t.queue.front().due > now) continue;
+    if (best == targets_.end() || t.queue.front().due < best->second.queue.front().due) best = it;
   }
-  for (item& d : due) {
-    status s = send_ ? send_(d.url, d.body) : error(errc::internal, "no sender");
-    std::lock_guard lock(mu_);
-    target_counters& t = by_target_[d.url];
-    ++stats_.attempts;
-    ++t.attempts;
-    ++d.attempts;
-    if (s.ok()) {
-      ++stats_.delivered;
-      ++t.delivered;
-      continue;
-    }
+  if (best == targets_.end()) return std::nullopt;
+  best->second.in_flight = true;
+  const item& head = best->second.queue.front();
+  return attempt{best->first, head.body, head.attempts + 1};
+}
+
+status webhook_delivery::send(const attempt& a) const {
+  return send_ ? send_(a.target, a.body) : error(errc::internal, "no sender");
+}
+
+void webhook_delivery::complete(const attempt& a, const status& s, int64_t now) {
+  std::lock_guard lock(mu_);
+  auto found = targets_.find(a.target);
+  if (found == targets_.end() || !found->second.in_flight || found->second.queue.empty()) return;
+  target_state& t = found->second;
+  target_counters& c = t.counters;
+  item& d = t.queue.front();
+  t.in_flight = false;
+  ++stats_.attempts;
+  ++c.attempts;
+  ++d.attempts;
+  if (s.ok()) {
+    ++stats_.delivered;
+    ++c.delivered;
+  } else {
     stats_.last_error = s.to_string();
-    t.last_error = s.message();
-    stats_.last_error_url = d.url;
-    stats_.last_error_time = t.last_error_time = now;
-    if (d.attempts >= options_.max_attempts) {
-      ++stats_.failed;
-      ++t.failed;
-      continue;
+    c.last_error = s.message();
+    stats_.last_error_url = a.target;
+    stats_.last_error_time = c.last_error_time = now;
+    if (d.attempts < options_.max_attempts) {
+      ++stats_.retries;
+      d.due = now + backoff(d.attempts);
+      return;
     }
-    ++stats_.retries;
-    d.due = now + backoff(d.attempts);
-    queue_.push_back(std::move(d));
+    ++stats_.failed;
+    ++c.failed;
   }
-  return due.size();
+  t.queue.pop_front();
+  --stats_.queued;
+}
+
+size_t webhook_delivery::poll(int64_t now, size_t max) {
+  size_t n = 0;
+  for (; n < max; ++n) {
+    auto a = take(now);
+    if (!a) break;
+    complete(*a, send(*a), now);
+  }
+  return n;
 }
 
 int64_t webhook_delivery::next_due() const {
   std::lock_guard lock(mu_);
   int64_t next = INT64_MAX;
-  for (const auto& d : queue_) next = std::min(next, d.due);
+  for (const auto& [url, t] : targets_) {
+    if (!t.in_flight && !t.queue.empty()) next = std::min(next, t.queue.front().due);
+  }
   return next;
 }
 
 webhook_delivery::counters webhook_delivery::stats() const {
   std::lock_guard lock(mu_);
-  counters c = stats_;
-  c.queued = queue_.size();
-  return c;
+  return stats_;
 }
 
 webhook_delivery::target_counters webhook_delivery::target_stats(std::string_view target) const {
   std::lock_guard lock(mu_);
   target_counters c;
-  if (auto it = by_target_.find(target); it != by_target_.end()) c = it->second;
-  c.queued = static_cast<size_t>(
-      std::count_if(queue_.begin(), queue_.end(), [&](const item& d) { return d.url == target; }));
+  if (auto it = targets_.find(target); it != targets_.end()) {
+    c = it->second.counters;
+    c.queued = it->second.queue.size();
+  }
   return c;
 }
 

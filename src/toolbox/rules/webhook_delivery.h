@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,23 +14,36 @@
 
 namespace liandu::toolbox::rules {
 
-// A queue of webhook deliveries with retries and exponential backoff. The
-// sender does the actual POST (the application passes its HTTP client; tests
-// pass a fake), so this class does no I/O and reads no clock: times are given.
+// Queues of webhook deliveries, one per target (the url given to enqueue: a
+// receiver), with retries and exponential backoff. The sender does the actual
+// POST (the application passes its HTTP client; tests pass a fake), so this
+// class does no I/O and reads no clock: times are given.
 //
-// A delivery is attempted by poll(now) once it is due. A failed attempt is
-// retried after initial_backoff, then initial_backoff * multiplier, ... capped
-// at max_backoff, until max_attempts attempts have failed; then it is dropped
-// and counted as failed, and its error kept as last_error. A full queue
-// refuses new deliveries (limit_exceeded) rather than growing without bound.
+// Order and exactly-once: a target's deliveries are attempted one at a time,
+// in the order they were enqueued. take() hands out the head of a target's
+// queue and marks the target in flight until complete(); while it is, no
+// other caller gets that target's deliveries, so several threads may take
+// and complete at once (one target per thread) and a slow target holds up
+// only its own queue. A delivery stays at the head of its queue until it
+// succeeds or is given up, so an alert's transitions (firing, acknowledged,
+// resolved) arrive in order, each once when the receiver accepts it.
+//
+// Retries: a failed attempt is retried after initial_backoff, then
+// initial_backoff * multiplier, ... capped at max_backoff, until max_attempts
+// attempts have failed; then it is dropped and counted as failed, its error
+// kept as last_error, and the target's next delivery becomes due. Later
+// deliveries to that target wait meanwhile.
+//
+// Bounded memory: enqueue refuses (limit_exceeded, counted as rejected) when
+// the target holds max_queue_per_target deliveries, or all targets together
+// max_queue, so one dead receiver cannot crowd out the others.
 //
 // Counters are kept for the whole queue (stats(), for /metrics) and per
-// target, the url given to enqueue (target_stats(), for the state of one
-// receiver); a target's counters live as long as the queue.
+// target (target_stats(), for the state of one receiver); a target's
+// counters live as long as the queue.
 //
-// Thread-safe: enqueue and poll may be called from different threads. The
-// sender is called from poll's thread without the lock held, one delivery at
-// a time per poll call.
+// Thread-safe: every method may be called from any thread. The sender is
+// called without the lock held.
 class webhook_delivery {
  public:
   using sender = std::function<status(const std::string& url, const std::string& body)>;
@@ -39,17 +53,18 @@ class webhook_delivery {
     int64_t initial_backoff_ns = 1'000'000'000;
     double multiplier = 2.0;
     int64_t max_backoff_ns = 300'000'000'000;
-    size_t max_queue = 10'000;
+    size_t max_queue = 10'000;            // all targets together
+    size_t max_queue_per_target = 1'000;  // one target
   };
 
   struct counters {
     uint64_t enqueued = 0;
     uint64_t attempts = 0;
     uint64_t delivered = 0;
-    uint64_t retries = 0;   // failed attempts that were scheduled again
-    uint64_t failed = 0;    // deliveries given up after max_attempts
-    uint64_t rejected = 0;  // refused because the queue was full
-    size_t queued = 0;
+    uint64_t retries = 0;    // failed attempts that were scheduled again
+    uint64_t failed = 0;     // deliveries given up after max_attempts
+    uint64_t rejected = 0;   // refused because a queue was full
+    size_t queued = 0;       // not yet delivered nor given up (those being attempted included)
     std::string last_error;  // of the most recent failed attempt
     std::string last_error_url;
     int64_t last_error_time = 0;
@@ -58,20 +73,40 @@ class webhook_delivery {
   struct target_counters {
     uint64_t attempts = 0;
     uint64_t delivered = 0;
-    uint64_t failed = 0;  // given up after max_attempts
-    size_t queued = 0;
+    uint64_t failed = 0;          // given up after max_attempts
+    uint64_t rejected = 0;        // refused because a queue was full
+    size_t queued = 0;            // not yet delivered nor given up (the one being attempted included)
     std::string last_error;       // message of the target's most recent failed attempt
     int64_t last_error_time = 0;  // 0: no attempt failed
+  };
+
+  // The head of a target's queue, taken for one attempt.
+  struct attempt {
+    std::string target;
+    std::string body;
+    int number = 0;  // 1 for the first attempt of this delivery
   };
 
   explicit webhook_delivery(sender send);
   webhook_delivery(sender send, options o);
 
   status enqueue(std::string url, std::string body, int64_t now);
-  // Attempts the deliveries due at `now`, at most max of them, in queue
-  // order (a retry goes to the back); returns how many were attempted.
+
+  // The due delivery that has waited longest, of a target that has no
+  // attempt in flight; that target is in flight until complete(). nullopt
+  // when none is due.
+  std::optional<attempt> take(int64_t now);
+  // Calls the sender (without the lock).
+  status send(const attempt& a) const;
+  // The result of an attempt that take() returned, at time `now` (from which
+  // a retry is scheduled). Called exactly once per taken attempt.
+  void complete(const attempt& a, const status& result, int64_t now);
+
+  // take, send and complete, all at `now`, until nothing is due or max
+  // attempts were made; returns how many were made.
   size_t poll(int64_t now, size_t max = SIZE_MAX);
-  // Time of the next due delivery, or INT64_MAX when the queue is empty.
+  // Time the next delivery of a target not in flight is due, or INT64_MAX
+  // when there is none.
   int64_t next_due() const;
   counters stats() const;
   // Zeros for a target that was never enqueued.
@@ -79,10 +114,14 @@ class webhook_delivery {
 
  private:
   struct item {
-    std::string url;
     std::string body;
     int attempts = 0;
     int64_t due = 0;
+  };
+  struct target_state {
+    std::deque<item> queue;    // the head is the one attempted next, or now
+    bool in_flight = false;    // an attempt of the head is taken, not yet completed
+    target_counters counters;  // queued is queue.size()
   };
 
   int64_t backoff(int failed_attempts) const;
@@ -90,10 +129,8 @@ class webhook_delivery {
   sender send_;
   options options_;
   mutable std::mutex mu_;
-  std::deque<item> queue_;  // guarded by mu_
-  counters stats_;          // guarded by mu_
-  // Guarded by mu_; queued is counted by target_stats.
-  std::map<std::string, target_counters, std::less<>> by_target_;
+  counters stats_;                                            // guarded by mu_; queued is kept up to date
+  std::map<std::string, target_state, std::less<>> targets_;  // guarded by mu_
 };
 
 // The X-Liandu-Signature header of a delivery: "sha256=" and the lowercase

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
+#include <utility>
 
 #include "toolbox/rules/engine.h"
 
@@ -74,7 +76,7 @@ TEST(webhook_delivery, counts_and_last_error_per_target) {
   EXPECT_EQ(none.last_error_time, 0);
 }
 
-// The delivery thread takes one delivery at a time, so that stopping waits
+// A delivery thread takes one delivery at a time, so that stopping waits
 // for one attempt at most.
 TEST(webhook_delivery, poll_attempts_at_most_max) {
   std::vector<std::string> sent;
@@ -87,6 +89,101 @@ TEST(webhook_delivery, poll_attempts_at_most_max) {
   EXPECT_EQ(d.stats().queued, 2u);
   EXPECT_EQ(d.poll(0, 5), 2u);
   EXPECT_EQ(sent, (std::vector<std::string>{"1", "2", "3"}));
+}
+
+// A failed delivery stays at the head of its target's queue: the later ones
+// to that target wait for its retry (an alert's firing, acknowledged and
+// resolved arrive in order), while other targets go on.
+TEST(webhook_delivery, a_failed_delivery_holds_back_later_ones_to_its_target) {
+  std::vector<std::string> attempted, delivered;
+  bool fail_once = true;
+  webhook_delivery d(
+      [&](const std::string& target, const std::string& body) {
+        attempted.push_back(target + ":" + body);
+        if (body == "firing" && std::exchange(fail_once, false)) return error(errc::io_error, "HTTP 503");
+        delivered.push_back(target + ":" + body);
+        return status();
+      },
+      webhook_delivery::options{.initial_backoff_ns = sec});
+  for (const char* body : {"firing", "acknowledged", "resolved"})
+    ASSERT_TRUE(d.enqueue("db/a", body, 0).ok());
+  ASSERT_TRUE(d.enqueue("db/b", "firing", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/b", "resolved", 0).ok());
+  EXPECT_EQ(d.poll(sec / 2), 3u);
+  EXPECT_EQ(attempted, (std::vector<std::string>{"db/a:firing", "db/b:firing", "db/b:resolved"}));
+  EXPECT_EQ(d.target_stats("db/a").queued, 3u);
+  EXPECT_EQ(d.next_due(), sec / 2 + sec);
+  EXPECT_EQ(d.poll(sec), 0u);
+  EXPECT_EQ(d.poll(2 * sec), 3u);
+  EXPECT_EQ(delivered, (std::vector<std::string>{"db/b:firing", "db/b:resolved", "db/a:firing",
+                                                 "db/a:acknowledged", "db/a:resolved"}));
+  EXPECT_EQ(d.stats().queued, 0u);
+  EXPECT_EQ(d.next_due(), INT64_MAX);
+}
+
+// Several delivery threads share one queue: a target whose attempt is in
+// flight is given to nobody else, so a silent receiver holds one thread and
+// its own queue, and the others are served meanwhile.
+TEST(webhook_delivery, a_target_in_flight_is_skipped_by_other_takers) {
+  webhook_delivery d([](const std::string&, const std::string&) { return status(); });
+  ASSERT_TRUE(d.enqueue("db/silent", "1", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/silent", "2", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/ok", "3", 1).ok());
+  ASSERT_TRUE(d.enqueue("db/ok", "4", 2).ok());
+  auto silent = d.take(5);  // the longest waiting first
+  ASSERT_TRUE(silent.has_value());
+  EXPECT_EQ((std::pair{silent->target, silent->body}),
+            (std::pair<std::string, std::string>{"db/silent", "1"}));
+  EXPECT_EQ(silent->number, 1);
+  EXPECT_EQ(d.next_due(), 1);  // db/ok's head: the silent target's next waits for its head
+  auto ok = d.take(5);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->body, "3");
+  EXPECT_FALSE(d.take(5).has_value()) << "both targets are in flight";
+  d.complete(*ok, status(), 6);
+  ok = d.take(6);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->body, "4");
+  d.complete(*ok, status(), 7);
+  EXPECT_FALSE(d.take(7).has_value());
+  EXPECT_EQ(d.target_stats("db/ok").delivered, 2u);
+  EXPECT_EQ(d.target_stats("db/silent").queued, 2u);
+  EXPECT_EQ(d.target_stats("db/silent").attempts, 0u);
+  // Its attempt times out: retried at the head, after the backoff.
+  d.complete(*silent, error(errc::io_error, "timed out after 10000 ms"), 10 * sec);
+  EXPECT_FALSE(d.take(10 * sec).has_value());
+  silent = d.take(11 * sec);
+  ASSERT_TRUE(silent.has_value());
+  EXPECT_EQ(silent->body, "1");
+  EXPECT_EQ(silent->number, 2);
+  d.complete(*silent, status(), 11 * sec);
+  auto st = d.target_stats("db/silent");
+  EXPECT_EQ((std::tuple{st.attempts, st.delivered, st.queued}),
+            (std::tuple{uint64_t{2}, uint64_t{1}, size_t{1}}));
+  EXPECT_EQ(st.last_error, "timed out after 10000 ms");
+  EXPECT_EQ(st.last_error_time, 10 * sec);
+}
+
+// One receiver that never answers must not fill the queue that every
+// receiver shares: its own queue is bounded, and the drops are counted.
+TEST(webhook_delivery, full_target_queue_refuses_and_counts_for_that_target) {
+  webhook_delivery d([](const std::string&, const std::string&) { return status(); },
+                     webhook_delivery::options{.max_queue = 5, .max_queue_per_target = 2});
+  EXPECT_TRUE(d.enqueue("db/dead", "1", 0).ok());
+  EXPECT_TRUE(d.enqueue("db/dead", "2", 0).ok());
+  status s = d.enqueue("db/dead", "3", 0);
+  EXPECT_EQ(s.code(), errc::limit_exceeded);
+  EXPECT_EQ(s.message(), "webhook queue of db/dead full (2)");
+  EXPECT_TRUE(d.enqueue("db/ok", "4", 0).ok());
+  EXPECT_TRUE(d.enqueue("db/ok2", "5", 0).ok());
+  EXPECT_TRUE(d.enqueue("db/ok2", "6", 0).ok());
+  EXPECT_EQ(d.enqueue("db/ok3", "7", 0).message(), "webhook queue full (5)");
+  EXPECT_EQ(d.target_stats("db/dead").rejected, 1u);
+  EXPECT_EQ(d.target_stats("db/dead").queued, 2u);
+  EXPECT_EQ(d.target_stats("db/ok").rejected, 0u);
+  EXPECT_EQ(d.target_stats("db/ok3").rejected, 1u);
+  EXPECT_EQ(d.stats().rejected, 2u);
+  EXPECT_EQ(d.stats().queued, 5u);
 }
 
 // RFC 4231, test cases 1 and 2.
@@ -110,15 +207,17 @@ TEST(webhook_delivery, full_queue_refuses) {
 
 // The engine's transitions go to a webhook through the queue; the fake
 // receiver fails the first attempt of every body once, then accepts it.
-// Every transition is delivered exactly once.
+// Every transition is delivered exactly once, in order.
 TEST(webhook_delivery, each_transition_delivered_exactly_once_despite_a_failure) {
   std::map<std::string, int> tries;
   std::map<std::string, int> delivered;
+  std::vector<std::string> order;
   webhook_delivery d(
       [&](const std::string& url, const std::string& body) {
         EXPECT_EQ(url, "alerts");
         if (tries[body]++ == 0) return error(errc::io_error, "503 Service Unavailable");
         ++delivered[body];
+        order.push_back(body);
         return status();
       },
       webhook_delivery::options{.initial_backoff_ns = 2 * sec});
@@ -156,9 +255,8 @@ TEST(webhook_delivery, each_transition_delivered_exactly_once_despite_a_failure)
   EXPECT_EQ(st.failed, 0u);
   EXPECT_EQ(st.queued, 0u);
   std::vector<std::string> states;
-  for (const auto& [body, n] : delivered) states.push_back(nlohmann::json::parse(body)["state"]);
-  std::sort(states.begin(), states.end());
-  EXPECT_EQ(states, (std::vector<std::string>{"acknowledged", "firing", "pending", "resolved"}));
+  for (const auto& body : order) states.push_back(nlohmann::json::parse(body)["state"]);
+  EXPECT_EQ(states, (std::vector<std::string>{"pending", "firing", "acknowledged", "resolved"}));
 }
 
 }  // namespace

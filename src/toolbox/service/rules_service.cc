@@ -58,7 +58,8 @@ status rules_service::start() {
     }
   }
   thread_ = std::thread([this] { loop(); });
-  webhook_thread_ = std::thread([this] { webhook_loop(); });
+  for (size_t i = 0; i < std::max<size_t>(opts_.webhook_threads, 1); ++i)
+    webhook_threads_.emplace_back([this] { webhook_loop(); });
   return {};
 }
 
@@ -75,7 +76,9 @@ void rules_service::stop() {
     webhook_stop_ = true;
   }
   webhook_cv_.notify_all();
-  if (webhook_thread_.joinable()) webhook_thread_.join();
+  // Each thread ends its attempt in progress, if any, all at once.
+  for (auto& t : webhook_threads_) t.join();
+  webhook_threads_.clear();
   std::lock_guard lock(mu_);
   save_state_locked();
 }
@@ -225,27 +228,35 @@ void rules_service::loop() {
 void rules_service::wake_webhooks() {
   {
     std::lock_guard lock(webhook_mu_);
-    webhook_wake_ = true;
+    ++webhook_wake_;
   }
-  webhook_cv_.notify_one();
+  webhook_cv_.notify_all();
 }
 
+// One of the delivery threads. webhooks_.take() gives each a different
+// receiver, so a receiver's deliveries are made one after another, in order.
 void rules_service::webhook_loop() {
   for (;;) {
+    uint64_t seen;
     {
-      std::unique_lock lock(webhook_mu_);
-      // Checked at least every second: due times are wall-clock times.
-      auto wait = std::chrono::nanoseconds(std::max<int64_t>(webhooks_.next_due() - now_ns(), 0));
-      webhook_cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1)),
-                           [this] { return webhook_stop_ || webhook_wake_; });
-      if (webhook_stop_) return;
-      webhook_wake_ = false;
-    }
-    // One delivery at a time, so that stop() waits for one attempt at most.
-    while (webhooks_.poll(now_ns(), 1) > 0) {
       std::lock_guard lock(webhook_mu_);
       if (webhook_stop_) return;
+      seen = webhook_wake_;
     }
+    if (auto a = webhooks_.take(now_ns())) {
+      status s = webhooks_.send(*a);
+      webhooks_.complete(*a, s, now_ns());
+      // The receiver is free again: its next delivery, or its retry's due
+      // time, is for any thread to see.
+      wake_webhooks();
+      continue;
+    }
+    std::unique_lock lock(webhook_mu_);
+    // Checked at least every second: due times are wall-clock times. A wake
+    // between take() and here is not lost: it changed webhook_wake_.
+    auto wait = std::chrono::nanoseconds(std::max<int64_t>(webhooks_.next_due() - now_ns(), 0));
+    webhook_cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1)),
+                         [&] { return webhook_stop_ || webhook_wake_ != seen; });
   }
 }
 

@@ -28,11 +28,14 @@ namespace liandu::toolbox {
 // turns transitions into
 //   - points in measurement `alerts` of the same database, written through
 //     the ordinary write path (so alerts are queryable and streamable),
-//   - webhook deliveries to the tenant's named receivers (retried with
-//     backoff by rules::webhook_delivery, whose target is "<db>/<receiver>"),
-//     made by a second thread: a slow or silent receiver delays other
-//     deliveries (each attempt is bounded by the sender's timeout), never
-//     rule evaluation,
+//   - webhook deliveries to the tenant's named receivers (queued per
+//     receiver, retried with backoff, by rules::webhook_delivery, whose
+//     target is "<db>/<receiver>"), made by a pool of delivery threads
+//     (options.webhook_threads) of which a receiver occupies at most one at a
+//     time: its deliveries arrive in order, and a slow or silent receiver
+//     delays only its own (each attempt is bounded by the sender's timeout),
+//     never other receivers' unless webhook_threads of them hang at once,
+//     and never rule evaluation,
 //   - `write_point` actions: the same point into the action's measurement,
 //   - `mqtt` actions: to_json(event) published through the publisher (the
 //     local broker in liandu serve) to the action's topic.
@@ -46,8 +49,9 @@ class rules_service {
     std::string dir;
     // POSTs body to webhook receiver `receiver` of the tenant that owns db
     // (null: webhook actions fail with "webhooks are not configured"). Called
-    // on the delivery thread; it should bound its own time (stop() waits for
-    // the attempt in progress).
+    // on the delivery threads, at once for different receivers, one call at
+    // a time per receiver; it should bound its own time (stop() waits for the
+    // attempts in progress).
     std::function<status(const std::string& db, const std::string& receiver, const std::string& body)>
         send_webhook;
     // When set, put_rule refuses a rule whose webhook receiver does not
@@ -55,6 +59,8 @@ class rules_service {
     std::function<status(std::string_view db, std::string_view receiver)> check_webhook;
     // Publishes an MQTT message (null: mqtt actions are counted as failed).
     std::function<status(const std::string& topic, const std::string& payload, int qos, bool retain)> publish;
+    // Delivery threads: up to this many receivers are attempted at once.
+    size_t webhook_threads = 4;
     size_t max_queued_batches = 10000;
     int64_t state_save_interval_ms = 10000;
   };
@@ -118,13 +124,14 @@ class rules_service {
   bool stop_ = false;
   std::thread thread_;
 
-  // The delivery thread sleeps until the next delivery is due, or until
-  // emit() enqueues one (webhook_wake_) or stop() (webhook_stop_).
+  // A delivery thread with nothing to take sleeps until the next delivery
+  // is due, or until emit() enqueues one or an attempt ends (either bumps
+  // webhook_wake_), or stop() (webhook_stop_).
   std::mutex webhook_mu_;
   std::condition_variable webhook_cv_;
-  bool webhook_wake_ = false;  // guarded by webhook_mu_
+  uint64_t webhook_wake_ = 0;  // guarded by webhook_mu_
   bool webhook_stop_ = false;  // guarded by webhook_mu_
-  std::thread webhook_thread_;
+  std::vector<std::thread> webhook_threads_;
 
   // The rules thread's decoded batch, reused between batches.
   std::vector<rules::engine::series_point> points_;
