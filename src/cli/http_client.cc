@@ -89,6 +89,11 @@ bool parse_port(const std::string& text, uint16_t& port) {
   return true;
 }
 
+// A host as the authority of a URL writes it: an IPv6 literal in brackets.
+std::string uri_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 }  // namespace
 
 std::string http_response::header(std::string_view name) const {
@@ -104,6 +109,7 @@ std::string http_response::header(std::string_view name) const {
 struct http_client::impl {
   std::string host;
   std::string port;
+  std::string host_header;  // the request's Host
   std::string origin;
   std::string target;  // of the URL given to from_url
   http_client_options options;
@@ -242,6 +248,11 @@ result<url_parts> parse_url(const std::string& url, uint16_t default_http_port) 
   return u;
 }
 
+std::string host_header(const url_parts& u) {
+  const bool scheme_port = u.port == (u.tls ? 443 : 80);
+  return scheme_port ? uri_host(u.host) : uri_host(u.host) + ":" + std::to_string(u.port);
+}
+
 result<std::unique_ptr<http_client>> http_client::from_url(const std::string& url,
                                                            const http_client_options& o) {
   auto u = parse_url(url, o.default_http_port);
@@ -249,9 +260,9 @@ result<std::unique_ptr<http_client>> http_client::from_url(const std::string& ur
   auto i = std::make_unique<impl>();
   i->host = u->host;
   i->port = std::to_string(u->port);
+  i->host_header = host_header(*u);
   i->target = std::move(u->target);
-  std::string shown_host = i->host.find(':') != std::string::npos ? "[" + i->host + "]" : i->host;
-  i->origin = (u->tls ? "https://" : "http://") + shown_host + ":" + i->port;
+  i->origin = (u->tls ? "https://" : "http://") + uri_host(i->host) + ":" + i->port;
   i->options = o;
   if (u->tls) {
     auto ctx = client_context(o.ca_file);
@@ -265,7 +276,7 @@ result<http_response> http_client::request(const std::string& method, const std:
                                            const std::string& body,
                                            const std::vector<std::pair<std::string, std::string>>& headers) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, impl_->host);
+  req.set(http::field::host, impl_->host_header);
   req.set(http::field::user_agent, "liandu-cli");
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;

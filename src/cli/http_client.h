@@ -35,6 +35,16 @@ struct url_parts {
 };
 result<url_parts> parse_url(const std::string& url, uint16_t default_http_port);
 
+// The Host header of a request to u (RFC 7230 section 5.4: uri-host [ ":"
+// port ]): the port unless it is the scheme's own (80 for http, 443 for
+// https), an IPv6 literal in brackets.
+//
+//   "http://hooks.example/a"     ->  "hooks.example"
+//   "http://127.0.0.1:8086"      ->  "127.0.0.1:8086"
+//   "https://[::1]:8443/p"       ->  "[::1]:8443"
+//   "http://h" (CLI: port 8086)  ->  "h:8086"
+std::string host_header(const url_parts& u);
+
 // The port of a Liandu server's http:// URL that names none (the CLI's
 // --url); receivers elsewhere (webhooks) get HTTP's own, 80.
 inline constexpr uint16_t default_server_port = 8086;

@@ -4,9 +4,13 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace liandu::cli {
 namespace {
@@ -74,6 +78,69 @@ TEST(http_client, ca_file_errors_name_the_file_and_reason) {
   std::filesystem::remove(path);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find(path.string() + ": no PEM certificate"), std::string::npos) << s.message();
+}
+
+// Reads one request from a connection accepted on `a` and answers 204;
+// returns its Host header ("" when it has none).
+std::string host_header_received(asio::ip::tcp::acceptor& a) {
+  asio::ip::tcp::socket s = a.accept();
+  std::string request;
+  char buf[1024];
+  boost::system::error_code ec;
+  while (request.find("\r\n\r\n") == std::string::npos && !ec) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    request.append(buf, n);
+  }
+  asio::write(s, asio::buffer(std::string_view("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")), ec);
+  size_t at = request.find("\r\nHost: ");
+  if (at == std::string::npos) return "";
+  at += 8;
+  return request.substr(at, request.find("\r\n", at) - at);
+}
+
+// RFC 7230 section 5.4: Host = uri-host [ ":" port ], the port given unless
+// it is the scheme's default, an IPv6 literal in brackets. Virtual hosts and
+// reverse proxies in front of a webhook receiver route on it.
+TEST(http_client, host_header_names_the_port_and_brackets_ipv6) {
+  for (auto [url, host] :
+       {std::pair{"http://hooks.example/a", "hooks.example"},
+        std::pair{"http://hooks.example:80/a", "hooks.example"},
+        std::pair{"https://hooks.example/a", "hooks.example"},
+        std::pair{"https://hooks.example:443", "hooks.example"},
+        std::pair{"http://hooks.example:443", "hooks.example:443"},
+        std::pair{"https://hooks.example:80", "hooks.example:80"},
+        std::pair{"http://127.0.0.1:8086/write", "127.0.0.1:8086"}, std::pair{"http://[::1]/a", "[::1]"},
+        std::pair{"https://[::1]:8443/p", "[::1]:8443"}}) {
+    auto u = parse_url(url, 80);
+    ASSERT_TRUE(u.ok()) << url;
+    EXPECT_EQ(host_header(*u), host) << url;
+  }
+  auto cli = parse_url("http://h", default_server_port);  // the CLI's --url
+  ASSERT_TRUE(cli.ok());
+  EXPECT_EQ(host_header(*cli), "h:8086");
+
+  // What a server receives.
+  asio::io_context ioc;
+  std::vector<std::string> hosts{"127.0.0.1"};
+  boost::system::error_code ec;
+  asio::ip::tcp::acceptor probe(ioc);
+  probe.open(asio::ip::tcp::v6(), ec);
+  if (!ec) probe.bind({asio::ip::make_address("::1"), 0}, ec);
+  if (!ec) hosts.push_back("::1");  // where the machine has IPv6 loopback
+  for (const auto& host : hosts) {
+    asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address(host), 0});
+    const std::string port = std::to_string(a.local_endpoint().port());
+    const std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    auto c = http_client::from_url("http://" + authority + ":" + port + "/hook");
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    std::string received;
+    std::thread server([&] { received = host_header_received(a); });
+    auto r = (*c)->request("POST", (*c)->target(), "{}");
+    server.join();
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->status, 204u);
+    EXPECT_EQ(received, authority + ":" + port);
+  }
 }
 
 // A server that completes TCP connects (the kernel does, into the backlog)
