@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <numeric>
+#include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -162,6 +166,61 @@ TEST(webhook_delivery, a_target_in_flight_is_skipped_by_other_takers) {
             (std::tuple{uint64_t{2}, uint64_t{1}, size_t{1}}));
   EXPECT_EQ(st.last_error, "timed out after 10000 ms");
   EXPECT_EQ(st.last_error_time, 10 * sec);
+}
+
+// Four threads deliver from one queue while deliveries are enqueued: each
+// target is attempted by one thread at a time, and gets its deliveries once
+// each, in order, failed first attempts included.
+TEST(webhook_delivery, threads_deliver_each_target_in_order) {
+  constexpr int targets = 10, per_target = 200;
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> received;
+  std::map<std::string, int> in_flight;
+  std::map<std::string, std::set<int>> failed_once;
+  int overlaps = 0;
+  webhook_delivery d(
+      [&](const std::string& target, const std::string& body) {
+        const int n = std::stoi(body);
+        {
+          std::lock_guard lock(mu);
+          if (in_flight[target]++ > 0) ++overlaps;
+        }
+        std::this_thread::yield();
+        std::lock_guard lock(mu);
+        --in_flight[target];
+        if (n % 7 == 0 && failed_once[target].insert(n).second) return error(errc::io_error, "HTTP 503");
+        received[target].push_back(n);
+        return status();
+      },
+      webhook_delivery::options{.initial_backoff_ns = 0, .max_backoff_ns = 0});
+  std::atomic<bool> enqueued{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (;;) {
+        const bool last = enqueued.load();
+        if (d.poll(0) == 0) {
+          if (last && d.stats().queued == 0) return;
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  for (int n = 0; n < per_target; ++n) {
+    for (int t = 0; t < targets; ++t)
+      ASSERT_TRUE(d.enqueue("db/r" + std::to_string(t), std::to_string(n), 0).ok());
+  }
+  enqueued = true;
+  for (auto& t : threads) t.join();
+  std::vector<int> all(per_target);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(overlaps, 0);
+  ASSERT_EQ(received.size(), size_t{targets});
+  for (const auto& [target, got] : received) EXPECT_EQ(got, all) << target;
+  auto st = d.stats();
+  EXPECT_EQ(st.delivered, uint64_t{targets * per_target});
+  EXPECT_EQ(st.attempts, st.delivered + st.retries);
+  EXPECT_EQ(st.failed, 0u);
 }
 
 // One receiver that never answers must not fill the queue that every
