@@ -274,8 +274,10 @@ int serve(const serve_options& o) {
     metric("liandu_webhook_retries_total", "counter", "Failed webhook attempts scheduled again.", w.retries);
     metric("liandu_webhook_failed_total", "counter", "Webhook deliveries given up after the last attempt.",
            w.failed);
-    metric("liandu_webhook_rejected_total", "counter", "Webhook deliveries refused: queue full.", w.rejected);
-    metric("liandu_webhook_queued", "gauge", "Webhook deliveries waiting.", w.queued);
+    metric("liandu_webhook_rejected_total", "counter",
+           "Webhook deliveries refused: the receiver's queue or all queues full.", w.rejected);
+    metric("liandu_webhook_queued", "gauge",
+           "Webhook deliveries not yet delivered nor given up (being attempted included).", w.queued);
   });
   // --webhooks: receivers as in POST /api/v1/webhooks, each with an
   // optional "tenant"; before --rules, whose webhook actions name them.
