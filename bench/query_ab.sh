@@ -148,12 +148,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
         --data-urlencode "db=$DB" --data-urlencode "q=$QUERY"
     }
     prev=-1
+    busy0=$(cpu_ticks "$PID")
     for ((i = 0; i < 60; i++)); do
       now=$(cpu_ticks "$PID")
       [[ $now == "$prev" ]] && break
       prev=$now
       sleep 0.5
     done
+    settle="settled after $(awk -v i="$i" 'BEGIN {printf "%.1f", (i > 0 ? i - 1 : 0) * 0.5}') s, $(awk -v a="$busy0" -v b="$(cpu_ticks "$PID")" -v t="$TICK_MS" 'BEGIN {printf "%.0f", (b - a) * t}') ms CPU"
     ask > /dev/null
     grep -q '"series"' "$dir/out.json" || { echo "no series: $(head -c 300 "$dir/out.json")" >&2; exit 1; }
     perf_pid=""
@@ -174,10 +176,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
       wait "$perf_pid" || true
     fi
     ALL[$b]="${ALL[$b]:-} ${times[*]}"
-    printf 'round %d %s: median %s ms (min %s, max %s), server CPU %s ms per request, %s bytes, md5 %s\n' \
+    printf 'round %d %s: median %s ms (min %s, max %s), server CPU %s ms per request, %s bytes, md5 %s (%s)\n' \
       "$round" "$bin" "$(printf '%s\n' "${times[@]}" | median)" "$(printf '%s\n' "${times[@]}" | sort -g | head -1)" \
       "$(printf '%s\n' "${times[@]}" | sort -g | tail -1)" "$cpu" "$(stat -c %s "$dir/out.json")" \
-      "$(md5sum < "$dir/out.json" | cut -c1-12)"
+      "$(md5sum < "$dir/out.json" | cut -c1-12)" "$settle"
     kill -KILL "$PID"
     wait "$PID" 2> /dev/null || true
     PID=""
