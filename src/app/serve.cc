@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "base/prometheus_text.h"
 #include "catalog/catalog.h"
 #ifdef LIANDU_WITH_MQTT
 #include "app/mqtt_ingest.h"
@@ -262,22 +263,18 @@ int serve(const serve_options& o) {
     return 1;
   }
   a.options.rules = &rules;
-  a.options.metric_sources.push_back([&rules](std::string& out) {
-    auto w = rules.webhook_stats();
-    auto metric = [&out](const char* name, const char* type, const char* help, uint64_t value) {
-      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name +
-             " " + std::to_string(value) + "\n";
-    };
-    metric("liandu_webhook_attempts_total", "counter", "Webhook delivery attempts.", w.attempts);
-    metric("liandu_webhook_delivered_total", "counter", "Webhook deliveries a receiver accepted (2xx).",
-           w.delivered);
-    metric("liandu_webhook_retries_total", "counter", "Failed webhook attempts scheduled again.", w.retries);
-    metric("liandu_webhook_failed_total", "counter", "Webhook deliveries given up after the last attempt.",
-           w.failed);
-    metric("liandu_webhook_rejected_total", "counter",
-           "Webhook deliveries refused: the receiver's queue or all queues full.", w.rejected);
-    metric("liandu_webhook_queued", "gauge",
-           "Webhook deliveries not yet delivered nor given up (being attempted included).", w.queued);
+  a.options.metric_sources.push_back([&rules](prometheus::text_writer& w) {
+    auto ws = rules.webhook_stats();
+    w.counter("liandu_webhook_attempts_total", "Webhook delivery attempts.", ws.attempts);
+    w.counter("liandu_webhook_delivered_total", "Webhook deliveries a receiver accepted (2xx).",
+              ws.delivered);
+    w.counter("liandu_webhook_retries_total", "Failed webhook attempts scheduled again.", ws.retries);
+    w.counter("liandu_webhook_failed_total", "Webhook deliveries given up after the last attempt.",
+              ws.failed);
+    w.counter("liandu_webhook_rejected_total",
+              "Webhook deliveries refused: the receiver's queue or all queues full.", ws.rejected);
+    w.gauge("liandu_webhook_queued",
+            "Webhook deliveries not yet delivered nor given up (being attempted included).", ws.queued);
   });
   // --webhooks: receivers as in POST /api/v1/webhooks, each with an
   // optional "tenant"; before --rules, whose webhook actions name them.
@@ -358,20 +355,14 @@ int serve(const serve_options& o) {
   }
   mqtt_in.set_sparkplug(&sparkplug_in);
   a.options.collections["sparkplug"] = &sparkplug_in;
-  a.options.metric_sources.push_back([&sparkplug_in](std::string& out) { sparkplug_in.append_metrics(out); });
-  a.options.metric_sources.push_back([&mqtt_in](std::string& out) {
-    out +=
-        "# HELP liandu_mqtt_mapped_total MQTT messages mapped to points and stored.\n"
-        "# TYPE liandu_mqtt_mapped_total counter\nliandu_mqtt_mapped_total " +
-        std::to_string(mqtt_in.mapped()) + "\n";
-    out +=
-        "# HELP liandu_mqtt_unmapped_total MQTT messages no mapping rule matched (routed only).\n"
-        "# TYPE liandu_mqtt_unmapped_total counter\nliandu_mqtt_unmapped_total " +
-        std::to_string(mqtt_in.unmapped()) + "\n";
-    out +=
-        "# HELP liandu_mqtt_mapping_errors_total MQTT messages that matched a rule but could not be stored.\n"
-        "# TYPE liandu_mqtt_mapping_errors_total counter\nliandu_mqtt_mapping_errors_total " +
-        std::to_string(mqtt_in.errors()) + "\n";
+  a.options.metric_sources.push_back(
+      [&sparkplug_in](prometheus::text_writer& w) { sparkplug_in.append_metrics(w); });
+  a.options.metric_sources.push_back([&mqtt_in](prometheus::text_writer& w) {
+    w.counter("liandu_mqtt_mapped_total", "MQTT messages mapped to points and stored.", mqtt_in.mapped());
+    w.counter("liandu_mqtt_unmapped_total", "MQTT messages no mapping rule matched (routed only).",
+              mqtt_in.unmapped());
+    w.counter("liandu_mqtt_mapping_errors_total",
+              "MQTT messages that matched a rule but could not be stored.", mqtt_in.errors());
   });
 #endif
 #ifdef LIANDU_WITH_BRIDGE
@@ -394,7 +385,7 @@ int serve(const serve_options& o) {
   }
   connect::bridge::bridge_collection bridge_entries(bridges);
   a.options.collections["bridges"] = &bridge_entries;
-  a.options.metric_sources.push_back([&bridges](std::string& out) { bridges.append_metrics(out); });
+  a.options.metric_sources.push_back([&bridges](prometheus::text_writer& w) { bridges.append_metrics(w); });
 #endif
 #ifdef LIANDU_WITH_MODBUS
   // Modbus TCP devices polled into their databases (/api/v1/modbus/devices,
@@ -422,7 +413,7 @@ int serve(const serve_options& o) {
   connect::modbus::device_collection modbus_entries(modbus_devices);
   a.options.collections["modbus/devices"] = &modbus_entries;
   a.options.metric_sources.push_back(
-      [&modbus_devices](std::string& out) { modbus_devices.append_metrics(out); });
+      [&modbus_devices](prometheus::text_writer& w) { modbus_devices.append_metrics(w); });
 #endif
   http::router routes;
   http::handlers::add_routes(routes, a);
@@ -533,11 +524,8 @@ int serve(const serve_options& o) {
       sparkplug_online_ms = now_ns() / 1'000'000;
       publish_host_state(*mqtt, o.sparkplug_host_id, true, sparkplug_online_ms);
     }
-    a.options.metric_sources.push_back([srv = mqtt.get()](std::string& out) {
-      out +=
-          "# HELP liandu_mqtt_open_connections Open MQTT connections.\n"
-          "# TYPE liandu_mqtt_open_connections gauge\nliandu_mqtt_open_connections " +
-          std::to_string(srv->open_connections()) + "\n";
+    a.options.metric_sources.push_back([srv = mqtt.get()](prometheus::text_writer& w) {
+      w.gauge("liandu_mqtt_open_connections", "Open MQTT connections.", srv->open_connections());
     });
   }
 #endif

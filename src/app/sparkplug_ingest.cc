@@ -108,31 +108,29 @@ std::optional<status> sparkplug_ingest::on_publish(std::string_view topic, std::
   return status{};
 }
 
-void sparkplug_ingest::append_metrics(std::string& out) const {
+void sparkplug_ingest::append_metrics(prometheus::text_writer& w) const {
   const spb::decoder_stats& s = decoder_.stats();
-  auto counter = [&out](const char* name, const char* help, uint64_t value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
-           std::to_string(value) + "\n";
-  };
-  counter("liandu_sparkplug_messages_total", "Sparkplug B messages decoded.", s.messages.load());
-  counter("liandu_sparkplug_stored_total", "Sparkplug B messages whose points were stored.", stored_.load());
-  counter("liandu_sparkplug_metrics_total", "Sparkplug B metric values stored as fields.", s.metrics.load());
-  counter("liandu_sparkplug_skipped_metrics_total",
-          "Sparkplug B metrics skipped: null, transient or an unsupported datatype.",
-          s.skipped_metrics.load());
-  counter("liandu_sparkplug_births_total", "Sparkplug B NBIRTH and DBIRTH messages.", s.births.load());
-  counter("liandu_sparkplug_deaths_total", "Sparkplug B NDEATH and DDEATH messages.", s.deaths.load());
-  counter("liandu_sparkplug_seq_gaps_total", "Sparkplug B sequence number gaps.", s.seq_gaps.load());
-  counter("liandu_sparkplug_unknown_aliases_total", "Sparkplug B metrics with an alias no birth defined.",
-          s.unknown_aliases.load());
-  counter("liandu_sparkplug_errors_total", "Sparkplug B problems written to sparkplug_errors.",
-          s.errors.load());
-  counter("liandu_sparkplug_rebirths_requested_total", "Sparkplug B rebirth NCMDs published.",
-          s.rebirths_requested.load());
-  counter("liandu_sparkplug_refused_total", "Sparkplug B messages refused: no write permission.",
-          refused_.load());
-  counter("liandu_sparkplug_store_errors_total", "Sparkplug B messages that could not be stored.",
-          store_errors_.load());
+  w.counter("liandu_sparkplug_messages_total", "Sparkplug B messages decoded.", s.messages.load());
+  w.counter("liandu_sparkplug_stored_total", "Sparkplug B messages whose points were stored.",
+            stored_.load());
+  w.counter("liandu_sparkplug_metrics_total", "Sparkplug B metric values stored as fields.",
+            s.metrics.load());
+  w.counter("liandu_sparkplug_skipped_metrics_total",
+            "Sparkplug B metrics skipped: null, transient or an unsupported datatype.",
+            s.skipped_metrics.load());
+  w.counter("liandu_sparkplug_births_total", "Sparkplug B NBIRTH and DBIRTH messages.", s.births.load());
+  w.counter("liandu_sparkplug_deaths_total", "Sparkplug B NDEATH and DDEATH messages.", s.deaths.load());
+  w.counter("liandu_sparkplug_seq_gaps_total", "Sparkplug B sequence number gaps.", s.seq_gaps.load());
+  w.counter("liandu_sparkplug_unknown_aliases_total", "Sparkplug B metrics with an alias no birth defined.",
+            s.unknown_aliases.load());
+  w.counter("liandu_sparkplug_errors_total", "Sparkplug B problems written to sparkplug_errors.",
+            s.errors.load());
+  w.counter("liandu_sparkplug_rebirths_requested_total", "Sparkplug B rebirth NCMDs published.",
+            s.rebirths_requested.load());
+  w.counter("liandu_sparkplug_refused_total", "Sparkplug B messages refused: no write permission.",
+            refused_.load());
+  w.counter("liandu_sparkplug_store_errors_total", "Sparkplug B messages that could not be stored.",
+            store_errors_.load());
 }
 
 }  // namespace liandu::app

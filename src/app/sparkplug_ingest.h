@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/prometheus_text.h"
 #include "base/result.h"
 #include "connect/sparkplug/decoder.h"
 #include "connect/sparkplug/group_config.h"
@@ -52,7 +53,7 @@ class sparkplug_ingest final : public http::handlers::config_collection {
   std::optional<status> on_publish(std::string_view topic, std::string_view payload,
                                    const authorizer& authorize);
 
-  void append_metrics(std::string& out) const;  // Prometheus text
+  void append_metrics(prometheus::text_writer& w) const;  // for /metrics
 
  private:
   status save_locked() const;

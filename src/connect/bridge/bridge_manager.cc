@@ -220,39 +220,28 @@ status bridge_manager::on_message(const bridge_config& c, const inbound& m) {
   return {};
 }
 
-void bridge_manager::append_metrics(std::string& out) const {
+void bridge_manager::append_metrics(prometheus::text_writer& w) const {
+  using prometheus::metric_type;
   std::shared_lock lock(mu_);
-  std::string connected, up, in, sent, dropped;
-  for (const auto& [name, b] : bridges_) {
-    bridge_stats s = b->stats();
-    std::string label = "{bridge=\"" + name + "\"} ";
-    connected += "liandu_bridge_connected" + label + (s.st == state::connected ? "1" : "0") + "\n";
-    up += "liandu_bridge_connections_up" + label + std::to_string(s.connections_up) + "\n";
-    in += "liandu_bridge_messages_in_total" + label + std::to_string(s.messages_in) + "\n";
-    sent += "liandu_bridge_messages_out_total" + label + std::to_string(s.messages_out) + "\n";
-    dropped += "liandu_bridge_messages_dropped_total" + label + std::to_string(s.messages_dropped) + "\n";
-  }
-  out +=
-      "# HELP liandu_bridge_connected 1 while every connection of the bridge to its remote MQTT broker is "
-      "up.\n"
-      "# TYPE liandu_bridge_connected gauge\n" +
-      connected;
-  out +=
-      "# HELP liandu_bridge_connections_up Connections of the bridge to its remote MQTT broker that are up.\n"
-      "# TYPE liandu_bridge_connections_up gauge\n" +
-      up;
-  out +=
-      "# HELP liandu_bridge_messages_in_total Messages received from the remote broker.\n"
-      "# TYPE liandu_bridge_messages_in_total counter\n" +
-      in;
-  out +=
-      "# HELP liandu_bridge_messages_out_total Local messages forwarded to the remote broker.\n"
-      "# TYPE liandu_bridge_messages_out_total counter\n" +
-      sent;
-  out +=
-      "# HELP liandu_bridge_messages_dropped_total Local messages not forwarded (bridge not connected).\n"
-      "# TYPE liandu_bridge_messages_dropped_total counter\n" +
-      dropped;
+  // One snapshot per bridge, so that its figures agree across the families.
+  std::vector<std::pair<std::string_view, bridge_stats>> all;
+  all.reserve(bridges_.size());
+  for (const auto& [name, b] : bridges_) all.emplace_back(name, b->stats());
+  w.family("liandu_bridge_connected",
+           "1 while every connection of the bridge to its remote MQTT broker is up.", metric_type::gauge);
+  for (const auto& [name, s] : all) w.sample(s.st == state::connected, {{"bridge", name}});
+  w.family("liandu_bridge_connections_up", "Connections of the bridge to its remote MQTT broker that are up.",
+           metric_type::gauge);
+  for (const auto& [name, s] : all) w.sample(s.connections_up, {{"bridge", name}});
+  w.family("liandu_bridge_messages_in_total", "Messages received from the remote broker.",
+           metric_type::counter);
+  for (const auto& [name, s] : all) w.sample(s.messages_in, {{"bridge", name}});
+  w.family("liandu_bridge_messages_out_total", "Local messages forwarded to the remote broker.",
+           metric_type::counter);
+  for (const auto& [name, s] : all) w.sample(s.messages_out, {{"bridge", name}});
+  w.family("liandu_bridge_messages_dropped_total", "Local messages not forwarded (bridge not connected).",
+           metric_type::counter);
+  for (const auto& [name, s] : all) w.sample(s.messages_dropped, {{"bridge", name}});
 }
 
 }  // namespace liandu::connect::bridge

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/prometheus_text.h"
 #include "base/result.h"
 #include "connect/bridge/bridge.h"
 #include "connect/bridge/bridge_config.h"
@@ -77,8 +78,8 @@ class bridge_manager {
   // A message a local MQTT client published.
   void on_local_publish(std::string_view topic, std::string_view payload);
 
-  // Prometheus text: connected gauge and message counters per bridge.
-  void append_metrics(std::string& out) const;
+  // For /metrics: connected gauge and message counters per bridge.
+  void append_metrics(prometheus::text_writer& w) const;
 
  private:
   std::shared_ptr<bridge> make_bridge(bridge_config c);

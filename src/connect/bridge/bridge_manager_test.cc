@@ -146,7 +146,10 @@ TEST(BridgeManager, UnreachableBrokerIsAnErrorAndRetriedWithBackoff) {
   ASSERT_TRUE(eventually([&] { return m.list()[0]["status"] == "error"; })) << m.list()[0].dump();
   EXPECT_NE(m.list()[0]["last_error"].get<std::string>().find("retrying in"), std::string::npos);
   std::string metrics;
-  m.append_metrics(metrics);
+  {
+    prometheus::text_writer w(metrics);
+    m.append_metrics(w);
+  }
   EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"down\"} 0"), std::string::npos) << metrics;
   // Forwarding while not connected drops and counts.
   m.on_local_publish("local/x", "1");
@@ -300,7 +303,10 @@ TEST(BridgeManager, CarriesMessagesBothWaysWithoutLoops) {
   }
   EXPECT_EQ(m.list()[0]["messages_in"], 1);
   std::string metrics;
-  m.append_metrics(metrics);
+  {
+    prometheus::text_writer w(metrics);
+    m.append_metrics(w);
+  }
   EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("liandu_bridge_messages_out_total{bridge=\"b\"} 1"), std::string::npos) << metrics;
 
@@ -369,7 +375,10 @@ TEST(BridgeManager, ConnectionsShareTheMessagesOfOneGroup) {
     EXPECT_EQ(threads.size(), 3u);
   }
   std::string metrics;
-  m.append_metrics(metrics);
+  {
+    prometheus::text_writer w(metrics);
+    m.append_metrics(w);
+  }
   EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("liandu_bridge_connections_up{bridge=\"b\"} 3"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("liandu_bridge_messages_in_total{bridge=\"b\"} 90"), std::string::npos) << metrics;
@@ -397,7 +406,10 @@ TEST(BridgeManager, OneConnectionDownIsAnError) {
       << m.list()[0].dump();
   EXPECT_NE(m.list()[0]["last_error"].get<std::string>().find("refused"), std::string::npos);
   std::string metrics;
-  m.append_metrics(metrics);
+  {
+    prometheus::text_writer w(metrics);
+    m.append_metrics(w);
+  }
   EXPECT_NE(metrics.find("liandu_bridge_connected{bridge=\"b\"} 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("liandu_bridge_connections_up{bridge=\"b\"} 2"), std::string::npos) << metrics;
   m.stop();

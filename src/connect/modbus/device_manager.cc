@@ -168,28 +168,22 @@ void device_manager::stop() {
   for (auto& [name, p] : all) p->stop();
 }
 
-void device_manager::append_metrics(std::string& out) const {
+void device_manager::append_metrics(prometheus::text_writer& w) const {
+  using prometheus::metric_type;
   std::shared_lock lock(mu_);
-  std::string up, polls, errors;
-  for (const auto& [name, p] : devices_) {
-    poll_stats s = p->stats();
-    std::string label = "{device=\"" + name + "\"} ";
-    up += "liandu_modbus_up" + label + (s.st == device_state::up ? "1" : "0") + "\n";
-    polls += "liandu_modbus_polls_total" + label + std::to_string(s.polls) + "\n";
-    errors += "liandu_modbus_errors_total" + label + std::to_string(s.errors) + "\n";
-  }
-  out +=
-      "# HELP liandu_modbus_up 1 while the last poll of the Modbus device read every register.\n"
-      "# TYPE liandu_modbus_up gauge\n" +
-      up;
-  out +=
-      "# HELP liandu_modbus_polls_total Polls that read every register of the device.\n"
-      "# TYPE liandu_modbus_polls_total counter\n" +
-      polls;
-  out +=
-      "# HELP liandu_modbus_errors_total Failed connects, reads, decodes and stores of the device.\n"
-      "# TYPE liandu_modbus_errors_total counter\n" +
-      errors;
+  // One snapshot per device, so that its figures agree across the families.
+  std::vector<std::pair<std::string_view, poll_stats>> all;
+  all.reserve(devices_.size());
+  for (const auto& [name, p] : devices_) all.emplace_back(name, p->stats());
+  w.family("liandu_modbus_up", "1 while the last poll of the Modbus device read every register.",
+           metric_type::gauge);
+  for (const auto& [name, s] : all) w.sample(s.st == device_state::up, {{"device", name}});
+  w.family("liandu_modbus_polls_total", "Polls that read every register of the device.",
+           metric_type::counter);
+  for (const auto& [name, s] : all) w.sample(s.polls, {{"device", name}});
+  w.family("liandu_modbus_errors_total", "Failed connects, reads, decodes and stores of the device.",
+           metric_type::counter);
+  for (const auto& [name, s] : all) w.sample(s.errors, {{"device", name}});
 }
 
 }  // namespace liandu::connect::modbus

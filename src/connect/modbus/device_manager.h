@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/prometheus_text.h"
 #include "base/result.h"
 #include "connect/modbus/device_config.h"
 #include "connect/modbus/poller.h"
@@ -50,8 +51,8 @@ class device_manager {
   void start();
   void stop();
 
-  // Prometheus text: up gauge, poll and error counters per device.
-  void append_metrics(std::string& out) const;
+  // For /metrics: up gauge, poll and error counters per device.
+  void append_metrics(prometheus::text_writer& w) const;
 
  private:
   status save_locked() const;

@@ -312,7 +312,10 @@ TEST(ModbusManager, PersistsStartsAndStops) {
     EXPECT_EQ(listed[0]["status"], "up");
     EXPECT_GE(listed[0]["polls"].get<uint64_t>(), 1u);
     std::string metrics;
-    m.append_metrics(metrics);
+    {
+      prometheus::text_writer w(metrics);
+      m.append_metrics(w);
+    }
     EXPECT_NE(metrics.find("liandu_modbus_up{device=\"plc1\"} 1"), std::string::npos) << metrics;
 
     entry["registers"][0]["table"] = "holding";

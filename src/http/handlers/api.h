@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/prometheus_text.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
 #include "http/handlers/api_metrics.h"
@@ -43,9 +44,10 @@ struct api_options {
   // Connector configuration served under /api/v1/<key> (e.g. "mqtt/mappings",
   // "modbus/devices", "bridges"); registered before add_routes.
   std::map<std::string, config_collection*> collections;
-  // Further /metrics text (Prometheus exposition, HELP/TYPE included) from
-  // connectors and tools; each appends to the body. Server-wide figures only.
-  std::vector<std::function<void(std::string&)>> metric_sources;
+  // Further /metrics families from connectors and tools, written through the
+  // scrape's one writer (a family's header appears once whoever writes its
+  // samples). Server-wide figures only.
+  std::vector<std::function<void(prometheus::text_writer&)>> metric_sources;
 };
 
 // What every handler works with. Owned by the app; outlives the server.

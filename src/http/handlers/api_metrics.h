@@ -3,7 +3,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <string>
+#include <string_view>
+
+#include "base/prometheus_text.h"
 
 namespace liandu::http::handlers {
 
@@ -13,12 +15,12 @@ class histogram {
   static constexpr std::array<double, 14> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   void observe(double seconds);
-  // Appends the _bucket, _sum and _count lines for `name`.
-  void render(std::string& out, const std::string& name, const std::string& help) const;
+  // Writes the family `name`: HELP, TYPE, _bucket, _sum and _count (the
+  // +Inf bucket, so the two agree while observations go on).
+  void render(prometheus::text_writer& w, std::string_view name, std::string_view help) const;
 
  private:
   std::array<std::atomic<uint64_t>, bounds.size() + 1> buckets_{};
-  std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_micros_{0};
 };
 
