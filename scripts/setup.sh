@@ -13,6 +13,7 @@ packages=(
   curl openssl python3 tzdata influxdb-client influxdb prometheus
   mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   libprotobuf-dev protobuf-compiler python3-protobuf libmodbus-dev
+  python3-prometheus-client
 )
 # The peers that bench/compare.sh measures against: `make bench-deps` or
 # LIANDU_SETUP_BENCH=1 bash scripts/setup.sh.
