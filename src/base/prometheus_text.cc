@@ -95,13 +95,16 @@ void append_label(std::string& out, const label& l) {
 text_writer::text_writer(std::string& out) : out_(out), open_(0) { families_.reserve(expected_families); }
 
 void text_writer::family(std::string_view name, std::string_view help, metric_type type) {
-  if (open_ < families_.size()) {
-    const family_slot& f = families_[open_];
-    if (std::string_view(out_).substr(f.name_pos, f.name_len) == name) return;
+  auto is = [&](const family_slot& f) {
+    return std::string_view(out_).substr(f.name_pos, f.name_len) == name;
+  };
+  if (open_ < families_.size() && is(families_[open_])) {
+    assert(families_[open_].type == type);
+    return;
   }
   for (size_t i = 0; i < families_.size(); ++i) {
-    const family_slot& f = families_[i];
-    if (std::string_view(out_).substr(f.name_pos, f.name_len) == name) {
+    if (is(families_[i])) {
+      assert(families_[i].type == type && "a family opened again keeps its type");
       open_ = i;
       return;
     }
