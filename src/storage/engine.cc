@@ -806,6 +806,7 @@ status engine::scan(std::string_view name, std::string_view rpname, uint32_t ser
       if (p->end <= lo || p->start > hi) continue;
       part_sources ps;
       for (const auto& b : p->blocks) {
+        if (!b.reader->overlaps(lo, hi)) continue;
         b.reader->for_each_entry_of(series_id, field, [&](const block::entry& e) {
           if (e.max_time < lo || e.min_time > hi) return;  // pruned by the index
           ps.sources.push_back({b.reader, &e, nullptr, b.seq});
@@ -932,6 +933,7 @@ status engine::plan_read(
     if (p->end <= lo || p->start > hi) continue;
     read_plan::part ps;
     for (const auto& b : p->blocks) {
+      if (!b.reader->overlaps(lo, hi)) continue;
       b.reader->for_each_entry_of(series_id, field, [&](const block::entry& e) {
         if (e.max_time < lo || e.min_time > hi) return;
         ps.sources.push_back({b.reader, &e, nullptr, nullptr, b.seq});

@@ -379,6 +379,33 @@ TEST(engine, time_range_scan_prunes) {
   EXPECT_EQ(c.integers, (std::vector<int64_t>{5, 6, 7}));
 }
 
+// Blocks whose time range misses the query's are skipped whole
+// (block_reader::overlaps); windows on the blocks' edges must still see
+// every point, from blocks and the head.
+TEST(engine, scan_windows_on_block_edges_see_every_point) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  for (int64_t first : {1, 11, 21}) {  // three checkpoints: blocks [1,10], [11,20], [21,30]
+    std::vector<model::point> pts;
+    for (int64_t t = first; t < first + 10; ++t) {
+      pts.push_back(pt("m", {{"s", "a"}}, "v", t, t));
+      pts.push_back(pt("m", {{"s", "b"}}, "v", -t, t));
+    }
+    write(*e, pts);
+    ASSERT_TRUE(e->checkpoint().ok());
+  }
+  write(*e, {pt("m", {{"s", "a"}}, "v", int64_t{31}, 31)});  // in the head
+  auto times = [&](std::string_view key, int64_t lo, int64_t hi) { return scan(*e, key, "v", lo, hi).times; };
+  EXPECT_EQ(times("m,s=a", 10, 11), (std::vector<int64_t>{10, 11}));
+  EXPECT_EQ(times("m,s=b", 20, 21), (std::vector<int64_t>{20, 21}));
+  EXPECT_EQ(times("m,s=a", 30, 31), (std::vector<int64_t>{30, 31}));
+  EXPECT_EQ(times("m,s=a", -5, 1), (std::vector<int64_t>{1}));
+  EXPECT_EQ(times("m,s=b", 31, 100), (std::vector<int64_t>{}));
+  EXPECT_EQ(times("m,s=a", 0, 100).size(), 31u);
+  EXPECT_EQ(scan(*e, "m,s=b", "v", 15, 15).integers, (std::vector<int64_t>{-15}));
+}
+
 TEST(engine, delete_and_drop_are_durable) {
   testing::temp_dir tmp;
   {

@@ -156,6 +156,8 @@ status block_reader::parse() {
         return bad("index entries out of order");
       }
     }
+    min_time_ = std::min(min_time_, e.min_time);
+    max_time_ = std::max(max_time_, e.max_time);
     entries_.push_back(std::move(e));
   }
   return {};

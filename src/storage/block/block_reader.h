@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,13 @@ class block_reader {
   }
   // Entries of one series: [first, last).
   std::pair<size_t, size_t> series_range(uint32_t series_id) const;
+  // Whether any column of the block has a point in [lo, hi] by the index's
+  // min/max times. A checkpoint's block holds the times that arrived since
+  // the previous one, so a query over a recent window skips most older
+  // blocks here instead of searching each one for each series.
+  bool overlaps(int64_t lo, int64_t hi) const {
+    return !entries_.empty() && min_time_ <= hi && max_time_ >= lo;
+  }
   // Decodes a column and appends it to out (out.type must match or out be empty).
   status read(const entry& e, column& out) const;
   // Decodes only the times of a column (count(), elapsed, ...).
@@ -73,6 +81,8 @@ class block_reader {
   size_t size_ = 0;
   void* map_ = nullptr;
   std::vector<entry> entries_;
+  int64_t min_time_ = std::numeric_limits<int64_t>::max();  // over all entries
+  int64_t max_time_ = std::numeric_limits<int64_t>::min();
 };
 
 }  // namespace liandu::storage::block

@@ -92,6 +92,34 @@ TEST(block, round_trip_all_types) {
   EXPECT_EQ((*r)->find(1, "zz"), nullptr);
 }
 
+TEST(block, overlaps_is_the_union_of_its_columns_time_ranges_inclusive) {
+  block_writer w;
+  column early, late;
+  early.type = late.type = model::field_type::float64;
+  for (int64_t t : {100, 150, 200}) {
+    early.times.push_back(t);
+    early.floats.push_back(1.0);
+  }
+  for (int64_t t : {500, 900}) {
+    late.times.push_back(t);
+    late.floats.push_back(2.0);
+  }
+  w.add(1, "v", early);
+  w.add(7, "v", late);
+  auto r = block_reader::open_bytes(w.finish());
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const block_reader& b = **r;
+  EXPECT_TRUE(b.overlaps(900, 1000));  // the last time, inclusive
+  EXPECT_TRUE(b.overlaps(0, 100));     // the first time, inclusive
+  EXPECT_TRUE(b.overlaps(300, 400));   // between columns: the block's range, not a column's
+  EXPECT_TRUE(b.overlaps(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+  EXPECT_FALSE(b.overlaps(901, 2000));
+  EXPECT_FALSE(b.overlaps(0, 99));
+  auto empty = block_reader::open_bytes(block_writer().finish());
+  ASSERT_TRUE(empty.ok()) << empty.error().to_string();
+  EXPECT_FALSE((*empty)->overlaps(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+}
+
 TEST(block, adversarial_floats_round_trip_bit_identical) {
   std::vector<double> vals = {0.0,
                               -0.0,
