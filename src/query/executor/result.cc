@@ -116,6 +116,19 @@ namespace {
 constexpr size_t max_go_float_chars = 40;
 char* write_go_float(char* p, double v);
 
+// The JSON text of a cell that is not a string (null, float, integer,
+// boolean) into p, at most max_go_float_chars; returns the end.
+char* write_json_scalar(char* p, const value& v) {
+  switch (v.index()) {
+    case 0: return std::copy_n("null", 4, p);
+    case 1: return write_go_float(p, std::get<double>(v));
+    case 2: return std::to_chars(p, p + 24, std::get<int64_t>(v)).ptr;
+    case 3: return std::to_chars(p, p + 24, std::get<uint64_t>(v)).ptr;
+    case 4: return std::get<bool>(v) ? std::copy_n("true", 4, p) : std::copy_n("false", 5, p);
+  }
+  return p;
+}
+
 // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
@@ -153,17 +166,6 @@ void append_time_cell(std::string& out, int64_t ns, const time_format& tf, const
   int64_t v = 0;
   if (!convert_epoch(ns, tf.epoch, v)) v = ns;
   append_integer(out, v);
-}
-
-void append_json_value(std::string& out, const value& v) {
-  switch (v.index()) {
-    case 0: out += "null"; break;
-    case 1: append_go_float(out, std::get<double>(v)); break;
-    case 2: append_integer(out, std::get<int64_t>(v)); break;
-    case 3: append_integer(out, std::get<uint64_t>(v)); break;
-    case 4: out += std::get<bool>(v) ? "true" : "false"; break;
-    case 5: append_json_string(out, std::get<std::string>(v)); break;
-  }
 }
 
 void append_series_json(std::string& out, const series_result& s, const time_format& tf) {
@@ -207,30 +209,16 @@ void append_series_json(std::string& out, const series_result& s, const time_for
       out.append(buf, p);
       p = buf;
     };
+    // Makes room for n more bytes in buf.
+    auto reserve = [&](size_t n) {
+      if (static_cast<size_t>(buf + sizeof buf - p) < n) flush();
+    };
     for (size_t r = 0; r < s.values.size(); ++r) {
       const auto& row = s.values[r];
-      // Room for the row but its string cells, which go to out directly.
-      size_t need = 4 + cached_cell.size() + 64 + row.size() * (max_go_float_chars + 2);
-      if (static_cast<size_t>(buf + sizeof buf - p) < need) flush();
-      if (need > sizeof buf) {
-        // A very wide row: through out, piece by piece.
-        if (r) out.push_back(',');
-        out.push_back('[');
-        for (size_t c = 0; c < row.size(); ++c) {
-          if (c) out.push_back(',');
-          if (c == 0 && s.time_column && row[c].index() == 2) {
-            append_time_cell(out, std::get<int64_t>(row[c]), tf, s.zone.get());
-          } else {
-            append_json_value(out, row[c]);
-          }
-        }
-        out.push_back(']');
-        continue;
-      }
+      reserve(2);
       if (r) *p++ = ',';
       *p++ = '[';
       for (size_t c = 0; c < row.size(); ++c) {
-        if (c) *p++ = ',';
         const value& v = row[c];
         if (c == 0 && s.time_column && v.index() == 2) {
           int64_t t = std::get<int64_t>(v);
@@ -239,35 +227,21 @@ void append_series_json(std::string& out, const series_result& s, const time_for
             append_time_cell(cached_cell, t, tf, s.zone.get());
             cached_time = t;
             have_cached = true;
-            if (static_cast<size_t>(buf + sizeof buf - p) < cached_cell.size() + need) flush();
           }
-          std::memcpy(p, cached_cell.data(), cached_cell.size());
-          p += cached_cell.size();
+          reserve(cached_cell.size());  // a time cell is a few dozen bytes
+          p = std::copy(cached_cell.begin(), cached_cell.end(), p);
           continue;
         }
-        switch (v.index()) {
-          case 0:
-            std::memcpy(p, "null", 4);
-            p += 4;
-            break;
-          case 1: p = write_go_float(p, std::get<double>(v)); break;
-          case 2: p = std::to_chars(p, p + 24, std::get<int64_t>(v)).ptr; break;
-          case 3: p = std::to_chars(p, p + 24, std::get<uint64_t>(v)).ptr; break;
-          case 4:
-            if (std::get<bool>(v)) {
-              std::memcpy(p, "true", 4);
-              p += 4;
-            } else {
-              std::memcpy(p, "false", 5);
-              p += 5;
-            }
-            break;
-          case 5:
-            flush();
-            append_json_string(out, std::get<std::string>(v));
-            break;
+        reserve(1 + max_go_float_chars);
+        if (c) *p++ = ',';
+        if (v.index() == 5) {  // strings go to out directly
+          flush();
+          append_json_string(out, std::get<std::string>(v));
+        } else {
+          p = write_json_scalar(p, v);
         }
       }
+      reserve(1);
       *p++ = ']';
     }
     flush();
