@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/backslash_escape.h"
+
 namespace liandu::prometheus {
 
 namespace {
@@ -69,24 +71,10 @@ value_text format_integer(T v) {
   return t;
 }
 
-// HELP text escapes backslash and newline; label values double quotes too.
-void append_escaped(std::string& out, std::string_view s, bool quote) {
-  for (char c : s) {
-    if (c == '\\' || (quote && c == '"')) {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-}
-
 void append_label(std::string& out, const label& l) {
   out.append(l.name);
   out += "=\"";
-  append_escaped(out, l.value, true);
+  append_backslash_escaped(out, l.value, '"');
   out.push_back('"');
 }
 
@@ -115,7 +103,7 @@ void text_writer::family(std::string_view name, std::string_view help, metric_ty
     f.name_pos = out_.size();
     out_.append(name);
     out_.push_back(' ');
-    append_escaped(out_, help, false);
+    append_backslash_escaped(out_, help, '\0');
     out_.push_back('\n');
   }
   out_ += "# TYPE ";

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "base/backslash_escape.h"
 #include "query/influxql/lexer.h"
 
 namespace liandu::query::influxql {
@@ -147,32 +148,14 @@ std::string quote_ident(std::string_view ident) {
   }
   if (!need) return std::string(ident);
   std::string out = "\"";
-  for (char c : ident) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
+  append_backslash_escaped(out, ident, '"');
   out.push_back('"');
   return out;
 }
 
 std::string quote_string(std::string_view s) {
   std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
+  append_backslash_escaped(out, s, '\'');
   out.push_back('\'');
   return out;
 }
