@@ -92,16 +92,8 @@ trap 'exit 130' INT TERM
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
+# shellcheck source=bench/ports.sh
+source "$ROOT/bench/ports.sh"
 
 # median of numbers on stdin (one per line); empty input gives empty output
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -1,5 +1,5 @@
-# Loopback port helpers for the bench scripts (sourced by bench/mqtt/run.sh
-# and bench/bridge/run.sh).
+# Loopback port helpers for the bench scripts (sourced by bench/mqtt/run.sh,
+# bench/bridge/run.sh, bench/compare.sh, bench/startup.sh, bench/query_ab.sh).
 
 free_port() {  # a TCP port free on 127.0.0.1 just now
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

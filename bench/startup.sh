@@ -51,16 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
+# shellcheck source=bench/ports.sh
+source "$ROOT/bench/ports.sh"
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 PORT=$(free_port)
