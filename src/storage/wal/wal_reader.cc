@@ -24,7 +24,7 @@ bool record_at(std::string_view data, size_t pos, uint32_t& length) {
 
 }  // namespace
 
-replay_report read_segment(std::string_view data, const std::string& segment_name, const record_fn& fn) {
+replay_report read_segment(std::string_view data, const std::string& name, const record_fn& fn) {
   replay_report report;
   size_t pos = 0;
   while (pos < data.size()) {
@@ -44,22 +44,20 @@ replay_report read_segment(std::string_view data, const std::string& segment_nam
     if (next >= data.size()) {
       report.torn_tail = true;
       report.skipped_bytes += data.size() - pos;
-      report.messages.push_back("wal " + segment_name + ": torn or corrupt tail at offset " +
-                                std::to_string(pos) + " (" + std::to_string(data.size() - pos) +
-                                " bytes dropped)");
+      report.messages.push_back(name + ": torn or corrupt tail at offset " + std::to_string(pos) + " (" +
+                                std::to_string(data.size() - pos) + " bytes dropped)");
       break;
     }
     ++report.corrupt_records;
     report.skipped_bytes += next - pos;
-    report.messages.push_back("wal " + segment_name + ": corrupt record at offset " + std::to_string(pos) +
-                              " (" + std::to_string(next - pos) + " bytes skipped)");
+    report.messages.push_back(name + ": corrupt record at offset " + std::to_string(pos) + " (" +
+                              std::to_string(next - pos) + " bytes skipped)");
     pos = next;
   }
   return report;
 }
 
-replay_report read_segment_pipelined(std::string_view data, const std::string& segment_name,
-                                     const record_fn& fn) {
+replay_report read_segment_pipelined(std::string_view data, const std::string& name, const record_fn& fn) {
   struct record_ref {
     record_type type;
     std::string_view payload;
@@ -86,7 +84,7 @@ replay_report read_segment_pipelined(std::string_view data, const std::string& s
       chunks.push_back(std::move(chunk));
       ready.notify_one();
     };
-    replay_report r = read_segment(data, segment_name, [&](record_type t, std::string_view payload) {
+    replay_report r = read_segment(data, name, [&](record_type t, std::string_view payload) {
       chunk.push_back({t, payload});
       bytes += payload.size();
       if (chunk.size() == chunk_records || bytes >= chunk_bytes) {

@@ -25,14 +25,16 @@ struct replay_report {
 
 using record_fn = std::function<void(record_type, std::string_view payload)>;
 
-// Reads every intact record of one segment's bytes in order.
-replay_report read_segment(std::string_view data, const std::string& segment_name, const record_fn& fn);
+// Reads every intact record of one segment's bytes in order. `name` starts
+// each message ("wal 00000000000000000001: torn or corrupt tail at offset
+// ..."). Other append-only files in the same framing use it too (the
+// webhook log).
+replay_report read_segment(std::string_view data, const std::string& name, const record_fn& fn);
 
 // The same records and report as read_segment, but checksums are verified
 // (and the mapped pages first touched) on a helper thread that runs ahead,
 // while fn is called on the calling thread, in order. At start-up that work
 // was a quarter of the replaying thread's time. fn must not throw.
-replay_report read_segment_pipelined(std::string_view data, const std::string& segment_name,
-                                     const record_fn& fn);
+replay_report read_segment_pipelined(std::string_view data, const std::string& name, const record_fn& fn);
 
 }  // namespace liandu::storage::wal

@@ -54,7 +54,7 @@ status writer::replay(const record_fn& fn, replay_report& total, const segment_d
     auto data = std::make_unique<fs::mapped_file>();
     LIANDU_RETURN_IF_ERROR(data->open(path));
     char name[32];
-    std::snprintf(name, sizeof(name), "%020llu", static_cast<unsigned long long>(id));
+    std::snprintf(name, sizeof(name), "wal %020llu", static_cast<unsigned long long>(id));
     replay_report r = read_segment_pipelined(data->data(), name, fn);
     if (segment_done) segment_done(std::move(data));
     total.records += r.records;
