@@ -15,7 +15,16 @@ webhook_delivery::webhook_delivery(sender send, options o) : send_(std::move(sen
   options_.multiplier = std::max(options_.multiplier, 1.0);
 }
 
-status webhook_delivery::enqueue(std::string url, std::string body, int64_t now) {
+status webhook_delivery::enqueue(std::string url, std::string body, int64_t now, uint64_t id) {
+  return push(std::move(url), item{std::move(body), 0, now, id}, false);
+}
+
+status webhook_delivery::restore(std::string url, std::string body, uint64_t id, int attempts, int64_t now) {
+  attempts = std::clamp(attempts, 0, options_.max_attempts - 1);
+  return push(std::move(url), item{std::move(body), attempts, now, id}, true);
+}
+
+status webhook_delivery::push(std::string url, item d, bool restored) {
   std::lock_guard lock(mu_);
   target_state& t = targets_[url];
   std::string full;
@@ -29,8 +38,8 @@ status webhook_delivery::enqueue(std::string url, std::string body, int64_t now)
     ++t.counters.rejected;
     return error(errc::limit_exceeded, std::move(full));
   }
-  t.queue.push_back(item{std::move(body), 0, now});
-  ++stats_.enqueued;
+  t.queue.push_back(std::move(d));
+  ++(restored ? stats_.restored : stats_.enqueued);
   ++stats_.queued;
   return status();
 }
@@ -55,17 +64,18 @@ std::optional<webhook_delivery::attempt> webhook_delivery::take(int64_t now) {
   if (best == targets_.end()) return std::nullopt;
   best->second.in_flight = true;
   const item& head = best->second.queue.front();
-  return attempt{best->first, head.body, head.attempts + 1};
+  return attempt{best->first, head.body, head.attempts + 1, head.id};
 }
 
 status webhook_delivery::send(const attempt& a) const {
   return send_ ? send_(a.target, a.body) : error(errc::internal, "no sender");
 }
 
-void webhook_delivery::complete(const attempt& a, const status& s, int64_t now) {
+webhook_delivery::outcome webhook_delivery::complete(const attempt& a, const status& s, int64_t now) {
   std::lock_guard lock(mu_);
   auto found = targets_.find(a.target);
-  if (found == targets_.end() || !found->second.in_flight || found->second.queue.empty()) return;
+  if (found == targets_.end() || !found->second.in_flight || found->second.queue.empty())
+    return outcome::retry;  // not taken: nothing changes
   target_state& t = found->second;
   target_counters& c = t.counters;
   item& d = t.queue.front();
@@ -84,13 +94,14 @@ void webhook_delivery::complete(const attempt& a, const status& s, int64_t now) 
     if (d.attempts < options_.max_attempts) {
       ++stats_.retries;
       d.due = now + backoff(d.attempts);
-      return;
+      return outcome::retry;
     }
     ++stats_.failed;
     ++c.failed;
   }
   t.queue.pop_front();
   --stats_.queued;
+  return s.ok() ? outcome::delivered : outcome::given_up;
 }
 
 size_t webhook_delivery::poll(int64_t now, size_t max) {

@@ -38,6 +38,12 @@ namespace liandu::toolbox::rules {
 // the target holds max_queue_per_target deliveries, or all targets together
 // max_queue, so one dead receiver cannot crowd out the others.
 //
+// Durability is the caller's: each delivery carries an id of the caller's
+// choosing (rules_service: its record in the webhook log), handed back with
+// every attempt, and complete() says whether the delivery ended, so the
+// caller can log its end. restore() puts back a delivery kept from before a
+// restart; restoring before enqueueing anything keeps each target's order.
+//
 // Counters are kept for the whole queue (stats(), for /metrics) and per
 // target (target_stats(), for the state of one receiver); a target's
 // counters live as long as the queue.
@@ -64,6 +70,7 @@ class webhook_delivery {
     uint64_t retries = 0;    // failed attempts that were scheduled again
     uint64_t failed = 0;     // deliveries given up after max_attempts
     uint64_t rejected = 0;   // refused because a queue was full
+    uint64_t restored = 0;   // put back by restore() (not counted as enqueued)
     size_t queued = 0;       // not yet delivered nor given up (those being attempted included)
     std::string last_error;  // of the most recent failed attempt
     std::string last_error_url;
@@ -84,13 +91,26 @@ class webhook_delivery {
   struct attempt {
     std::string target;
     std::string body;
-    int number = 0;  // 1 for the first attempt of this delivery
+    int number = 0;   // 1 for the first attempt of this delivery
+    uint64_t id = 0;  // given to enqueue() or restore()
+  };
+
+  // What complete() did with the delivery.
+  enum class outcome {
+    retry,      // failed, attempted again after the backoff (still queued)
+    delivered,  // accepted: removed from the queue
+    given_up,   // failed its max_attempts-th attempt: removed from the queue
   };
 
   explicit webhook_delivery(sender send);
   webhook_delivery(sender send, options o);
 
-  status enqueue(std::string url, std::string body, int64_t now);
+  // Queues body for url, due at `now`, behind url's earlier deliveries.
+  status enqueue(std::string url, std::string body, int64_t now, uint64_t id = 0);
+  // The same for a delivery kept across a restart that already failed
+  // `attempts` times (it gets max_attempts - attempts more, at least one);
+  // counted as restored instead of enqueued. Same limits as enqueue.
+  status restore(std::string url, std::string body, uint64_t id, int attempts, int64_t now);
 
   // The due delivery that has waited longest, of a target that has no
   // attempt in flight; that target is in flight until complete(). nullopt
@@ -100,7 +120,7 @@ class webhook_delivery {
   status send(const attempt& a) const;
   // The result of an attempt that take() returned, at time `now` (from which
   // a retry is scheduled). Called exactly once per taken attempt.
-  void complete(const attempt& a, const status& result, int64_t now);
+  outcome complete(const attempt& a, const status& result, int64_t now);
 
   // take, send and complete, all at `now`, until nothing is due or max
   // attempts were made; returns how many were made.
@@ -117,6 +137,7 @@ class webhook_delivery {
     std::string body;
     int attempts = 0;
     int64_t due = 0;
+    uint64_t id = 0;
   };
   struct target_state {
     std::deque<item> queue;    // the head is the one attempted next, or now
@@ -125,6 +146,7 @@ class webhook_delivery {
   };
 
   int64_t backoff(int failed_attempts) const;
+  status push(std::string url, item d, bool restored);
 
   sender send_;
   options options_;

@@ -125,6 +125,28 @@ TEST(webhook_delivery, a_failed_delivery_holds_back_later_ones_to_its_target) {
   EXPECT_EQ(d.next_due(), INT64_MAX);
 }
 
+// A delivery restored after a restart keeps its id and the attempts it had
+// used up (always getting at least one more); complete() says when a
+// delivery ends, so the caller can record it.
+TEST(webhook_delivery, restored_delivery_keeps_its_id_and_attempts_and_complete_says_how_it_ended) {
+  webhook_delivery d([](const std::string& target, const std::string&) {
+    return target == "db/down" ? error(errc::io_error, "refused") : status();
+  });
+  ASSERT_TRUE(d.restore("db/down", "a", 41, 3, 0).ok());
+  ASSERT_TRUE(d.restore("db/down", "b", 42, 99, 0).ok());  // past max_attempts: one more
+  ASSERT_TRUE(d.enqueue("db/up", "c", 0, 43).ok());
+  std::vector<std::tuple<uint64_t, int, webhook_delivery::outcome>> ends;
+  for (int64_t now = 0; now <= 10 * sec; now += sec / 2) {
+    while (auto a = d.take(now)) ends.emplace_back(a->id, a->number, d.complete(*a, d.send(*a), now));
+  }
+  using enum webhook_delivery::outcome;
+  EXPECT_EQ(ends, (std::vector<std::tuple<uint64_t, int, webhook_delivery::outcome>>{
+                      {41, 4, retry}, {43, 1, delivered}, {41, 5, given_up}, {42, 5, given_up}}));
+  auto st = d.stats();
+  EXPECT_EQ((std::vector<uint64_t>{st.restored, st.enqueued, st.failed, st.delivered, st.queued}),
+            (std::vector<uint64_t>{2, 1, 2, 1, 0}));
+}
+
 // Several delivery threads share one queue: a target whose attempt is in
 // flight is given to nobody else, so a silent receiver holds one thread and
 // its own queue, and the others are served meanwhile.
