@@ -57,6 +57,21 @@ status rules_service::start() {
       }
     }
   }
+  // Deliveries kept from before the restart, queued before any new one.
+  auto log = webhook_log::open(storage::fs::join(opts_.dir, "webhooks.log"));
+  if (!log.ok()) return error(log.error().code(), "webhook log: " + log.error().message());
+  webhook_log_ = std::move(*log);
+  for (const auto& m : webhook_log_->messages()) std::fprintf(stderr, "liandu: webhook log: %s\n", m.c_str());
+  for (const auto& d : webhook_log_->restored()) {
+    status s = webhooks_.restore(d.target, d.body, d.id, d.attempts, now_ns());
+    if (!s.ok()) {
+      std::fprintf(stderr, "liandu: webhook delivery to %s not restored: %s; body: %s\n", d.target.c_str(),
+                   s.message().c_str(), d.body.c_str());
+      (void)webhook_log_->end(d.id, webhook_log::end_kind::refused);
+    }
+  }
+  if (!webhook_log_->restored().empty())
+    std::fprintf(stderr, "liandu: webhook log: %zu deliveries restored\n", webhook_log_->restored().size());
   thread_ = std::thread([this] { loop(); });
   for (size_t i = 0; i < std::max<size_t>(opts_.webhook_threads, 1); ++i)
     webhook_threads_.emplace_back([this] { webhook_loop(); });
@@ -79,6 +94,7 @@ void rules_service::stop() {
   // Each thread ends its attempt in progress, if any, all at once.
   for (auto& t : webhook_threads_) t.join();
   webhook_threads_.clear();
+  if (webhook_log_) webhook_log_->sync();
   std::lock_guard lock(mu_);
   save_state_locked();
 }
@@ -132,7 +148,7 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
     batch.add(rules::to_point(e));
     for (const auto& a : e.actions) {
       if (a.kind == rules::action_kind::webhook) {
-        webhooks |= webhooks_.enqueue(db + "/" + a.target, rules::to_json(e).dump(), now_ns()).ok();
+        webhooks |= queue_webhook(db + "/" + a.target, rules::to_json(e).dump());
       } else if (a.kind == rules::action_kind::write_point && !a.target.empty()) {
         batch.add(rules::to_point(e, a.target));
       } else if (a.kind == rules::action_kind::mqtt) {
@@ -156,6 +172,49 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
   stats_.mqtt_published += published;
   stats_.mqtt_errors += publish_errors;
   if (!r.st.ok() || !r.rejected.empty()) ++stats_.alert_write_errors;
+}
+
+// Logs the delivery (fdatasynced), then queues it. Returns whether it was
+// queued; one that is not is said on stderr.
+bool rules_service::queue_webhook(const std::string& target, std::string body) {
+  std::lock_guard lock(webhook_queue_mu_);
+  uint64_t id = 0;
+  if (webhook_log_) {
+    auto logged = webhook_log_->append(target, body);
+    if (logged.ok()) {
+      id = *logged;
+    } else {
+      std::fprintf(stderr, "liandu: webhook delivery to %s not kept across a restart: %s\n", target.c_str(),
+                   logged.error().message().c_str());
+    }
+  }
+  status s = webhooks_.enqueue(target, body, now_ns(), id);
+  if (s.ok()) return true;
+  std::fprintf(stderr, "liandu: webhook delivery to %s dropped: %s; body: %s\n", target.c_str(),
+               s.message().c_str(), body.c_str());
+  if (webhook_log_) (void)webhook_log_->end(id, webhook_log::end_kind::refused);
+  return false;
+}
+
+// Records the outcome of an attempt in the webhook log: a failure's attempt
+// count (for the next compaction), or the delivery's end.
+void rules_service::end_webhook(const rules::webhook_delivery::attempt& a, rules::webhook_delivery::outcome o,
+                                const status& result) {
+  using outcome = rules::webhook_delivery::outcome;
+  if (o == outcome::given_up) {
+    std::fprintf(stderr, "liandu: webhook delivery to %s given up after %d attempts (%s); body: %s\n",
+                 a.target.c_str(), a.number, result.message().c_str(), a.body.c_str());
+  }
+  if (!webhook_log_) return;
+  if (o == outcome::retry) {
+    webhook_log_->attempted(a.id, a.number);
+    return;
+  }
+  status s = webhook_log_->end(
+      a.id, o == outcome::delivered ? webhook_log::end_kind::delivered : webhook_log::end_kind::given_up);
+  if (!s.ok())
+    std::fprintf(stderr, "liandu: webhook log: %s (the delivery may be made again after a restart)\n",
+                 s.message().c_str());
 }
 
 void rules_service::set_publisher(
@@ -215,6 +274,7 @@ void rules_service::loop() {
       if (now - last_save >= std::chrono::milliseconds(opts_.state_save_interval_ms)) {
         last_save = now;
         save_state_locked();
+        if (webhook_log_) webhook_log_->sync();
       }
       for (auto& [db, r] : engines_) {
         if (!r.pending_events.empty()) out.emplace_back(db, std::move(r.pending_events));
@@ -245,7 +305,7 @@ void rules_service::webhook_loop() {
     }
     if (auto a = webhooks_.take(now_ns())) {
       status s = webhooks_.send(*a);
-      webhooks_.complete(*a, s, now_ns());
+      end_webhook(*a, webhooks_.complete(*a, s, now_ns()), s);
       // The receiver is free again: its next delivery, or its retry's due
       // time, is for any thread to see.
       wake_webhooks();

@@ -16,6 +16,7 @@
 #include "storage/engine.h"
 #include "toolbox/rules/engine.h"
 #include "toolbox/rules/webhook_delivery.h"
+#include "toolbox/service/webhook_log.h"
 
 namespace liandu::toolbox {
 
@@ -40,7 +41,11 @@ namespace liandu::toolbox {
 //   - `mqtt` actions: to_json(event) published through the publisher (the
 //     local broker in liandu serve) to the action's topic.
 // Rules are kept per database in <dir>/<db>.rules.json, alert state in
-// <dir>/<db>.state.json, so both survive restarts.
+// <dir>/<db>.state.json, so both survive restarts. Webhook deliveries are
+// kept in <dir>/webhooks.log (webhook_log) from before they are queued until
+// they are delivered or given up: those pending at start() are queued again,
+// each receiver's in their original order and before any new one, and made
+// at least once.
 //
 // Thread safety: every public method may be called from any thread.
 class rules_service {
@@ -108,10 +113,17 @@ class rules_service {
   void webhook_loop();
   void wake_webhooks();
   void emit(const std::string& db, std::vector<rules::alert_event> events);
+  bool queue_webhook(const std::string& target, std::string body);
+  void end_webhook(const rules::webhook_delivery::attempt& a, rules::webhook_delivery::outcome o,
+                   const status& result);
 
   storage::engine& storage_;
   options opts_;
   rules::webhook_delivery webhooks_;
+  std::unique_ptr<webhook_log> webhook_log_;  // set by start()
+  // Held from a delivery's log record until it is queued, so that each
+  // receiver's deliveries are in the same order in the log and the queue.
+  std::mutex webhook_queue_mu_;
 
   std::mutex publish_mu_;  // guards opts_.publish
   mutable std::mutex mu_;  // guards engines_ and stats_
