@@ -139,6 +139,13 @@ int main(int argc, char** argv) {
       ->envname("LIANDU_WEBHOOK_TIMEOUT_MS")
       ->capture_default_str();
   serve
+      ->add_option("--webhook-threads", so.webhook_threads,
+                   "Threads that make webhook deliveries: up to this many receivers are attempted at once "
+                   "(a receiver's deliveries are made one at a time, in order)")
+      ->check(CLI::Range(size_t{1}, size_t{256}))
+      ->envname("LIANDU_WEBHOOK_THREADS")
+      ->capture_default_str();
+  serve
       ->add_option("--rules", so.rules,
                    "JSON file with rules and alerts (array of rules as for POST /api/v1/rules, each with its "
                    "\"database\"), added at start")

@@ -220,6 +220,7 @@ int serve(const serve_options& o) {
   a.options.live = &live;
   toolbox::rules_service::options ro;
   ro.dir = storage::fs::join(o.data_dir, "rules");
+  ro.webhook_threads = o.webhook_threads;
   // Webhook actions name a receiver of the rule's tenant (catalog); its URL
   // and secret are looked up at each attempt, so a changed URL applies to
   // retries and a removed receiver fails them.
@@ -273,6 +274,10 @@ int serve(const serve_options& o) {
               ws.failed);
     w.counter("liandu_webhook_rejected_total",
               "Webhook deliveries refused: the receiver's queue or all queues full.", ws.rejected);
+    w.counter("liandu_webhook_restored_total",
+              "Webhook deliveries queued again at start from the webhook log (not delivered before a "
+              "restart).",
+              ws.restored);
     w.gauge("liandu_webhook_queued",
             "Webhook deliveries not yet delivered nor given up (being attempted included).", ws.queued);
   });

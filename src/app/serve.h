@@ -31,6 +31,7 @@ struct serve_options {
   std::string webhooks;                      // JSON file of webhook receivers, added at start (before rules)
   std::string webhook_ca_file;               // PEM CAs for https:// webhook receivers (and the system store)
   int64_t webhook_timeout_ms = 10000;        // bound of each step of a webhook attempt
+  size_t webhook_threads = 4;                // receivers attempted at once
   std::string rules;                         // JSON file of rules (each with its "database"), added at start
   size_t mqtt_max_connections = 10000;
   std::string sparkplug_host_id = "liandu";  // STATE topic id of the primary host; "off": none
