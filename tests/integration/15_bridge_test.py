@@ -7,7 +7,9 @@ of Liandu while a persistent bridge session takes messages in (none lost, with
 one connection and with four in a share group); "connections": 4, every
 message stored exactly once; TLS to
 the remote broker (certificates made with openssl at test time): client
-certificate, a CA that does not match, a name that does not match."""
+certificate, a CA that does not match, a name that does not match; an
+encrypted client key with its passphrase file (right, wrong, changed while
+running), a broker certificate revoked by a CRL, a pre-shared key (TLS-PSK)."""
 import json
 import os
 import signal
@@ -17,11 +19,15 @@ import threading
 import time
 import unittest
 
-from certs import LOOPBACK_NAMES, issue, make_ca
+from certs import LOOPBACK_NAMES, encrypt_key, issue, make_ca, revoke
 from liandu_server import ADMIN_TOKEN, Server, free_port, temp_dir
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 PASSWORD = "remote-secret-pw"
+KEY_PASSPHRASE = "key-passphrase-never-shown"
+# A leading zero byte: the bridge and mosquitto's psk_file must agree on it.
+PSK = "005ec2e7c0ffee5ec2e7c0ffee5ec2e7"
+PSK_IDENTITY = "liandu-site-a"
 
 RULE = {
     "name": "remote-temp",
@@ -433,6 +439,19 @@ class BridgeTls(BridgeApi, unittest.TestCase):
         cls.server_cert = issue(cls.certs, cls.ca, "server", names=LOOPBACK_NAMES)
         cls.wrong_name = issue(cls.certs, cls.ca, "wrong-name", names="DNS:elsewhere.example")
         cls.client = issue(cls.certs, cls.ca, "client", client=True)
+        cls.encrypted_key = encrypt_key(cls.certs, cls.client[1], KEY_PASSPHRASE)
+        cls.passphrase = os.path.join(cls.certs, "key.pass")
+        cls.wrong_passphrase = os.path.join(cls.certs, "wrong.pass")
+        with open(cls.passphrase, "w") as f:
+            f.write(KEY_PASSPHRASE + "\n")
+        with open(cls.wrong_passphrase, "w") as f:
+            f.write("not-" + KEY_PASSPHRASE + "\n")
+        cls.revoked_server = issue(cls.certs, cls.ca, "revoked-server", names=LOOPBACK_NAMES)
+        cls.crl = revoke(cls.certs, cls.ca, [cls.revoked_server])
+        cls.other_crl = revoke(cls.certs, cls.other_ca, [])
+        cls.psk_file = os.path.join(cls.certs, "psk.txt")
+        with open(cls.psk_file, "w") as f:
+            f.write(f"{PSK_IDENTITY}:{PSK}\n")
         # Started as root, mosquitto reads them as its own user.
         os.chmod(cls.certs, 0o755)
         for f in os.listdir(cls.certs):
@@ -456,10 +475,34 @@ class BridgeTls(BridgeApi, unittest.TestCase):
         self.remote = Mosquitto(conf=conf, client_tls=client_tls).start()
         return client_tls
 
+    def start_psk_remote(self):
+        """A broker that offers TLS-PSK only (no certificate), with the
+        identity PSK_IDENTITY and the key PSK."""
+        conf = f"psk_hint liandu-test\npsk_file {self.psk_file}\n"
+        client_tls = ["-h", "127.0.0.1", "--psk", PSK, "--psk-identity", PSK_IDENTITY]
+        self.remote = Mosquitto(conf=conf, client_tls=client_tls).start()
+        return client_tls
+
     def tls_bridge(self, **over):
         b = self.bridge(tls=True, ca_file=self.ca[0])
         b.update(over)
         return b
+
+    def assert_bridges_messages(self, tls):
+        """A remote message is stored (published until the subscription is
+        in place)."""
+        def stored():
+            pub(self.remote.port, "remote/m1/temp", "21.5", tls=tls)
+            return wait_for(lambda: 21.5 in self.temps("m1"), timeout=2)
+        self.assertTrue(wait_for(stored, timeout=20), self.temps("m1"))
+
+    def assert_no_secret_shown(self, *secrets):
+        """GET, /metrics and the server's log carry none of `secrets`."""
+        shown = [self.srv.request("GET", "/api/v1/bridges").body, self.srv.request("GET", "/metrics").body,
+                 self.srv.output()]
+        for secret in secrets:
+            for text in shown:
+                self.assertNotIn(secret, text)
 
     def test_messages_flow_both_ways_with_a_client_certificate(self):
         tls = self.start_remote(self.server_cert, require_certificate=True)
@@ -546,6 +589,125 @@ class BridgeTls(BridgeApi, unittest.TestCase):
         self.assertEqual(r.status, 201, r.body)
         self.wait_status("connected")
 
+    def test_an_encrypted_client_key_connects_with_its_passphrase_file(self):
+        tls = self.start_remote(self.server_cert, require_certificate=True)
+        r = self.post("/api/v1/bridges", self.tls_bridge(cert_file=self.client[0], key_file=self.encrypted_key,
+                                                         key_password_file=self.passphrase))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        self.assert_bridges_messages(tls)
+        entry = self.get()
+        self.assertEqual((entry["key_file"], entry["key_password_file"]), (self.encrypted_key, self.passphrase))
+        self.assert_no_secret_shown(KEY_PASSPHRASE)
+        with open(os.path.join(self.srv.data_dir, "bridges.json")) as f:
+            self.assertNotIn(KEY_PASSPHRASE, f.read())
+
+        # The passphrase file changes under a running bridge: the next
+        # connection attempt names the problem in the status.
+        pass_file = os.path.join(temp_dir("liandu-bridge-pass-"), "key.pass")
+        with open(pass_file, "w") as f:
+            f.write(KEY_PASSPHRASE + "\n")
+        r = self.post("/api/v1/bridges", self.tls_bridge(cert_file=self.client[0], key_file=self.encrypted_key,
+                                                         key_password_file=pass_file))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        with open(pass_file, "w") as f:
+            f.write("changed\n")
+        port = self.remote.port
+        self.remote.kill()
+        self.assertTrue(wait_for(lambda: '"key_password_file" does not decrypt' in self.get()["last_error"],
+                                 timeout=30), self.get())
+        entry = self.get()
+        self.assertEqual(entry["status"], "error")
+        self.assertIn(f"127.0.0.1:{port}: bridge site-b: \"key_password_file\" does not decrypt \"key_file\" "
+                      f"{self.encrypted_key}", entry["last_error"])
+        self.assertIn("retrying in", entry["last_error"])
+
+    def test_a_wrong_or_missing_passphrase_is_an_error_naming_the_key(self):
+        cases = [
+            ({"key_password_file": self.wrong_passphrase},
+             f'bridge site-b: "key_password_file" does not decrypt "key_file" {self.encrypted_key}'),
+            ({}, f'bridge site-b: "key_file" is encrypted: {self.encrypted_key} (give its passphrase in a file '
+                 'named by "key_password_file")'),
+        ]
+        for over, want in cases:
+            r = self.post("/api/v1/bridges", self.tls_bridge(cert_file=self.client[0], key_file=self.encrypted_key,
+                                                             **over))
+            self.assertEqual(r.status, 400, (over, r.body))
+            self.assertIn(want, r.json()["error"])
+            self.assertNotIn(KEY_PASSPHRASE, r.body)
+        self.assertIsNone(self.get())
+        # The same at start, from --bridges: the server does not start.
+        path = os.path.join(temp_dir("liandu-bridges-"), "bridges.json")
+        with open(path, "w") as f:
+            json.dump([self.tls_bridge(cert_file=self.client[0], key_file=self.encrypted_key,
+                                       key_password_file=self.wrong_passphrase)], f)
+        bad = Server(["--bridges", path])
+        with self.assertRaises(RuntimeError) as ctx:
+            bad.start()
+        bad.cleanup()
+        self.assertIn('"key_password_file" does not decrypt', str(ctx.exception))
+
+    def test_a_broker_certificate_in_the_crl_is_refused(self):
+        self.start_remote(self.revoked_server)
+        r = self.post("/api/v1/bridges", self.tls_bridge(crl_file=self.crl))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: "certificate revoked" in self.get()["last_error"], timeout=30), self.get())
+        entry = self.get()
+        self.assertEqual(entry["status"], "error")
+        self.assertIn(f"127.0.0.1:{self.remote.port}: ", entry["last_error"])
+        self.assertIn("broker certificate refused: certificate revoked (/CN=revoked-server, depth 0)",
+                      entry["last_error"])
+        self.assertEqual(entry["crl_file"], self.crl)
+        # Without the CRL the same broker is trusted (it chains to the CA).
+        r = self.post("/api/v1/bridges", self.tls_bridge())
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        self.remote.kill()
+
+        # A broker whose certificate is not revoked: connected, carrying.
+        tls = self.start_remote(self.server_cert)
+        r = self.post("/api/v1/bridges", self.tls_bridge(crl_file=self.crl))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        self.assert_bridges_messages(tls)
+
+        # A CRL file without the CRL of the broker's CA: refused, not ignored.
+        r = self.post("/api/v1/bridges", self.tls_bridge(crl_file=self.other_crl))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: "unable to get certificate CRL" in self.get()["last_error"], timeout=30),
+                        self.get())
+
+    def test_a_pre_shared_key_connects_and_carries_messages(self):
+        tls = self.start_psk_remote()
+        b = self.bridge(tls=True, psk=PSK, psk_identity=PSK_IDENTITY)
+        r = self.post("/api/v1/bridges", b)
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        self.assert_bridges_messages(tls)
+        entry = self.get()
+        self.assertEqual((entry["psk"], entry["psk_identity"]), ("********", PSK_IDENTITY))
+        self.assert_no_secret_shown(PSK)
+        with open(os.path.join(self.srv.data_dir, "bridges.json")) as f:
+            self.assertEqual(json.load(f)[0]["psk"], PSK)
+        # Posting back what GET showed keeps the key.
+        entry["keepalive_s"] = 10
+        r = self.post("/api/v1/bridges", entry)
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        # Over TLS 1.3 too.
+        r = self.post("/api/v1/bridges", self.bridge(tls=True, psk=PSK, psk_identity=PSK_IDENTITY,
+                                                     tls_version="tlsv1.3"))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+
+        # A key the broker does not have for that identity: refused.
+        r = self.post("/api/v1/bridges", self.bridge(tls=True, psk=PSK[:-2] + "00", psk_identity=PSK_IDENTITY))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertTrue(wait_for(lambda: self.get()["status"] == "error", timeout=30), self.get())
+        self.assertIn(f"127.0.0.1:{self.remote.port}: ", self.get()["last_error"])
+        self.assert_no_secret_shown(PSK, PSK[:-2])
+
     def test_bad_tls_config_is_400_naming_the_key_and_the_path(self):
         missing = os.path.join(self.certs, "missing.pem")
         cases = [
@@ -555,6 +717,13 @@ class BridgeTls(BridgeApi, unittest.TestCase):
             ({"key_file": missing, "cert_file": self.client[0]}, '"key_file" cannot be read: ' + missing),
             ({"tls_version": "tlsv1.0"}, '"tls_version"'),
             ({"tls": False}, '"ca_file" needs "tls": true'),
+            ({"psk": PSK, "psk_identity": PSK_IDENTITY}, '"psk" cannot be used with "ca_file"'),
+            ({"ca_file": None, "psk": "not-hex-" + PSK, "psk_identity": PSK_IDENTITY},
+             '"psk" must be the key in hexadecimal'),
+            ({"ca_file": None, "psk": PSK}, '"psk_identity" is required with "psk"'),
+            ({"crl_file": missing}, '"crl_file" cannot be read: ' + missing),
+            ({"crl_file": self.ca[0]}, '"crl_file" holds no certificate revocation list (PEM): ' + self.ca[0]),
+            ({"key_password_file": self.passphrase}, '"key_password_file" needs "key_file"'),
         ]
         for over, want in cases:
             b = self.tls_bridge(**over)
@@ -563,6 +732,7 @@ class BridgeTls(BridgeApi, unittest.TestCase):
             self.assertEqual(r.status, 400, (over, r.body))
             self.assertIn("bridge site-b", r.json()["error"])
             self.assertIn(want, r.json()["error"])
+            self.assertNotIn(PSK, r.body)
         self.assertIsNone(self.get())
 
 

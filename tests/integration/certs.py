@@ -5,8 +5,11 @@ caller owns (and removes). Shared by the integration tests that need TLS.
     ca = make_ca(d, "ca")                            # a CA to issue certificates from
     server = issue(d, ca, "server")                  # signed by it, for 127.0.0.1 / localhost
     client = issue(d, ca, "client", client=True)     # a client certificate
+    key = encrypt_key(d, client[1], "passphrase")    # the key, encrypted (PKCS#8, AES-256)
+    crl = revoke(d, ca, [server])                    # a CRL of `ca` listing `server`
 
-Keys are RSA 2048, unencrypted; certificates are valid for one day."""
+Keys are RSA 2048, unencrypted unless encrypt_key; certificates and CRLs are
+valid for one day."""
 import os
 import random
 import subprocess
@@ -55,3 +58,32 @@ def issue(directory, ca, name, names=LOOPBACK_NAMES, client=False):
     _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial",
              str(random.randrange(1, 2**63)), "-days", "1", "-extfile", ext, "-out", cert)
     return cert, key
+
+
+def encrypt_key(directory, key, passphrase, name=None):
+    """`key` (a path) encrypted with `passphrase` (PKCS#8, AES-256), as a new
+    file. Returns its path."""
+    out = os.path.join(directory, name or os.path.basename(key) + ".enc")
+    _openssl("pkey", "-in", key, "-aes256", "-passout", "pass:" + passphrase, "-out", out)
+    return out
+
+
+def revoke(directory, ca, revoked):
+    """A CRL (PEM) issued by `ca` listing the certificates `revoked` (each a
+    (cert, key) pair from issue), current for one day. Returns its path."""
+    name = os.path.splitext(os.path.basename(ca[0]))[0]
+    db = os.path.join(directory, name + "-crl-db")
+    os.makedirs(db, exist_ok=True)
+    conf = os.path.join(db, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = test_ca\n[test_ca]\n"
+                "database = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 1\n"
+                % (os.path.join(db, "index.txt"), os.path.join(db, "crlnumber")))
+    open(os.path.join(db, "index.txt"), "w").close()
+    with open(os.path.join(db, "crlnumber"), "w") as f:
+        f.write("01\n")
+    for cert, _ in revoked:
+        _openssl("ca", "-config", conf, "-keyfile", ca[1], "-cert", ca[0], "-revoke", cert)
+    crl = os.path.join(directory, name + ".crl")
+    _openssl("ca", "-config", conf, "-keyfile", ca[1], "-cert", ca[0], "-gencrl", "-out", crl)
+    return crl

@@ -1,6 +1,11 @@
 #include "connect/bridge/bridge.h"
 
 #include <mosquitto.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -36,13 +41,6 @@ std::string mosquitto_error(int rc) {
 
 // Detail kept from libmosquitto's log per connection attempt at most.
 constexpr size_t max_attempt_log = 512;
-
-// Asked for the key file's passphrase: there is none to give. Without this
-// callback OpenSSL would prompt on the terminal and block the bridge thread;
-// an encrypted key now fails to load with an error instead.
-int no_passphrase(char*, int, int, void*) { return 0; }
-
-const char* or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
 void init_library() {
   static std::once_flag once;
@@ -120,7 +118,6 @@ void bridge::start() {
     mosquitto_disconnect_callback_set(c.mosq, &bridge::on_disconnect);
     mosquitto_message_callback_set(c.mosq, &bridge::on_message_cb);
     mosquitto_log_callback_set(c.mosq, &bridge::on_log);
-    c.tls_ready = false;
     // Not "stopped" between here and the thread's first attempt.
     set_state(c, state::connecting, "");
     c.thread = std::thread([this, &c] { run(c); });
@@ -141,6 +138,10 @@ void bridge::stop() {
       mosquitto_destroy(c->mosq);
       c->mosq = nullptr;
     }
+    if (c->ssl_ctx != nullptr) {
+      SSL_CTX_free(c->ssl_ctx);
+      c->ssl_ctx = nullptr;
+    }
     c->connected = false;
     set_state(*c, state::stopped, "");
   }
@@ -158,19 +159,142 @@ void bridge::wait(std::chrono::milliseconds d) {
   wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
 }
 
-std::string bridge::configure_tls(connection& c) {
-  if (!config_.tls || c.tls_ready) return "";
-  // The files were readable when the entry was accepted; say which one went
-  // away rather than libmosquitto's bare "Invalid arguments provided".
-  if (status s = check_tls_files(config_); !s.ok()) return s.message();
-  int rc = mosquitto_tls_set(c.mosq, or_null(config_.ca_file), or_null(config_.ca_path),
-                             or_null(config_.cert_file), or_null(config_.key_file), &no_passphrase);
-  // SSL_VERIFY_PEER (1): the broker's certificate must chain to the CA.
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(c.mosq, 1, config_.tls_version.c_str(), nullptr);
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(c.mosq, config_.insecure);
+// Our own TLS context for libmosquitto, without its defaults
+// (MOSQ_OPT_SSL_CTX_WITH_DEFAULTS 0): libmosquitto 2.0.11 makes the attempt's
+// SSL and sends the ClientHello inside mosquitto_connect_async, so a store
+// or callback set on its own context after that call can come too late for
+// the handshake (a revoked broker then got through); and handed a context
+// with its defaults applied it never sets up the index its host name check
+// and PSK callback find the client by, and refuses every broker. So we do
+// what its defaults did: peer verification, the host name check (OpenSSL's,
+// X509_VERIFY_PARAM_set1_host), lowest version, client certificate and key,
+// PSK.
+std::string bridge::make_tls_context(connection& c) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return "TLS setup: cannot create a TLS context";
+  c.ssl_ctx = ctx;
+  SSL_CTX_set_min_proto_version(ctx, config_.tls_version == "tlsv1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  // With a psk too: a broker that answers with a certificate instead finds
+  // an empty store and is refused.
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx, &bridge::verify_broker, &c);
+  SSL_CTX_set_default_passwd_cb(ctx, &bridge::on_key_passphrase);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, &c);
+  if (!config_.psk.empty()) {
+    SSL_CTX_set_app_data(ctx, &c);
+    SSL_CTX_set_psk_client_callback(ctx, &bridge::on_psk);
+    // TLS 1.2: PSK cipher suites only (TLS 1.3 negotiates the psk by itself).
+    if (SSL_CTX_set_cipher_list(ctx, "PSK") != 1) return "TLS setup: no PSK cipher suite available";
+  } else if (!config_.insecure) {
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // An IP address must be in an IP subjectAltName, a name in a DNS one.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, config_.host.c_str()) != 1 &&
+        X509_VERIFY_PARAM_set1_host(param, config_.host.c_str(), 0) != 1)
+      return "TLS setup: cannot check the broker's certificate for host " + config_.host;
+  }
+  ERR_clear_error();
+  // libmosquitto takes a reference of its own.
+  int rc = mosquitto_void_option(c.mosq, MOSQ_OPT_SSL_CTX, ctx);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_int_option(c.mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
   if (rc != MOSQ_ERR_SUCCESS) return "TLS setup: " + mosquitto_error(rc);
-  c.tls_ready = true;
   return "";
+}
+
+std::string bridge::configure_tls(connection& c) {
+  if (!config_.tls) return "";
+  // The files were good when the entry was accepted; say which one went away
+  // or changed (a key that no longer decrypts).
+  if (status s = check_tls_files(config_); !s.ok()) return s.message();
+  if (c.ssl_ctx == nullptr)
+    if (std::string err = make_tls_context(c); !err.empty()) return err;
+  const std::string who = "bridge " + config_.name + ": ";
+  // A fresh store for each attempt, from the files as they are now: a CA
+  // replaced on disk is no longer trusted, a renewed CRL replaces the old.
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) return "TLS setup: cannot create a certificate store";
+  SSL_CTX_set_cert_store(c.ssl_ctx, store);  // owns it, frees the last one
+  if (!config_.ca_file.empty() && X509_STORE_load_file(store, config_.ca_file.c_str()) != 1)
+    return who + "\"ca_file\" holds no CA certificate (PEM): " + config_.ca_file +
+           " (TLS setup: " + openssl_reason() + ")";
+  if (!config_.ca_path.empty() && X509_STORE_load_path(store, config_.ca_path.c_str()) != 1)
+    return who + "\"ca_path\" cannot be used: " + config_.ca_path + " (TLS setup: " + openssl_reason() + ")";
+  // The broker's own certificate must not be revoked by its issuer's CRL,
+  // which must be in the file and current.
+  if (!config_.crl_file.empty())
+    if (status s = add_crls(config_, store); !s.ok()) return s.message();
+  if (!config_.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(c.ssl_ctx, config_.cert_file.c_str()) != 1)
+      return who + "\"cert_file\" holds no certificate (PEM): " + config_.cert_file +
+             " (TLS setup: " + openssl_reason() + ")";
+    if (SSL_CTX_use_PrivateKey_file(c.ssl_ctx, config_.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+      return who + "\"key_file\" cannot be loaded: " + config_.key_file + " (TLS setup: " + openssl_reason() +
+             ")";
+    if (SSL_CTX_check_private_key(c.ssl_ctx) != 1)
+      return who + "\"key_file\" is not the key of \"cert_file\" " + config_.cert_file +
+             " (TLS setup: " + openssl_reason() + ")";
+  }
+  ERR_clear_error();
+  return "";
+}
+
+int bridge::on_key_passphrase(char* buf, int size, int, void* self) {
+  auto* c = static_cast<connection*>(self);
+  const bridge_config& config = c->owner->config_;
+  // No file: nothing to give. Without this callback OpenSSL would prompt on
+  // the terminal and block the bridge thread. (check_tls_files names an
+  // encrypted key without a passphrase before we get here.)
+  if (config.key_password_file.empty()) return 0;
+  auto passphrase = read_key_password(config);
+  if (!passphrase.ok()) {
+    c->owner->append_attempt_log(*c, passphrase.error().message());
+    return 0;
+  }
+  std::string& p = passphrase.value();
+  int n = 0;  // none given: a passphrase longer than OpenSSL's buffer fails like a wrong one
+  if (p.size() <= static_cast<size_t>(size)) {
+    std::memcpy(buf, p.data(), p.size());
+    n = static_cast<int>(p.size());
+  }
+  OPENSSL_cleanse(p.data(), p.size());
+  return n;
+}
+
+unsigned int bridge::on_psk(ssl_st* ssl, const char*, char* identity, unsigned int max_identity_len,
+                            unsigned char* psk, unsigned int max_psk_len) {
+  auto* c = static_cast<connection*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  const bridge_config& config = c->owner->config_;
+  // Validated as whole bytes of hex; the bytes as written, leading zeros
+  // included.
+  long n = 0;
+  unsigned char* key = OPENSSL_hexstr2buf(config.psk.c_str(), &n);
+  unsigned int given = 0;
+  if (key != nullptr && n > 0 && static_cast<unsigned long>(n) <= max_psk_len &&
+      config.psk_identity.size() < max_identity_len) {
+    std::memcpy(psk, key, static_cast<size_t>(n));
+    std::memcpy(identity, config.psk_identity.c_str(), config.psk_identity.size() + 1);
+    given = static_cast<unsigned int>(n);
+  }
+  if (key != nullptr) OPENSSL_clear_free(key, static_cast<size_t>(n));
+  return given;
+}
+
+int bridge::verify_broker(x509_store_ctx_st* store, void* self) {
+  auto* c = static_cast<connection*>(self);
+  int ok = X509_verify_cert(store);
+  int err = X509_STORE_CTX_get_error(store);
+  if (ok > 0 || err == X509_V_OK) return ok;
+  std::string subject = "?";
+  if (X509* cert = X509_STORE_CTX_get_current_cert(store)) {
+    char name[256];
+    if (X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof name) != nullptr) subject = name;
+  }
+  std::string reason = X509_verify_cert_error_string(err);
+  if (err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    reason = "host name verification failed: it is not for " + c->owner->config_.host;
+  c->owner->append_attempt_log(*c, "broker certificate refused: " + reason + " (" + subject + ", depth " +
+                                       std::to_string(X509_STORE_CTX_get_error_depth(store)) + ")");
+  return ok;
 }
 
 std::string bridge::connect_and_run(connection& c, std::chrono::milliseconds& delay) {
@@ -265,11 +389,15 @@ void bridge::on_disconnect(mosquitto*, void* self, int rc) {
 void bridge::on_log(mosquitto*, void* self, int level, const char* text) {
   if (level != MOSQ_LOG_ERR || text == nullptr) return;
   auto* c = static_cast<connection*>(self);
-  std::lock_guard lock(c->owner->mu_);
-  std::string& log = c->attempt_log;
+  c->owner->append_attempt_log(*c, text);
+}
+
+void bridge::append_attempt_log(connection& c, std::string_view text) {
+  std::lock_guard lock(mu_);
+  std::string& log = c.attempt_log;
   if (log.size() >= max_attempt_log) return;
   if (!log.empty()) log += "; ";
-  log.append(text, std::min(std::strlen(text), max_attempt_log - log.size()));
+  log.append(text.substr(0, max_attempt_log - log.size()));
 }
 
 void bridge::on_message_cb(mosquitto* mosq, void* self, const mosquitto_message* m) {

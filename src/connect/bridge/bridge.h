@@ -17,6 +17,9 @@
 
 struct mosquitto;
 struct mosquitto_message;
+struct ssl_ctx_st;
+struct ssl_st;
+struct x509_store_ctx_st;
 
 namespace liandu::connect::bridge {
 
@@ -128,7 +131,10 @@ class bridge {
     std::thread thread;
     std::atomic<bool> connected{false};
     std::atomic<uint64_t> connects{0};  // successful connects so far
-    bool tls_ready = false;             // its thread's
+    // With "tls": the TLS context libmosquitto uses for this client, made
+    // and configured by us (see configure_tls); one reference is ours,
+    // dropped after mosq is destroyed. Its thread's.
+    ssl_ctx_st* ssl_ctx = nullptr;
     // Guarded by the bridge's mu_.
     state st = state::stopped;
     std::string last_error;
@@ -139,9 +145,13 @@ class bridge {
   };
 
   void run(connection& c);
-  // With "tls": hands the CA, certificate and key to libmosquitto, once
-  // (retried on each attempt until it works). The reason on failure.
+  // With "tls", before each attempt: checks the files again (a key that no
+  // longer decrypts is named here), then sets up the client's TLS context
+  // from the files as they are on disk now: CA and CRLs in a fresh store,
+  // client certificate and key, or the psk. The reason on failure.
   std::string configure_tls(connection& c);
+  // Makes c.ssl_ctx and hands it to libmosquitto, once per client.
+  std::string make_tls_context(connection& c);
   // One connection attempt, kept up until it fails or stop(); why it failed
   // ("" after stop()). Resets `delay` once connected.
   std::string connect_and_run(connection& c, std::chrono::milliseconds& delay);
@@ -155,6 +165,17 @@ class bridge {
   static void on_disconnect(mosquitto*, void* self, int rc);
   static void on_message_cb(mosquitto*, void* self, const mosquitto_message* m);
   static void on_log(mosquitto*, void* self, int level, const char* text);
+  // OpenSSL callbacks, run by the connection's thread inside libmosquitto.
+  // The passphrase of an encrypted key_file, read from key_password_file
+  // (`self` is the connection). The psk and its identity (the context's app
+  // data is the connection). Verifying the broker's chain, which keeps
+  // OpenSSL's reason ("certificate revoked", "Hostname mismatch") for
+  // last_error (`self` is the connection).
+  static int on_key_passphrase(char* buf, int size, int rwflag, void* self);
+  static unsigned int on_psk(ssl_st* ssl, const char* hint, char* identity, unsigned int max_identity_len,
+                             unsigned char* psk, unsigned int max_psk_len);
+  static int verify_broker(x509_store_ctx_st* store, void* self);
+  void append_attempt_log(connection& c, std::string_view text);
 
   const bridge_config config_;
   const message_fn on_message_;

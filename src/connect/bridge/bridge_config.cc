@@ -1,10 +1,16 @@
 #include "connect/bridge/bridge_config.h"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <memory>
 #include <set>
 
 #include "connect/mqtt/codec/topic.h"
@@ -18,9 +24,10 @@ namespace {
 const std::set<std::string, std::less<>> read_only_keys = {"status",      "last_error",   "connections_up",
                                                            "messages_in", "messages_out", "messages_dropped"};
 const std::set<std::string, std::less<>> known_keys = {
-    "name",        "database",      "host",      "port",        "client_id",  "username", "password",
-    "keepalive_s", "clean_session", "subscribe", "forward",     "tls",        "ca_file",  "ca_path",
-    "cert_file",   "key_file",      "insecure",  "tls_version", "connections"};
+    "name",        "database",          "host",          "port",      "client_id",   "username",
+    "password",    "keepalive_s",       "clean_session", "subscribe", "forward",     "tls",
+    "ca_file",     "ca_path",           "cert_file",     "key_file",  "insecure",    "tls_version",
+    "connections", "key_password_file", "crl_file",      "psk",       "psk_identity"};
 const std::set<std::string, std::less<>> tls_versions = {"tlsv1.2", "tlsv1.3"};
 
 // Names end up in file names, metric labels and URLs: keep them plain.
@@ -125,7 +132,8 @@ status check_filters(const checker& ck, const nlohmann::json& j, const char* key
   return {};
 }
 
-// The TLS file keys of an entry, with whether each names a folder.
+// The TLS file keys of an entry, with whether each names a folder. All of
+// them belong to certificate authentication (none goes with a psk).
 struct tls_file {
   const char* key;
   std::string bridge_config::*value;
@@ -134,7 +142,41 @@ struct tls_file {
 constexpr tls_file tls_files[] = {{"ca_file", &bridge_config::ca_file, false},
                                   {"ca_path", &bridge_config::ca_path, true},
                                   {"cert_file", &bridge_config::cert_file, false},
-                                  {"key_file", &bridge_config::key_file, false}};
+                                  {"key_file", &bridge_config::key_file, false},
+                                  {"key_password_file", &bridge_config::key_password_file, false},
+                                  {"crl_file", &bridge_config::crl_file, false}};
+
+bool is_hex(const std::string& s) {
+  return s.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+}
+
+// The pre-shared key pair. The psk's value is never quoted in an error.
+status check_psk(const checker& ck, const bridge_config& c) {
+  if (c.psk.empty() != c.psk_identity.empty()) {
+    std::string missing = c.psk.empty() ? "psk" : "psk_identity";
+    std::string given = c.psk.empty() ? "psk_identity" : "psk";
+    return ck.fail(missing, "is required with \"" + given + "\" (a pre-shared key needs both)");
+  }
+  if (c.psk.empty()) return {};
+  // The mask stands for the stored key; bridge_manager::put swaps it in.
+  if (c.psk != password_mask &&
+      (!is_hex(c.psk) || c.psk.size() % 2 != 0 || c.psk.size() > max_psk_hex_digits))
+    return ck.fail("psk", "must be the key in hexadecimal: an even number of 0-9 a-f digits, at most " +
+                              std::to_string(max_psk_hex_digits));
+  if (c.psk_identity.size() > max_psk_identity)
+    return ck.fail("psk_identity", "is longer than " + std::to_string(max_psk_identity) + " bytes");
+  // A broker's listener takes certificates or a psk (mosquitto refuses
+  // both on one listener), and with both it would be unclear which one
+  // vouches for the broker: exclusive.
+  for (const auto& f : tls_files)
+    if (!(c.*f.value).empty())
+      return ck.fail("psk",
+                     "cannot be used with \"" + std::string(f.key) +
+                         "\": a bridge authenticates with certificates or with a pre-shared key, not both");
+  if (c.insecure)
+    return ck.fail("insecure", "has no meaning with \"psk\" (there is no certificate to check)");
+  return {};
+}
 
 // The TLS keys. Given without "tls": true they are an error rather than
 // ignored, so that a forgotten flag never sends the password in the clear.
@@ -145,29 +187,87 @@ status check_tls(const checker& ck, const nlohmann::json& j, bridge_config& c) {
   LIANDU_RETURN_IF_ERROR(ck.bool_at(j, "insecure", c.insecure));
   std::string version;
   LIANDU_RETURN_IF_ERROR(ck.string_at(j, "tls_version", version, false));
+  LIANDU_RETURN_IF_ERROR(ck.string_at(j, "psk", c.psk, false));
+  LIANDU_RETURN_IF_ERROR(ck.string_at(j, "psk_identity", c.psk_identity, false));
   if (!c.tls) {
     for (const auto& f : tls_files)
       if (!(c.*f.value).empty()) return ck.fail(f.key, "needs \"tls\": true");
     if (c.insecure) return ck.fail("insecure", "needs \"tls\": true");
     if (!version.empty()) return ck.fail("tls_version", "needs \"tls\": true");
+    if (!c.psk.empty()) return ck.fail("psk", "needs \"tls\": true");
+    if (!c.psk_identity.empty()) return ck.fail("psk_identity", "needs \"tls\": true");
     return {};
   }
   if (!version.empty()) {
     if (!tls_versions.count(version)) return ck.fail("tls_version", "must be \"tlsv1.2\" or \"tlsv1.3\"");
     c.tls_version = version;
   }
+  LIANDU_RETURN_IF_ERROR(check_psk(ck, c));
+  if (!c.psk.empty()) return {};
   // libmosquitto verifies the broker against these CAs only (not the system
   // store), so one of them is needed.
   if (c.ca_file.empty() && c.ca_path.empty())
-    return ck.fail(
-        "ca_file",
-        "is required with \"tls\": true (or \"ca_path\"): the CA the broker's certificate must chain to");
+    return ck.fail("ca_file",
+                   "is required with \"tls\": true (or \"ca_path\"): the CA the broker's certificate must "
+                   "chain to (or \"psk\" and \"psk_identity\" for a pre-shared key)");
   if (c.cert_file.empty() != c.key_file.empty()) {
     std::string missing = c.cert_file.empty() ? "cert_file" : "key_file";
     std::string given = c.cert_file.empty() ? "key_file" : "cert_file";
     return ck.fail(missing, "is required with \"" + given + "\" (a client certificate needs both)");
   }
+  if (!c.key_password_file.empty() && c.key_file.empty())
+    return ck.fail("key_password_file", "needs \"key_file\" (it holds the passphrase of that key)");
   return {};
+}
+
+// What OpenSSL's passphrase callback sees while check_key loads a key.
+struct passphrase_request {
+  const std::string* passphrase = nullptr;  // null: none configured
+  bool asked = false;
+};
+
+int give_passphrase(char* buf, int size, int, void* userdata) {
+  auto* r = static_cast<passphrase_request*>(userdata);
+  r->asked = true;
+  if (r->passphrase == nullptr || r->passphrase->size() > static_cast<size_t>(size)) return 0;
+  std::memcpy(buf, r->passphrase->data(), r->passphrase->size());
+  return static_cast<int>(r->passphrase->size());
+}
+
+// The key file loads as a private key, with the configured passphrase when
+// it is encrypted.
+status check_key(const checker& ck, const bridge_config& c) {
+  std::string passphrase;
+  passphrase_request request;
+  if (!c.key_password_file.empty()) {
+    auto p = read_key_password(c);
+    if (!p.ok()) return p.error();
+    passphrase = std::move(p).value();
+    request.passphrase = &passphrase;
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(c.key_file.c_str(), "r"), &BIO_free);
+  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, &give_passphrase, &request) : nullptr;
+  OPENSSL_cleanse(passphrase.data(), passphrase.size());
+  if (key != nullptr) {
+    EVP_PKEY_free(key);
+    return {};
+  }
+  std::string reason = openssl_reason();
+  if (request.asked && request.passphrase == nullptr)
+    return ck.fail("key_file", "is encrypted: " + c.key_file +
+                                   " (give its passphrase in a file named by \"key_password_file\")");
+  if (request.asked)
+    return ck.fail("key_password_file", "does not decrypt \"key_file\" " + c.key_file +
+                                            " (wrong passphrase? OpenSSL: " + reason + ")");
+  return ck.fail("key_file",
+                 "holds no private key OpenSSL can read (PEM): " + c.key_file + " (" + reason + ")");
+}
+
+// The CRL file holds at least one CRL in PEM.
+status check_crl(const bridge_config& c) {
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
+  if (!store) return error(errc::io_error, "bridge " + c.name + ": cannot create a certificate store");
+  return add_crls(c, store.get());
 }
 
 }  // namespace
@@ -227,10 +327,45 @@ status check_tls_files(const bridge_config& c) {
     const std::string& path = c.*f.value;
     if (!path.empty()) LIANDU_RETURN_IF_ERROR(ck.readable_at(f.key, path, f.folder));
   }
+  if (!c.key_file.empty()) LIANDU_RETURN_IF_ERROR(check_key(ck, c));
+  if (!c.crl_file.empty()) LIANDU_RETURN_IF_ERROR(check_crl(c));
   return {};
 }
 
-nlohmann::json to_json(const bridge_config& c, bool with_password) {
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  const char* reason = e == 0 ? nullptr : ERR_reason_error_string(e);
+  ERR_clear_error();
+  if (reason != nullptr) return reason;
+  return e == 0 ? "no reason given" : "error " + std::to_string(e);
+}
+
+status add_crls(const bridge_config& c, x509_store_st* store) {
+  X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+  if (lookup == nullptr || X509_load_crl_file(lookup, c.crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
+    return checker("bridge " + c.name)
+        .fail("crl_file",
+              "holds no certificate revocation list (PEM): " + c.crl_file + " (" + openssl_reason() + ")");
+  ERR_clear_error();
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return {};
+}
+
+result<std::string> read_key_password(const bridge_config& c) {
+  checker ck("bridge " + c.name);
+  LIANDU_RETURN_IF_ERROR(ck.readable_at("key_password_file", c.key_password_file, false));
+  std::ifstream in(c.key_password_file, std::ios::binary);
+  std::string line;
+  if (!in) return ck.fail("key_password_file", "cannot be read: " + c.key_password_file);
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty())
+    return ck.fail("key_password_file",
+                   "is empty (its first line is the passphrase): " + c.key_password_file);
+  return line;
+}
+
+nlohmann::json to_json(const bridge_config& c, bool with_secrets) {
   nlohmann::json j;
   j["name"] = c.name;
   j["database"] = c.database;
@@ -238,7 +373,7 @@ nlohmann::json to_json(const bridge_config& c, bool with_password) {
   j["port"] = c.port;
   j["client_id"] = c.client_id;
   j["username"] = c.username;
-  j["password"] = with_password || c.password.empty() ? c.password : std::string(password_mask);
+  j["password"] = with_secrets || c.password.empty() ? c.password : std::string(password_mask);
   j["keepalive_s"] = c.keepalive_s;
   j["clean_session"] = c.clean_session;
   j["connections"] = c.connections;
@@ -255,6 +390,8 @@ nlohmann::json to_json(const bridge_config& c, bool with_password) {
     for (const auto& f : tls_files) j[f.key] = c.*f.value;
     j["insecure"] = c.insecure;
     j["tls_version"] = c.tls_version;
+    j["psk"] = with_secrets || c.psk.empty() ? c.psk : std::string(password_mask);
+    j["psk_identity"] = c.psk_identity;
   }
   return j;
 }

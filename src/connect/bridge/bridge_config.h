@@ -1,11 +1,14 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+
+struct x509_store_st;
 
 namespace liandu::connect::bridge {
 
@@ -53,6 +56,33 @@ namespace liandu::connect::bridge {
 // tests only: anyone with a certificate from the same CA could then pose as
 // the broker. `tls_version` is the lowest version accepted ("tlsv1.2", the
 // default, or "tlsv1.3").
+//
+// An encrypted `key_file` (PEM, PKCS#8 or traditional) takes its passphrase
+// from `key_password_file`: the first line of that file, as `openssl
+// -passin file:` reads it. A file rather than the passphrase in the entry,
+// so that the secret never travels in a REST body (or shell history), is
+// never in bridges.json or GET, and is provisioned and rotated like the key
+// itself (a systemd credential, a mounted secret, mode 0400); the path is
+// not a secret and GET shows it. Parsing with file_check::readable loads the
+// key with it: an encrypted key without the file, or a passphrase that does
+// not decrypt it, is an error naming the key (the passphrase is never
+// quoted). The file is read again on each connection attempt.
+//
+// `crl_file` (PEM, one or more CRLs): the broker's certificate must not be
+// listed as revoked in the CRL of the CA that issued it. That CRL must be in
+// the file and current (OpenSSL refuses the handshake with "unable to get
+// certificate CRL" or "CRL has expired" otherwise); only the broker's own
+// certificate is checked, not intermediate CAs. Read again on each
+// connection attempt, so a CRL renewed on disk is used without posting the
+// bridge again.
+//
+// Instead of certificates, a pre-shared key (TLS-PSK, as mosquitto's
+// `psk_hint`/`psk_file` listeners offer): `psk` (the key in hexadecimal) and
+// `psk_identity`, both or neither. Not with `ca_file`, `ca_path`,
+// `cert_file`, `key_file`, `key_password_file`, `crl_file` or `insecure`
+// (a broker's listener takes one or the other, and with both it would be
+// unclear which vouches for the broker). Works over TLS 1.2 and 1.3. The psk is a secret like the password:
+// masked by GET and `to_json(c, false)`, and a POST that sends the mask back keeps it.
 struct subscription {
   std::string filter;
   int qos = 0;
@@ -81,21 +111,32 @@ struct bridge_config {
   std::string ca_path;
   std::string cert_file;
   std::string key_file;
+  std::string key_password_file;  // the passphrase of an encrypted key_file, first line
+  std::string crl_file;
   bool insecure = false;
   std::string tls_version = "tlsv1.2";  // the lowest accepted: "tlsv1.2" or "tlsv1.3"
+  std::string psk;                      // hexadecimal; a secret, masked like the password
+  std::string psk_identity;
   int connections = 1;
 };
 
 inline constexpr int max_connections = 16;
 
-// What GET shows instead of a password; a POST that sends it back keeps the
-// stored password.
+// What GET shows instead of a password or psk; a POST that sends it back
+// keeps the stored one.
 inline constexpr const char* password_mask = "********";
+
+// The longest psk, in hexadecimal digits (OpenSSL's PSK_MAX_PSK_LEN, 512
+// bytes), and psk_identity, in bytes.
+inline constexpr size_t max_psk_hex_digits = 1024;
+inline constexpr size_t max_psk_identity = 128;
 
 // Whether parse_bridge_config opens the TLS files an entry names.
 enum class file_check {
-  // POST and --bridges: a CA, certificate or key that cannot be read is an
-  // error naming the key and the path.
+  // POST and --bridges: a CA, certificate, key, passphrase or CRL file that
+  // cannot be read is an error naming the key and the path, and so is a key
+  // that does not load (encrypted without `key_password_file`, or a wrong
+  // passphrase) and a `crl_file` holding no CRL.
   readable,
   // bridges.json at start: a file that went away since the entry was accepted
   // must not stop the server; the bridge reports the TLS error when it
@@ -109,12 +150,27 @@ enum class file_check {
 // messages_out, messages_dropped) are ignored.
 result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check files = file_check::readable);
 
-// With "tls": the CA, certificate and key files the entry names can be read
-// now (an error names the key and the path).
+// With "tls": the files the entry names can be read now, the key loads
+// (with the passphrase from `key_password_file` when it is encrypted) and the
+// CRL file holds CRLs; an error names the key and the path, never the
+// passphrase. Also run by the bridge before each connection attempt.
 status check_tls_files(const bridge_config& c);
 
-// The entry as JSON; the password is replaced by `password_mask` (when one is
-// set) unless `with_password`.
-nlohmann::json to_json(const bridge_config& c, bool with_password);
+// Adds the CRLs in `c.crl_file` (PEM) to `store` and has it check the
+// broker's certificate against its issuer's CRL (X509_V_FLAG_CRL_CHECK). An
+// error names `crl_file` and the path when the file holds no CRL.
+status add_crls(const bridge_config& c, x509_store_st* store);
+
+// OpenSSL's reason for this thread's last failure ("bad decrypt", "no crl
+// found"); its error queue is cleared.
+std::string openssl_reason();
+
+// The passphrase in `c.key_password_file`: its first line, without the line
+// end. An error names `key_password_file` and the path, not the content.
+result<std::string> read_key_password(const bridge_config& c);
+
+// The entry as JSON; the password and psk are replaced by `password_mask`
+// (when set) unless `with_secrets` (bridges.json).
+nlohmann::json to_json(const bridge_config& c, bool with_secrets);
 
 }  // namespace liandu::connect::bridge

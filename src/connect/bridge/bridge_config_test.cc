@@ -1,8 +1,12 @@
 #include "connect/bridge/bridge_config.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <fstream>
+#include <memory>
 #include <vector>
 
 #include "connect/bridge/bridge.h"
@@ -219,11 +223,62 @@ TEST(BridgeConfig, TlsIsOffByDefaultAndShownAsSuch) {
   EXPECT_FALSE(j.contains("insecure"));
 }
 
-// An entry with "tls" and readable CA, certificate and key files.
+using key_ptr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+key_ptr new_key() { return key_ptr(EVP_EC_gen("P-256"), &EVP_PKEY_free); }
+
+enum class key_format { plain, pkcs8_encrypted, traditional_encrypted };
+
+// `key` written to `path` as PEM, encrypted with `passphrase` unless plain.
+void write_key(const std::string& path, EVP_PKEY* key, key_format f, const std::string& passphrase = "") {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "w"), &BIO_free);
+  ASSERT_TRUE(bio);
+  auto* pass = reinterpret_cast<const unsigned char*>(passphrase.data());
+  int len = static_cast<int>(passphrase.size());
+  int ok = 0;
+  switch (f) {
+    case key_format::plain:
+      ok = PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+      break;
+    case key_format::pkcs8_encrypted:
+      ok = PEM_write_bio_PKCS8PrivateKey(bio.get(), key, EVP_aes_256_cbc(), passphrase.data(), len, nullptr,
+                                         nullptr);
+      break;
+    case key_format::traditional_encrypted:
+      ok = PEM_write_bio_PrivateKey_traditional(bio.get(), key, EVP_aes_128_cbc(), pass, len, nullptr,
+                                                nullptr);
+      break;
+  }
+  ASSERT_EQ(ok, 1);
+}
+
+// An empty CRL for issuer CN=`issuer`, signed by `key`, current for a day.
+void write_crl(const std::string& path, EVP_PKEY* key, const char* issuer) {
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), &X509_CRL_free);
+  std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> name(X509_NAME_new(), &X509_NAME_free);
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(issuer),
+                             -1, -1, 0);
+  ASSERT_EQ(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2), 1);
+  ASSERT_EQ(X509_CRL_set_issuer_name(crl.get(), name.get()), 1);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> now(X509_gmtime_adj(nullptr, 0), &ASN1_TIME_free);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_gmtime_adj(nullptr, 86400),
+                                                             &ASN1_TIME_free);
+  X509_CRL_set1_lastUpdate(crl.get(), now.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  ASSERT_GT(X509_CRL_sign(crl.get(), key, EVP_sha256()), 0);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "w"), &BIO_free);
+  ASSERT_EQ(PEM_write_bio_X509_CRL(bio.get(), crl.get()), 1);
+}
+
+// An entry with "tls" and readable CA, certificate and key files (the key a
+// real one, since parsing loads it; the certificates are not read).
 class BridgeTlsConfig : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* f : {"/ca.pem", "/client.crt", "/client.key"}) std::ofstream(dir_.path() + f) << "PEM\n";
+    for (const char* f : {"/ca.pem", "/client.crt"}) std::ofstream(dir_.path() + f) << "PEM\n";
+    key_ = new_key();
+    ASSERT_TRUE(key_);
+    write_key(file("client.key"), key_.get(), key_format::plain);
   }
   std::string file(const char* name) const { return dir_.path() + "/" + name; }
   nlohmann::json entry() const {
@@ -236,6 +291,7 @@ class BridgeTlsConfig : public ::testing::Test {
   }
 
   storage::testing::temp_dir dir_;
+  key_ptr key_{nullptr, &EVP_PKEY_free};
 };
 
 TEST_F(BridgeTlsConfig, ParsesAndRoundTrips) {
@@ -299,7 +355,8 @@ TEST_F(BridgeTlsConfig, ErrorsNameTheBridgeAndTheKey) {
 }
 
 TEST_F(BridgeTlsConfig, TlsKeysNeedTls) {
-  for (const char* key : {"ca_file", "ca_path", "cert_file", "key_file", "insecure", "tls_version"}) {
+  for (const char* key : {"ca_file", "ca_path", "cert_file", "key_file", "insecure", "tls_version",
+                          "key_password_file", "crl_file", "psk", "psk_identity"}) {
     nlohmann::json j = valid();
     j[key] = std::string(key) == "insecure" ? nlohmann::json(true) : nlohmann::json(file("ca.pem"));
     EXPECT_NE(error_of(j).find("\"" + std::string(key) + "\" needs \"tls\": true"), std::string::npos)
@@ -322,6 +379,167 @@ TEST_F(BridgeTlsConfig, FilesAreNotOpenedWhenLoadingSavedEntries) {
   // Syntax is still checked.
   j["tls_version"] = "sslv3";
   EXPECT_FALSE(parse_bridge_config(j, file_check::skip).ok());
+}
+
+// The passphrase of an encrypted key comes from a file; the entry names the
+// file, never the passphrase.
+TEST_F(BridgeTlsConfig, EncryptedKeyLoadsWithThePassphraseFromItsFile) {
+  const std::string passphrase = "correct horse battery";
+  for (auto format : {key_format::pkcs8_encrypted, key_format::traditional_encrypted}) {
+    write_key(file("enc.key"), key_.get(), format, passphrase);
+    // The first line, as `openssl -passin file:` reads it (\n or \r\n).
+    for (const char* end : {"", "\n", "\r\n", "\nsecond line\n"}) {
+      std::ofstream(file("key.pass")) << passphrase << end;
+      nlohmann::json j = entry();
+      j["key_file"] = file("enc.key");
+      j["key_password_file"] = file("key.pass");
+      auto c = parse_bridge_config(j);
+      ASSERT_TRUE(c.ok()) << c.error().message();
+      EXPECT_EQ(c->key_password_file, file("key.pass"));
+      auto p = read_key_password(*c);
+      ASSERT_TRUE(p.ok()) << p.error().message();
+      EXPECT_EQ(*p, passphrase);
+      // GET shows the path (not a secret) and nothing of the passphrase.
+      nlohmann::json shown = to_json(*c, false);
+      EXPECT_EQ(shown["key_password_file"], file("key.pass"));
+      EXPECT_EQ(shown.dump().find("horse"), std::string::npos);
+      EXPECT_EQ(to_json(*c, true).dump().find("horse"), std::string::npos);
+    }
+  }
+}
+
+TEST_F(BridgeTlsConfig, KeyAndPassphraseErrorsNameTheKeyButNotThePassphrase) {
+  write_key(file("enc.key"), key_.get(), key_format::pkcs8_encrypted, "right-passphrase");
+  std::ofstream(file("wrong.pass")) << "wrong-passphrase\n";
+  std::ofstream(file("empty.pass")) << "\n";
+  std::ofstream(file("garbage.key")) << "not a key\n";
+  std::ofstream(file("garbage.crl")) << "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+  nlohmann::json enc = entry();
+  enc["key_file"] = file("enc.key");
+  std::string missing = file("missing.pass");
+  expect_errors(enc,
+                {
+                    {"key_password_file", nullptr,
+                     "bridge site-b: \"key_file\" is encrypted: " + file("enc.key") +
+                         " (give its passphrase in a file named by \"key_password_file\")"},
+                    {"key_password_file", file("wrong.pass"),
+                     "bridge site-b: \"key_password_file\" does not decrypt \"key_file\" " + file("enc.key")},
+                    {"key_password_file", missing,
+                     "\"key_password_file\" cannot be read: " + missing + ": No such file"},
+                    {"key_password_file", file("empty.pass"), "\"key_password_file\" is empty"},
+                    {"key_password_file", dir_.path(), "\"key_password_file\" must be a file"},
+                    {"key_file", file("garbage.key"),
+                     "\"key_file\" holds no private key OpenSSL can read (PEM): " + file("garbage.key")},
+                });
+  expect_errors(entry(),
+                {
+                    {"crl_file", file("garbage.crl"),
+                     "\"crl_file\" holds no certificate revocation list (PEM): " + file("garbage.crl")},
+                    {"crl_file", file("client.key"), "\"crl_file\" holds no certificate revocation list"},
+                    {"crl_file", file("gone.crl"), "\"crl_file\" cannot be read: " + file("gone.crl")},
+                });
+  nlohmann::json wrong = enc;
+  wrong["key_password_file"] = file("wrong.pass");
+  EXPECT_EQ(error_of(wrong).find("wrong-passphrase"), std::string::npos) << error_of(wrong);
+  // A passphrase file needs the key it opens.
+  nlohmann::json no_key = entry();
+  no_key.erase("cert_file");
+  no_key.erase("key_file");
+  no_key["key_password_file"] = file("wrong.pass");
+  EXPECT_NE(error_of(no_key).find("\"key_password_file\" needs \"key_file\""), std::string::npos)
+      << error_of(no_key);
+}
+
+// A saved bridge whose passphrase file changed: it loads at start, and the
+// check the bridge runs before each attempt names the problem.
+TEST_F(BridgeTlsConfig, APassphraseThatNoLongerFitsIsReportedWhenConnecting) {
+  write_key(file("enc.key"), key_.get(), key_format::pkcs8_encrypted, "before");
+  std::ofstream(file("key.pass")) << "before\n";
+  nlohmann::json j = entry();
+  j["key_file"] = file("enc.key");
+  j["key_password_file"] = file("key.pass");
+  ASSERT_EQ(error_of(j), "");
+  std::ofstream(file("key.pass")) << "after\n";
+  auto c = parse_bridge_config(j, file_check::skip);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  status s = check_tls_files(*c);
+  EXPECT_NE(s.message().find("\"key_password_file\" does not decrypt"), std::string::npos) << s.message();
+}
+
+TEST_F(BridgeTlsConfig, CrlFileParsesAndShows) {
+  write_crl(file("ca.crl"), key_.get(), "Test CA");
+  // Several CRLs in one file (one per issuing CA).
+  std::ofstream(file("both.crl")) << std::ifstream(file("ca.crl")).rdbuf();
+  write_crl(file("other.crl"), key_.get(), "Other CA");
+  std::ofstream(file("both.crl"), std::ios::app) << std::ifstream(file("other.crl")).rdbuf();
+  for (const char* f : {"ca.crl", "both.crl"}) {
+    nlohmann::json j = entry();
+    j["crl_file"] = file(f);
+    auto c = parse_bridge_config(j);
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->crl_file, file(f));
+    EXPECT_EQ(to_json(*c, false)["crl_file"], file(f));
+  }
+}
+
+// A pre-shared key instead of certificates: no CA needed, the key masked.
+TEST_F(BridgeTlsConfig, PskParsesIsMaskedAndRoundTrips) {
+  nlohmann::json j = valid();
+  j["tls"] = true;
+  j["psk"] = "00112233445566778899aabbccddEEFF";
+  j["psk_identity"] = "liandu-site-a";
+  auto c = parse_bridge_config(j);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->psk, "00112233445566778899aabbccddEEFF");
+  EXPECT_EQ(c->psk_identity, "liandu-site-a");
+  nlohmann::json shown = to_json(*c, false);
+  EXPECT_EQ(shown["psk"], password_mask);
+  EXPECT_EQ(shown["psk_identity"], "liandu-site-a");
+  EXPECT_EQ(shown.dump().find("aabbcc"), std::string::npos);
+  EXPECT_EQ(to_json(*c, true)["psk"], "00112233445566778899aabbccddEEFF");
+  // What GET shows posts back (bridge_manager swaps the stored key in).
+  auto again = parse_bridge_config(shown);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->psk, password_mask);
+  // Without a psk, none is shown.
+  auto certs = parse_bridge_config(entry());
+  ASSERT_TRUE(certs.ok());
+  EXPECT_EQ(to_json(*certs, false)["psk"], "");
+}
+
+TEST_F(BridgeTlsConfig, PskErrorsNameTheKeyButNotTheKeyItself) {
+  nlohmann::json psk = valid();
+  psk["tls"] = true;
+  psk["psk"] = "c0ffee";
+  psk["psk_identity"] = "site-a";
+  ASSERT_EQ(error_of(psk), "");
+  const std::string both = ": a bridge authenticates with certificates or with a pre-shared key, not both";
+  expect_errors(
+      psk,
+      {
+          {"psk_identity", nullptr, "bridge site-b: \"psk_identity\" is required with \"psk\""},
+          {"psk", nullptr, "bridge site-b: \"psk\" is required with \"psk_identity\""},
+          {"psk", "s3cr3tzz", "\"psk\" must be the key in hexadecimal"},
+          {"psk", "abc", "\"psk\" must be the key in hexadecimal"},
+          {"psk", "0x00ff", "\"psk\" must be the key in hexadecimal"},
+          {"psk", std::string(max_psk_hex_digits + 2, 'a'), "\"psk\" must be the key in hexadecimal"},
+          {"psk", 1234, "\"psk\" must be a string"},
+          {"psk_identity", std::string(max_psk_identity + 1, 'i'), "\"psk_identity\" is longer than 128"},
+          {"ca_file", file("ca.pem"), "\"psk\" cannot be used with \"ca_file\"" + both},
+          {"ca_path", dir_.path(), "\"psk\" cannot be used with \"ca_path\""},
+          {"cert_file", file("client.crt"), "\"psk\" cannot be used with \"cert_file\""},
+          {"key_file", file("client.key"), "\"psk\" cannot be used with \"key_file\""},
+          {"crl_file", file("ca.pem"), "\"psk\" cannot be used with \"crl_file\""},
+          {"insecure", true, "\"insecure\" has no meaning with \"psk\""},
+          {"tls", false, "\"psk\" needs \"tls\": true"},
+      });
+  nlohmann::json bad = psk;
+  bad["psk"] = "s3cr3tzz";
+  EXPECT_EQ(error_of(bad).find("s3cr3tzz"), std::string::npos) << error_of(bad);
+  // Without certificates, "ca_file" is still required unless there is a psk.
+  psk.erase("psk");
+  psk.erase("psk_identity");
+  EXPECT_NE(error_of(psk).find("\"ca_file\" is required"), std::string::npos) << error_of(psk);
 }
 
 }  // namespace

@@ -115,6 +115,12 @@ status bridge_manager::put(const nlohmann::json& entry) {
                      "bridge " + c.name + ": \"password\" is the mask GET shows; send the real password");
       c.password = it->second->config().password;
     }
+    if (c.psk == password_mask) {
+      if (it == bridges_.end() || it->second->config().psk.empty())
+        return error(errc::invalid_argument,
+                     "bridge " + c.name + ": \"psk\" is the mask GET shows; send the real key");
+      c.psk = it->second->config().psk;
+    }
     if (it != bridges_.end()) old = it->second;
     fresh = make_bridge(std::move(c));
     bridges_[fresh->config().name] = fresh;

@@ -61,12 +61,12 @@ class bridge_manager {
   // Reads the bridges file; a missing file is not an error.
   status load();
   // Validates, adds or replaces (by name) and persists one entry; (re)starts
-  // the bridge at once when the manager runs. A password equal to the mask
-  // GET shows keeps the stored password of the entry it replaces.
+  // the bridge at once when the manager runs. A password or psk equal to the
+  // mask GET shows keeps the stored one of the entry it replaces.
   status put(const nlohmann::json& entry);
   // Stops and forgets one bridge; not_found when there is none.
   status remove(std::string_view name);
-  // Every entry, password masked, with "status" (connecting, connected,
+  // Every entry, password and psk masked, with "status" (connecting, connected,
   // error), "last_error", "connections_up" and message counters.
   std::vector<nlohmann::json> list() const;
 

@@ -124,6 +124,42 @@ TEST(BridgeManager, PersistsPrivatelyAndMasksThePassword) {
   EXPECT_EQ(read_all(o.path).find("b1"), std::string::npos);
 }
 
+// The psk is a secret like the password: masked when listed, stored in
+// bridges.json, kept when the mask is posted back.
+TEST(BridgeManager, MasksAndKeepsThePsk) {
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  bridge_manager m(o);
+  nlohmann::json e = entry("psk", 1);
+  e["tls"] = true;
+  e["psk"] = "5ec12e7c0ffee0";
+  e["psk_identity"] = "site-a";
+  ASSERT_TRUE(m.put(e).ok());
+  nlohmann::json shown = m.list()[0];
+  EXPECT_EQ(shown["psk"], password_mask);
+  EXPECT_EQ(shown["psk_identity"], "site-a");
+  EXPECT_EQ(shown.dump().find("5ec12e7c0ffee0"), std::string::npos);
+  EXPECT_NE(read_all(o.path).find("5ec12e7c0ffee0"), std::string::npos);
+  shown["keepalive_s"] = 10;
+  ASSERT_TRUE(m.put(shown).ok());
+  EXPECT_NE(read_all(o.path).find("5ec12e7c0ffee0"), std::string::npos);
+  EXPECT_NE(read_all(o.path).find("\"keepalive_s\": 10"), std::string::npos);
+  // The mask is not a key for a new bridge, nor for one that had none.
+  nlohmann::json fresh = shown;
+  fresh["name"] = "psk2";
+  fresh["password"] = "s3cret";
+  status s = m.put(fresh);
+  EXPECT_NE(s.message().find("bridge psk2: \"psk\" is the mask GET shows"), std::string::npos) << s.message();
+  ASSERT_TRUE(m.put(entry("plain", 1)).ok());
+  nlohmann::json plain = entry("plain", 1);
+  plain["tls"] = true;
+  plain["psk"] = password_mask;
+  plain["psk_identity"] = "x";
+  plain["password"] = "s3cret";
+  EXPECT_NE(m.put(plain).message().find("\"psk\" is the mask"), std::string::npos);
+}
+
 TEST(BridgeManager, BadFileNamesTheEntry) {
   temp_dir dir;
   manager_options o;
