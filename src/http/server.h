@@ -49,6 +49,9 @@ struct tls_files {
 // thread, balances only at accept time). Handlers run on a separate pool
 // (server_limits::handler_threads) because they may block for milliseconds
 // (WAL fsync): on an I/O thread that would stall every connection it serves.
+// The exception: a GET or HEAD runs on the I/O thread that read it while at
+// least one other I/O thread stays free (never with a single I/O thread),
+// which saves a small query two thread hand-overs.
 // While its handler runs a connection reads nothing more (requests on one
 // connection are answered in order).
 //

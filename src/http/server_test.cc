@@ -220,6 +220,45 @@ TEST_F(server_test, blocking_handler_does_not_stall_other_connections) {
   }
 }
 
+// GETs run on the I/O thread that read them while another I/O thread is
+// free: blocked GETs, more than there are I/O threads, leave one of them
+// serving every other connection.
+TEST_F(server_test, blocking_gets_leave_an_io_thread_free) {
+  for (size_t io_threads : {2u, 3u}) {
+    state_.gate_open = false;
+    state_.blocked = 0;
+    start({}, io_threads);
+    std::vector<std::future<result<testing::client_response>>> blocked;
+    for (size_t i = 0; i < io_threads + 1; ++i)
+      blocked.push_back(
+          std::async(std::launch::async, [&] { return testing::http_get(localhost, port_, "/block"); }));
+    // Every blocked request is read, so some ran on the pool (bounded wait:
+    // if I/O threads were all blocked, the last would never be read).
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (state_.blocked.load() < static_cast<int>(io_threads + 1) &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(state_.blocked.load(), static_cast<int>(io_threads + 1)) << io_threads << " I/O threads";
+    // Checked after the gate opens: the blocked requests must end either way.
+    std::vector<result<testing::client_response>> fast;
+    for (int i = 0; i < 5; ++i) {
+      auto c = testing::http_connection::connect(localhost, port_, 2s);
+      fast.push_back(c.ok() ? (*c)->request("GET", "/hello") : result<testing::client_response>(c.error()));
+    }
+    state_.open_gate();
+    for (auto& r : fast) {
+      ASSERT_TRUE(r.ok()) << io_threads << " I/O threads: " << r.error().to_string();
+      EXPECT_EQ(r->body, "hello");
+    }
+    for (auto& f : blocked) {
+      auto r = f.get();
+      ASSERT_TRUE(r.ok()) << r.error().to_string();
+      EXPECT_EQ(r->body, "unblocked");
+    }
+    server_->shutdown(1s);
+  }
+}
+
 TEST_F(server_test, gzip_request_body) {
   start();
   std::string text;
