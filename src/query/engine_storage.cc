@@ -78,7 +78,7 @@ struct series_cache {
   static constexpr size_t max_entries = 1024;
   struct entry {
     uint64_t generation = 0;
-    std::shared_ptr<const std::vector<series_info>> series;
+    std::shared_ptr<const series_set> series;
   };
   std::mutex mu;
   std::map<std::tuple<const void*, std::string, std::string>, entry> entries;
@@ -91,8 +91,8 @@ series_cache& shared_cache() {
 
 }  // namespace
 
-result<std::shared_ptr<const std::vector<series_info>>> engine_storage::shared_series(
-    std::string_view db, std::string_view measurement) {
+result<std::shared_ptr<const series_set>> engine_storage::shared_series(std::string_view db,
+                                                                        std::string_view measurement) {
   // The generation is read before the series: a change in between leaves an
   // entry under the old generation, which the next query replaces.
   auto gen = engine_.series_generation(db);
@@ -106,8 +106,8 @@ result<std::shared_ptr<const std::vector<series_info>>> engine_storage::shared_s
   }
   auto s = series(db, measurement);
   if (!s.ok()) return s.error();
-  auto shared = std::make_shared<const std::vector<series_info>>(std::move(*s));
-  if (shared->size() <= series_cache::max_cached_series) {
+  auto shared = std::make_shared<const series_set>(std::move(*s));
+  if (shared->list().size() <= series_cache::max_cached_series) {
     std::lock_guard lock(cache.mu);
     if (cache.entries.size() >= series_cache::max_entries) cache.entries.clear();
     cache.entries[std::move(key)] = {*gen, shared};

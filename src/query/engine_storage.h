@@ -22,8 +22,8 @@ class engine_storage final : public storage {
       std::string_view db, std::string_view measurement) override;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) override;
   result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) override;
-  result<std::shared_ptr<const std::vector<series_info>>> shared_series(
-      std::string_view db, std::string_view measurement) override;
+  result<std::shared_ptr<const series_set>> shared_series(std::string_view db,
+                                                          std::string_view measurement) override;
   result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
       std::string_view db, std::string_view measurement, std::string_view key) override;
   result<std::vector<uint64_t>> series_with_tag(std::string_view db, std::string_view measurement,

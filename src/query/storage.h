@@ -37,6 +37,31 @@ struct series_info {
   std::vector<model::tag> tags;  // sorted by key
 };
 
+// The series of a measurement in key order, with a lookup by id. Storage can
+// build one once and hand it to every query until the series change: tag
+// filters map posting-list ids to positions, and sorting a thousand ids per
+// query was a measurable part of a one-series query.
+class series_set {
+ public:
+  series_set() = default;
+  explicit series_set(std::vector<series_info> list) : list_(std::move(list)) {
+    by_id_.reserve(list_.size());
+    for (size_t i = 0; i < list_.size(); ++i) by_id_.emplace_back(list_[i].id, static_cast<uint32_t>(i));
+    std::sort(by_id_.begin(), by_id_.end());
+  }
+
+  const std::vector<series_info>& list() const { return list_; }
+  // Position of a series id in list(), or -1.
+  int64_t position_of(uint64_t id) const {
+    auto it = std::lower_bound(by_id_.begin(), by_id_.end(), std::pair<uint64_t, uint32_t>(id, 0));
+    return it == by_id_.end() || it->first != id ? -1 : it->second;
+  }
+
+ private:
+  std::vector<series_info> list_;
+  std::vector<std::pair<uint64_t, uint32_t>> by_id_;  // (id, position), by id
+};
+
 // A batch of one field's values for one series, ascending by time: the
 // storage engine's column (parallel time and value vectors; exactly one
 // value vector used, chosen by `type`; booleans are 0/1 bytes).
@@ -74,11 +99,11 @@ class storage {
   virtual result<std::vector<series_info>> series(std::string_view db, std::string_view measurement) = 0;
   // series(), shared and read-only: storage may hand the same list to
   // every query until the measurement's series change.
-  virtual result<std::shared_ptr<const std::vector<series_info>>> shared_series(
-      std::string_view db, std::string_view measurement) {
+  virtual result<std::shared_ptr<const series_set>> shared_series(std::string_view db,
+                                                                  std::string_view measurement) {
     auto s = series(db, measurement);
     if (!s.ok()) return s.error();
-    return std::make_shared<const std::vector<series_info>>(std::move(*s));
+    return std::make_shared<const series_set>(std::move(*s));
   }
   // Tag values of `key` in a measurement, each with the ids of the series
   // carrying it (the posting list). Sorted by value; ids ascending.

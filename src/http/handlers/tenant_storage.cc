@@ -106,8 +106,8 @@ result<std::vector<query::series_info>> tenant_storage::series(std::string_view 
   return inner_.series(db, measurement);
 }
 
-result<std::shared_ptr<const std::vector<query::series_info>>> tenant_storage::shared_series(
-    std::string_view db, std::string_view measurement) {
+result<std::shared_ptr<const query::series_set>> tenant_storage::shared_series(std::string_view db,
+                                                                               std::string_view measurement) {
   LIANDU_RETURN_IF_ERROR(check(db, catalog::access::read));
   return inner_.shared_series(db, measurement);
 }

@@ -33,8 +33,8 @@ class tenant_storage final : public query::storage {
       std::string_view db, std::string_view measurement) override;
   result<std::vector<std::string>> tag_keys(std::string_view db, std::string_view measurement) override;
   result<std::vector<query::series_info>> series(std::string_view db, std::string_view measurement) override;
-  result<std::shared_ptr<const std::vector<query::series_info>>> shared_series(
-      std::string_view db, std::string_view measurement) override;
+  result<std::shared_ptr<const query::series_set>> shared_series(std::string_view db,
+                                                                 std::string_view measurement) override;
   result<std::vector<std::pair<std::string, std::vector<uint64_t>>>> tag_values(
       std::string_view db, std::string_view measurement, std::string_view key) override;
   // Forwarded, not left to the base's default: the default rebuilds every

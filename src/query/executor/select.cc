@@ -78,32 +78,19 @@ struct bitmap {
 
 // The series of a measurement as storage shares them (read-only).
 struct series_list {
-  std::shared_ptr<const std::vector<series_info>> p = std::make_shared<const std::vector<series_info>>();
-  size_t size() const { return p->size(); }
-  const series_info& operator[](size_t i) const { return (*p)[i]; }
-  auto begin() const { return p->begin(); }
-  auto end() const { return p->end(); }
+  std::shared_ptr<const series_set> p = std::make_shared<const series_set>();
+  size_t size() const { return p->list().size(); }
+  const series_info& operator[](size_t i) const { return p->list()[i]; }
+  auto begin() const { return p->list().begin(); }
+  auto end() const { return p->list().end(); }
 };
 
 struct mplan {
   std::string db, rp, name;
   series_list series;
-  // (series id, position), by id; built by the first position_of(): only
-  // tag filters need it, and sorting every series costs a query without one.
-  mutable std::vector<std::pair<uint64_t, uint32_t>> index;
-  mutable bool indexed = false;
 
   // Position of a series id in series, or -1.
-  int64_t position_of(uint64_t id) const {
-    if (!indexed) {
-      index.reserve(series.size());
-      for (uint32_t i = 0; i < series.size(); ++i) index.emplace_back(series[i].id, i);
-      std::sort(index.begin(), index.end());
-      indexed = true;
-    }
-    auto it = std::lower_bound(index.begin(), index.end(), std::pair<uint64_t, uint32_t>(id, 0));
-    return it == index.end() || it->first != id ? -1 : it->second;
-  }
+  int64_t position_of(uint64_t id) const { return series.p->position_of(id); }
   std::vector<std::string> tag_keys;
   std::map<std::string, model::field_type> fields;
   std::map<std::string, std::vector<std::pair<std::string, std::vector<uint64_t>>>> postings;
@@ -2068,7 +2055,7 @@ result<std::vector<series_info>> matching_series(context& ctx, const std::string
   mp.name = measurement;
   LIANDU_RETURN_IF_ERROR(load_plan(ctx, mp));
   if (exact) *exact = true;
-  if (!cond) return *mp.series.p;
+  if (!cond) return mp.series.p->list();
   int64_t lo = min_time, hi = max_time;
   expr rest;
   LIANDU_RETURN_IF_ERROR(time_range(*cond, ctx.opts->now_ns, lo, hi, rest));
