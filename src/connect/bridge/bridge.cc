@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -57,14 +58,51 @@ int subscribed_qos(int configured) {
   return configured > 1 ? 1 : configured;
 }
 
-std::string subscribed_filter(const bridge_config& c, const subscription& s) {
+namespace {
+
+// `s.filter` in the bridge's share group (kept when it names a group).
+std::string shared_filter(const bridge_config& c, const subscription& s) {
   std::string_view group, inner;
-  if (c.connections <= 1 || mqtt::split_shared_filter(s.filter, &group, &inner)) return s.filter;
+  if (mqtt::split_shared_filter(s.filter, &group, &inner)) return s.filter;
   return "$share/" + c.client_id + "/" + s.filter;
+}
+
+}  // namespace
+
+std::string subscribed_filter(const bridge_config& c, const subscription& s) {
+  return c.connections <= 1 ? s.filter : shared_filter(c, s);
 }
 
 std::string connection_client_id(const bridge_config& c, int index) {
   return index == 0 ? c.client_id : c.client_id + "-" + std::to_string(index + 1);
+}
+
+std::vector<std::string> connection_client_ids(const bridge_config& c) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < std::max(1, c.connections); ++i) ids.push_back(connection_client_id(c, i));
+  return ids;
+}
+
+std::vector<std::string> sessions_left_behind(const bridge_config& before, const bridge_config* after) {
+  // A clean session ends with its connection.
+  if (before.clean_session) return {};
+  std::vector<std::string> kept;
+  if (after != nullptr && after->host == before.host && after->port == before.port)
+    kept = connection_client_ids(*after);
+  std::vector<std::string> left;
+  for (auto& id : connection_client_ids(before))
+    if (std::find(kept.begin(), kept.end(), id) == kept.end()) left.push_back(std::move(id));
+  return left;
+}
+
+std::vector<std::string> session_filters(const bridge_config& c) {
+  std::vector<std::string> filters;
+  for (const auto& s : c.subscribe) {
+    for (std::string f : {shared_filter(c, s), s.filter}) {
+      if (std::find(filters.begin(), filters.end(), f) == filters.end()) filters.push_back(std::move(f));
+    }
+  }
+  return filters;
 }
 
 const char* state_name(state s) {
@@ -79,45 +117,69 @@ const char* state_name(state s) {
 
 bridge::bridge(bridge_config config, message_fn on_message, timing t)
     : config_(std::move(config)), on_message_(std::move(on_message)), timing_(t) {
-  for (int i = 0; i < std::max(1, config_.connections); ++i) {
-    auto c = std::make_unique<connection>();
-    c->owner = this;
-    c->index = i;
-    c->client_id = connection_client_id(config_, i);
-    connections_.push_back(std::move(c));
-  }
+  for (int i = 0; i < std::max(1, config_.connections); ++i)
+    make_connection(i, connection_client_id(config_, i), phase::serve);
+}
+
+bridge::bridge(bridge_config config, message_fn on_message, timing t, left_sessions left)
+    : config_(std::move(config)),
+      on_message_(std::move(on_message)),
+      timing_(t),
+      unsubscribe_filters_(std::move(left.filters)) {
+  for (size_t i = 0; i < left.client_ids.size(); ++i)
+    make_connection(static_cast<int>(i), std::move(left.client_ids[i]), phase::drain);
+}
+
+void bridge::make_connection(int index, std::string client_id, phase ph) {
+  auto c = std::make_unique<connection>();
+  c->owner = this;
+  c->index = index;
+  c->client_id = std::move(client_id);
+  c->ph = ph;
+  connections_.push_back(std::move(c));
 }
 
 bridge::~bridge() { stop(); }
+
+std::string bridge::make_client(connection& c, bool clean_session) {
+  if (c.mosq != nullptr) mosquitto_destroy(c.mosq);
+  if (c.ssl_ctx != nullptr) SSL_CTX_free(c.ssl_ctx);
+  c.ssl_ctx = nullptr;  // made again for the new client by configure_tls
+  c.mosq = mosquitto_new(c.client_id.c_str(), clean_session, &c);
+  if (c.mosq == nullptr) return std::string("cannot create the MQTT client: ") + std::strerror(errno);
+  // We run our own loop but publish from other threads. In this mode
+  // libmosquitto only queues the packets it makes, and mosquitto_loop
+  // writes them after the read that caused them, including our on_message:
+  // so the PUBACK of a QoS 1 message reaches the wire only after ingest
+  // returned, that is after its points are durable (bridge_ack_test checks
+  // this). Each connection has its own socket and loop, so this holds for
+  // every one of them.
+  mosquitto_threaded_set(c.mosq, true);
+  mosquitto_int_option(c.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  if (!config_.username.empty()) {
+    mosquitto_username_pw_set(c.mosq, config_.username.c_str(),
+                              config_.password.empty() ? nullptr : config_.password.c_str());
+  }
+  mosquitto_connect_callback_set(c.mosq, &bridge::on_connect);
+  mosquitto_disconnect_callback_set(c.mosq, &bridge::on_disconnect);
+  mosquitto_message_callback_set(c.mosq, &bridge::on_message_cb);
+  mosquitto_unsubscribe_callback_set(c.mosq, &bridge::on_unsubscribe);
+  mosquitto_log_callback_set(c.mosq, &bridge::on_log);
+  return "";
+}
 
 void bridge::start() {
   init_library();
   stopping_ = false;
   for (auto& cp : connections_) {
     connection& c = *cp;
-    if (c.thread.joinable()) continue;
-    c.mosq = mosquitto_new(c.client_id.c_str(), config_.clean_session, &c);
-    if (c.mosq == nullptr) {
-      set_state(c, state::error, std::string("cannot create the MQTT client: ") + std::strerror(errno));
+    if (c.thread.joinable() || c.ph == phase::done) continue;
+    // A session left behind is resumed first, to be drained.
+    if (std::string err = make_client(c, c.ph == phase::serve ? config_.clean_session : c.ph == phase::clean);
+        !err.empty()) {
+      set_state(c, state::error, err);
       continue;
     }
-    // We run our own loop but publish from other threads. In this mode
-    // libmosquitto only queues the packets it makes, and mosquitto_loop
-    // writes them after the read that caused them, including our on_message:
-    // so the PUBACK of a QoS 1 message reaches the wire only after ingest
-    // returned, that is after its points are durable (bridge_ack_test checks
-    // this). Each connection has its own socket and loop, so this holds for
-    // every one of them.
-    mosquitto_threaded_set(c.mosq, true);
-    mosquitto_int_option(c.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    if (!config_.username.empty()) {
-      mosquitto_username_pw_set(c.mosq, config_.username.c_str(),
-                                config_.password.empty() ? nullptr : config_.password.c_str());
-    }
-    mosquitto_connect_callback_set(c.mosq, &bridge::on_connect);
-    mosquitto_disconnect_callback_set(c.mosq, &bridge::on_disconnect);
-    mosquitto_message_callback_set(c.mosq, &bridge::on_message_cb);
-    mosquitto_log_callback_set(c.mosq, &bridge::on_log);
     // Not "stopped" between here and the thread's first attempt.
     set_state(c, state::connecting, "");
     c.thread = std::thread([this, &c] { run(c); });
@@ -298,25 +360,76 @@ int bridge::verify_broker(x509_store_ctx_st* store, void* self) {
 }
 
 std::string bridge::connect_and_run(connection& c, std::chrono::milliseconds& delay) {
+  if (std::string err = connect_until_connack(c, delay); !err.empty() || stopping_) return err;
+  while (!stopping_) {
+    int rc = mosquitto_loop(c.mosq, 100, 1);
+    if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
+  }
+  return "";
+}
+
+std::string bridge::connect_until_connack(connection& c, std::chrono::milliseconds& delay) {
   // With TLS the handshake runs inside mosquitto_loop; its failures come back
   // from there like a refused or reset TCP connection.
   int rc = mosquitto_connect_async(c.mosq, config_.host.c_str(), config_.port, config_.keepalive_s);
   if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
   auto began = std::chrono::steady_clock::now();
-  while (!stopping_) {
+  while (!stopping_ && !c.connected) {
     rc = mosquitto_loop(c.mosq, 100, 1);
     if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
-    if (c.connected) {
-      delay = timing_.backoff_initial;
-    } else if (std::chrono::steady_clock::now() - began > timing_.connect_timeout) {
+    if (std::chrono::steady_clock::now() - began > timing_.connect_timeout)
       return "no CONNACK within " + std::to_string(timing_.connect_timeout.count()) + " ms";
-    }
   }
+  if (c.connected) delay = timing_.backoff_initial;
   return "";
 }
 
+// Why drain before the clean connect: the broker discards what it queued
+// for the session with it, messages that were never stored. Why unsubscribe
+// first: the session is still a member of the share group, so the broker
+// would hand it new messages while it drains, and one sent just before our
+// DISCONNECT would stay unacknowledged in the session and be discarded.
+// After the UNSUBACK it only delivers what it had queued (mosquitto 2.0
+// does; MQTT 3.1.1 allows a broker to drop queued messages of a filter
+// unsubscribed, which we cannot prevent).
+std::string bridge::end_session(connection& c, std::chrono::milliseconds& delay) {
+  if (c.ph == phase::drain) {
+    if (std::string err = connect_until_connack(c, delay); !err.empty() || stopping_) return err;
+    const int64_t connected = steady_ns();
+    const int64_t quiet = std::chrono::nanoseconds(timing_.drain_quiet).count();
+    const int64_t most = std::chrono::nanoseconds(timing_.drain_max).count();
+    while (!stopping_) {
+      int rc = mosquitto_loop(c.mosq, 100, 1);
+      if (rc != MOSQ_ERR_SUCCESS) return mosquitto_error(rc);
+      if (!c.connected) return "connection lost";
+      int64_t now = steady_ns();
+      if (now - connected >= most) break;
+      if (c.unsubacks_pending == 0 && now - c.last_activity_ns >= quiet) break;
+    }
+    if (stopping_) return "";
+    disconnect(c);
+    c.ph = phase::clean;
+    if (std::string err = make_client(c, true); !err.empty()) return err;
+    if (std::string err = configure_tls(c); !err.empty()) return err;
+  }
+  // The broker discards the session at this CONNECT (clean session).
+  if (std::string err = connect_until_connack(c, delay); !err.empty() || stopping_) return err;
+  disconnect(c);
+  c.ph = phase::done;
+  return "";
+}
+
+void bridge::disconnect(connection& c) {
+  mosquitto_disconnect(c.mosq);
+  // Let the DISCONNECT reach the socket.
+  for (int i = 0; i < 5 && mosquitto_loop(c.mosq, 20, 1) == MOSQ_ERR_SUCCESS; ++i) {
+  }
+  c.connected = false;
+}
+
 // The connection loop: connect (without blocking on the TCP handshake), run
-// the client until the connection fails, back off, repeat.
+// the client until the connection fails, back off, repeat. A connection
+// ending a session left behind leaves the loop once it is done.
 void bridge::run(connection& c) {
   auto delay = timing_.backoff_initial;
   while (!stopping_) {
@@ -327,8 +440,14 @@ void bridge::run(connection& c) {
       c.st = state::connecting;
     }
     std::string err = configure_tls(c);
-    if (err.empty()) err = connect_and_run(c, delay);
+    if (err.empty()) err = c.ph == phase::serve ? connect_and_run(c, delay) : end_session(c, delay);
     if (stopping_) break;
+    if (c.ph == phase::done) {
+      std::lock_guard lock(mu_);
+      c.st = state::stopped;
+      c.last_error.clear();
+      return;
+    }
     c.connected = false;
     {
       std::lock_guard lock(mu_);
@@ -341,12 +460,7 @@ void bridge::run(connection& c) {
     wait(delay);
     delay = std::min(delay * 2, timing_.backoff_max);
   }
-  if (c.connected) {
-    mosquitto_disconnect(c.mosq);
-    // Let the DISCONNECT reach the socket.
-    for (int i = 0; i < 5 && mosquitto_loop(c.mosq, 20, 1) == MOSQ_ERR_SUCCESS; ++i) {
-    }
-  }
+  if (c.connected) disconnect(c);
 }
 
 void bridge::on_connect(mosquitto* m, void* self, int rc) {
@@ -360,15 +474,34 @@ void bridge::on_connect(mosquitto* m, void* self, int rc) {
   ++c->connects;
   c->connected = true;
   b->set_state(*c, state::connected, "");
+  if (c->ph != phase::serve) {
+    c->last_activity_ns = steady_ns();
+    if (c->ph != phase::drain) return;
+    // The broker stops queueing for the session; what it had queued still
+    // comes (see end_session).
+    c->unsubacks_pending = 0;
+    for (const auto& f : b->unsubscribe_filters_) {
+      int src = mosquitto_unsubscribe(m, nullptr, f.c_str());
+      if (src == MOSQ_ERR_SUCCESS) {
+        ++c->unsubacks_pending;
+      } else {
+        std::lock_guard lock(b->mu_);
+        c->attempt_error = "unsubscribe " + f + ": " + mosquitto_error(src);
+      }
+    }
+    return;
+  }
   // Subscriptions are made again on every connect: with a clean session the
   // broker forgot them, and re-subscribing a persistent one is harmless.
   for (const auto& s : b->config_.subscribe) {
     std::string filter = subscribed_filter(b->config_, s);
     // The first connection resumes the persistent session of a bridge that
-    // had one connection before: drop its plain subscription, or it would
-    // get every message besides its share.
-    if (filter != s.filter && c->index == 0 && !b->config_.clean_session)
-      mosquitto_unsubscribe(m, nullptr, s.filter.c_str());
+    // had one connection before, or several: drop the subscription of the
+    // other kind (plain or shared), or it would get messages twice.
+    if (c->index == 0 && !b->config_.clean_session) {
+      std::string other = filter == s.filter ? shared_filter(b->config_, s) : s.filter;
+      if (other != filter) mosquitto_unsubscribe(m, nullptr, other.c_str());
+    }
     int src = mosquitto_subscribe(m, nullptr, filter.c_str(), subscribed_qos(s.qos));
     if (src != MOSQ_ERR_SUCCESS) {
       std::lock_guard lock(b->mu_);
@@ -384,6 +517,12 @@ void bridge::on_disconnect(mosquitto*, void* self, int rc) {
     std::lock_guard lock(c->owner->mu_);
     if (c->attempt_error.empty()) c->attempt_error = "connection lost";
   }
+}
+
+void bridge::on_unsubscribe(mosquitto*, void* self, int) {
+  auto* c = static_cast<connection*>(self);
+  if (c->unsubacks_pending > 0) --c->unsubacks_pending;
+  c->last_activity_ns = steady_ns();
 }
 
 void bridge::on_log(mosquitto*, void* self, int level, const char* text) {
@@ -413,9 +552,14 @@ void bridge::on_message_cb(mosquitto* mosq, void* self, const mosquitto_message*
   // may replay retained messages to every member of a share group (mosquitto
   // 2.0 does): the first connection takes them in, the others' copies are
   // acknowledged and dropped.
-  if (msg.retain && c->index > 0) return;
+  if (c->ph != phase::serve) {
+    // A session being drained holds no subscription, so nothing is a replay.
+    c->last_activity_ns = steady_ns();
+  } else {
+    if (msg.retain && c->index > 0) return;
+    msg.replay = msg.retain && c->connects.load() > 1;
+  }
   if (b->is_echo(msg.topic, msg.payload)) return;
-  msg.replay = msg.retain && c->connects.load() > 1;
   ++b->in_;
   if (!b->on_message_) return;
   status st = b->on_message_(b->config_, msg);
@@ -441,7 +585,7 @@ void bridge::forward(std::string_view topic, std::string_view payload) {
   if (rule == nullptr) return;
   mosquitto* via = nullptr;
   for (const auto& c : connections_) {
-    if (c->connected && c->mosq != nullptr) {
+    if (c->ph == phase::serve && c->connected && c->mosq != nullptr) {
       via = c->mosq;
       break;
     }
@@ -507,10 +651,21 @@ bridge_stats bridge::stats() const {
       if (c->st == state::connected) ++s.connections_up;
       any_error |= c->st == state::error;
       any_connecting |= c->st == state::connecting;
+      if (c->ph != phase::serve) {
+        if (c->ph == phase::done) {
+          ++s.sessions_ended;
+          continue;
+        }
+        s.sessions_to_end.push_back(c->client_id);
+      }
       if (!s.last_error.empty() || c->last_error.empty()) continue;
-      s.last_error = connections_.size() == 1
-                         ? c->last_error
-                         : "connection " + std::to_string(c->index + 1) + ": " + c->last_error;
+      if (c->ph != phase::serve) {
+        s.last_error = "session " + c->client_id + ": " + c->last_error;
+      } else {
+        s.last_error = connections_.size() == 1
+                           ? c->last_error
+                           : "connection " + std::to_string(c->index + 1) + ": " + c->last_error;
+      }
     }
   }
   if (s.connections_up == static_cast<int>(connections_.size())) {

@@ -42,6 +42,31 @@ std::string subscribed_filter(const bridge_config& c, const subscription& s);
 // that `clean_session: false` sessions are resumed.
 std::string connection_client_id(const bridge_config& c, int index);
 
+// Every client id the bridge connects with, in connection order.
+std::vector<std::string> connection_client_ids(const bridge_config& c);
+
+// The client ids whose sessions `before` leaves on its remote broker when it
+// is replaced by `after` (null: deleted): with `clean_session: false`, those
+// `after` does not connect with on the same broker (host and port). Lowering
+// `connections` from 4 to 2 leaves "<client_id>-3" and "<client_id>-4"; a
+// deleted bridge, or one moved to another broker or client id, leaves all.
+std::vector<std::string> sessions_left_behind(const bridge_config& before, const bridge_config* after);
+
+// The filters a session of `c` may hold on the remote broker: the shared
+// ones its connections subscribe to and, since the first connection of a
+// bridge that had one connection holds them, the plain ones.
+std::vector<std::string> session_filters(const bridge_config& c);
+
+// Remote sessions left behind by a bridge (sessions_left_behind), for a
+// bridge that ends them instead of serving (see bridge's second
+// constructor).
+struct left_sessions {
+  std::vector<std::string> client_ids;
+  // Unsubscribed before the session is drained (session_filters of the
+  // bridge that left it).
+  std::vector<std::string> filters;
+};
+
 // A message the remote broker delivered to the bridge.
 struct inbound {
   std::string topic;
@@ -63,6 +88,11 @@ struct timing {
   // A local message forwarded to the remote broker whose copy comes back on
   // one of our subscriptions within this time is dropped (loop prevention).
   std::chrono::milliseconds echo_window{30000};
+  // Ending a session left behind: its queued messages are taken in until
+  // none came for `drain_quiet` after the broker confirmed the unsubscribe,
+  // or for `drain_max` in all (what is still queued then is lost).
+  std::chrono::milliseconds drain_quiet{1000};
+  std::chrono::milliseconds drain_max{30000};
 };
 
 struct bridge_stats {
@@ -76,6 +106,10 @@ struct bridge_stats {
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   uint64_t messages_dropped = 0;
+  // Only for a bridge that ends sessions: the client ids not ended yet, and
+  // how many were.
+  std::vector<std::string> sessions_to_end;
+  uint64_t sessions_ended = 0;
 };
 
 // A bridge to a remote broker: `config.connections` MQTT clients
@@ -104,6 +138,17 @@ class bridge {
   using message_fn = std::function<status(const bridge_config&, const inbound&)>;
 
   bridge(bridge_config config, message_fn on_message, timing t = {});
+  // A bridge that ends the remote sessions `left` (connecting with the
+  // settings of `config`) instead of serving: one connection per client id
+  // resumes the session (clean_session false), unsubscribes `left.filters`
+  // so the broker queues nothing more for it, takes in what the broker had
+  // queued (handed to `on_message` and acknowledged as a serving bridge
+  // does) until none comes for `drain_quiet` (at most `drain_max`),
+  // disconnects, and connects once more with clean_session true, which
+  // makes the broker discard the session; then its thread ends. Failures are
+  // retried with the backoff and shown in stats() ("session <client id>: ...")
+  // until it is done or stop(). Nothing is forwarded over it.
+  bridge(bridge_config config, message_fn on_message, timing t, left_sessions left);
   ~bridge();
   bridge(const bridge&) = delete;
   bridge& operator=(const bridge&) = delete;
@@ -122,11 +167,21 @@ class bridge {
   const bridge_config& config() const { return config_; }
 
  private:
+  // What a connection ending a session left behind does next.
+  enum class phase { serve, drain, clean, done };
+
   // One MQTT client of the bridge: its own socket, thread and backoff.
   struct connection {
     bridge* owner = nullptr;
     int index = 0;  // 0-based
     std::string client_id;
+    // serve, or drain -> clean -> done for a session left behind. Its
+    // thread's; done is also read by stats() (under mu_).
+    phase ph = phase::serve;
+    // Ending a session: UNSUBACKs still awaited, steady clock ns of the last
+    // message or UNSUBACK. Its thread's (libmosquitto's callbacks run on it).
+    size_t unsubacks_pending = 0;
+    int64_t last_activity_ns = 0;
     mosquitto* mosq = nullptr;
     std::thread thread;
     std::atomic<bool> connected{false};
@@ -144,6 +199,10 @@ class bridge {
     std::string attempt_log;
   };
 
+  void make_connection(int index, std::string client_id, phase ph);
+  // Creates c.mosq (again: dropping the old client and its TLS context) with
+  // `clean_session` and our options and callbacks; the reason on failure.
+  std::string make_client(connection& c, bool clean_session);
   void run(connection& c);
   // With "tls", before each attempt: checks the files again (a key that no
   // longer decrypts is named here), then sets up the client's TLS context
@@ -155,6 +214,13 @@ class bridge {
   // One connection attempt, kept up until it fails or stop(); why it failed
   // ("" after stop()). Resets `delay` once connected.
   std::string connect_and_run(connection& c, std::chrono::milliseconds& delay);
+  // One attempt to end c's session (see the second constructor), from its
+  // current phase; why it failed ("" when done or after stop()).
+  std::string end_session(connection& c, std::chrono::milliseconds& delay);
+  // Connects and runs the loop until CONNACK; why it failed.
+  std::string connect_until_connack(connection& c, std::chrono::milliseconds& delay);
+  // Sends DISCONNECT and lets it reach the socket.
+  void disconnect(connection& c);
   void set_state(connection& c, state s, const std::string& err);
   void wait(std::chrono::milliseconds d);
   bool is_echo(const std::string& topic, std::string_view payload);
@@ -163,6 +229,7 @@ class bridge {
   // libmosquitto callbacks; `self` is the connection.
   static void on_connect(mosquitto*, void* self, int rc);
   static void on_disconnect(mosquitto*, void* self, int rc);
+  static void on_unsubscribe(mosquitto*, void* self, int mid);
   static void on_message_cb(mosquitto*, void* self, const mosquitto_message* m);
   static void on_log(mosquitto*, void* self, int level, const char* text);
   // OpenSSL callbacks, run by the connection's thread inside libmosquitto.
@@ -180,6 +247,7 @@ class bridge {
   const bridge_config config_;
   const message_fn on_message_;
   const timing timing_;
+  const std::vector<std::string> unsubscribe_filters_;  // for sessions left behind
   // Made in the constructor, never resized: stats() and forward() read it
   // from any thread.
   std::vector<std::unique_ptr<connection>> connections_;

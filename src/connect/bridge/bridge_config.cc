@@ -21,8 +21,9 @@ namespace {
 
 // Keys GET adds to an entry; accepted and ignored on input so that a listed
 // entry can be posted back unchanged.
-const std::set<std::string, std::less<>> read_only_keys = {"status",      "last_error",   "connections_up",
-                                                           "messages_in", "messages_out", "messages_dropped"};
+const std::set<std::string, std::less<>> read_only_keys = {
+    "status",       "last_error",       "connections_up", "messages_in",
+    "messages_out", "messages_dropped", "sessions_to_end"};
 const std::set<std::string, std::less<>> known_keys = {
     "name",        "database",          "host",          "port",      "client_id",   "username",
     "password",    "keepalive_s",       "clean_session", "subscribe", "forward",     "tls",

@@ -147,7 +147,7 @@ enum class file_check {
 // Validates one entry. Errors name the bridge and the key, e.g.
 // `bridge site-b: "subscribe"[1].qos must be 0, 1 or 2`. Read-only keys that
 // GET adds (status, last_error, connections_up, messages_in,
-// messages_out, messages_dropped) are ignored.
+// messages_out, messages_dropped, sessions_to_end) are ignored.
 result<bridge_config> parse_bridge_config(const nlohmann::json& j, file_check files = file_check::readable);
 
 // With "tls": the files the entry names can be read now, the key loads

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "connect/mqtt/broker/broker.h"
@@ -63,6 +65,25 @@ status write_private_file(const std::string& path, std::string_view data) {
                     O_RDONLY | O_DIRECTORY);
 }
 
+std::string sessions_path_for(const std::string& bridges_path) {
+  auto slash = bridges_path.rfind('/');
+  return (slash == std::string::npos ? std::string() : bridges_path.substr(0, slash + 1)) +
+         "bridge_sessions.json";
+}
+
+namespace {
+
+void add_missing(std::vector<std::string>& to, const std::vector<std::string>& from) {
+  for (const auto& x : from)
+    if (std::find(to.begin(), to.end(), x) == to.end()) to.push_back(x);
+}
+
+bool same_broker(const bridge_config& a, const bridge_config& b) {
+  return a.host == b.host && a.port == b.port;
+}
+
+}  // namespace
+
 bridge_manager::bridge_manager(manager_options o) : options_(std::move(o)) {}
 
 bridge_manager::~bridge_manager() { stop(); }
@@ -91,7 +112,114 @@ status bridge_manager::load() {
     std::string name = c->name;
     bridges_[name] = make_bridge(std::move(c).value());
   }
+  return load_sessions_locked();
+}
+
+// bridge_sessions.json: a JSON array, one element per bridge and broker:
+//   {"bridge": "site-b", "entry": {<the bridge entry, with its password>},
+//    "client_ids": ["liandu-bridge-site-b-3", ...],
+//    "filters": ["$share/liandu-bridge-site-b/remote/#", "remote/#"]}
+// (docs/formats/bridge_sessions.md).
+status bridge_manager::load_sessions_locked() {
+  const std::string path = sessions_path_for(options_.path);
+  std::ifstream in(path);
+  if (!in) return errno == ENOENT ? status{} : io_error("open", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  auto bad = [&](size_t i, const std::string& why) {
+    return error(errc::invalid_argument, path + ": element " + std::to_string(i) + ": " + why);
+  };
+  if (!j.is_array())
+    return error(errc::invalid_argument, path + ": expected a JSON array of sessions to end");
+  for (size_t i = 0; i < j.size(); ++i) {
+    const auto& e = j[i];
+    if (!e.is_object() || !e.contains("entry") || !e.value("bridge", nlohmann::json()).is_string())
+      return bad(i, "expected {\"bridge\", \"entry\", \"client_ids\", \"filters\"}");
+    auto c = parse_bridge_config(e["entry"], file_check::skip);
+    if (!c.ok()) return bad(i, c.error().message());
+    left_behind l;
+    l.name = e["bridge"].get<std::string>();
+    l.config = std::move(c).value();
+    for (const char* key : {"client_ids", "filters"}) {
+      auto& to = key[0] == 'c' ? l.sessions.client_ids : l.sessions.filters;
+      if (!e.value(key, nlohmann::json()).is_array())
+        return bad(i, std::string("\"") + key + "\" must be an array");
+      for (const auto& x : e[key]) {
+        if (!x.is_string()) return bad(i, std::string("\"") + key + "\" must hold strings");
+        to.push_back(x.get<std::string>());
+      }
+    }
+    left_.push_back(std::move(l));
+  }
+  // Written before bridges.json: a crash between the two leaves sessions the
+  // bridge still connects with.
+  for (auto& [name, b] : bridges_) reconcile_locked(name, nullptr, &b->config());
   return {};
+}
+
+status bridge_manager::save_sessions_locked() const {
+  if (options_.path.empty()) return {};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& l : left_) {
+    j.push_back({{"bridge", l.name},
+                 {"entry", to_json(l.config, true)},
+                 {"client_ids", l.sessions.client_ids},
+                 {"filters", l.sessions.filters}});
+  }
+  return write_private_file(sessions_path_for(options_.path), j.dump(2));
+}
+
+void bridge_manager::stop_workers_locked(std::string_view name) {
+  for (auto& l : left_) {
+    if (l.name != name || !l.worker) continue;
+    l.worker->stop();
+    bridge_stats s = l.worker->stats();
+    sessions_ended_[l.name] += s.sessions_ended;
+    l.sessions.client_ids = std::move(s.sessions_to_end);
+    l.worker.reset();
+  }
+}
+
+void bridge_manager::start_workers_locked(std::string_view name) {
+  if (!running_) return;
+  for (auto& l : left_) {
+    if (l.name != name || l.worker) continue;
+    l.worker = std::make_shared<bridge>(
+        l.config, [this](const bridge_config& cfg, const inbound& m) { return on_message(cfg, m); },
+        options_.bridge_timing, l.sessions);
+    l.worker->start();
+  }
+}
+
+void bridge_manager::reconcile_locked(std::string_view name, const bridge_config* before,
+                                      const bridge_config* after) {
+  stop_workers_locked(name);
+  if (before != nullptr) {
+    if (auto ids = sessions_left_behind(*before, after); !ids.empty()) {
+      auto it = std::find_if(left_.begin(), left_.end(), [&](const left_behind& l) {
+        return l.name == name && same_broker(l.config, *before);
+      });
+      if (it == left_.end()) {
+        it = left_.insert(left_.end(), left_behind{});
+        it->name = std::string(name);
+      }
+      it->config = *before;
+      add_missing(it->sessions.client_ids, ids);
+      add_missing(it->sessions.filters, session_filters(*before));
+    }
+  }
+  if (after != nullptr) {
+    const auto kept = connection_client_ids(*after);
+    for (auto& l : left_) {
+      if (l.name != name || !same_broker(l.config, *after)) continue;
+      std::erase_if(l.sessions.client_ids, [&](const std::string& id) {
+        return std::find(kept.begin(), kept.end(), id) != kept.end();
+      });
+      l.config = *after;
+    }
+  }
+  std::erase_if(left_, [](const left_behind& l) { return l.sessions.client_ids.empty(); });
 }
 
 status bridge_manager::save_locked() const {
@@ -123,20 +251,36 @@ status bridge_manager::put(const nlohmann::json& entry) {
     }
     if (it != bridges_.end()) old = it->second;
     fresh = make_bridge(std::move(c));
-    bridges_[fresh->config().name] = fresh;
-    status s = save_locked();
-    if (!s.ok()) {
-      if (old) {
-        bridges_[old->config().name] = old;
-      } else {
-        bridges_.erase(fresh->config().name);
+    const std::string& name = fresh->config().name;
+    // The sessions to end are saved first: a crash before bridges.json is
+    // written leaves some the old entry still connects with, which load()
+    // drops again.
+    const auto left_before = left_;
+    reconcile_locked(name, old ? &old->config() : nullptr, &fresh->config());
+    status s = save_sessions_locked();
+    if (s.ok()) {
+      bridges_[name] = fresh;
+      s = save_locked();
+      if (!s.ok()) {
+        if (old) {
+          bridges_[name] = old;
+        } else {
+          bridges_.erase(name);
+        }
       }
+    }
+    if (!s.ok()) {
+      left_ = left_before;
+      (void)save_sessions_locked();  // best effort: load() drops what the bridge still connects with
+      start_workers_locked(name);
       return s;
     }
-    // The old connection goes before the new one connects, so the remote
-    // broker never sees two clients with one client id.
+    // The old connections go before the new ones (and those ending the
+    // sessions left behind) connect, so the remote broker never sees two
+    // clients with one client id.
     if (old) old->stop();
     if (running_) fresh->start();
+    start_workers_locked(name);
   }
   return {};
 }
@@ -148,14 +292,25 @@ status bridge_manager::remove(std::string_view name) {
     auto it = bridges_.find(name);
     if (it == bridges_.end()) return error(errc::not_found, "no bridge named " + std::string(name));
     old = it->second;
-    bridges_.erase(it);
-    status s = save_locked();
+    const std::string name = old->config().name;
+    const auto left_before = left_;
+    reconcile_locked(name, &old->config(), nullptr);
+    status s = save_sessions_locked();
+    if (s.ok()) {
+      bridges_.erase(it);
+      s = save_locked();
+      if (!s.ok()) bridges_[name] = old;
+    }
     if (!s.ok()) {
-      bridges_[old->config().name] = old;
+      left_ = left_before;
+      (void)save_sessions_locked();
+      start_workers_locked(name);
       return s;
     }
+    // Its sessions are ended (in the background) once it is gone.
+    old->stop();
+    start_workers_locked(name);
   }
-  old->stop();
   return {};
 }
 
@@ -171,6 +326,14 @@ std::vector<nlohmann::json> bridge_manager::list() const {
     j["messages_in"] = s.messages_in;
     j["messages_out"] = s.messages_out;
     j["messages_dropped"] = s.messages_dropped;
+    nlohmann::json to_end = nlohmann::json::array();
+    for (const auto& l : left_) {
+      if (l.name != name) continue;
+      bridge_stats w = l.worker ? l.worker->stats() : bridge_stats{};
+      for (const auto& id : l.worker ? w.sessions_to_end : l.sessions.client_ids) to_end.push_back(id);
+      if (s.last_error.empty() && !w.last_error.empty()) j["last_error"] = s.last_error = w.last_error;
+    }
+    j["sessions_to_end"] = std::move(to_end);
     out.push_back(std::move(j));
   }
   return out;
@@ -180,6 +343,9 @@ void bridge_manager::start() {
   std::unique_lock lock(mu_);
   running_ = true;
   for (auto& [name, b] : bridges_) b->start();
+  std::set<std::string> names;
+  for (const auto& l : left_) names.insert(l.name);
+  for (const auto& name : names) start_workers_locked(name);
 }
 
 void bridge_manager::stop() {
@@ -188,6 +354,13 @@ void bridge_manager::stop() {
     std::unique_lock lock(mu_);
     running_ = false;
     all = bridges_;
+    std::set<std::string> names;
+    for (const auto& l : left_) names.insert(l.name);
+    for (const auto& name : names) stop_workers_locked(name);
+    // What was ended need not be ended again after a restart (it would be
+    // harmless: an empty session, made and discarded).
+    std::erase_if(left_, [](const left_behind& l) { return l.sessions.client_ids.empty(); });
+    (void)save_sessions_locked();
   }
   for (auto& [name, b] : all) b->stop();
 }
@@ -248,6 +421,29 @@ void bridge_manager::append_metrics(prometheus::text_writer& w) const {
   w.family("liandu_bridge_messages_dropped_total", "Local messages not forwarded (bridge not connected).",
            metric_type::counter);
   for (const auto& [name, s] : all) w.sample(s.messages_dropped, {{"bridge", name}});
+  // Sessions left behind, of bridges removed too.
+  std::map<std::string, std::pair<uint64_t, uint64_t>, std::less<>> sessions;  // to end, ended
+  for (const auto& [name, b] : bridges_) sessions[name];
+  for (const auto& [name, n] : sessions_ended_) sessions[name].second += n;
+  for (const auto& l : left_) {
+    auto& [to_end, ended] = sessions[l.name];
+    if (!l.worker) {
+      to_end += l.sessions.client_ids.size();
+      continue;
+    }
+    bridge_stats s = l.worker->stats();
+    to_end += s.sessions_to_end.size();
+    ended += s.sessions_ended;
+  }
+  w.family(
+      "liandu_bridge_sessions_to_end",
+      "Sessions the bridge left on its remote broker (connections lowered, bridge removed) not ended yet.",
+      metric_type::gauge);
+  for (const auto& [name, s] : sessions) w.sample(s.first, {{"bridge", name}});
+  w.family("liandu_bridge_sessions_ended_total",
+           "Sessions the bridge left on its remote broker that were drained and ended.",
+           metric_type::counter);
+  for (const auto& [name, s] : sessions) w.sample(s.second, {{"bridge", name}});
 }
 
 }  // namespace liandu::connect::bridge

@@ -451,6 +451,193 @@ TEST(BridgeManager, OneConnectionDownIsAnError) {
   m.stop();
 }
 
+bridge_config persistent(int connections) {
+  bridge_config c;
+  c.name = "b";
+  c.host = "127.0.0.1";
+  c.port = 1883;
+  c.client_id = "liandu-bridge-b";
+  c.clean_session = false;
+  c.connections = connections;
+  c.subscribe = {{"remote/#", 1}};
+  return c;
+}
+
+TEST(BridgeManager, SessionsLeftBehindAreThoseNotConnectedWithAgain) {
+  using ids = std::vector<std::string>;
+  bridge_config four = persistent(4), two = persistent(2);
+  EXPECT_EQ(sessions_left_behind(four, &two), (ids{"liandu-bridge-b-3", "liandu-bridge-b-4"}));
+  EXPECT_EQ(sessions_left_behind(two, &four), ids{});
+  EXPECT_EQ(sessions_left_behind(two, nullptr), (ids{"liandu-bridge-b", "liandu-bridge-b-2"}));
+  // A clean session ends with its connection.
+  bridge_config clean = four;
+  clean.clean_session = true;
+  EXPECT_EQ(sessions_left_behind(clean, &two), ids{});
+  // The new entry's clean sessions replace the old ones it connects with.
+  EXPECT_EQ(sessions_left_behind(four, &clean), ids{});
+  bridge_config moved = two;
+  moved.port = 1884;
+  EXPECT_EQ(sessions_left_behind(two, &moved), (ids{"liandu-bridge-b", "liandu-bridge-b-2"}));
+  bridge_config renamed = two;
+  renamed.client_id = "other";
+  EXPECT_EQ(sessions_left_behind(two, &renamed), (ids{"liandu-bridge-b", "liandu-bridge-b-2"}));
+  EXPECT_EQ(session_filters(two), (ids{"$share/liandu-bridge-b/remote/#", "remote/#"}));
+  // A bridge of one connection may hold the shared form: it had more.
+  EXPECT_EQ(session_filters(persistent(1)), (ids{"$share/liandu-bridge-b/remote/#", "remote/#"}));
+}
+
+std::string metrics_of(const bridge_manager& m) {
+  std::string text;
+  prometheus::text_writer w(text);
+  m.append_metrics(w);
+  return text;
+}
+
+// Lowering "connections" of a clean_session false bridge from 3 to 1 ends
+// the sessions of connections 2 and 3 on the remote broker, after taking in
+// what it had queued for them while the bridge was down: every message is
+// ingested once, and the broker keeps one session.
+TEST(BridgeManager, LoweringConnectionsDrainsAndEndsTheSessionsLeftBehind) {
+  remote_broker remote;
+  temp_dir dir;
+  std::mutex mu;
+  std::vector<int> ingested;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.drain_quiet = 200ms;
+  o.ingest = [&](std::string_view, std::string_view, std::string_view p) {
+    std::lock_guard lock(mu);
+    ingested.push_back(std::stoi(std::string(p)));
+    return status{};
+  };
+  nlohmann::json e = entry("b", remote.port());
+  e["connections"] = 3;
+  e["clean_session"] = false;
+  e["forward"] = nlohmann::json::array();
+  {
+    bridge_manager m(o);
+    ASSERT_TRUE(m.put(e).ok());
+    m.start();
+    ASSERT_TRUE(eventually([&] { return remote.broker().subscription_count() == 3; }));
+    m.stop();
+  }
+  ASSERT_EQ(remote.broker().session_count(), 3u);
+  // Queued for the three offline members of the group.
+  constexpr int n = 60;
+  for (int i = 0; i < n; ++i) remote.broker().publish(msg("remote/a", std::to_string(i)));
+
+  bridge_manager m(o);
+  ASSERT_TRUE(m.load().ok());
+  e["connections"] = 1;
+  ASSERT_TRUE(m.put(e).ok());
+  EXPECT_EQ(m.list()[0]["sessions_to_end"], (nlohmann::json{"liandu-bridge-b-2", "liandu-bridge-b-3"}));
+  EXPECT_NE(read_all(sessions_path_for(o.path)).find("liandu-bridge-b-3"), std::string::npos);
+  m.start();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return ingested.size() >= n;
+  })) << ingested.size();
+  ASSERT_TRUE(eventually([&] { return m.list()[0]["sessions_to_end"].empty(); })) << m.list()[0].dump();
+  ASSERT_TRUE(eventually([&] { return remote.broker().session_count() == 1; }));
+  std::this_thread::sleep_for(300ms);  // room for a duplicate to show up
+  {
+    std::lock_guard lock(mu);
+    std::sort(ingested.begin(), ingested.end());
+    std::vector<int> want(n);
+    for (int i = 0; i < n; ++i) want[i] = i;
+    EXPECT_EQ(ingested, want);
+  }
+  EXPECT_EQ(remote.broker().subscription_count(), 1u);
+  std::string metrics = metrics_of(m);
+  EXPECT_NE(metrics.find("liandu_bridge_sessions_to_end{bridge=\"b\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liandu_bridge_sessions_ended_total{bridge=\"b\"} 2"), std::string::npos) << metrics;
+  m.stop();
+  EXPECT_EQ(nlohmann::json::parse(read_all(sessions_path_for(o.path))), nlohmann::json::array());
+}
+
+// A removed clean_session false bridge leaves all its sessions: they are
+// ended too, though the bridge is gone (counted in /metrics under its name).
+TEST(BridgeManager, RemovingAPersistentBridgeEndsItsSessions) {
+  remote_broker remote;
+  manager_options o;
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.drain_quiet = 100ms;
+  bridge_manager m(o);
+  nlohmann::json e = entry("b", remote.port());
+  e["connections"] = 2;
+  e["clean_session"] = false;
+  m.start();
+  ASSERT_TRUE(m.put(e).ok());
+  ASSERT_TRUE(eventually([&] { return remote.broker().subscription_count() == 2; }));
+  ASSERT_TRUE(m.remove("b").ok());
+  ASSERT_TRUE(eventually([&] { return remote.broker().session_count() == 0; }))
+      << remote.broker().session_count();
+  ASSERT_TRUE(eventually([&] {
+    return metrics_of(m).find("liandu_bridge_sessions_ended_total{bridge=\"b\"} 2") != std::string::npos;
+  })) << metrics_of(m);
+  m.stop();
+}
+
+// The remote broker is down: the sessions stay to be ended, shown in GET,
+// /metrics and last_error, kept across a restart in bridge_sessions.json,
+// and no longer ended once the bridge connects with them again.
+TEST(BridgeManager, SessionsToEndSurviveARestartUntilTheBridgeChangesAgain) {
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  o.bridge_timing.backoff_initial = 50ms;
+  o.bridge_timing.backoff_max = 100ms;
+  nlohmann::json e = entry("b", closed_port());
+  e["connections"] = 4;
+  e["clean_session"] = false;
+  {
+    bridge_manager m(o);
+    ASSERT_TRUE(m.put(e).ok());
+    e["connections"] = 2;
+    e["subscribe"] = {{{"filter", "other/#"}, {"qos", 1}}};
+    ASSERT_TRUE(m.put(e).ok());
+    m.start();
+    ASSERT_TRUE(eventually([&] {
+      return metrics_of(m).find("liandu_bridge_sessions_to_end{bridge=\"b\"} 2") != std::string::npos;
+    })) << metrics_of(m);
+    m.stop();
+  }
+  auto saved = nlohmann::json::parse(read_all(sessions_path_for(o.path)));
+  ASSERT_EQ(saved.size(), 1u) << saved.dump();
+  EXPECT_EQ(saved[0]["client_ids"], (nlohmann::json{"liandu-bridge-b-3", "liandu-bridge-b-4"}));
+  // The old filters, which the sessions hold.
+  EXPECT_EQ(saved[0]["filters"], (nlohmann::json{"$share/liandu-bridge-b/remote/#", "remote/#"}));
+  struct stat st {};
+  ASSERT_EQ(::stat(sessions_path_for(o.path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  bridge_manager m(o);
+  ASSERT_TRUE(m.load().ok());
+  EXPECT_EQ(m.list()[0]["sessions_to_end"], (nlohmann::json{"liandu-bridge-b-3", "liandu-bridge-b-4"}));
+  m.start();
+  // Moved to a broker that is up: the bridge connects, and the sessions left
+  // on the first (two more now) show their error in last_error.
+  remote_broker remote;
+  e["port"] = remote.port();
+  ASSERT_TRUE(m.put(e).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto j = m.list()[0];
+    return j["status"] == "connected" &&
+           j["last_error"].get<std::string>().find("session liandu-bridge-b") == 0;
+  })) << m.list()[0].dump();
+  EXPECT_EQ(m.list()[0]["sessions_to_end"].size(), 4u) << m.list()[0].dump();
+  // Back on the first broker with three connections: only -4 is left there,
+  // and the two sessions left on the second are ended.
+  e["port"] = saved[0]["entry"]["port"];
+  e["connections"] = 3;
+  ASSERT_TRUE(m.put(e).ok());
+  ASSERT_TRUE(eventually([&] {
+    return m.list()[0]["sessions_to_end"] == nlohmann::json{"liandu-bridge-b-4"};
+  })) << m.list()[0].dump();
+  m.stop();
+}
+
 TEST(BridgeManager, RefusedCredentialsAreTheLastError) {
   remote_broker remote;
   manager_options o;
