@@ -5,7 +5,9 @@ prefix, no echo loops, reconnect after the remote broker restarts, masked
 password, 0600 bridges file, metrics, config errors naming the key; kill -9
 of Liandu while a persistent bridge session takes messages in (none lost, with
 one connection and with four in a share group); "connections": 4, every
-message stored exactly once; TLS to
+message stored exactly once; "connections" lowered from 4 to 2 (over REST,
+and in the --bridges file while Liandu was down): the sessions left behind
+are drained and ended, every message stored exactly once; TLS to
 the remote broker (certificates made with openssl at test time): client
 certificate, a CA that does not match, a name that does not match; an
 encrypted client key with its passphrase file (right, wrong, changed while
@@ -409,6 +411,61 @@ class BridgeConnections(BridgeApi, unittest.TestCase):
         metrics = self.srv.request("GET", "/metrics").body
         self.assertIn('liandu_bridge_connected{bridge="site-b"} 1', metrics)
         self.assertIn('liandu_bridge_connections_up{bridge="site-b"} 4', metrics)
+
+    def post_and_wait_subscribed(self, connections):
+        r = self.post("/api/v1/bridges", self.bridge(connections=connections, clean_session=False, forward=[]))
+        self.assertEqual(r.status, 201, r.body)
+        self.wait_status("connected")
+        shared = "$share/liandu-bridge-site-b/remote/#"
+        self.assertTrue(wait_for(lambda: all(f"{c} 1 {shared}" in self.remote_log()
+                                             for c in self.CLIENTS[:connections])), self.remote_log())
+
+    def publish(self, first, last):
+        publisher = subprocess.run(["mosquitto_pub", "-p", str(self.remote.port), "-t", "remote/k/temp", "-q", "1",
+                                    "-l"], input="".join(f"{i}\n" for i in range(first, last + 1)),
+                                   capture_output=True, text=True, timeout=60)
+        self.assertEqual(publisher.returncode, 0, publisher.stderr)
+
+    def assert_stored_once(self, n):
+        # Before the sessions left behind were ended, the remote broker kept
+        # their share of these for clients that never came back.
+        self.assertTrue(wait_for(lambda: len(self.temps("k")) >= n, timeout=60),
+                        "%d of %d stored\n%s" % (len(self.temps("k")), n, self.get()))
+        time.sleep(1)  # room for a duplicate to show up
+        self.assertEqual(sorted(int(v) for v in self.temps("k")), list(range(1, n + 1)))
+
+    def assert_sessions_ended(self, ended):
+        self.assertTrue(wait_for(lambda: self.get()["sessions_to_end"] == [], timeout=30), self.get())
+        for c in self.CLIENTS[2:]:
+            # The clean connect that made mosquitto discard the session.
+            self.assertIn(f"as {c} (p2, c1", self.remote_log())
+        metrics = self.srv.request("GET", "/metrics").body
+        self.assertIn('liandu_bridge_sessions_to_end{bridge="site-b"} 0', metrics)
+        self.assertIn(f'liandu_bridge_sessions_ended_total{{bridge="site-b"}} {ended}', metrics)
+
+    def test_lowering_connections_ends_the_sessions_left_behind(self):
+        self.post_and_wait_subscribed(4)
+        self.post_and_wait_subscribed(2)
+        self.assert_sessions_ended(2)
+        n = 400
+        self.publish(1, n)
+        self.assert_stored_once(n)
+
+    def test_connections_lowered_while_down_are_drained_and_ended_at_start(self):
+        self.post_and_wait_subscribed(4)
+        self.srv.stop()
+        # Queued by mosquitto for the four offline sessions.
+        self.publish(1, 200)
+        path = os.path.join(self.srv.data_dir, "lowered.json")
+        with open(path, "w") as f:
+            json.dump([self.bridge(connections=2, clean_session=False, forward=[])], f)
+        self.srv.extra_args = ["--bridges", path]
+        self.srv.start()
+        # What was queued for connections 3 and 4 is taken in before their
+        # sessions are discarded; then nothing goes to them.
+        self.assert_sessions_ended(2)
+        self.publish(201, 400)
+        self.assert_stored_once(400)
 
     def test_bad_connections_is_400_naming_the_key(self):
         cases = [
