@@ -97,7 +97,11 @@ std::shared_ptr<bridge> bridge_manager::make_bridge(bridge_config c) {
 status bridge_manager::load() {
   if (options_.path.empty()) return {};
   std::ifstream in(options_.path);
-  if (!in) return errno == ENOENT ? status{} : io_error("open", options_.path);
+  if (!in) {
+    if (errno != ENOENT) return io_error("open", options_.path);
+    std::unique_lock lock(mu_);
+    return load_sessions_locked();
+  }
   std::stringstream text;
   text << in.rdbuf();
   auto j = nlohmann::json::parse(text.str(), nullptr, false);

@@ -638,6 +638,37 @@ TEST(BridgeManager, SessionsToEndSurviveARestartUntilTheBridgeChangesAgain) {
   m.stop();
 }
 
+// bridge_sessions.json as docs/formats/bridge_sessions.md describes it: the
+// saved sample is what the manager writes for "connections" lowered from 4
+// to 2, byte for byte, and it loads back.
+TEST(BridgeManager, SessionsFileMatchesTheSavedSample) {
+  const std::string sample = std::string(LIANDU_SOURCE_DIR) + "/tests/formats/bridge_sessions_v1.json";
+  temp_dir dir;
+  manager_options o;
+  o.path = dir.file("bridges.json");
+  nlohmann::json e = entry("site-b", 1883);
+  e["connections"] = 4;
+  e["clean_session"] = false;
+  {
+    bridge_manager m(o);
+    ASSERT_TRUE(m.put(e).ok());
+    e["connections"] = 2;
+    ASSERT_TRUE(m.put(e).ok());
+  }
+  EXPECT_EQ(read_all(sessions_path_for(o.path)), read_all(sample));
+
+  temp_dir other;
+  manager_options p;
+  p.path = other.file("bridges.json");
+  std::filesystem::copy_file(sample, sessions_path_for(p.path));
+  bridge_manager m(p);
+  status s = m.load();
+  ASSERT_TRUE(s.ok()) << s.message();
+  // Its bridge is not in bridges.json (removed): still to be ended.
+  EXPECT_NE(metrics_of(m).find("liandu_bridge_sessions_to_end{bridge=\"site-b\"} 2"), std::string::npos)
+      << metrics_of(m);
+}
+
 TEST(BridgeManager, RefusedCredentialsAreTheLastError) {
   remote_broker remote;
   manager_options o;
