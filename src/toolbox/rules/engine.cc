@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <tuple>
+#include <unordered_set>
 
 #include "base/hash.h"
 #include "base/json_string.h"
@@ -880,73 +882,107 @@ status engine::deserialize_rules(std::string_view text) {
   return status();
 }
 
+namespace {
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_group(std::string& out, const engine::group_state& g) {
+  out += "{\"tags\":{";
+  for (size_t t = 0; t < g.tags.size(); ++t) {
+    if (t) out += ',';
+    append_json_string(out, g.tags[t].key);
+    out += ':';
+    append_json_string(out, g.tags[t].value);
+  }
+  out += "},\"state\":\"";
+  out += alert_state_name(g.state());
+  out += "\",\"alert_id\":" + std::to_string(g.alert_id) + ",\"started\":" + std::to_string(g.started);
+  out += ",\"pending_since\":" + std::to_string(g.pending_since);
+  out += ",\"last_change\":" + std::to_string(g.last_change);
+  out += ",\"value\":";
+  append_number(out, g.value);
+  out += ",\"user\":";
+  append_json_string(out, g.user);
+  out += ",\"comment\":";
+  append_json_string(out, g.comment);
+  out += ",\"leaves\":[";
+  for (size_t l = 0; l < g.leaves.size(); ++l) {
+    const leaf_state& ls = g.leaves[l];
+    if (l) out += ',';
+    out += ls.active ? "{\"active\":true,\"since\":" : "{\"active\":false,\"since\":";
+    out += ls.since == no_time ? std::string("null") : std::to_string(ls.since);
+    out += ",\"value\":";
+    append_number(out, ls.value);
+    out += '}';
+  }
+  out += "]}";
+}
+
+// The groups of one rule in the state's format: "<id>":{"version":..,"groups":[..]}.
+template <typename Groups, typename Get>
+void append_rule_state(std::string& out, const std::string& id, int64_t version, const Groups& groups,
+                       Get get) {
+  append_json_string(out, id);
+  out += ":{\"version\":" + std::to_string(version) + ",\"groups\":[";
+  bool first = true;
+  for (const auto& g : groups) {
+    if (!first) out += ',';
+    first = false;
+    append_group(out, get(g));
+  }
+  out += "]}";
+}
+
+}  // namespace
+
 // Written by hand rather than through a JSON DOM: with 1,000 rules over
 // hundreds of devices the state has hundreds of thousands of groups, and the
 // rules thread stops evaluating while it writes (nlohmann's DOM took seconds
 // and hundreds of MB for that). deserialize_state reads it with nlohmann.
 std::string engine::serialize_state() const {
-  std::string out;
-  auto number = [&](double v) {
-    if (!std::isfinite(v)) {
-      out += "null";
-      return;
-    }
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-  };
-  auto integer = [&](int64_t v) { out += std::to_string(v); };
-  out += "{\"format\":1,\"next_alert_id\":" + std::to_string(next_alert_id_) + ",\"rules\":{";
+  std::string out = "{\"format\":1,\"next_alert_id\":" + std::to_string(next_alert_id_) + ",\"rules\":{";
   bool first_rule = true;
   for (const auto& [id, cr] : rules_) {
     if (!first_rule) out += ',';
     first_rule = false;
-    append_json_string(out, id);
-    out += ":{\"version\":";
-    integer(cr->def.version);
-    out += ",\"groups\":[";
-    bool first_group = true;
-    for (const auto& [key, g] : cr->groups) {
-      if (!first_group) out += ',';
-      first_group = false;
-      out += "{\"tags\":{";
-      for (size_t t = 0; t < g.tags.size(); ++t) {
-        if (t) out += ',';
-        append_json_string(out, g.tags[t].key);
-        out += ':';
-        append_json_string(out, g.tags[t].value);
-      }
-      out += "},\"state\":\"";
-      out += alert_state_name(g.state());
-      out += "\",\"alert_id\":" + std::to_string(g.alert_id) + ",\"started\":";
-      integer(g.started);
-      out += ",\"pending_since\":";
-      integer(g.pending_since);
-      out += ",\"last_change\":";
-      integer(g.last_change);
-      out += ",\"value\":";
-      number(g.value);
-      out += ",\"user\":";
-      append_json_string(out, g.user);
-      out += ",\"comment\":";
-      append_json_string(out, g.comment);
-      out += ",\"leaves\":[";
-      for (size_t l = 0; l < g.leaves.size(); ++l) {
-        const leaf_state& ls = g.leaves[l];
-        if (l) out += ',';
-        out += ls.active ? "{\"active\":true,\"since\":" : "{\"active\":false,\"since\":";
-        if (ls.since == no_time) {
-          out += "null";
-        } else {
-          integer(ls.since);
-        }
-        out += ",\"value\":";
-        number(ls.value);
-        out += '}';
-      }
-      out += "]}";
-    }
-    out += "]}";
+    append_rule_state(out, id, cr->def.version, cr->groups,
+                      [](const auto& kv) -> const group_state& { return kv.second; });
+  }
+  out += "}}";
+  return out;
+}
+
+std::string engine::serialize_state_of(std::span<const alert_event> events) {
+  // By rule id, then the rule's groups in the order of their first event.
+  std::map<std::string_view, std::pair<const compiled_rule*, std::vector<const group_state*>>> changed;
+  std::unordered_set<const group_state*> seen;
+  for (const alert_event& e : events) {
+    auto rit = rules_.find(e.rule_id);
+    if (rit == rules_.end()) continue;
+    compiled_rule& cr = *rit->second;
+    std::optional<uint32_t> id = group_id(cr.signature, e.group, /*insert=*/false);
+    auto git = id ? cr.groups.find(*id) : cr.groups.end();
+    if (git == cr.groups.end()) continue;
+    if (!seen.insert(&git->second).second) continue;
+    auto& [rule, groups] = changed[rit->first];
+    rule = &cr;
+    groups.push_back(&git->second);
+  }
+  std::string out = "{\"format\":1,\"next_alert_id\":" + std::to_string(next_alert_id_) + ",\"rules\":{";
+  bool first_rule = true;
+  for (const auto& [id, rule_groups] : changed) {
+    if (!first_rule) out += ',';
+    first_rule = false;
+    append_rule_state(out, rule_groups.first->def.id, rule_groups.first->def.version, rule_groups.second,
+                      [](const group_state* g) -> const group_state& { return *g; });
   }
   out += "}}";
   return out;

@@ -100,6 +100,11 @@ class engine {
   std::string serialize_rules() const;              // JSON array of rules
   status deserialize_rules(std::string_view json);  // adds (or replaces) each rule, all or none
   std::string serialize_state() const;              // JSON
+  // The state of the groups these events changed, as they are now, in
+  // serialize_state()'s format: deserialize_state() of a whole state and then
+  // of each such part, in order, restores the state after the events. Leaves
+  // out groups that no longer exist (their rule was removed or replaced).
+  std::string serialize_state_of(std::span<const alert_event> events);
   // Restores the alert lifecycle of rules already added; groups of unknown
   // rules are skipped. Emits no events.
   status deserialize_state(std::string_view json);

@@ -48,13 +48,7 @@ status rules_service::start() {
       auto& r = rules_for_locked(db);
       status s = r.engine->deserialize_rules(*text);
       if (!s.ok()) return error(s.code(), "rules of " + db + ": " + s.message());
-      auto state = storage::fs::read_file(storage::fs::join(opts_.dir, db + ".state.json"));
-      if (state.ok()) {
-        s = r.engine->deserialize_state(*state);
-        if (!s.ok())
-          std::fprintf(stderr, "liandu: alert state of %s not restored: %s\n", db.c_str(),
-                       s.message().c_str());
-      }
+      LIANDU_RETURN_IF_ERROR(open_state_locked(db, r));
     }
   }
   // Deliveries kept from before the restart, queued before any new one.
@@ -102,9 +96,9 @@ void rules_service::stop() {
 void rules_service::on_batch(std::string_view payload) {
   {
     std::lock_guard lock(queue_mu_);
+    // Not mu_: emitting writes alerts under mu_, and the writes come here.
     if (queue_.size() >= opts_.max_queued_batches) {
-      std::lock_guard s(mu_);
-      ++stats_.dropped_batches;
+      ++dropped_batches_;
       return;
     }
     queue_.emplace_back(payload);
@@ -122,24 +116,75 @@ rules_service::db_rules& rules_service::rules_for_locked(const std::string& db) 
   return r;
 }
 
+status rules_service::open_state_locked(const std::string& db, db_rules& r) {
+  auto restore = [&](std::string_view what, std::string_view json) {
+    status s = r.engine->deserialize_state(json);
+    if (!s.ok())
+      std::fprintf(stderr, "liandu: alert state of %s: %.*s not restored: %s\n", db.c_str(),
+                   static_cast<int>(what.size()), what.data(), s.message().c_str());
+  };
+  // Before the state log there was only the whole state, saved now and then.
+  const std::string legacy = storage::fs::join(opts_.dir, db + ".state.json");
+  auto old = storage::fs::read_file(legacy);
+  if (old.ok()) restore(legacy, *old);
+  auto log = alert_state_log::open(storage::fs::join(opts_.dir, db + ".state.log"));
+  if (!log.ok()) return error(log.error().code(), "alert state of " + db + ": " + log.error().message());
+  r.state_log = std::move(*log);
+  for (const auto& m : r.state_log->messages())
+    std::fprintf(stderr, "liandu: alert state log: %s\n", m.c_str());
+  for (const auto& rec : r.state_log->records())
+    restore(rec.kind == alert_state_log::record_kind::state ? "state record" : "change record", rec.json);
+  const bool clean = r.state_log->records().size() == 1 &&
+                     r.state_log->records()[0].kind == alert_state_log::record_kind::state &&
+                     r.state_log->messages().empty();
+  r.state_log->release_records();
+  // A new file, one with changes or damage: one state record from now on
+  // (and new records never follow a damaged one).
+  if (!clean || old.ok()) {
+    status s = r.state_log->rewrite(r.engine->serialize_state());
+    if (!s.ok()) return error(s.code(), "alert state of " + db + ": " + s.message());
+  }
+  if (old.ok()) (void)storage::fs::remove_file(legacy);
+  return {};
+}
+
 status rules_service::save_rules_locked(const std::string& db) {
   auto& r = rules_for_locked(db);
   return storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".rules.json"),
                                         r.engine->serialize_rules());
 }
 
-void rules_service::save_state_locked() {
+void rules_service::save_state_locked(const std::string* only) {
   for (auto& [db, r] : engines_) {
-    status s = storage::fs::write_file_atomic(storage::fs::join(opts_.dir, db + ".state.json"),
-                                              r.engine->serialize_state());
+    if (only != nullptr && db != *only) continue;
+    status s = r.state_log ? r.state_log->rewrite(r.engine->serialize_state())
+                           : error(errc::io_error, "no state log");
     if (!s.ok())
       std::fprintf(stderr, "liandu: saving alert state of %s: %s\n", db.c_str(), s.message().c_str());
   }
 }
 
-// Writes transitions as points and hands actions out. Called without mu_:
-// writing goes through the storage engine, whose observer calls on_batch().
-void rules_service::emit(const std::string& db, std::vector<rules::alert_event> events) {
+void rules_service::emit_locked(const std::string& db, db_rules& r) {
+  if (r.pending_events.empty()) return;
+  // Only the groups that moved, not the whole state: a transition costs a
+  // small record and an fdatasync however many groups the rules have (see
+  // alert_state_log).
+  status s = r.state_log ? r.state_log->append(r.engine->serialize_state_of(r.pending_events))
+                         : error(errc::io_error, "no state log");
+  if (!s.ok()) {
+    std::fprintf(stderr, "liandu: alert state of %s: %zu transitions not kept across a crash: %s\n",
+                 db.c_str(), r.pending_events.size(), s.message().c_str());
+  }
+  std::vector<rules::alert_event> events;
+  events.swap(r.pending_events);
+  emit_events_locked(db, events);
+}
+
+// Writes transitions as points and hands actions out. Under mu_, so that
+// nothing shows a transition before its effects are out (see the class
+// comment); writing goes through the storage engine, whose observer calls
+// on_batch(), which therefore must not take mu_.
+void rules_service::emit_events_locked(const std::string& db, const std::vector<rules::alert_event>& events) {
   if (events.empty()) return;
   storage::write_batch batch(db, "");
   uint64_t published = 0, publish_errors = 0;
@@ -167,7 +212,6 @@ void rules_service::emit(const std::string& db, std::vector<rules::alert_event> 
   }
   if (webhooks) wake_webhooks();
   auto r = storage_.write(batch);
-  std::lock_guard lock(mu_);
   stats_.events += events.size();
   stats_.mqtt_published += published;
   stats_.mqtt_errors += publish_errors;
@@ -239,7 +283,6 @@ void rules_service::loop() {
         have = true;
       }
     }
-    std::vector<std::pair<std::string, std::vector<rules::alert_event>>> out;
     {
       std::lock_guard lock(mu_);
       if (have) {
@@ -271,17 +314,15 @@ void rules_service::loop() {
         last_tick = now;
         for (auto& [db, r] : engines_) r.engine->tick(now_ns());
       }
+      for (auto& [db, r] : engines_) {
+        emit_locked(db, r);
+      }
       if (now - last_save >= std::chrono::milliseconds(opts_.state_save_interval_ms)) {
         last_save = now;
         save_state_locked();
         if (webhook_log_) webhook_log_->sync();
       }
-      for (auto& [db, r] : engines_) {
-        if (!r.pending_events.empty()) out.emplace_back(db, std::move(r.pending_events));
-        r.pending_events.clear();
-      }
     }
-    for (auto& [db, events] : out) emit(db, std::move(events));
   }
 }
 
@@ -333,29 +374,32 @@ result<rules::rule> rules_service::put_rule(std::string_view db, std::string_vie
       }
     }
   }
-  std::vector<rules::alert_event> events;
   {
     std::lock_guard lock(mu_);
-    auto& d = rules_for_locked(std::string(db));
+    const std::string name(db);
+    auto& d = rules_for_locked(name);
+    if (!d.state_log) LIANDU_RETURN_IF_ERROR(open_state_locked(name, d));
+    const bool replaces = d.engine->find_rule(r->id) != nullptr;
     LIANDU_RETURN_IF_ERROR(d.engine->add_rule(*r, now_ns()));
-    LIANDU_RETURN_IF_ERROR(save_rules_locked(std::string(db)));
-    events.swap(d.pending_events);
+    LIANDU_RETURN_IF_ERROR(save_rules_locked(name));
+    // A replaced rule's groups are gone, which only the whole state says.
+    if (replaces) save_state_locked(&name);
+    emit_locked(name, d);
   }
-  emit(std::string(db), std::move(events));
   return r;
 }
 
 status rules_service::delete_rule(std::string_view db, std::string_view id) {
-  std::vector<rules::alert_event> events;
   {
     std::lock_guard lock(mu_);
     auto it = engines_.find(db);
     if (it == engines_.end()) return error(errc::not_found, "rule not found: " + std::string(id));
     LIANDU_RETURN_IF_ERROR(it->second.engine->remove_rule(id, now_ns()));
-    LIANDU_RETURN_IF_ERROR(save_rules_locked(std::string(db)));
-    events.swap(it->second.pending_events);
+    LIANDU_RETURN_IF_ERROR(save_rules_locked(it->first));
+    // The removed rule's groups are gone, which only the whole state says.
+    save_state_locked(&it->first);
+    emit_locked(it->first, it->second);
   }
-  emit(std::string(db), std::move(events));
   return {};
 }
 
@@ -374,22 +418,25 @@ std::vector<rules::alert_info> rules_service::alerts(std::string_view db) {
 status rules_service::acknowledge(std::string_view db, std::string_view rule_id,
                                   const std::vector<model::tag>& group, std::string user,
                                   std::string comment) {
-  std::vector<rules::alert_event> events;
-  {
-    std::lock_guard lock(mu_);
-    auto it = engines_.find(db);
-    if (it == engines_.end()) return error(errc::not_found, "no alert for rule " + std::string(rule_id));
-    LIANDU_RETURN_IF_ERROR(
-        it->second.engine->acknowledge(rule_id, group, std::move(user), std::move(comment), now_ns()));
-    events.swap(it->second.pending_events);
-  }
-  emit(std::string(db), std::move(events));
+  std::lock_guard lock(mu_);
+  auto it = engines_.find(db);
+  if (it == engines_.end()) return error(errc::not_found, "no alert for rule " + std::string(rule_id));
+  LIANDU_RETURN_IF_ERROR(
+      it->second.engine->acknowledge(rule_id, group, std::move(user), std::move(comment), now_ns()));
+  // Durable and emitted before the caller answers 2xx.
+  emit_locked(it->first, it->second);
   return {};
 }
 
 rules_service::counters rules_service::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  counters c;
+  {
+    std::lock_guard lock(mu_);
+    c = stats_;
+  }
+  std::lock_guard lock(queue_mu_);
+  c.dropped_batches = dropped_batches_;
+  return c;
 }
 
 rules::webhook_delivery::counters rules_service::webhook_stats() const { return webhooks_.stats(); }

@@ -16,6 +16,7 @@
 #include "storage/engine.h"
 #include "toolbox/rules/engine.h"
 #include "toolbox/rules/webhook_delivery.h"
+#include "toolbox/service/alert_state_log.h"
 #include "toolbox/service/webhook_log.h"
 
 namespace liandu::toolbox {
@@ -41,11 +42,30 @@ namespace liandu::toolbox {
 //   - `mqtt` actions: to_json(event) published through the publisher (the
 //     local broker in liandu serve) to the action's topic.
 // Rules are kept per database in <dir>/<db>.rules.json, alert state in
-// <dir>/<db>.state.json, so both survive restarts. Webhook deliveries are
-// kept in <dir>/webhooks.log (webhook_log) from before they are queued until
-// they are delivered or given up: those pending at start() are queued again,
-// each receiver's in their original order and before any new one, and made
-// at least once.
+// <dir>/<db>.state.log (alert_state_log), so both survive restarts.
+//
+// Alert transitions survive kill -9 at any moment. The batch, tick or API
+// call that makes them, under mu_ and in this order: appends them to the
+// state log (fdatasynced), then emits them (the `alerts` point written,
+// webhooks logged and queued, MQTT published), then releases mu_, so
+// alerts() lists a transition, and an acknowledge() returns, only after
+// both. A restart therefore knows every transition whose effects went out:
+// no second firing with a new id for the same episode, no lost resolve or
+// acknowledgement. A crash between the two steps keeps the transition and
+// loses the effects not yet out (at most once, never repeated); nothing had
+// shown it yet. Holding mu_ while emitting also keeps transitions in the
+// order they were made, whichever thread made them: an acknowledgement on
+// an API thread cannot be written or delivered before the firing it
+// acknowledges. The whole state (absence last-seen times, state-held start
+// times, hysteresis flags of groups without a transition since) is written
+// every state_save_interval_ms and at stop(); after a crash those are as of
+// that save, so such a timer can end early or late by up to that interval.
+// Window contents and anomaly baselines are not kept.
+//
+// Webhook deliveries are kept in <dir>/webhooks.log (webhook_log) from
+// before they are queued until they are delivered or given up: those pending
+// at start() are queued again, each receiver's in their original order and
+// before any new one, and made at least once.
 //
 // Thread safety: every public method may be called from any thread.
 class rules_service {
@@ -105,14 +125,22 @@ class rules_service {
   struct db_rules {
     std::unique_ptr<rules::engine> engine;
     std::vector<rules::alert_event> pending_events;
+    std::unique_ptr<alert_state_log> state_log;  // opened by open_state_locked
   };
   db_rules& rules_for_locked(const std::string& db);
   status save_rules_locked(const std::string& db);
-  void save_state_locked();
+  // Opens db's state log and applies it to the engine, whose rules must be
+  // loaded; rewrites it with the whole state unless it is one clean state
+  // record already.
+  status open_state_locked(const std::string& db, db_rules& r);
+  // Writes the whole state of db (of every database without db).
+  void save_state_locked(const std::string* db = nullptr);
+  // Appends db's pending transitions to its state log, then emits them.
+  void emit_locked(const std::string& db, db_rules& r);
   void loop();
   void webhook_loop();
   void wake_webhooks();
-  void emit(const std::string& db, std::vector<rules::alert_event> events);
+  void emit_events_locked(const std::string& db, const std::vector<rules::alert_event>& events);
   bool queue_webhook(const std::string& target, std::string body);
   void end_webhook(const rules::webhook_delivery::attempt& a, rules::webhook_delivery::outcome o,
                    const status& result);
@@ -130,9 +158,10 @@ class rules_service {
   std::map<std::string, db_rules, std::less<>> engines_;
   counters stats_;
 
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<std::string> queue_;
+  uint64_t dropped_batches_ = 0;  // guarded by queue_mu_
   bool stop_ = false;
   std::thread thread_;
 

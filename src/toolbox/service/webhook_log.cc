@@ -4,8 +4,8 @@
 #include <climits>
 
 #include "base/coding.h"
-#include "base/crc32c.h"
 #include "storage/wal/wal_reader.h"
+#include "toolbox/service/framed_record.h"
 
 namespace liandu::toolbox {
 namespace {
@@ -16,25 +16,13 @@ namespace {
 constexpr uint8_t type_enqueue = 1;
 constexpr uint8_t type_end = 2;
 
-// The WAL's framing (storage/wal/wal_format.h): crc32c of type and payload,
-// payload length, type, payload.
-std::string framed(uint8_t type, std::string_view payload) {
-  std::string out;
-  out.reserve(storage::wal::record_header_bytes + payload.size());
-  put_fixed32(out, crc32c(payload.data(), payload.size(), crc32c(&type, 1)));
-  put_fixed32(out, static_cast<uint32_t>(payload.size()));
-  out.push_back(static_cast<char>(type));
-  out.append(payload);
-  return out;
-}
-
 std::string enqueue_record(const webhook_log::delivery& d) {
   std::string p;
   put_varint(p, d.id);
   put_varint(p, static_cast<uint64_t>(d.attempts));
   put_string(p, d.target);
   put_string(p, d.body);
-  return framed(type_enqueue, p);
+  return framed_record(type_enqueue, p);
 }
 
 size_t varint_bytes(uint64_t v) {
@@ -54,7 +42,7 @@ std::string end_record(uint64_t id, webhook_log::end_kind how) {
   std::string p;
   put_varint(p, id);
   p.push_back(static_cast<char>(how));
-  return framed(type_end, p);
+  return framed_record(type_end, p);
 }
 
 }  // namespace
