@@ -251,7 +251,10 @@ void rules_service::end_webhook(const rules::webhook_delivery::attempt& a, rules
   }
   if (!webhook_log_) return;
   if (o == outcome::retry) {
-    webhook_log_->attempted(a.id, a.number);
+    status s = webhook_log_->attempted(a.id, a.number);
+    if (!s.ok())
+      std::fprintf(stderr, "liandu: webhook log: %s (a restart may give the delivery more attempts)\n",
+                   s.message().c_str());
     return;
   }
   status s = webhook_log_->end(

@@ -13,8 +13,10 @@ namespace {
 // Record types; payloads (docs/formats/webhook_log.md):
 //   enqueue  id:varint attempts:varint target:string body:string
 //   end      id:varint how:u8 (webhook_log::end_kind)
+//   attempt  id:varint attempts:varint
 constexpr uint8_t type_enqueue = 1;
 constexpr uint8_t type_end = 2;
+constexpr uint8_t type_attempt = 3;
 
 std::string enqueue_record(const webhook_log::delivery& d) {
   std::string p;
@@ -36,6 +38,13 @@ uint64_t enqueue_record_bytes(const webhook_log::delivery& d) {
   return storage::wal::record_header_bytes + varint_bytes(d.id) +
          varint_bytes(static_cast<uint64_t>(d.attempts)) + varint_bytes(d.target.size()) + d.target.size() +
          varint_bytes(d.body.size()) + d.body.size();
+}
+
+std::string attempt_record(uint64_t id, int attempts) {
+  std::string p;
+  put_varint(p, id);
+  put_varint(p, static_cast<uint64_t>(attempts));
+  return framed_record(type_attempt, p);
 }
 
 std::string end_record(uint64_t id, webhook_log::end_kind how) {
@@ -80,6 +89,13 @@ result<std::unique_ptr<webhook_log>> webhook_log::open(const std::string& path, 
             if (auto it = log->pending_.find(id); it != log->pending_.end()) {
               log->pending_bytes_ -= enqueue_record_bytes(it->second);
               log->pending_.erase(it);
+            }
+          } else if (static_cast<uint8_t>(t) == type_attempt) {
+            if (!get_varint(in, attempts) || !in.empty()) return bad("bad attempt record");
+            if (auto it = log->pending_.find(id); it != log->pending_.end()) {
+              log->pending_bytes_ -= enqueue_record_bytes(it->second);
+              it->second.attempts = static_cast<int>(std::min<uint64_t>(attempts, INT_MAX));
+              log->pending_bytes_ += enqueue_record_bytes(it->second);
             }
           } else {
             bad("unknown record type");
@@ -142,14 +158,15 @@ result<uint64_t> webhook_log::append(std::string_view target, std::string_view b
   return id;
 }
 
-void webhook_log::attempted(uint64_t id, int attempts) {
+status webhook_log::attempted(uint64_t id, int attempts) {
   std::lock_guard lock(mu_);
   auto it = pending_.find(id);
-  if (it == pending_.end()) return;
+  if (it == pending_.end()) return {};
   // The record grows by a byte when attempts passes 127.
   pending_bytes_ -= enqueue_record_bytes(it->second);
   it->second.attempts = attempts;
   pending_bytes_ += enqueue_record_bytes(it->second);
+  return append_unsynced_locked(attempt_record(id, attempts));
 }
 
 status webhook_log::end(uint64_t id, end_kind how) {
@@ -160,11 +177,16 @@ status webhook_log::end(uint64_t id, end_kind how) {
   pending_.erase(it);
   ++stats_.ended;
   stats_.pending = pending_.size();
+  return append_unsynced_locked(end_record(id, how));
+}
+
+status webhook_log::append_unsynced_locked(std::string_view record) {
   if (!file_.is_open()) return error(errc::io_error, path_ + ": not open");
-  LIANDU_RETURN_IF_ERROR(file_.append(end_record(id, how)));
+  LIANDU_RETURN_IF_ERROR(file_.append(record));
   unsynced_ = true;
   stats_.file_bytes = file_.size();
-  // Only end records make the file hold more than the pending deliveries.
+  // Only end and attempt records make the file hold more than the pending
+  // deliveries.
   if (file_.size() > options_.compact_bytes && file_.size() > 2 * pending_bytes_) return compact_locked();
   return {};
 }

@@ -22,19 +22,20 @@ namespace liandu::toolbox {
 //
 //   enqueue (type 1)   id, attempts, target, body
 //   end     (type 2)   id, how (delivered, given up, refused)
+//   attempt (type 3)   id, attempts (failed so far)
 //
 // Durability: append() returns once its record is written and fdatasynced,
-// so an alert is queued only when it is on disk. end() writes its record
-// at once (a process crash keeps it) and leaves the fdatasync to the next
-// append(), sync() or compaction (a power loss may forget it: the delivery
-// is made again).
+// so an alert is queued only when it is on disk. end() and attempted() write
+// their record at once (a process crash keeps it) and leave the fdatasync to
+// the next append(), sync() or compaction (a power loss may forget it: the
+// delivery is made again, or gets the attempts it had lost again).
 //
-// Compaction: when an end() leaves the file past options.compact_bytes and
+// Compaction: when an end() or attempted() leaves the file past options.compact_bytes and
 // more than twice the bytes of its pending records, it is rewritten
 // atomically (temp file, fsync, rename) with only the pending deliveries, in
-// their order, each with the failed attempts noted by attempted(). open()
-// compacts at once when the file holds anything else (ended deliveries,
-// damaged bytes), so new records never follow a damaged one.
+// their order, each with its failed attempts. open() compacts at once when
+// the file holds anything else (ended deliveries, attempt records, damaged
+// bytes), so new records never follow a damaged one.
 //
 // Ids are given in append order, so the pending deliveries in id order are in
 // the order they were queued (per target too). A delivery keeps its id across
@@ -50,7 +51,7 @@ class webhook_log {
     uint64_t id = 0;
     std::string target;
     std::string body;
-    int attempts = 0;  // failed attempts, as of the last compaction
+    int attempts = 0;  // failed attempts
   };
   enum class end_kind : uint8_t {
     delivered = 1,
@@ -79,9 +80,10 @@ class webhook_log {
   // Appends an enqueue record for target and body, fdatasyncs it and returns
   // its id. Errors: I/O errors (the delivery is not kept).
   result<uint64_t> append(std::string_view target, std::string_view body);
-  // Notes that delivery id has failed `attempts` times; written with the
-  // next compaction only.
-  void attempted(uint64_t id, int attempts);
+  // Appends an attempt record: delivery id has failed `attempts` times (not
+  // synced, see above); compacts when due. Errors: I/O errors (a restart may
+  // give the delivery more attempts than it had left).
+  status attempted(uint64_t id, int attempts);
   // Appends an end record for id (not synced, see above); compacts when due.
   // Unknown ids (0, or ended already) are ignored. Errors: I/O errors (the
   // delivery may be made again after a restart).
@@ -93,6 +95,7 @@ class webhook_log {
  private:
   explicit webhook_log(std::string path, options o) : path_(std::move(path)), options_(o) {}
   status compact_locked();
+  status append_unsynced_locked(std::string_view record);
 
   const std::string path_;
   const options options_;

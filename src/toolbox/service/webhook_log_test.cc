@@ -136,7 +136,7 @@ TEST(webhook_log, compaction_keeps_only_pending_with_their_attempts) {
       uint64_t id = f.append(*log, i % 2 ? "db/a" : "db/b", body + std::to_string(i));
       if (i % 20 == 0 && i < 200) {
         kept.push_back(id);
-        log->attempted(id, 3);
+        EXPECT_TRUE(log->attempted(id, 3).ok());
       } else {
         EXPECT_TRUE(log->end(id, webhook_log::end_kind::delivered).ok());
       }
@@ -154,6 +154,28 @@ TEST(webhook_log, compaction_keeps_only_pending_with_their_attempts) {
   }
   EXPECT_EQ(ids, kept);
   EXPECT_TRUE(log->messages().empty());
+}
+
+// "A restored delivery may get more attempts than it had left": the count
+// was written only by compaction, so a crash before one forgot it.
+TEST(webhook_log, failed_attempts_survive_a_crash_before_any_compaction) {
+  fixture f;
+  {
+    auto log = f.open();
+    uint64_t id = f.append(*log, "plant/ops", "a");
+    f.append(*log, "plant/ops", "b");
+    EXPECT_TRUE(log->attempted(id, 1).ok());
+    EXPECT_TRUE(log->attempted(id, 2).ok());
+    EXPECT_EQ(log->stats().compactions, 0u);
+  }  // no sync(): the records are written, as a killed process leaves them
+  auto log = f.open();
+  ASSERT_EQ(log->restored().size(), 2u);
+  EXPECT_EQ(log->restored()[0].attempts, 2);
+  EXPECT_EQ(log->restored()[1].attempts, 0);
+  EXPECT_EQ(log->stats().compactions, 1u);  // the attempt records are folded in at open
+  auto again = f.open();
+  EXPECT_EQ(again->restored()[0].attempts, 2);
+  EXPECT_EQ(again->stats().compactions, 0u);
 }
 
 // Restored into the delivery queue, each target's deliveries go out in the
@@ -206,6 +228,7 @@ TEST(webhook_log, format_sample_v1) {
     EXPECT_TRUE(log->end(1, webhook_log::end_kind::delivered).ok());
     f.append(*log, "plant/ops", R"({"rule_id":"oven-hot","state":"resolved","value":70})");
     EXPECT_TRUE(log->end(3, webhook_log::end_kind::given_up).ok());
+    EXPECT_TRUE(log->attempted(2, 1).ok());  // an attempt record (type 3)
   }
   std::string now = f.bytes();
   if (std::getenv("LIANDU_REGENERATE_FORMATS") != nullptr) {
@@ -220,6 +243,7 @@ TEST(webhook_log, format_sample_v1) {
   EXPECT_EQ(
       restored(*log),
       (std::vector<triple>{{2, "plant/audit", R"({"rule_id":"oven-hot","state":"firing","value":91})"}}));
+  EXPECT_EQ(log->restored()[0].attempts, 1);
   EXPECT_TRUE(log->messages().empty());
 }
 
