@@ -408,15 +408,20 @@ std::string bridge::end_session(connection& c, std::chrono::milliseconds& delay)
     }
     if (stopping_) return "";
     disconnect(c);
-    c.ph = phase::clean;
+    set_phase(c, phase::clean);
     if (std::string err = make_client(c, true); !err.empty()) return err;
     if (std::string err = configure_tls(c); !err.empty()) return err;
   }
   // The broker discards the session at this CONNECT (clean session).
   if (std::string err = connect_until_connack(c, delay); !err.empty() || stopping_) return err;
   disconnect(c);
-  c.ph = phase::done;
+  set_phase(c, phase::done);
   return "";
+}
+
+void bridge::set_phase(connection& c, phase ph) {
+  std::lock_guard lock(mu_);  // stats() reads it
+  c.ph = ph;
 }
 
 void bridge::disconnect(connection& c) {

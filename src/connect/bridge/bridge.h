@@ -175,8 +175,8 @@ class bridge {
     bridge* owner = nullptr;
     int index = 0;  // 0-based
     std::string client_id;
-    // serve, or drain -> clean -> done for a session left behind. Its
-    // thread's; done is also read by stats() (under mu_).
+    // serve, or drain -> clean -> done for a session left behind. Written
+    // by its thread under mu_ (stats() reads it).
     phase ph = phase::serve;
     // Ending a session: UNSUBACKs still awaited, steady clock ns of the last
     // message or UNSUBACK. Its thread's (libmosquitto's callbacks run on it).
@@ -219,6 +219,7 @@ class bridge {
   std::string end_session(connection& c, std::chrono::milliseconds& delay);
   // Connects and runs the loop until CONNACK; why it failed.
   std::string connect_until_connack(connection& c, std::chrono::milliseconds& delay);
+  void set_phase(connection& c, phase ph);
   // Sends DISCONNECT and lets it reach the socket.
   void disconnect(connection& c);
   void set_state(connection& c, state s, const std::string& err);

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "connect/mqtt/broker/broker.h"
@@ -174,9 +173,9 @@ status bridge_manager::save_sessions_locked() const {
   return write_private_file(sessions_path_for(options_.path), j.dump(2));
 }
 
-void bridge_manager::stop_workers_locked(std::string_view name) {
+void bridge_manager::stop_workers_locked() {
   for (auto& l : left_) {
-    if (l.name != name || !l.worker) continue;
+    if (!l.worker) continue;
     l.worker->stop();
     bridge_stats s = l.worker->stats();
     sessions_ended_[l.name] += s.sessions_ended;
@@ -185,10 +184,10 @@ void bridge_manager::stop_workers_locked(std::string_view name) {
   }
 }
 
-void bridge_manager::start_workers_locked(std::string_view name) {
+void bridge_manager::start_workers_locked() {
   if (!running_) return;
   for (auto& l : left_) {
-    if (l.name != name || l.worker) continue;
+    if (l.worker) continue;
     l.worker = std::make_shared<bridge>(
         l.config, [this](const bridge_config& cfg, const inbound& m) { return on_message(cfg, m); },
         options_.bridge_timing, l.sessions);
@@ -198,7 +197,9 @@ void bridge_manager::start_workers_locked(std::string_view name) {
 
 void bridge_manager::reconcile_locked(std::string_view name, const bridge_config* before,
                                       const bridge_config* after) {
-  stop_workers_locked(name);
+  // All of them: a session left by one bridge may be one another bridge now
+  // connects with (same broker and client id).
+  stop_workers_locked();
   if (before != nullptr) {
     if (auto ids = sessions_left_behind(*before, after); !ids.empty()) {
       auto it = std::find_if(left_.begin(), left_.end(), [&](const left_behind& l) {
@@ -216,11 +217,11 @@ void bridge_manager::reconcile_locked(std::string_view name, const bridge_config
   if (after != nullptr) {
     const auto kept = connection_client_ids(*after);
     for (auto& l : left_) {
-      if (l.name != name || !same_broker(l.config, *after)) continue;
+      if (!same_broker(l.config, *after)) continue;
       std::erase_if(l.sessions.client_ids, [&](const std::string& id) {
         return std::find(kept.begin(), kept.end(), id) != kept.end();
       });
-      l.config = *after;
+      if (l.name == name) l.config = *after;
     }
   }
   std::erase_if(left_, [](const left_behind& l) { return l.sessions.client_ids.empty(); });
@@ -276,7 +277,7 @@ status bridge_manager::put(const nlohmann::json& entry) {
     if (!s.ok()) {
       left_ = left_before;
       (void)save_sessions_locked();  // best effort: load() drops what the bridge still connects with
-      start_workers_locked(name);
+      start_workers_locked();
       return s;
     }
     // The old connections go before the new ones (and those ending the
@@ -284,7 +285,7 @@ status bridge_manager::put(const nlohmann::json& entry) {
     // clients with one client id.
     if (old) old->stop();
     if (running_) fresh->start();
-    start_workers_locked(name);
+    start_workers_locked();
   }
   return {};
 }
@@ -308,12 +309,12 @@ status bridge_manager::remove(std::string_view name) {
     if (!s.ok()) {
       left_ = left_before;
       (void)save_sessions_locked();
-      start_workers_locked(name);
+      start_workers_locked();
       return s;
     }
     // Its sessions are ended (in the background) once it is gone.
     old->stop();
-    start_workers_locked(name);
+    start_workers_locked();
   }
   return {};
 }
@@ -347,9 +348,7 @@ void bridge_manager::start() {
   std::unique_lock lock(mu_);
   running_ = true;
   for (auto& [name, b] : bridges_) b->start();
-  std::set<std::string> names;
-  for (const auto& l : left_) names.insert(l.name);
-  for (const auto& name : names) start_workers_locked(name);
+  start_workers_locked();
 }
 
 void bridge_manager::stop() {
@@ -358,9 +357,7 @@ void bridge_manager::stop() {
     std::unique_lock lock(mu_);
     running_ = false;
     all = bridges_;
-    std::set<std::string> names;
-    for (const auto& l : left_) names.insert(l.name);
-    for (const auto& name : names) stop_workers_locked(name);
+    stop_workers_locked();
     // What was ended need not be ended again after a restart (it would be
     // harmless: an empty session, made and discarded).
     std::erase_if(left_, [](const left_behind& l) { return l.sessions.client_ids.empty(); });

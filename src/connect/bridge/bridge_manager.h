@@ -117,12 +117,13 @@ class bridge_manager {
   status save_sessions_locked() const;
   status load_sessions_locked();
   // Bridge `name` changes from `before` to `after` (either null: added,
-  // removed): stops the workers ending its sessions (keeping what they
-  // ended), adds the sessions `before` leaves behind and drops those `after`
-  // connects with. Workers are started again by start_workers_locked.
+  // removed): stops the workers ending sessions (keeping what they ended),
+  // adds the sessions `before` leaves behind and drops those `after`
+  // connects with (left by any bridge on that broker). Workers are started
+  // again by start_workers_locked.
   void reconcile_locked(std::string_view name, const bridge_config* before, const bridge_config* after);
-  void stop_workers_locked(std::string_view name);
-  void start_workers_locked(std::string_view name);
+  void stop_workers_locked();
+  void start_workers_locked();
 
   const manager_options options_;
   std::atomic<mqtt::broker*> local_broker_{nullptr};

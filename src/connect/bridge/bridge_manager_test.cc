@@ -669,6 +669,25 @@ TEST(BridgeManager, SessionsFileMatchesTheSavedSample) {
       << metrics_of(m);
 }
 
+// A session one bridge left is not ended once another bridge connects with
+// its client id on the same broker: the two would take it from each other.
+TEST(BridgeManager, ASessionAnotherBridgeConnectsWithIsNotEnded) {
+  manager_options o;
+  bridge_manager m(o);
+  nlohmann::json a = entry("a", 1883);
+  a["clean_session"] = false;
+  a["client_id"] = "shared-id";
+  ASSERT_TRUE(m.put(a).ok());
+  ASSERT_TRUE(m.remove("a").ok());
+  EXPECT_NE(metrics_of(m).find("liandu_bridge_sessions_to_end{bridge=\"a\"} 1"), std::string::npos)
+      << metrics_of(m);
+  nlohmann::json b = a;
+  b["name"] = "b";
+  ASSERT_TRUE(m.put(b).ok());
+  // Nothing left of "a".
+  EXPECT_EQ(metrics_of(m).find("{bridge=\"a\"}"), std::string::npos) << metrics_of(m);
+}
+
 TEST(BridgeManager, RefusedCredentialsAreTheLastError) {
   remote_broker remote;
   manager_options o;
