@@ -57,7 +57,8 @@ struct manager_options {
 // manager ends them (sessions_left_behind, and bridge's second constructor:
 // drained, then discarded with a clean session), in the background, with the
 // bridge's settings and backoff, until done or the bridge changes again (a
-// client id the new entry connects with again is no longer ended). They are
+// client id that any bridge connects with again on that broker is no longer
+// ended). They are
 // persisted in bridge_sessions.json before bridges.json changes, so a
 // restart goes on with them; at start, one that a loaded bridge connects
 // with is dropped. GET shows them as "sessions_to_end" (and the reason they
