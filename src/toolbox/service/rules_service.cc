@@ -382,7 +382,9 @@ result<rules::rule> rules_service::put_rule(std::string_view db, std::string_vie
     const std::string name(db);
     auto& d = rules_for_locked(name);
     if (!d.state_log) LIANDU_RETURN_IF_ERROR(open_state_locked(name, d));
-    const bool replaces = d.engine->find_rule(r->id) != nullptr;
+    // (The same definition again changes nothing: see engine::add_rule.)
+    const rules::rule* old = d.engine->find_rule(r->id);
+    const bool replaces = old != nullptr && !(*old == *r);
     LIANDU_RETURN_IF_ERROR(d.engine->add_rule(*r, now_ns()));
     LIANDU_RETURN_IF_ERROR(save_rules_locked(name));
     // A replaced rule's groups are gone, which only the whole state says.

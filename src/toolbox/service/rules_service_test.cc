@@ -302,6 +302,39 @@ TEST(rules_service, acknowledge_and_resolve_survive_a_crash_right_after_they_are
   EXPECT_TRUE(after_resolve.alerts("plant").empty());
 }
 
+// Replacing or removing a rule resolves its alerts and drops its groups,
+// which a change record cannot say: the whole state is written at once.
+TEST(rules_service, alerts_of_a_replaced_or_removed_rule_stay_resolved_after_a_crash) {
+  plant p;
+  ASSERT_TRUE(p.engine);
+  rules_service::options ro = p.options();
+  ro.state_save_interval_ms = 3'600'000;
+  rules_service rules(*p.engine, ro);
+  fire_hot(p, rules);
+  ASSERT_TRUE(rules.put_rule("plant", hot_rule).ok());  // the same again: nothing changes
+  ASSERT_EQ(rules.alerts("plant").size(), 1u);
+  ASSERT_TRUE(rules
+                  .put_rule("plant", R"({"id": "hot", "measurement": "oven",
+      "when": {"type": "threshold", "field": "temp", "op": ">", "value": 95}})")
+                  .ok());
+  ASSERT_TRUE(rules.alerts("plant").empty());
+  const std::string replaced = crash_copy(p, 1);
+  ASSERT_TRUE(rules.put_rule("plant", hot_rule).ok());
+  p.write("oven", "temp", 91);
+  ASSERT_TRUE(poll([&] { return rules.alerts("plant").size() == 1; }));
+  ASSERT_TRUE(rules.delete_rule("plant", "hot").ok());
+  ASSERT_TRUE(rules.put_rule("plant", hot_rule).ok());  // back, without groups
+  const std::string removed = crash_copy(p, 2);
+  p.engine->set_write_observer(nullptr);
+
+  for (const std::string& dir : {replaced, removed}) {
+    ro.dir = dir;
+    rules_service after(*p.engine, ro);
+    ASSERT_TRUE(after.start().ok());
+    EXPECT_TRUE(after.alerts("plant").empty()) << dir;
+  }
+}
+
 // The state field of the alerts points in a write batch.
 std::vector<std::string> alert_states(std::string_view batch) {
   std::vector<std::string> out;
