@@ -212,6 +212,14 @@ std::string crash_copy(const plant& p, int n) {
   return to;
 }
 
+// Options whose state is written whole only at stop() (not every 10 s), so
+// that what a crash keeps is what the state log appended.
+rules_service::options without_periodic_save(const plant& p) {
+  rules_service::options ro = p.options();
+  ro.state_save_interval_ms = 3'600'000;
+  return ro;
+}
+
 // Waits (polling) until pred holds or 10 s have passed; returns pred().
 template <typename Pred>
 bool poll(Pred pred) {
@@ -238,8 +246,7 @@ void fire_hot(plant& p, rules_service& rules) {
 TEST(rules_service, a_firing_alert_survives_a_crash_right_after_it_is_visible) {
   plant p;
   ASSERT_TRUE(p.engine);
-  rules_service::options ro = p.options();
-  ro.state_save_interval_ms = 3'600'000;  // no periodic save in this test
+  rules_service::options ro = without_periodic_save(p);
   rules_service rules(*p.engine, ro);
   fire_hot(p, rules);
   const std::string crashed = crash_copy(p, 1);
@@ -267,8 +274,7 @@ TEST(rules_service, a_firing_alert_survives_a_crash_right_after_it_is_visible) {
 TEST(rules_service, acknowledge_and_resolve_survive_a_crash_right_after_they_are_visible) {
   plant p;
   ASSERT_TRUE(p.engine);
-  rules_service::options ro = p.options();
-  ro.state_save_interval_ms = 3'600'000;
+  rules_service::options ro = without_periodic_save(p);
   {
     // The firing is in the whole state, as a clean stop() leaves it.
     rules_service rules(*p.engine, ro);
@@ -307,8 +313,7 @@ TEST(rules_service, acknowledge_and_resolve_survive_a_crash_right_after_they_are
 TEST(rules_service, alerts_of_a_replaced_or_removed_rule_stay_resolved_after_a_crash) {
   plant p;
   ASSERT_TRUE(p.engine);
-  rules_service::options ro = p.options();
-  ro.state_save_interval_ms = 3'600'000;
+  rules_service::options ro = without_periodic_save(p);
   rules_service rules(*p.engine, ro);
   fire_hot(p, rules);
   ASSERT_TRUE(rules.put_rule("plant", hot_rule).ok());  // the same again: nothing changes
