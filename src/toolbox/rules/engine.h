@@ -105,8 +105,10 @@ class engine {
   // of each such part, in order, restores the state after the events. Leaves
   // out groups that no longer exist (their rule was removed or replaced).
   std::string serialize_state_of(std::span<const alert_event> events);
-  // Restores the alert lifecycle of rules already added; groups of unknown
-  // rules are skipped. Emits no events.
+  // Restores the alert lifecycle of rules already added: each group listed
+  // replaces the group with the same rule and tags, groups not listed stay
+  // (so a serialize_state_of() part applies over a whole state); groups of
+  // unknown rules are skipped. Emits no events.
   status deserialize_state(std::string_view json);
 
   struct counters {
