@@ -27,9 +27,11 @@ struct series_head {
   const head_column* find(uint32_t name) const;
 };
 
-// The in-memory head of one partition: points appended since the last flush,
-// in arrival order (out-of-order and duplicate times allowed; resolved at
-// scan and flush by sort_and_dedup, last write wins).
+// The in-memory head of one partition: points appended since the last flush.
+// Each column is kept sorted while points come nearly in order; past a
+// backfill it holds them in arrival order (out-of-order and duplicate times,
+// resolved at scan and flush by sort_and_dedup, last write wins). See
+// head_column.h.
 //
 // Series ids are small and dense (the index hands them out from 1), so the
 // head finds a series by indexing pages of 256 slots rather than hashing:

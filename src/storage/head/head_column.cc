@@ -13,8 +13,10 @@ head_column::head_column(head_column&& o) noexcept
       strings_(std::move(o.strings_)),
       size_(o.size_),
       capacity_(o.capacity_),
-      type_(o.type_) {
+      type_(o.type_),
+      unsorted_(o.unsorted_) {
   o.size_ = o.capacity_ = 0;
+  o.unsorted_ = false;
 }
 
 head_column& head_column::operator=(head_column&& o) noexcept {
@@ -23,7 +25,9 @@ head_column& head_column::operator=(head_column&& o) noexcept {
   size_ = o.size_;
   capacity_ = o.capacity_;
   type_ = o.type_;
+  unsorted_ = o.unsorted_;
   o.size_ = o.capacity_ = 0;
+  o.unsorted_ = false;
   return *this;
 }
 
@@ -42,33 +46,62 @@ void head_column::grow() {
   capacity_ = cap;
 }
 
+size_t head_column::set_value(size_t i, const model::field_value_view& v) {
+  switch (v.index()) {
+    case 0: words()[i] = std::bit_cast<uint64_t>(std::get<0>(v)); return 0;
+    case 1: words()[i] = static_cast<uint64_t>(std::get<1>(v)); return 0;
+    case 2: words()[i] = std::get<2>(v); return 0;
+    case 3: words()[i] = std::get<3>(v) ? 1 : 0; return 0;
+    default: {
+      std::string_view s = std::get<4>(v);
+      (*strings_)[i].assign(s);
+      // The replaced string's bytes are not given back: the head's count may
+      // run a little high, never low.
+      return s.size() > 15 ? s.size() + 1 : 0;
+    }
+  }
+}
+
 size_t head_column::append(int64_t time, const model::field_value_view& v) {
   // The engine checks field types before it appends; a value of another type
   // would be written past a string column's allocation.
   assert(model::type_of(v) == type_);
+  // Where the point goes: the end, unless it is older than the last point
+  // and the column is still sorted.
+  size_t at = size_;
+  if (size_ > 0 && time <= data_[size_ - 1] && !unsorted_) {
+    size_t limit = size_ > kMaxInsertShift ? size_ - kMaxInsertShift : 0;
+    while (at > limit && data_[at - 1] > time) --at;
+    if (at > 0 && data_[at - 1] == time) return set_value(at - 1, v);  // same time: last write wins
+    if (at > 0 && data_[at - 1] > time) {
+      at = size_;  // too far back: stay in arrival order from now on
+      unsorted_ = true;
+    }
+  }
   size_t bytes = 0;
   if (size_ == capacity_) {
     uint32_t before = capacity_;
     grow();
     bytes += (capacity_ - before) * (type_ == model::field_type::string ? 8 : 16);
   }
-  data_[size_] = time;
-  switch (v.index()) {
-    case 0: words()[size_] = std::bit_cast<uint64_t>(std::get<0>(v)); break;
-    case 1: words()[size_] = static_cast<uint64_t>(std::get<1>(v)); break;
-    case 2: words()[size_] = std::get<2>(v); break;
-    case 3: words()[size_] = std::get<3>(v) ? 1 : 0; break;
-    case 4: {
-      if (!strings_) {
-        strings_ = std::make_unique<std::vector<std::string>>();
-        bytes += sizeof(std::vector<std::string>);
-      }
-      size_t cap_before = strings_->capacity();
-      std::string_view s = std::get<4>(v);
-      strings_->emplace_back(s);
-      bytes += (strings_->capacity() - cap_before) * sizeof(std::string) + (s.size() > 15 ? s.size() + 1 : 0);
-      break;
+  if (type_ == model::field_type::string && !strings_) {
+    strings_ = std::make_unique<std::vector<std::string>>();
+    bytes += sizeof(std::vector<std::string>);
+  }
+  if (at < size_) {
+    std::memmove(data_.get() + at + 1, data_.get() + at, (size_ - at) * sizeof(int64_t));
+    if (type_ != model::field_type::string) {
+      std::memmove(words() + at + 1, words() + at, (size_ - at) * sizeof(uint64_t));
     }
+  }
+  data_[at] = time;
+  if (type_ == model::field_type::string) {
+    size_t cap_before = strings_->capacity();
+    std::string_view s = std::get<4>(v);
+    strings_->emplace(strings_->begin() + static_cast<std::ptrdiff_t>(at), s);
+    bytes += (strings_->capacity() - cap_before) * sizeof(std::string) + (s.size() > 15 ? s.size() + 1 : 0);
+  } else {
+    set_value(at, v);
   }
   ++size_;
   return bytes;
@@ -122,13 +155,6 @@ column head_column::to_column() const {
   return c;
 }
 
-bool head_column::is_sorted_unique() const {
-  for (size_t i = 1; i < size_; ++i) {
-    if (data_[i - 1] >= data_[i]) return false;
-  }
-  return true;
-}
-
 size_t head_column::erase_range(int64_t lo, int64_t hi) {
   size_t kept = 0;
   for (size_t i = 0; i < size_; ++i) {
@@ -145,6 +171,7 @@ size_t head_column::erase_range(int64_t lo, int64_t hi) {
   }
   size_t removed = size_ - kept;
   size_ = static_cast<uint32_t>(kept);
+  if (size_ <= 1) unsorted_ = false;
   if (strings_) strings_->resize(kept);
   return removed;
 }

@@ -10,7 +10,17 @@
 
 namespace liandu::storage::head {
 
-// The points of one field of one series in the head, in arrival order.
+// The points of one field of one series in the head.
+//
+// Kept in time order, one point per time, while the points come in order or
+// nearly so: a point up to kMaxInsertShift places before the end is inserted
+// where it belongs, and one with a time already held replaces that point's
+// value (last write wins, as a merge would decide). A column written by several
+// writers at once (their batches interleave by a few ticks) stays sorted, so
+// readers slice it instead of copying and sorting it. A point further back
+// (a backfill) is appended at the end and the column is unsorted from then on:
+// arrival order, duplicates resolved by readers (column::sort_and_dedup keeps
+// the last written), as before.
 //
 // `column` (six vectors, 152 bytes before any data) is the shape scans and
 // blocks work in; the head holds one of these per (series, field) and with a
@@ -39,13 +49,17 @@ class head_column {
   size_t append(int64_t time, const model::field_value_view& v);
   // Appends point i to out (out.type must be this type).
   void append_point_to(column& out, size_t i) const;
-  // Appends the points with lo <= time <= hi, in arrival order.
+  // How far back (points from the end) an out-of-order point is inserted.
+  static constexpr uint32_t kMaxInsertShift = 64;
+
+  // Appends the points with lo <= time <= hi, in the column's order.
   void append_range_to(column& out, int64_t lo, int64_t hi) const;
-  // Appends every point, in arrival order.
+  // Appends every point, in the column's order.
   void append_all_to(column& out) const;
-  // Every point as a column of this type, in arrival order.
+  // Every point as a column of this type, in the column's order.
   column to_column() const;
-  bool is_sorted_unique() const;
+  // Times strictly increasing. O(1): kept as points arrive.
+  bool is_sorted_unique() const { return !unsorted_; }
   // Removes the points with lo <= time <= hi; returns how many.
   size_t erase_range(int64_t lo, int64_t hi);
   size_t memory_bytes() const;
@@ -53,12 +67,16 @@ class head_column {
  private:
   uint64_t* words() const { return reinterpret_cast<uint64_t*>(data_.get() + capacity_); }
   void grow();
+  // Writes v at index i (a slot of the column's capacity); returns the heap
+  // bytes a string added.
+  size_t set_value(size_t i, const model::field_value_view& v);
 
   std::unique_ptr<int64_t[]> data_;
   std::unique_ptr<std::vector<std::string>> strings_;  // string fields only
   uint32_t size_ = 0;
   uint32_t capacity_ = 0;
   model::field_type type_;
+  bool unsorted_ = false;  // in the padding: the column stays 32 bytes
 };
 
 }  // namespace liandu::storage::head
