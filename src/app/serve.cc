@@ -72,19 +72,23 @@ void publish_host_state(connect::mqtt::mqtt_server& srv, const std::string& host
 }
 #endif
 
-// POSTs a webhook body to url, signed with secret unless it is "". An
-// https:// receiver must present a certificate for its host that chains to
-// the system store or to ca_file (--webhook-ca-file). A URL without a port
-// means 80 (http) or 443 (https); every step of the attempt (connect, TLS
-// handshake, send, response) must end within timeout.
+// POSTs a webhook body to url with its delivery id, signed with secret
+// unless it is "". An https:// receiver must present a certificate for its
+// host that chains to the system store or to ca_file (--webhook-ca-file). A
+// URL without a port means 80 (http) or 443 (https); every step of the
+// attempt (connect, TLS handshake, send, response) must end within timeout.
 status post_webhook(const std::string& url, const std::string& secret, const std::string& body,
-                    const std::string& ca_file, std::chrono::milliseconds timeout) {
+                    const std::string& delivery_id, const std::string& ca_file,
+                    std::chrono::milliseconds timeout) {
   cli::http_client_options co;
   co.ca_file = ca_file;
   co.timeout = timeout;
   auto client = cli::http_client::from_url(url, co);
   if (!client.ok()) return client.error();
-  std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
+  // X-Liandu-Delivery-Id: the same on every attempt of a delivery (after a
+  // restart too), for the receiver to drop repeats (README, "webhook").
+  std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"},
+                                                           {"X-Liandu-Delivery-Id", delivery_id}};
   if (!secret.empty())
     headers.emplace_back("X-Liandu-Signature", toolbox::rules::webhook_signature(secret, body));
   auto r = (*client)->request("POST", (*client)->target(), body, headers);
@@ -247,9 +251,9 @@ int serve(const serve_options& o) {
   // and port, not its path, which may hold a key); counts are in /metrics and
   // per receiver in GET /api/v1/webhooks.
   ro.send_webhook = [receiver_of, &o](const std::string& db, const std::string& receiver,
-                                      const std::string& body) -> status {
+                                      const std::string& body, const std::string& delivery_id) -> status {
     auto w = receiver_of(db, receiver);
-    status s = w.ok() ? post_webhook(w->url, w->secret, body, o.webhook_ca_file,
+    status s = w.ok() ? post_webhook(w->url, w->secret, body, delivery_id, o.webhook_ca_file,
                                      std::chrono::milliseconds(o.webhook_timeout_ms))
                       : w.error();
     if (!s.ok()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 
 namespace liandu::toolbox::rules {
 
@@ -15,13 +16,17 @@ webhook_delivery::webhook_delivery(sender send, options o) : send_(std::move(sen
   options_.multiplier = std::max(options_.multiplier, 1.0);
 }
 
-status webhook_delivery::enqueue(std::string url, std::string body, int64_t now, uint64_t id) {
-  return push(std::move(url), item{std::move(body), 0, now, id}, false);
+status webhook_delivery::enqueue(std::string url, std::string body, int64_t now, uint64_t id,
+                                 std::string delivery_id) {
+  if (delivery_id.empty()) delivery_id = new_delivery_id();
+  return push(std::move(url), item{std::move(body), 0, now, id, std::move(delivery_id)}, false);
 }
 
-status webhook_delivery::restore(std::string url, std::string body, uint64_t id, int attempts, int64_t now) {
+status webhook_delivery::restore(std::string url, std::string body, uint64_t id, std::string delivery_id,
+                                 int attempts, int64_t now) {
+  if (delivery_id.empty()) delivery_id = new_delivery_id();
   attempts = std::clamp(attempts, 0, options_.max_attempts - 1);
-  return push(std::move(url), item{std::move(body), attempts, now, id}, true);
+  return push(std::move(url), item{std::move(body), attempts, now, id, std::move(delivery_id)}, true);
 }
 
 status webhook_delivery::push(std::string url, item d, bool restored) {
@@ -64,11 +69,11 @@ std::optional<webhook_delivery::attempt> webhook_delivery::take(int64_t now) {
   if (best == targets_.end()) return std::nullopt;
   best->second.in_flight = true;
   const item& head = best->second.queue.front();
-  return attempt{best->first, head.body, head.attempts + 1, head.id};
+  return attempt{best->first, head.body, head.attempts + 1, head.id, head.delivery_id};
 }
 
 status webhook_delivery::send(const attempt& a) const {
-  return send_ ? send_(a.target, a.body) : error(errc::internal, "no sender");
+  return send_ ? send_(a.target, a.body, a.delivery_id) : error(errc::internal, "no sender");
 }
 
 webhook_delivery::outcome webhook_delivery::complete(const attempt& a, const status& s, int64_t now) {
@@ -148,6 +153,23 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
   char hex[sizeof mac * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
   return "sha256=" + std::string(hex);
+}
+
+std::string new_delivery_id() {
+  if (sodium_init() < 0) std::abort();  // idempotent; < 0 only when libsodium cannot start
+  unsigned char b[16];
+  randombytes_buf(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10 (RFC 9562)
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(36);
+  for (size_t i = 0; i < sizeof b; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
+    id.push_back(hex[b[i] >> 4]);
+    id.push_back(hex[b[i] & 0x0f]);
+  }
+  return id;
 }
 
 }  // namespace liandu::toolbox::rules

@@ -44,6 +44,14 @@ namespace liandu::toolbox::rules {
 // caller can log its end. restore() puts back a delivery kept from before a
 // restart; restoring before enqueueing anything keeps each target's order.
 //
+// Delivery ids: deliveries are at least once (a retry after a timeout, or an
+// attempt in flight at a crash, may reach a receiver twice), so each delivery
+// also carries a delivery id, given to the sender with every attempt (sent
+// as the X-Liandu-Delivery-Id header) for receivers to drop repeats. It is
+// the same on every attempt of a delivery, and the caller keeps it across
+// restarts (rules_service: in the delivery's webhook log record); a new
+// delivery gets a new random one (new_delivery_id()).
+//
 // Counters are kept for the whole queue (stats(), for /metrics) and per
 // target (target_stats(), for the state of one receiver); a target's
 // counters live as long as the queue.
@@ -52,7 +60,9 @@ namespace liandu::toolbox::rules {
 // called without the lock held.
 class webhook_delivery {
  public:
-  using sender = std::function<status(const std::string& url, const std::string& body)>;
+  // delivery_id: the same on every attempt of a delivery (see above).
+  using sender =
+      std::function<status(const std::string& url, const std::string& body, const std::string& delivery_id)>;
 
   struct options {
     int max_attempts = 5;
@@ -93,6 +103,7 @@ class webhook_delivery {
     std::string body;
     int number = 0;   // 1 for the first attempt of this delivery
     uint64_t id = 0;  // given to enqueue() or restore()
+    std::string delivery_id;
   };
 
   // What complete() did with the delivery.
@@ -106,11 +117,15 @@ class webhook_delivery {
   webhook_delivery(sender send, options o);
 
   // Queues body for url, due at `now`, behind url's earlier deliveries.
-  status enqueue(std::string url, std::string body, int64_t now, uint64_t id = 0);
+  // An empty delivery_id: a new one (new_delivery_id()).
+  status enqueue(std::string url, std::string body, int64_t now, uint64_t id = 0,
+                 std::string delivery_id = {});
   // The same for a delivery kept across a restart that already failed
-  // `attempts` times (it gets max_attempts - attempts more, at least one);
-  // counted as restored instead of enqueued. Same limits as enqueue.
-  status restore(std::string url, std::string body, uint64_t id, int attempts, int64_t now);
+  // `attempts` times (it gets max_attempts - attempts more, at least one),
+  // with the delivery id it had; counted as restored instead of enqueued.
+  // Same limits as enqueue.
+  status restore(std::string url, std::string body, uint64_t id, std::string delivery_id, int attempts,
+                 int64_t now);
 
   // The due delivery that has waited longest, of a target that has no
   // attempt in flight; that target is in flight until complete(). nullopt
@@ -138,6 +153,7 @@ class webhook_delivery {
     int attempts = 0;
     int64_t due = 0;
     uint64_t id = 0;
+    std::string delivery_id;
   };
   struct target_state {
     std::deque<item> queue;    // the head is the one attempted next, or now
@@ -159,5 +175,11 @@ class webhook_delivery {
 // hex HMAC-SHA256 of the body under the receiver's secret, so the receiver
 // can check that the POST came from this server and was not altered.
 std::string webhook_signature(std::string_view secret, std::string_view body);
+
+// A new delivery id: a random (version 4) UUID in its 36-character lowercase
+// text form, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", from libsodium's CSPRNG
+// (122 random bits: ids never repeat, across restarts and servers too).
+// Receivers get it as the X-Liandu-Delivery-Id header.
+std::string new_delivery_id();
 
 }  // namespace liandu::toolbox::rules

@@ -21,7 +21,7 @@ TEST(webhook_delivery, retries_with_exponential_backoff_then_gives_up) {
   std::vector<int64_t> attempts_at;
   int64_t now = 0;
   webhook_delivery d(
-      [&](const std::string&, const std::string&) {
+      [&](const std::string&, const std::string&, const std::string&) {
         attempts_at.push_back(now);
         return error(errc::io_error, "connection refused");
       },
@@ -47,7 +47,7 @@ TEST(webhook_delivery, retries_with_exponential_backoff_then_gives_up) {
 // failures neither show on nor count for another.
 TEST(webhook_delivery, counts_and_last_error_per_target) {
   webhook_delivery d(
-      [](const std::string& target, const std::string&) {
+      [](const std::string& target, const std::string&, const std::string&) {
         return target == "db/down" ? error(errc::io_error, "connect to http://h:80: Connection refused")
                                    : status();
       },
@@ -84,7 +84,7 @@ TEST(webhook_delivery, counts_and_last_error_per_target) {
 // for one attempt at most.
 TEST(webhook_delivery, poll_attempts_at_most_max) {
   std::vector<std::string> sent;
-  webhook_delivery d([&](const std::string&, const std::string& body) {
+  webhook_delivery d([&](const std::string&, const std::string& body, const std::string&) {
     sent.push_back(body);
     return status();
   });
@@ -102,7 +102,7 @@ TEST(webhook_delivery, a_failed_delivery_holds_back_later_ones_to_its_target) {
   std::vector<std::string> attempted, delivered;
   bool fail_once = true;
   webhook_delivery d(
-      [&](const std::string& target, const std::string& body) {
+      [&](const std::string& target, const std::string& body, const std::string&) {
         attempted.push_back(target + ":" + body);
         if (body == "firing" && std::exchange(fail_once, false)) return error(errc::io_error, "HTTP 503");
         delivered.push_back(target + ":" + body);
@@ -129,11 +129,11 @@ TEST(webhook_delivery, a_failed_delivery_holds_back_later_ones_to_its_target) {
 // used up (always getting at least one more); complete() says when a
 // delivery ends, so the caller can record it.
 TEST(webhook_delivery, restored_delivery_keeps_its_id_and_attempts_and_complete_says_how_it_ended) {
-  webhook_delivery d([](const std::string& target, const std::string&) {
+  webhook_delivery d([](const std::string& target, const std::string&, const std::string&) {
     return target == "db/down" ? error(errc::io_error, "refused") : status();
   });
-  ASSERT_TRUE(d.restore("db/down", "a", 41, 3, 0).ok());
-  ASSERT_TRUE(d.restore("db/down", "b", 42, 99, 0).ok());  // past max_attempts: one more
+  ASSERT_TRUE(d.restore("db/down", "a", 41, "delivery-a", 3, 0).ok());
+  ASSERT_TRUE(d.restore("db/down", "b", 42, "delivery-b", 99, 0).ok());  // past max_attempts: one more
   ASSERT_TRUE(d.enqueue("db/up", "c", 0, 43).ok());
   std::vector<std::tuple<uint64_t, int, webhook_delivery::outcome>> ends;
   for (int64_t now = 0; now <= 10 * sec; now += sec / 2) {
@@ -147,11 +147,62 @@ TEST(webhook_delivery, restored_delivery_keeps_its_id_and_attempts_and_complete_
             (std::vector<uint64_t>{2, 1, 2, 1, 0}));
 }
 
+// Webhooks are at least once (a retry after a timeout may reach the
+// receiver twice), so receivers drop repeats by delivery id: the same on
+// every attempt of a delivery, the one given to enqueue() or restore() (kept
+// across restarts by the caller), and different for different deliveries.
+TEST(webhook_delivery, delivery_id_is_the_same_on_every_attempt_and_differs_between_deliveries) {
+  std::map<std::string, std::vector<std::string>> ids;  // by body, of each attempt
+  webhook_delivery d(
+      [&](const std::string&, const std::string& body, const std::string& delivery_id) {
+        ids[body].push_back(delivery_id);
+        return ids[body].size() < 3 ? error(errc::io_error, "timed out") : status();
+      },
+      webhook_delivery::options{.initial_backoff_ns = sec, .max_backoff_ns = sec});
+  ASSERT_TRUE(d.enqueue("db/a", "one", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/a", "two", 0).ok());
+  ASSERT_TRUE(d.enqueue("db/b", "three", 0, 7, "given").ok());
+  ASSERT_TRUE(d.restore("db/c", "four", 8, "kept", 2, 0).ok());
+  for (int64_t now = 0; now <= 20 * sec; now += sec / 2) d.poll(now);
+  EXPECT_EQ(d.stats().delivered, 4u);
+  std::set<std::string> distinct;
+  for (const char* body : {"one", "two", "three", "four"}) {
+    ASSERT_EQ(ids[body].size(), 3u) << body;
+    EXPECT_EQ(std::set<std::string>(ids[body].begin(), ids[body].end()).size(), 1u) << body;
+    distinct.insert(ids[body][0]);
+  }
+  EXPECT_EQ(distinct.size(), 4u);
+  EXPECT_EQ(ids["three"][0], "given");
+  EXPECT_EQ(ids["four"][0], "kept");
+  EXPECT_EQ(ids["one"][0].size(), 36u);
+}
+
+// Delivery ids are random version 4 UUIDs: 36 characters, lowercase hex and
+// dashes, never repeated.
+TEST(webhook_delivery, new_delivery_id_is_a_random_uuid) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = new_delivery_id();
+    ASSERT_EQ(id.size(), 36u) << id;
+    for (size_t j = 0; j < id.size(); ++j) {
+      if (j == 8 || j == 13 || j == 18 || j == 23) {
+        ASSERT_EQ(id[j], '-') << id;
+      } else {
+        ASSERT_TRUE((id[j] >= '0' && id[j] <= '9') || (id[j] >= 'a' && id[j] <= 'f')) << id;
+      }
+    }
+    EXPECT_EQ(id[14], '4') << id;                                          // version
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // variant
+    seen.insert(std::move(id));
+  }
+  EXPECT_EQ(seen.size(), 10000u);
+}
+
 // Several delivery threads share one queue: a target whose attempt is in
 // flight is given to nobody else, so a silent receiver holds one thread and
 // its own queue, and the others are served meanwhile.
 TEST(webhook_delivery, a_target_in_flight_is_skipped_by_other_takers) {
-  webhook_delivery d([](const std::string&, const std::string&) { return status(); });
+  webhook_delivery d([](const std::string&, const std::string&, const std::string&) { return status(); });
   ASSERT_TRUE(d.enqueue("db/silent", "1", 0).ok());
   ASSERT_TRUE(d.enqueue("db/silent", "2", 0).ok());
   ASSERT_TRUE(d.enqueue("db/ok", "3", 1).ok());
@@ -201,7 +252,7 @@ TEST(webhook_delivery, threads_deliver_each_target_in_order) {
   std::map<std::string, std::set<int>> failed_once;
   int overlaps = 0;
   webhook_delivery d(
-      [&](const std::string& target, const std::string& body) {
+      [&](const std::string& target, const std::string& body, const std::string&) {
         const int n = std::stoi(body);
         {
           std::lock_guard lock(mu);
@@ -248,7 +299,7 @@ TEST(webhook_delivery, threads_deliver_each_target_in_order) {
 // One receiver that never answers must not fill the queue that every
 // receiver shares: its own queue is bounded, and the drops are counted.
 TEST(webhook_delivery, full_target_queue_refuses_and_counts_for_that_target) {
-  webhook_delivery d([](const std::string&, const std::string&) { return status(); },
+  webhook_delivery d([](const std::string&, const std::string&, const std::string&) { return status(); },
                      webhook_delivery::options{.max_queue = 5, .max_queue_per_target = 2});
   EXPECT_TRUE(d.enqueue("db/dead", "1", 0).ok());
   EXPECT_TRUE(d.enqueue("db/dead", "2", 0).ok());
@@ -276,7 +327,7 @@ TEST(webhook_delivery, signature_is_hmac_sha256_hex) {
 }
 
 TEST(webhook_delivery, full_queue_refuses) {
-  webhook_delivery d([](const std::string&, const std::string&) { return status(); },
+  webhook_delivery d([](const std::string&, const std::string&, const std::string&) { return status(); },
                      webhook_delivery::options{.max_queue = 2});
   EXPECT_TRUE(d.enqueue("http://a", "1", 0).ok());
   EXPECT_TRUE(d.enqueue("http://a", "2", 0).ok());
@@ -294,7 +345,7 @@ TEST(webhook_delivery, each_transition_delivered_exactly_once_despite_a_failure)
   std::map<std::string, int> delivered;
   std::vector<std::string> order;
   webhook_delivery d(
-      [&](const std::string& url, const std::string& body) {
+      [&](const std::string& url, const std::string& body, const std::string&) {
         EXPECT_EQ(url, "alerts");
         if (tries[body]++ == 0) return error(errc::io_error, "503 Service Unavailable");
         ++delivered[body];

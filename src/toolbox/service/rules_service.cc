@@ -23,11 +23,12 @@ uint64_t thread_cpu_ns() {
 rules_service::rules_service(storage::engine& engine, options opts)
     : storage_(engine),
       opts_(std::move(opts)),
-      webhooks_([this](const std::string& target, const std::string& body) -> status {
+      webhooks_([this](const std::string& target, const std::string& body,
+                       const std::string& delivery_id) -> status {
         if (!opts_.send_webhook) return error(errc::unsupported, "webhooks are not configured");
         // "<db>/<receiver>": receiver names hold no '/', database names may.
         size_t slash = target.rfind('/');
-        return opts_.send_webhook(target.substr(0, slash), target.substr(slash + 1), body);
+        return opts_.send_webhook(target.substr(0, slash), target.substr(slash + 1), body, delivery_id);
       }) {}
 
 rules_service::~rules_service() { stop(); }
@@ -57,7 +58,7 @@ status rules_service::start() {
   webhook_log_ = std::move(*log);
   for (const auto& m : webhook_log_->messages()) std::fprintf(stderr, "liandu: webhook log: %s\n", m.c_str());
   for (const auto& d : webhook_log_->restored()) {
-    status s = webhooks_.restore(d.target, d.body, d.id, d.attempts, now_ns());
+    status s = webhooks_.restore(d.target, d.body, d.id, d.delivery_id, d.attempts, now_ns());
     if (!s.ok()) {
       std::fprintf(stderr, "liandu: webhook delivery to %s not restored: %s; body: %s\n", d.target.c_str(),
                    s.message().c_str(), d.body.c_str());
@@ -218,13 +219,14 @@ void rules_service::emit_events_locked(const std::string& db, const std::vector<
   if (!r.st.ok() || !r.rejected.empty()) ++stats_.alert_write_errors;
 }
 
-// Logs the delivery (fdatasynced), then queues it. Returns whether it was
-// queued; one that is not is said on stderr.
+// Logs the delivery with a new delivery id (fdatasynced), then queues it.
+// Returns whether it was queued; one that is not is said on stderr.
 bool rules_service::queue_webhook(const std::string& target, std::string body) {
   std::lock_guard lock(webhook_queue_mu_);
   uint64_t id = 0;
+  std::string delivery_id = rules::new_delivery_id();
   if (webhook_log_) {
-    auto logged = webhook_log_->append(target, body);
+    auto logged = webhook_log_->append(target, body, delivery_id);
     if (logged.ok()) {
       id = *logged;
     } else {
@@ -232,7 +234,7 @@ bool rules_service::queue_webhook(const std::string& target, std::string body) {
                    logged.error().message().c_str());
     }
   }
-  status s = webhooks_.enqueue(target, body, now_ns(), id);
+  status s = webhooks_.enqueue(target, body, now_ns(), id, delivery_id);
   if (s.ok()) return true;
   std::fprintf(stderr, "liandu: webhook delivery to %s dropped: %s; body: %s\n", target.c_str(),
                s.message().c_str(), body.c_str());

@@ -65,7 +65,7 @@ namespace liandu::toolbox {
 // Webhook deliveries are kept in <dir>/webhooks.log (webhook_log) from
 // before they are queued until they are delivered or given up: those pending
 // at start() are queued again, each receiver's in their original order and
-// before any new one, and made at least once.
+// before any new one, and made at least once, with the delivery id they had.
 //
 // Thread safety: every public method may be called from any thread.
 class rules_service {
@@ -73,11 +73,14 @@ class rules_service {
   struct options {
     std::string dir;
     // POSTs body to webhook receiver `receiver` of the tenant that owns db
-    // (null: webhook actions fail with "webhooks are not configured"). Called
-    // on the delivery threads, at once for different receivers, one call at
-    // a time per receiver; it should bound its own time (stop() waits for the
-    // attempts in progress).
-    std::function<status(const std::string& db, const std::string& receiver, const std::string& body)>
+    // (null: webhook actions fail with "webhooks are not configured"), with
+    // delivery_id (for the X-Liandu-Delivery-Id header): the same on every
+    // attempt of a delivery, before and after restarts, and different for
+    // every delivery. Called on the delivery threads, at once for different
+    // receivers, one call at a time per receiver; it should bound its own
+    // time (stop() waits for the attempts in progress).
+    std::function<status(const std::string& db, const std::string& receiver, const std::string& body,
+                         const std::string& delivery_id)>
         send_webhook;
     // When set, put_rule refuses a rule whose webhook receiver does not
     // exist for db's tenant (the error says which).

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "base/clock.h"
@@ -61,8 +63,8 @@ TEST(rules_service, a_silent_webhook_receiver_delays_only_its_own_deliveries) {
   int silent_calls = 0, ok_calls = 0;
   std::vector<std::string> ok_states;
   rules_service::options ro = p.options();
-  ro.send_webhook = [&](const std::string& db, const std::string& receiver,
-                        const std::string& body) -> status {
+  ro.send_webhook = [&](const std::string& db, const std::string& receiver, const std::string& body,
+                        const std::string&) -> status {
     EXPECT_EQ(db, "plant");
     std::unique_lock lock(mu);
     if (receiver == "silent") {
@@ -131,7 +133,8 @@ TEST(rules_service, a_silent_webhook_receiver_delays_only_its_own_deliveries) {
 
 // A delivery still queued when the service stops (its receiver was down) is
 // kept in <dir>/webhooks.log and made after the restart, before the
-// deliveries queued since, once.
+// deliveries queued since, once, with the delivery id of its attempts before
+// the restart.
 TEST(rules_service, queued_webhook_deliveries_are_made_after_a_restart_before_new_ones) {
   plant p;
   ASSERT_TRUE(p.engine);
@@ -139,12 +142,15 @@ TEST(rules_service, queued_webhook_deliveries_are_made_after_a_restart_before_ne
   std::mutex mu;
   std::condition_variable cv;
   int attempts = 0;
-  std::vector<std::string> got;  // rule id and state of each delivery
+  std::vector<std::string> got;                               // rule id and state of each delivery
+  std::map<std::string, std::set<std::string>> delivery_ids;  // of each rule's attempts
   bool up = false;
   rules_service::options ro = p.options();
-  ro.send_webhook = [&](const std::string&, const std::string&, const std::string& body) -> status {
+  ro.send_webhook = [&](const std::string&, const std::string&, const std::string& body,
+                        const std::string& delivery_id) -> status {
     std::lock_guard lock(mu);
     ++attempts;
+    delivery_ids[nlohmann::json::parse(body)["rule_id"].get<std::string>()].insert(delivery_id);
     cv.notify_all();
     if (!up) return error(errc::io_error, "connection refused");
     auto j = nlohmann::json::parse(body);
@@ -192,6 +198,12 @@ TEST(rules_service, queued_webhook_deliveries_are_made_after_a_restart_before_ne
     std::unique_lock lock(mu);
     EXPECT_TRUE(cv.wait_for(lock, 10s, [&] { return got.size() >= 2; }));
     EXPECT_EQ(got, (std::vector<std::string>{"hot firing", "pressure firing"}));
+    // One id for all attempts of a delivery, before and after the restart;
+    // another for another delivery.
+    ASSERT_EQ(delivery_ids["hot"].size(), 1u);
+    ASSERT_EQ(delivery_ids["pressure"].size(), 1u);
+    EXPECT_EQ(delivery_ids["hot"].begin()->size(), 36u) << *delivery_ids["hot"].begin();
+    EXPECT_NE(*delivery_ids["hot"].begin(), *delivery_ids["pressure"].begin());
   }
   rules.stop();
   p.engine->set_write_observer(nullptr);

@@ -5,23 +5,27 @@
 
 #include "base/coding.h"
 #include "storage/wal/wal_reader.h"
+#include "toolbox/rules/webhook_delivery.h"
 #include "toolbox/service/framed_record.h"
 
 namespace liandu::toolbox {
 namespace {
 
 // Record types; payloads (docs/formats/webhook_log.md):
-//   enqueue  id:varint attempts:varint target:string body:string
-//   end      id:varint how:u8 (webhook_log::end_kind)
-//   attempt  id:varint attempts:varint
-constexpr uint8_t type_enqueue = 1;
+//   enqueue     id:varint attempts:varint delivery_id:string target:string body:string
+//   end         id:varint how:u8 (webhook_log::end_kind)
+//   attempt     id:varint attempts:varint
+//   enqueue_v1  id:varint attempts:varint target:string body:string (read only)
+constexpr uint8_t type_enqueue_v1 = 1;
 constexpr uint8_t type_end = 2;
 constexpr uint8_t type_attempt = 3;
+constexpr uint8_t type_enqueue = 4;
 
 std::string enqueue_record(const webhook_log::delivery& d) {
   std::string p;
   put_varint(p, d.id);
   put_varint(p, static_cast<uint64_t>(d.attempts));
+  put_string(p, d.delivery_id);
   put_string(p, d.target);
   put_string(p, d.body);
   return framed_record(type_enqueue, p);
@@ -36,7 +40,8 @@ size_t varint_bytes(uint64_t v) {
 // enqueue_record(d).size(), without encoding it.
 uint64_t enqueue_record_bytes(const webhook_log::delivery& d) {
   return storage::wal::record_header_bytes + varint_bytes(d.id) +
-         varint_bytes(static_cast<uint64_t>(d.attempts)) + varint_bytes(d.target.size()) + d.target.size() +
+         varint_bytes(static_cast<uint64_t>(d.attempts)) + varint_bytes(d.delivery_id.size()) +
+         d.delivery_id.size() + varint_bytes(d.target.size()) + d.target.size() +
          varint_bytes(d.body.size()) + d.body.size();
 }
 
@@ -60,6 +65,7 @@ result<std::unique_ptr<webhook_log>> webhook_log::open(const std::string& path, 
   std::unique_ptr<webhook_log> log(new webhook_log(path, o));
   std::lock_guard lock(log->mu_);
   uint64_t file_bytes = 0;
+  bool v1 = false;  // a pending delivery was read from a version 1 record
   auto data = storage::fs::read_file(path);
   if (data.ok()) {
     file_bytes = data->size();
@@ -74,23 +80,26 @@ result<std::unique_ptr<webhook_log>> webhook_log::open(const std::string& path, 
           uint64_t id = 0, attempts = 0;
           if (!get_varint(in, id) || id == 0) return bad("bad id");
           log->next_id_ = std::max(log->next_id_, id + 1);
-          if (static_cast<uint8_t>(t) == type_enqueue) {
-            std::string_view target, body;
-            if (!get_varint(in, attempts) || !get_string(in, target) || !get_string(in, body) || !in.empty())
+          const uint8_t type = static_cast<uint8_t>(t);
+          if (type == type_enqueue || type == type_enqueue_v1) {
+            std::string_view delivery_id, target, body;
+            if (!get_varint(in, attempts) ||
+                (type == type_enqueue && (!get_string(in, delivery_id) || delivery_id.empty())) ||
+                !get_string(in, target) || !get_string(in, body) || !in.empty())
               return bad("bad enqueue record");
             delivery d{id, std::string(target), std::string(body),
-                       static_cast<int>(std::min<uint64_t>(attempts, INT_MAX))};
+                       static_cast<int>(std::min<uint64_t>(attempts, INT_MAX)), std::string(delivery_id)};
             if (auto it = log->pending_.find(id); it != log->pending_.end())
               log->pending_bytes_ -= enqueue_record_bytes(it->second);
             log->pending_bytes_ += enqueue_record_bytes(d);
             log->pending_[id] = std::move(d);
-          } else if (static_cast<uint8_t>(t) == type_end) {
+          } else if (type == type_end) {
             if (in.size() != 1) return bad("bad end record");
             if (auto it = log->pending_.find(id); it != log->pending_.end()) {
               log->pending_bytes_ -= enqueue_record_bytes(it->second);
               log->pending_.erase(it);
             }
-          } else if (static_cast<uint8_t>(t) == type_attempt) {
+          } else if (type == type_attempt) {
             if (!get_varint(in, attempts) || !in.empty()) return bad("bad attempt record");
             if (auto it = log->pending_.find(id); it != log->pending_.end()) {
               log->pending_bytes_ -= enqueue_record_bytes(it->second);
@@ -105,11 +114,21 @@ result<std::unique_ptr<webhook_log>> webhook_log::open(const std::string& path, 
   } else if (data.error().code() != errc::not_found) {
     return data.error();
   }
+  // A version 1 delivery gets its delivery id now; the rewrite below keeps
+  // it (a delivery id given to the sender is on disk before).
+  for (auto& [id, d] : log->pending_) {
+    if (!d.delivery_id.empty()) continue;
+    v1 = true;
+    log->pending_bytes_ -= enqueue_record_bytes(d);
+    d.delivery_id = rules::new_delivery_id();
+    log->pending_bytes_ += enqueue_record_bytes(d);
+  }
   for (const auto& [id, d] : log->pending_) log->restored_.push_back(d);
   log->stats_.pending = log->pending_.size();
-  // Anything besides the pending deliveries (ended ones, damaged bytes) is
-  // dropped now, so new records never follow a damaged one.
-  if (file_bytes != log->pending_bytes_) {
+  // Anything besides the pending deliveries (ended ones, damaged bytes,
+  // version 1 records) is dropped now, so new records never follow a damaged
+  // one.
+  if (v1 || file_bytes != log->pending_bytes_) {
     LIANDU_RETURN_IF_ERROR(log->compact_locked());
   } else {
     LIANDU_RETURN_IF_ERROR(log->file_.open(path));
@@ -135,10 +154,12 @@ status webhook_log::compact_locked() {
   return s;
 }
 
-result<uint64_t> webhook_log::append(std::string_view target, std::string_view body) {
+result<uint64_t> webhook_log::append(std::string_view target, std::string_view body,
+                                     std::string_view delivery_id) {
+  if (delivery_id.empty()) return error(errc::invalid_argument, "webhook log: empty delivery id");
   std::lock_guard lock(mu_);
   if (!file_.is_open()) return error(errc::io_error, path_ + ": not open");
-  delivery d{next_id_, std::string(target), std::string(body), 0};
+  delivery d{next_id_, std::string(target), std::string(body), 0, std::string(delivery_id)};
   std::string record = enqueue_record(d);
   const uint64_t before = file_.size();
   if (status s = file_.append(record); !s.ok()) {

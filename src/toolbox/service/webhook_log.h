@@ -20,9 +20,16 @@ namespace liandu::toolbox {
 // type, payload; replayed by the WAL's reader, which skips a corrupt record
 // and drops a torn tail). Byte-level spec: docs/formats/webhook_log.md.
 //
-//   enqueue (type 1)   id, attempts, target, body
+//   enqueue (type 4)   id, attempts, delivery id, target, body
 //   end     (type 2)   id, how (delivered, given up, refused)
 //   attempt (type 3)   id, attempts (failed so far)
+//   enqueue (type 1)   id, attempts, target, body: version 1, read only
+//
+// The delivery id (rules::new_delivery_id(), sent as X-Liandu-Delivery-Id)
+// is written with the delivery, so it is the same on every attempt, after
+// restarts too. A version 1 delivery, which has none, gets a new one at
+// open(), which then rewrites the file (as for compaction) so that it keeps
+// it from then on.
 //
 // Durability: append() returns once its record is written and fdatasynced,
 // so an alert is queued only when it is on disk. end() and attempted() write
@@ -39,7 +46,9 @@ namespace liandu::toolbox {
 //
 // Ids are given in append order, so the pending deliveries in id order are in
 // the order they were queued (per target too). A delivery keeps its id across
-// compactions and restarts.
+// compactions and restarts. Ids are not unique across restarts (once all
+// deliveries ended, the next start counts from 1 again): receivers get the
+// delivery id instead.
 //
 // Thread-safe: every method may be called from any thread.
 class webhook_log {
@@ -52,6 +61,7 @@ class webhook_log {
     std::string target;
     std::string body;
     int attempts = 0;  // failed attempts
+    std::string delivery_id;
   };
   enum class end_kind : uint8_t {
     delivered = 1,
@@ -77,9 +87,10 @@ class webhook_log {
   // What open() dropped and why ("<path>: corrupt record at offset 120 ...").
   const std::vector<std::string>& messages() const { return messages_; }
 
-  // Appends an enqueue record for target and body, fdatasyncs it and returns
-  // its id. Errors: I/O errors (the delivery is not kept).
-  result<uint64_t> append(std::string_view target, std::string_view body);
+  // Appends an enqueue record for target, body and delivery_id (not empty),
+  // fdatasyncs it and returns its id. Errors: invalid_argument (an empty
+  // delivery_id), I/O errors (the delivery is not kept).
+  result<uint64_t> append(std::string_view target, std::string_view body, std::string_view delivery_id);
   // Appends an attempt record: delivery id has failed `attempts` times (not
   // synced, see above); compacts when due. Errors: I/O errors (a restart may
   // give the delivery more attempts than it had left).

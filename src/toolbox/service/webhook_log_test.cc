@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -25,7 +26,7 @@ struct fixture {
     return log.ok() ? std::move(*log) : nullptr;
   }
   uint64_t append(webhook_log& log, std::string_view target, std::string_view body) {
-    auto id = log.append(target, body);
+    auto id = log.append(target, body, rules::new_delivery_id());
     EXPECT_TRUE(id.ok()) << id.error().message();
     return id.ok() ? *id : 0;
   }
@@ -140,8 +141,9 @@ TEST(webhook_log, compaction_keeps_only_pending_with_their_attempts) {
       } else {
         EXPECT_TRUE(log->end(id, webhook_log::end_kind::delivered).ok());
       }
-      // Bounded: at most the bound, or twice the pending records, plus one record.
-      EXPECT_LE(log->stats().file_bytes, std::max<uint64_t>(2048, 2 * 130 * kept.size()) + 130);
+      // Bounded: at most the bound, or twice the pending records, plus one
+      // record (at most 170 bytes: 103 of body, 37 of delivery id).
+      EXPECT_LE(log->stats().file_bytes, std::max<uint64_t>(2048, 2 * 170 * kept.size()) + 170);
     }
     EXPECT_GE(log->stats().compactions, 5u);
   }
@@ -191,13 +193,14 @@ TEST(webhook_log, restored_deliveries_keep_their_order_per_target) {
   auto log = f.open();
   std::map<std::string, std::vector<std::string>> got;
   bool fail_once = true;
-  rules::webhook_delivery d([&](const std::string& target, const std::string& body) {
+  rules::webhook_delivery d([&](const std::string& target, const std::string& body, const std::string&) {
     got[target].push_back(body);
     if (body == "db/b#2" && std::exchange(fail_once, false)) return error(errc::io_error, "down");
     return status();
   });
   for (const auto& r : log->restored())
-    ASSERT_TRUE(d.restore(r.target, r.body + "#" + std::to_string(r.id), r.id, r.attempts, 0).ok());
+    ASSERT_TRUE(
+        d.restore(r.target, r.body + "#" + std::to_string(r.id), r.id, r.delivery_id, r.attempts, 0).ok());
   ASSERT_TRUE(d.enqueue("db/a", "db/a#new", 0, 7).ok());
   ASSERT_TRUE(d.enqueue("db/b", "db/b#new", 0, 8).ok());
   std::vector<uint64_t> delivered;
@@ -215,20 +218,96 @@ TEST(webhook_log, restored_deliveries_keep_their_order_per_target) {
   EXPECT_EQ(d.stats().enqueued, 2u);
 }
 
-// The saved sample of the format (version 1). If this fails, the encoding
+// Each delivery's id is written with it: the same after attempts, crashes
+// (no sync, no end), compactions and restarts, and different for each
+// delivery, before and after a restart that counts log ids from 1 again.
+TEST(webhook_log, delivery_id_is_kept_across_restarts_and_compaction) {
+  fixture f;
+  std::vector<std::string> ids;  // the delivery ids given, in order
+  auto append = [&](webhook_log& log, std::string_view body) {
+    ids.push_back(rules::new_delivery_id());
+    auto id = log.append("plant/ops", body, ids.back());
+    EXPECT_TRUE(id.ok());
+    return id.ok() ? *id : 0;
+  };
+  {
+    auto log = f.open();
+    EXPECT_FALSE(log->append("plant/ops", "x", "").ok());  // every delivery has one
+    append(*log, "a");
+    uint64_t b = append(*log, "b");
+    append(*log, "c");
+    EXPECT_TRUE(log->end(1, webhook_log::end_kind::delivered).ok());
+    EXPECT_TRUE(log->attempted(b, 1).ok());
+  }  // as a kill leaves it
+  auto delivery_ids = [](const webhook_log& log) {
+    std::vector<std::string> out;
+    for (const auto& d : log.restored()) out.push_back(d.delivery_id);
+    return out;
+  };
+  {
+    auto log = f.open();
+    EXPECT_EQ(log->stats().compactions, 1u);
+    EXPECT_EQ(delivery_ids(*log), (std::vector<std::string>{ids[1], ids[2]}));
+    EXPECT_TRUE(log->end(2, webhook_log::end_kind::delivered).ok());
+    EXPECT_TRUE(log->end(3, webhook_log::end_kind::given_up).ok());
+  }
+  EXPECT_TRUE(f.open()->restored().empty());  // rewritten empty
+  {
+    // Nothing pending: log ids count from 1 again, delivery ids do not repeat.
+    auto log = f.open();
+    EXPECT_EQ(append(*log, "d"), 1u);
+  }
+  auto log = f.open();
+  EXPECT_EQ(delivery_ids(*log), (std::vector<std::string>{ids[3]}));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+}
+
+// The saved sample of version 1 (enqueue records without a delivery id,
+// written until 2026-12-06) still reads back: each pending delivery gets a
+// delivery id at open, which rewrites the file so that it keeps it.
+TEST(webhook_log, format_sample_v1_reads_and_gets_delivery_ids_it_keeps) {
+  const std::string sample = std::string(LIANDU_SOURCE_DIR) + "/tests/formats/webhook_log_v1.log";
+  auto saved = storage::fs::read_file(sample);
+  ASSERT_TRUE(saved.ok()) << "missing " << sample;
+  fixture f;
+  f.rewrite(*saved);
+  std::string delivery_id;
+  {
+    auto log = f.open();
+    EXPECT_EQ(
+        restored(*log),
+        (std::vector<triple>{{2, "plant/audit", R"({"rule_id":"oven-hot","state":"firing","value":91})"}}));
+    EXPECT_EQ(log->restored()[0].attempts, 1);
+    EXPECT_TRUE(log->messages().empty());
+    delivery_id = log->restored()[0].delivery_id;
+    EXPECT_EQ(delivery_id.size(), 36u) << delivery_id;
+    EXPECT_EQ(log->stats().compactions, 1u);
+  }
+  auto log = f.open();
+  ASSERT_EQ(log->restored().size(), 1u);
+  EXPECT_EQ(log->restored()[0].delivery_id, delivery_id);
+  EXPECT_EQ(log->restored()[0].attempts, 1);
+  EXPECT_EQ(log->stats().compactions, 0u);
+  EXPECT_EQ(f.append(*log, "plant/ops", "new"), 3u);  // after the largest id in the file
+}
+
+// The saved sample of the format (version 2). If this fails, the encoding
 // changed: bump the version and keep a reader for the old one, or
 // regenerate deliberately with LIANDU_REGENERATE_FORMATS=1.
-TEST(webhook_log, format_sample_v1) {
-  const std::string sample = std::string(LIANDU_SOURCE_DIR) + "/tests/formats/webhook_log_v1.log";
+TEST(webhook_log, format_sample_v2) {
+  const std::string sample = std::string(LIANDU_SOURCE_DIR) + "/tests/formats/webhook_log_v2.log";
+  const std::string firing = R"({"rule_id":"oven-hot","state":"firing","value":91})";
   fixture f;
   {
     auto log = f.open();
-    f.append(*log, "plant/ops", R"({"rule_id":"oven-hot","state":"firing","value":91})");
-    f.append(*log, "plant/audit", R"({"rule_id":"oven-hot","state":"firing","value":91})");
+    EXPECT_TRUE(log->append("plant/ops", firing, "0b7e3c52-6f0a-4d1e-9a43-2c5d8e1f7a60").ok());
+    EXPECT_TRUE(log->append("plant/audit", firing, "5f1c9d24-8e3b-4a7f-b6d0-91e2a4c3f858").ok());
     EXPECT_TRUE(log->end(1, webhook_log::end_kind::delivered).ok());
-    f.append(*log, "plant/ops", R"({"rule_id":"oven-hot","state":"resolved","value":70})");
+    EXPECT_TRUE(log->append("plant/ops", R"({"rule_id":"oven-hot","state":"resolved","value":70})",
+                            "c93a0e7b-2d4f-4c61-8b15-7e0f3a9d2b46")
+                    .ok());
     EXPECT_TRUE(log->end(3, webhook_log::end_kind::given_up).ok());
-    EXPECT_TRUE(log->attempted(2, 1).ok());  // an attempt record (type 3)
+    EXPECT_TRUE(log->attempted(2, 1).ok());
   }
   std::string now = f.bytes();
   if (std::getenv("LIANDU_REGENERATE_FORMATS") != nullptr) {
@@ -240,10 +319,9 @@ TEST(webhook_log, format_sample_v1) {
   // And the saved bytes still read back.
   f.rewrite(*saved);
   auto log = f.open();
-  EXPECT_EQ(
-      restored(*log),
-      (std::vector<triple>{{2, "plant/audit", R"({"rule_id":"oven-hot","state":"firing","value":91})"}}));
+  EXPECT_EQ(restored(*log), (std::vector<triple>{{2, "plant/audit", firing}}));
   EXPECT_EQ(log->restored()[0].attempts, 1);
+  EXPECT_EQ(log->restored()[0].delivery_id, "5f1c9d24-8e3b-4a7f-b6d0-91e2a4c3f858");
   EXPECT_TRUE(log->messages().empty());
 }
 
