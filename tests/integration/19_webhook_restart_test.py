@@ -1,7 +1,10 @@
 """19: webhook deliveries survive a crash. An alert fired while its receiver is
 down is kept in the data folder (rules/webhooks.log); after liandu is killed
 with SIGKILL and started again on the same folder, with the receiver up, the
-receiver gets the alert exactly once, as it was made before the crash."""
+receiver gets the alert exactly once, as it was made before the crash. A
+delivery whose attempt is in flight at the kill (the receiver has it, liandu
+not yet its answer) is made again after the restart, with the same
+X-Liandu-Delivery-Id, so the receiver can drop the repeat."""
 import hashlib
 import hmac
 import http.server
@@ -15,11 +18,12 @@ from liandu_server import Server, free_port, temp_dir, wait_until
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
-    deliveries = []  # (body bytes, signature header)
+    deliveries = []  # (body bytes, signature header, delivery id header)
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).deliveries.append((body, self.headers.get("X-Liandu-Signature")))
+        type(self).deliveries.append((body, self.headers.get("X-Liandu-Signature"),
+                                      self.headers.get("X-Liandu-Delivery-Id")))
         self.send_response(204)
         self.end_headers()
 
@@ -73,8 +77,9 @@ class WebhookRestart(unittest.TestCase):
             self.assertEqual(len(got), 1, srv.output())
             time.sleep(2)  # a second delivery would come at once
             self.assertEqual(len(Hook.deliveries), 1, "delivered exactly once")
-            body, signature = Hook.deliveries[0]
+            body, signature, delivery_id = Hook.deliveries[0]
             self.assertEqual(signature, "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest())
+            self.assertRegex(delivery_id or "", r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
             alert = json.loads(body)
             self.assertEqual({k: alert[k] for k in ("rule_id", "rule_name", "group", "state", "previous", "value",
                                                     "time")},
@@ -101,6 +106,76 @@ class WebhookRestart(unittest.TestCase):
             if hook is not None:
                 hook.shutdown()
                 hook.server_close()
+
+
+class HoldingHook(http.server.BaseHTTPRequestHandler):
+    """Holds the first delivery unanswered until `release` is set (a receiver
+    that took the POST and had not answered when liandu was killed), then
+    accepts every delivery."""
+    deliveries = []  # (body bytes, delivery id header)
+    received = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        cls = type(self)
+        cls.deliveries.append((body, self.headers.get("X-Liandu-Delivery-Id")))
+        if len(cls.deliveries) == 1:
+            cls.received.set()
+            cls.release.wait(30)
+        try:
+            self.send_response(204)
+            self.end_headers()
+        except OSError:
+            pass  # the killed server's connection is gone
+
+    def log_message(self, *args):
+        pass
+
+
+class WebhookInFlightAtKill(unittest.TestCase):
+    def test_delivery_in_flight_at_sigkill_is_made_again_with_the_same_delivery_id(self):
+        hook = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), HoldingHook)
+        threading.Thread(target=hook.serve_forever, daemon=True).start()
+        srv = Server([], data_dir=temp_dir("liandu-it-webhook-in-flight-"))
+        try:
+            srv.start()
+            self.assertEqual(srv.query("CREATE DATABASE w").status, 200)
+            r = srv.request("POST", "/api/v1/webhooks", json.dumps(
+                {"name": "ops", "url": f"http://127.0.0.1:{hook.server_port}/hook"}))
+            self.assertEqual(r.status, 201, r.body)
+            for rid, m in (("oven-hot", "oven"), ("probe", "probe")):
+                rule = {"id": rid, "measurement": m, "group_by": ["machine"],
+                        "when": {"type": "threshold", "field": "temp", "op": ">", "value": 80},
+                        "actions": [{"type": "webhook", "receiver": "ops"}]}
+                r = srv.request("POST", "/api/v1/rules?db=w", json.dumps(rule))
+                self.assertEqual(r.status, 201, r.body)
+            self.assertEqual(srv.write("w", "oven,machine=m1 temp=91").status, 204)
+            self.assertTrue(HoldingHook.received.wait(20), srv.output())
+            srv.kill9()  # the receiver has the delivery; liandu never got its answer
+            HoldingHook.release.set()
+
+            srv.start()
+            # Behind the repeat in the receiver's queue: once it arrives, the
+            # repeat has come.
+            self.assertEqual(srv.write("w", "probe,machine=m1 temp=99").status, 204)
+            got = wait_until(lambda: list(HoldingHook.deliveries), lambda d: len(d) >= 3, timeout=30)
+            self.assertEqual(len(got), 3, srv.output())
+            (first, first_id), (again, again_id), (probe, probe_id) = got
+            self.assertEqual(json.loads(first)["rule_id"], "oven-hot")
+            # At least once: the same bytes again, and the same delivery id,
+            # so a receiver that drops repeats by id sees one.
+            self.assertEqual(again, first)
+            self.assertIsNotNone(first_id)
+            self.assertEqual(again_id, first_id)
+            self.assertEqual(json.loads(probe)["rule_id"], "probe")
+            self.assertIsNotNone(probe_id)
+            self.assertNotEqual(probe_id, first_id)
+        finally:
+            srv.cleanup()
+            HoldingHook.release.set()
+            hook.shutdown()
+            hook.server_close()
 
 
 if __name__ == "__main__":

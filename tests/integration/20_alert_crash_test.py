@@ -3,9 +3,10 @@ delivery per transition"). A rule fires; liandu is killed with SIGKILL as soon
 as the alert is listed by the API, and started again on the same folder while
 the condition still holds: still one alert with the same id, one `alerts`
 firing point and one webhook delivery, which may be repeated byte for byte
-when its attempt was in flight at the kill (at least once; before the state
-log, the alert state was saved every 10 s and a new alert, with a new id,
-fired after the restart)."""
+when its attempt was in flight at the kill (at least once), but then with the
+same X-Liandu-Delivery-Id, so a receiver that drops repeats by delivery id
+sees it once (before the state log, the alert state was saved every 10 s and
+a new alert, with a new id, fired after the restart)."""
 import http.server
 import json
 import threading
@@ -16,9 +17,11 @@ from liandu_server import Server, free_port, temp_dir, wait_until
 
 class Hook(http.server.BaseHTTPRequestHandler):
     deliveries = []  # parsed bodies, in the order received
+    delivery_ids = []  # their X-Liandu-Delivery-Id headers
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).delivery_ids.append(self.headers.get("X-Liandu-Delivery-Id"))
         type(self).deliveries.append(json.loads(body))
         self.send_response(204)
         self.end_headers()
@@ -66,14 +69,23 @@ class AlertCrash(unittest.TestCase):
             self.assertEqual(srv.write("w", "probe,machine=m1 temp=99").status, 204)
             got = wait_until(lambda: list(Hook.deliveries),
                              lambda d: any(x["rule_id"] == "probe" for x in d), timeout=30)
+            ids = Hook.delivery_ids[:len(got)]
             oven = [x for x in got if x["rule_id"] == "oven-hot"]
+            oven_ids = [i for i, x in zip(ids, got) if x["rule_id"] == "oven-hot"]
             # One transition delivered. A delivery whose attempt was in flight
             # at the kill (the receiver had it, liandu not yet its answer) is
-            # made again, the same bytes: at least once, as documented; a
-            # receiver drops it by (alert_id, state, time).
+            # made again, the same bytes: at least once, as documented; with
+            # the same delivery id, so a receiver that drops repeats by
+            # delivery id sees exactly one.
             self.assertEqual({(x["alert_id"], x["state"], x["time"]) for x in oven},
                              {(alert_id, "firing", listed[0]["started"])}, got)
             self.assertTrue(all(x == oven[0] for x in oven), got)
+            self.assertTrue(all(i is not None and len(i) == 36 for i in ids), ids)
+            self.assertEqual(len(set(oven_ids)), 1, (oven_ids, got))
+            # Another delivery (the probe's) has another id.
+            probe_ids = {i for i, x in zip(ids, got) if x["rule_id"] == "probe"}
+            self.assertEqual(len(probe_ids), 1, (ids, got))
+            self.assertNotIn(oven_ids[0], probe_ids)
             self.assertEqual([(a["rule_id"], a["alert_id"]) for a in alerts()],
                              [("oven-hot", alert_id), ("probe", alert_id + 1)])
             res = srv.query("SELECT alert_id, state FROM alerts WHERE rule_id = 'oven-hot'", db="w").json()
