@@ -10,6 +10,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_set>
+#include <utility>
 
 #include "base/hash.h"
 #include "base/json_string.h"
@@ -75,26 +76,142 @@ class sample_ring {
   uint32_t size_ = 0;
 };
 
+// What an aggregate window keeps besides its samples: for min and max, a
+// monotonic queue whose front is the extreme.
+enum class extreme_kind : uint8_t { none, min, max };
+
+extreme_kind extreme_of(const condition& c) {
+  if (c.kind != condition_kind::aggregate) return extreme_kind::none;
+  if (c.fn == aggregate_fn::min) return extreme_kind::min;
+  if (c.fn == aggregate_fn::max) return extreme_kind::max;
+  return extreme_kind::none;
+}
+
+// Adds (t, x) to a window of window_ns: appends it, drops the samples that
+// fell out, keeps their running sum and the extreme queue. The sum drifts
+// by rounding: it is reset to the one sample left, before the next sample
+// is added (an aggregate reads the sum in between).
+void add_sample(sample_ring& samples, double& sum, sample_ring& extreme, extreme_kind k, int64_t window_ns,
+                int64_t t, double x) {
+  if (samples.size() == 1) sum = samples.front().second;
+  int64_t cutoff = t - window_ns;
+  samples.emplace_back(t, x);
+  sum += x;
+  while (!samples.empty() && samples.front().first <= cutoff) {
+    sum -= samples.front().second;
+    samples.pop_front();
+  }
+  if (k == extreme_kind::none) return;
+  bool is_max = k == extreme_kind::max;
+  while (!extreme.empty() && (is_max ? extreme.back().second <= x : extreme.back().second >= x)) {
+    extreme.pop_back();
+  }
+  extreme.emplace_back(t, x);
+  while (!extreme.empty() && extreme.front().first <= cutoff) extreme.pop_front();
+}
+
+// A window shared by the leaves of several rules (or of one rule) that see
+// the same points: same measurement, tag filters and group-by, same field
+// and window length, groups created by the same point (see
+// engine::share_leaves). Its samples are added once per point, by whichever
+// sharer comes first (stamp), and read by all. Reference counted by the
+// leaves that point to it.
+struct shared_window {
+  sample_ring samples;
+  double sum = 0;
+  uint64_t stamp = 0;  // engine::point_seq_ of the last point added
+  int64_t window_ns = 0;
+  uint32_t refs = 0;
+  extreme_kind extreme_type = extreme_kind::none;
+  sample_ring extreme;
+};
+
+// An anomaly detector shared like a window: the score of a point is
+// computed once (stamp) and read by every sharer.
+struct shared_detector {
+  std::unique_ptr<anomaly::detector> detector;
+  uint64_t stamp = 0;
+  double score = 0;
+  uint32_t refs = 0;
+};
+
 // Per-group state of one leaf condition, aligned to a cache line: what a
 // point reads of every kind but aggregate min/max is in the first 64 bytes.
 // The first leaf of a group also holds the group's alert state (every rule
 // has at least one leaf), so that a point that changes no alert, the common
 // case, reads the leaf lines and never the group's.
+//
+// A window or detector is the leaf's own (inline window; ext owns the
+// detector) unless it is shared (ext points to the shared_window or
+// shared_detector). An own window's header is in the leaf's line; a shared
+// one costs a line of its own, but its samples are written once a point
+// for all its leaves instead of once per leaf.
 struct alignas(64) leaf_state {
-  // aggregate, rate: the points in the window, oldest first.
+  enum class ext_kind : uint8_t { none, own_detector, shared_window, shared_detector };
+
+  leaf_state() = default;
+  leaf_state(leaf_state&& o) noexcept
+      : window(std::move(o.window)),
+        sum(o.sum),
+        value(o.value),
+        ext(std::exchange(o.ext, nullptr)),
+        since(o.since),
+        active(o.active),
+        ext_of(std::exchange(o.ext_of, ext_kind::none)),
+        alert(o.alert),
+        extreme(std::move(o.extreme)) {}
+  leaf_state& operator=(leaf_state&&) = delete;
+  ~leaf_state() { release(); }
+
+  anomaly::detector* own_detector() const { return static_cast<anomaly::detector*>(ext); }
+  shared_window* window_shared() const { return static_cast<shared_window*>(ext); }
+  shared_detector* detector_shared() const { return static_cast<shared_detector*>(ext); }
+  void set_own_detector(std::unique_ptr<anomaly::detector> d) {
+    release();
+    ext = d.release();
+    ext_of = ext_kind::own_detector;
+  }
+  void set_shared(shared_window* w) {
+    release();
+    ++w->refs;
+    ext = w;
+    ext_of = ext_kind::shared_window;
+  }
+  void set_shared(shared_detector* d) {
+    release();
+    ++d->refs;
+    ext = d;
+    ext_of = ext_kind::shared_detector;
+  }
+  void release() {
+    switch (ext_of) {
+      case ext_kind::none: break;
+      case ext_kind::own_detector: delete own_detector(); break;
+      case ext_kind::shared_window:
+        if (--window_shared()->refs == 0) delete window_shared();
+        break;
+      case ext_kind::shared_detector:
+        if (--detector_shared()->refs == 0) delete detector_shared();
+        break;
+    }
+    ext = nullptr;
+    ext_of = ext_kind::none;
+  }
+
+  // aggregate, rate: the points in the window, oldest first (own window).
   sample_ring window;
   double sum = 0;
   double value = 0;
-  // anomaly
-  std::unique_ptr<anomaly::detector> detector;
+  void* ext = nullptr;  // see ext_of
   // absence: time of the last point; state_for: since when the state holds.
   int64_t since = no_time;
   bool active = false;
+  ext_kind ext_of = ext_kind::none;
   alert_state alert = alert_state::inactive;  // first leaf only: see group_state::state()
-  // aggregate min/max: a monotonic queue whose front is the extreme.
+  // aggregate min/max: a monotonic queue whose front is the extreme (own window).
   sample_ring extreme;
 };
-static_assert(offsetof(leaf_state, active) < 64);
+static_assert(offsetof(leaf_state, ext_of) < 64);
 static_assert(offsetof(leaf_state, alert) + sizeof(alert_state) <= 64);
 
 inline void prefetch(const void* p) { __builtin_prefetch(p); }
@@ -187,8 +304,22 @@ void prefetch_leaves(const leaf_state* leaves, size_t n) {
 
 void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    leaves[i].window.prefetch();
-    if (leaves[i].detector) prefetch(leaves[i].detector.get());
+    if (leaves[i].ext) {
+      prefetch(leaves[i].ext);
+    } else {
+      leaves[i].window.prefetch();
+    }
+  }
+}
+
+// The third step, for shared windows and detectors only: what they point to.
+void prefetch_shared_data(const leaf_state* leaves, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (leaves[i].ext_of == leaf_state::ext_kind::shared_window) {
+      leaves[i].window_shared()->samples.prefetch();
+    } else if (leaves[i].ext_of == leaf_state::ext_kind::shared_detector) {
+      prefetch(leaves[i].detector_shared()->detector.get());
+    }
   }
 }
 
@@ -246,7 +377,7 @@ struct engine::compiled_rule {
     g.leaves.resize(leaves.size());
     for (size_t i = 0; i < leaves.size(); ++i) {
       if (leaves[i].kind == condition_kind::anomaly)
-        g.leaves[i].detector = anomaly::make_detector(leaves[i].detector);
+        g.leaves[i].set_own_detector(anomaly::make_detector(leaves[i].detector));
     }
     return g;
   }
@@ -280,7 +411,35 @@ struct engine::compiled_rule {
 
 namespace {
 
-void update_leaf(const condition& c, leaf_state& ls, const model::field_view* f, int64_t t) {
+double aggregate_of(aggregate_fn fn, const sample_ring& window, double sum, const sample_ring& extreme) {
+  double n = static_cast<double>(window.size());
+  switch (fn) {
+    case aggregate_fn::mean: return n > 0 ? sum / n : 0;
+    case aggregate_fn::sum: return sum;
+    case aggregate_fn::count: return n;
+    case aggregate_fn::min:
+    case aggregate_fn::max: return extreme.empty() ? 0 : extreme.front().second;
+  }
+  return 0;
+}
+
+// Sets a rate leaf from its window: the change per second from the first
+// sample to the last.
+void set_rate(const condition& c, leaf_state& ls, const sample_ring& window) {
+  const auto& first = window.front();
+  const auto& last = window.back();
+  if (window.size() < 2 || last.first <= first.first) {
+    ls.active = false;
+    return;
+  }
+  double rate = (last.second - first.second) / (static_cast<double>(last.first - first.first) / 1e9);
+  ls.value = rate;
+  ls.active = hysteresis(c, ls.active, rate);
+}
+
+// seq numbers the point (engine::point_seq_): a shared window or detector
+// takes each point once.
+void update_leaf(const condition& c, leaf_state& ls, const model::field_view* f, int64_t t, uint64_t seq) {
   switch (c.kind) {
     case condition_kind::all:
     case condition_kind::any: return;
@@ -317,56 +476,46 @@ void update_leaf(const condition& c, leaf_state& ls, const model::field_view* f,
       ls.active = hysteresis(c, ls.active, *x);
       return;
     case condition_kind::anomaly: {
-      double score = ls.detector->update(t, *x);
+      double score = 0;
+      if (ls.ext_of == leaf_state::ext_kind::shared_detector) {
+        shared_detector& d = *ls.detector_shared();
+        if (d.stamp != seq) {
+          d.stamp = seq;
+          d.score = d.detector->update(t, *x);
+        }
+        score = d.score;
+      } else {
+        score = ls.own_detector()->update(t, *x);
+      }
       ls.value = score;
       ls.active = hysteresis(c, ls.active, score);
       return;
     }
-    case condition_kind::aggregate: {
-      int64_t cutoff = t - c.window_ns;
-      ls.window.emplace_back(t, *x);
-      ls.sum += *x;
-      while (!ls.window.empty() && ls.window.front().first <= cutoff) {
-        ls.sum -= ls.window.front().second;
-        ls.window.pop_front();
-      }
-      if (c.fn == aggregate_fn::min || c.fn == aggregate_fn::max) {
-        bool is_max = c.fn == aggregate_fn::max;
-        while (!ls.extreme.empty() &&
-               (is_max ? ls.extreme.back().second <= *x : ls.extreme.back().second >= *x)) {
-          ls.extreme.pop_back();
-        }
-        ls.extreme.emplace_back(t, *x);
-        while (!ls.extreme.empty() && ls.extreme.front().first <= cutoff) ls.extreme.pop_front();
-      }
-      double n = static_cast<double>(ls.window.size());
-      double agg = 0;
-      switch (c.fn) {
-        case aggregate_fn::mean: agg = n > 0 ? ls.sum / n : 0; break;
-        case aggregate_fn::sum: agg = ls.sum; break;
-        case aggregate_fn::count: agg = n; break;
-        case aggregate_fn::min:
-        case aggregate_fn::max: agg = ls.extreme.empty() ? 0 : ls.extreme.front().second; break;
-      }
-      // The running sum drifts by rounding; recompute it now and then.
-      if (ls.window.size() == 1) ls.sum = ls.window.front().second;
-      ls.value = agg;
-      ls.active = hysteresis(c, ls.active, agg);
-      return;
-    }
+    case condition_kind::aggregate:
     case condition_kind::rate: {
-      int64_t cutoff = t - c.window_ns;
-      ls.window.emplace_back(t, *x);
-      while (!ls.window.empty() && ls.window.front().first <= cutoff) ls.window.pop_front();
-      const auto& first = ls.window.front();
-      const auto& last = ls.window.back();
-      if (ls.window.size() < 2 || last.first <= first.first) {
-        ls.active = false;
+      sample_ring* samples = &ls.window;
+      double sum = 0;
+      sample_ring* extreme = &ls.extreme;
+      if (ls.ext_of == leaf_state::ext_kind::shared_window) {
+        shared_window& w = *ls.window_shared();
+        if (w.stamp != seq) {
+          w.stamp = seq;
+          add_sample(w.samples, w.sum, w.extreme, w.extreme_type, w.window_ns, t, *x);
+        }
+        samples = &w.samples;
+        sum = w.sum;
+        extreme = &w.extreme;
+      } else {
+        add_sample(ls.window, ls.sum, ls.extreme, extreme_of(c), c.window_ns, t, *x);
+        sum = ls.sum;
+      }
+      if (c.kind == condition_kind::rate) {
+        set_rate(c, ls, *samples);
         return;
       }
-      double rate = (last.second - first.second) / (static_cast<double>(last.first - first.first) / 1e9);
-      ls.value = rate;
-      ls.active = hysteresis(c, ls.active, rate);
+      double agg = aggregate_of(c.fn, *samples, sum, *extreme);
+      ls.value = agg;
+      ls.active = hysteresis(c, ls.active, agg);
       return;
     }
     default: return;
@@ -637,9 +786,10 @@ void engine::process_series(std::span<const series_point> points) {
     }
     batch_entries_[i] = find_series(points[i].series_key, batch_hashes_[i]);
   }
-  // Evaluate in order, prefetching the group and leaf states 8 points ahead
-  // and the leaves' windows and detectors 3 ahead.
-  constexpr size_t state_ahead = 8, data_ahead = 3;
+  // Evaluate in order, prefetching the group and leaf states 8 points ahead,
+  // the leaves' windows and detectors (or shared windows and detectors) 3
+  // ahead, and the samples of shared windows 1 ahead.
+  constexpr size_t state_ahead = 8, data_ahead = 3, shared_ahead = 1;
   auto targets_of = [&](size_t i) {
     const series_entry& e = series_entries_[batch_entries_[i]];
     return std::span<const target>(series_targets_.data() + e.first, e.count);
@@ -653,6 +803,11 @@ void engine::process_series(std::span<const series_point> points) {
     if (i + data_ahead < n) {
       for (const target& t : targets_of(i + data_ahead)) {
         if (t.group) prefetch_leaf_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
+      }
+    }
+    if (i + shared_ahead < n) {
+      for (const target& t : targets_of(i + shared_ahead)) {
+        if (t.group) prefetch_shared_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
       }
     }
     if (!series_entries_[batch_entries_[i]].parsed) continue;
@@ -677,6 +832,7 @@ void engine::resolve(std::string_view measurement, std::span<const model::tag> t
               [](const compiled_rule* a, const compiled_rule* b) { return a->rank < b->rank; });
   }
   point_groups_.clear();
+  created_groups_.clear();
   for (compiled_rule* cr : candidates_) {
     if (!cr->def.enabled || !cr->matches(tags)) continue;
     uint32_t id = 0;
@@ -699,12 +855,79 @@ void engine::resolve(std::string_view measurement, std::span<const model::tag> t
       std::vector<model::tag> group_tags;
       for (const auto& key : cr->def.group_by) group_tags.push_back({key, std::string(find_tag(tags, key))});
       git = cr->groups.emplace(id, cr->make_group(std::move(group_tags))).first;
+      share_leaves(*cr, git->second);
     }
     out.push_back({cr, &git->second, git->second.leaves.data()});
   }
 }
 
+namespace {
+
+// Whether two leaves of rules that see the same points keep the same window
+// or detector: a rate and a mean, sum or count over the same field and
+// window length keep the same samples; min and max keep a queue as well.
+bool same_source(const condition& a, const condition& b) {
+  auto windowed = [](const condition& c) {
+    return c.kind == condition_kind::aggregate || c.kind == condition_kind::rate;
+  };
+  if (a.field != b.field) return false;
+  if (windowed(a) && windowed(b)) return a.window_ns == b.window_ns && extreme_of(a) == extreme_of(b);
+  return a.kind == condition_kind::anomaly && b.kind == condition_kind::anomaly && a.detector == b.detector;
+}
+
+// Makes `to` use `from`'s window or detector, shared. Both leaves are new:
+// their windows are empty and their detectors have seen nothing.
+void share(const condition& c, leaf_state& from, leaf_state& to) {
+  using kind = leaf_state::ext_kind;
+  if (c.kind == condition_kind::anomaly) {
+    if (from.ext_of != kind::shared_detector) {
+      auto* d = new shared_detector;
+      d->detector.reset(from.own_detector());
+      from.ext = nullptr;  // now owned by d
+      from.ext_of = kind::none;
+      from.set_shared(d);
+    }
+    to.set_shared(from.detector_shared());
+    return;
+  }
+  if (from.ext_of != kind::shared_window) {
+    auto* w = new shared_window;
+    w->window_ns = c.window_ns;
+    w->extreme_type = extreme_of(c);
+    from.set_shared(w);
+  }
+  to.set_shared(from.window_shared());
+}
+
+}  // namespace
+
+void engine::share_leaves(const compiled_rule& cr, group_state& g) {
+  created_groups_.push_back({&cr, &g});
+  for (size_t i = 0; i < cr.leaves.size(); ++i) {
+    const condition& c = cr.leaves[i];
+    if (c.kind != condition_kind::aggregate && c.kind != condition_kind::rate &&
+        c.kind != condition_kind::anomaly) {
+      continue;
+    }
+    bool shared = false;
+    for (const auto& [other, og] : created_groups_) {
+      // Same points: the same measurement (one resolve() is one point's),
+      // tag filters and group-by, and groups created by the same point.
+      if (other != &cr && (other->signature != cr.signature || other->def.where != cr.def.where)) continue;
+      size_t end = og == &g ? i : other->leaves.size();
+      for (size_t j = 0; j < end && !shared; ++j) {
+        if (!same_source(other->leaves[j], c)) continue;
+        share(c, og->leaves[j], g.leaves[i]);
+        ++stats_.shared_states;
+        shared = true;
+      }
+      if (shared) break;
+    }
+  }
+}
+
 void engine::apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time) {
+  const uint64_t seq = ++point_seq_;
   for (const target& t : targets) {
     if (!t.group) {
       ++stats_.dropped_groups;
@@ -717,7 +940,7 @@ void engine::apply(std::span<const target> targets, std::span<const model::field
     ++stats_.evaluations;
     for (size_t i = 0; i < cr.leaves.size(); ++i) {
       const condition& c = cr.leaves[i];
-      update_leaf(c, leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time);
+      update_leaf(c, leaves[i], c.field.empty() ? nullptr : find_field(fields, c.field), time, seq);
     }
     evaluate(cr, *t.group, leaves, time);
   }

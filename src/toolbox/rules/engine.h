@@ -39,7 +39,10 @@ struct alert_info {
 // synchronously, inside process/tick/acknowledge/remove_rule.
 //
 // Rules are indexed by measurement, so a point costs only the rules of its
-// measurement. Window contents and anomaly baselines live in memory only;
+// measurement. Rules that watch the same points (same measurement, tag
+// filters and group-by) keep one window per field and window length, and
+// one anomaly detector per field and options, for groups that start
+// together (see share_leaves). Window contents and anomaly baselines live in memory only;
 // serialize_state() keeps the alert lifecycle (open alerts, acknowledgements,
 // last-seen times, hysteresis flags) across restarts.
 //
@@ -116,6 +119,7 @@ class engine {
     uint64_t evaluations = 0;     // (rule, point) pairs that matched and were evaluated
     uint64_t events = 0;          // transitions emitted
     uint64_t dropped_groups = 0;  // points of a new group beyond max_groups_per_rule
+    uint64_t shared_states = 0;   // leaves given another leaf's window or detector
   };
   const counters& stats() const { return stats_; }
 
@@ -147,6 +151,15 @@ class engine {
   // erased with their rule.
   void resolve(std::string_view measurement, std::span<const model::tag> tags, std::vector<target>& out);
   void apply(std::span<const target> targets, std::span<const model::field_view> fields, int64_t time);
+  // Gives the leaves of a group that resolve() has just created the window
+  // or detector of an equal leaf (same field, same window length or detector
+  // options) of a group created by the same point for a rule with the same
+  // tag filters and group-by, or of an earlier leaf of the same group. Those
+  // leaves see the same points from their start, so one window or detector
+  // does for all: a point adds its sample once (point_seq_) and each leaf
+  // compares it with its own limit, hysteresis and alert state. Groups made
+  // otherwise (a rule added later, restored state, tick()) keep their own.
+  void share_leaves(const compiled_rule& cr, group_state& g);
   // leaves is g.leaves.data(), passed so that the common case (no alert
   // changes) does not read the group.
   void evaluate(compiled_rule& cr, group_state& g, void* leaves, int64_t time);
@@ -184,6 +197,8 @@ class engine {
   std::vector<std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>>> group_ids_;
   uint32_t next_group_id_ = 0;
   std::vector<std::pair<uint32_t, uint32_t>> point_groups_;  // in resolve(): (signature, group id)
+  std::vector<std::pair<const compiled_rule*, group_state*>> created_groups_;  // in resolve()
+  uint64_t point_seq_ = 0;  // points given to apply(): shared windows take each once
   std::string scratch_key_;
   std::vector<target> scratch_targets_;  // in process()
   // process_series(): the series keys seen since the rules last changed, in
