@@ -33,6 +33,17 @@ struct node {
 
 // A FIFO of (time, value) samples on a growable ring buffer: unlike
 // std::deque it stops allocating once it has grown to the window's size.
+//
+// Its capacity is what the window has needed, not a power of two: a window
+// that holds n samples and, at a steady rate, drops one as it takes one
+// (add_sample drops first) writes the new sample into the slot it just
+// freed, so a point touches one or two of the ring's cache lines (the old
+// front, the next front) instead of three (with a capacity of 32 for 30
+// samples the new one went two slots behind the front). While it fills
+// (nothing dropped yet, head at 0) the capacity grows a sample at a time
+// within the allocation; once full and wrapped it is copied into a larger
+// allocation with room for one more, or, after 8 such copies (a window whose
+// rate keeps rising), for an eighth more.
 class sample_ring {
  public:
   using sample = std::pair<int64_t, double>;
@@ -40,41 +51,60 @@ class sample_ring {
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
   const sample& front() const { return buf_[head_]; }
-  const sample& back() const { return buf_[(head_ + size_ - 1) & (capacity_ - 1)]; }
+  const sample& back() const { return buf_[index(size_ - 1)]; }
   void pop_front() {
-    head_ = (head_ + 1) & (capacity_ - 1);
+    if (++head_ == capacity_) head_ = 0;
     --size_;
   }
   void pop_back() { --size_; }
-  // The oldest sample (evicted first) and the slot the next one goes to.
+  // The oldest sample (dropped first) and the slot the next one goes to.
   void prefetch() const {
     if (capacity_ == 0) return;
     __builtin_prefetch(&buf_[head_]);
-    __builtin_prefetch(&buf_[(head_ + size_) & (capacity_ - 1)]);
+    __builtin_prefetch(&buf_[index(size_)]);
   }
   void emplace_back(int64_t t, double v) {
     if (size_ == capacity_) grow();
-    buf_[(head_ + size_) & (capacity_ - 1)] = {t, v};
+    buf_[index(size_)] = {t, v};
     ++size_;
   }
 
  private:
+  // The slot of the i-th sample from the front, i <= capacity_.
+  uint32_t index(uint32_t i) const {
+    uint32_t j = head_ + i;
+    return j >= capacity_ ? j - capacity_ : j;
+  }
   // Out of line: emplace_back, on every point, stays small enough to inline.
   [[gnu::noinline]] void grow() {
-    uint32_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;  // always a power of two
-    auto next = std::make_unique<sample[]>(capacity);
-    for (uint32_t i = 0; i < size_; ++i) next[i] = buf_[(head_ + i) & (capacity_ - 1)];
+    if (head_ == 0 && capacity_ < allocated_) {  // not wrapped: the next slot is free
+      ++capacity_;
+      return;
+    }
+    uint32_t slack = 1;
+    if (head_ != 0 && copies_ < 8) {
+      ++copies_;
+    } else if (head_ != 0) {
+      slack += size_ / 8;
+    }
+    uint32_t allocated = std::max<uint32_t>({8, 2 * size_, size_ + slack});
+    auto next = std::make_unique<sample[]>(allocated);
+    for (uint32_t i = 0; i < size_; ++i) next[i] = buf_[index(i)];
     buf_ = std::move(next);
-    capacity_ = capacity;
+    allocated_ = allocated;
+    capacity_ = size_ + slack;
     head_ = 0;
   }
 
   // 24 bytes, so that a leaf_state's hot part fits in a cache line.
   std::unique_ptr<sample[]> buf_;
-  uint32_t capacity_ = 0;
+  uint32_t capacity_ = 0;  // the ring's length, <= allocated_
   uint32_t head_ = 0;
   uint32_t size_ = 0;
+  uint32_t allocated_ : 28 = 0;
+  uint32_t copies_ : 4 = 0;  // copies made when full and wrapped, up to 8
 };
+static_assert(sizeof(sample_ring) == 24);
 
 // What an aggregate window keeps besides its samples: for min and max, a
 // monotonic queue whose front is the extreme.
@@ -95,12 +125,15 @@ void add_sample(sample_ring& samples, double& sum, sample_ring& extreme, extreme
                 int64_t t, double x) {
   if (samples.size() == 1) sum = samples.front().second;
   int64_t cutoff = t - window_ns;
-  samples.emplace_back(t, x);
+  // The sum as if x were appended before the old samples are dropped (x,
+  // later than the cutoff, is never dropped), but x goes in after them: into
+  // the slot the oldest left (see sample_ring).
   sum += x;
   while (!samples.empty() && samples.front().first <= cutoff) {
     sum -= samples.front().second;
     samples.pop_front();
   }
+  samples.emplace_back(t, x);
   if (k == extreme_kind::none) return;
   bool is_max = k == extreme_kind::max;
   while (!extreme.empty() && (is_max ? extreme.back().second <= x : extreme.back().second >= x)) {

@@ -209,6 +209,57 @@ TEST(engine, aggregate_min_max_sum_count) {
   }
 }
 
+// The window's ring grows while it fills and, once wrapped, when the rate
+// of points rises: every aggregate over it must still be the brute-force
+// one, at every point (leaf values as serialize_state writes them).
+TEST(engine, windows_keep_every_sample_while_the_rate_rises_and_falls) {
+  engine e(nullptr);
+  const std::vector<std::string> ids = {"count", "max", "min", "rate", "sum"};  // state order: by id
+  for (const auto& id : ids) {
+    std::string when = id == "rate"
+                           ? R"({"type": "rate", "field": "v", "window": "100s", "op": ">", "value": 1e12})"
+                           : R"({"type": "aggregate", "fn": ")" + id +
+                                 R"(", "field": "v", "window": "100s", "op": ">", "value": 1e12})";
+    ASSERT_TRUE(
+        e.add_rule(must_parse(R"({"id": ")" + id + R"(", "measurement": "m", "when": )" + when + "}")).ok());
+  }
+  std::mt19937 rng(3);
+  std::vector<std::pair<int64_t, double>> seen;
+  int64_t t = 0;
+  for (int i = 0; i < 3000; ++i) {
+    // 10 s apart, then ever closer (down to 50 ms: 2,000 in the window),
+    // then a second apart again.
+    int64_t step = i < 40 ? 10 * sec : i < 2000 ? std::max<int64_t>(sec / 20, 10 * sec / (i - 38)) : sec;
+    t += step;
+    double v = static_cast<double>(rng() % 10000) / 8;
+    e.process(model::point{"m", {}, {{"v", v}}, t});
+    seen.emplace_back(t, v);
+    std::vector<std::pair<int64_t, double>> in;
+    for (const auto& s : seen) {
+      if (s.first > t - 100 * sec) in.push_back(s);
+    }
+    double mn = in[0].second, mx = in[0].second, sum = 0;
+    for (const auto& s : in) {
+      mn = std::min(mn, s.second);
+      mx = std::max(mx, s.second);
+      sum += s.second;
+    }
+    auto j = nlohmann::json::parse(e.serialize_state());
+    auto leaf = [&](const std::string& id) {
+      return j["rules"][id]["groups"][0]["leaves"][0]["value"].get<double>();
+    };
+    ASSERT_EQ(leaf("count"), static_cast<double>(in.size())) << i;
+    ASSERT_EQ(leaf("min"), mn) << i;
+    ASSERT_EQ(leaf("max"), mx) << i;
+    ASSERT_NEAR(leaf("sum"), sum, 1e-6 * std::max(1.0, sum)) << i;
+    if (in.size() >= 2) {
+      double rate = (in.back().second - in.front().second) /
+                    (static_cast<double>(in.back().first - in.front().first) / 1e9);
+      ASSERT_EQ(leaf("rate"), rate) << i;
+    }
+  }
+}
+
 TEST(engine, rate_of_change_per_second) {
   recorder rec;
   engine e(rec.sink());
