@@ -335,23 +335,26 @@ void prefetch_leaves(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) prefetch(&leaves[i]);
 }
 
-void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
+// The second step for shared windows and detectors: their headers, whose
+// addresses are in the leaves.
+void prefetch_shared(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    if (leaves[i].ext) {
+    if (leaves[i].ext_of == leaf_state::ext_kind::shared_window ||
+        leaves[i].ext_of == leaf_state::ext_kind::shared_detector) {
       prefetch(leaves[i].ext);
-    } else {
-      leaves[i].window.prefetch();
     }
   }
 }
 
-// The third step, for shared windows and detectors only: what they point to.
-void prefetch_shared_data(const leaf_state* leaves, size_t n) {
+// The last step: window samples and detectors, own or shared.
+void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    if (leaves[i].ext_of == leaf_state::ext_kind::shared_window) {
-      leaves[i].window_shared()->samples.prefetch();
-    } else if (leaves[i].ext_of == leaf_state::ext_kind::shared_detector) {
-      prefetch(leaves[i].detector_shared()->detector.get());
+    const leaf_state& ls = leaves[i];
+    switch (ls.ext_of) {
+      case leaf_state::ext_kind::none: ls.window.prefetch(); break;
+      case leaf_state::ext_kind::own_detector: prefetch(ls.ext); break;
+      case leaf_state::ext_kind::shared_window: ls.window_shared()->samples.prefetch(); break;
+      case leaf_state::ext_kind::shared_detector: prefetch(ls.detector_shared()->detector.get()); break;
     }
   }
 }
@@ -819,10 +822,10 @@ void engine::process_series(std::span<const series_point> points) {
     }
     batch_entries_[i] = find_series(points[i].series_key, batch_hashes_[i]);
   }
-  // Evaluate in order, prefetching the group and leaf states 8 points ahead,
-  // the leaves' windows and detectors (or shared windows and detectors) 3
-  // ahead, and the samples of shared windows 1 ahead.
-  constexpr size_t state_ahead = 8, data_ahead = 3, shared_ahead = 1;
+  // Evaluate in order, prefetching the leaf states 8 points ahead, the
+  // headers of shared windows and detectors 5 ahead, and the windows'
+  // samples and the detectors 3 ahead.
+  constexpr size_t state_ahead = 8, shared_ahead = 5, data_ahead = 3;
   auto targets_of = [&](size_t i) {
     const series_entry& e = series_entries_[batch_entries_[i]];
     return std::span<const target>(series_targets_.data() + e.first, e.count);
@@ -833,14 +836,14 @@ void engine::process_series(std::span<const series_point> points) {
         if (t.group) prefetch_leaves(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
       }
     }
+    if (i + shared_ahead < n) {
+      for (const target& t : targets_of(i + shared_ahead)) {
+        if (t.group) prefetch_shared(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
+      }
+    }
     if (i + data_ahead < n) {
       for (const target& t : targets_of(i + data_ahead)) {
         if (t.group) prefetch_leaf_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
-      }
-    }
-    if (i + shared_ahead < n) {
-      for (const target& t : targets_of(i + shared_ahead)) {
-        if (t.group) prefetch_shared_data(static_cast<const leaf_state*>(t.leaves), t.rule->leaves.size());
       }
     }
     if (!series_entries_[batch_entries_[i]].parsed) continue;
