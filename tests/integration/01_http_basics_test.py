@@ -93,6 +93,11 @@ class HttpBasics(unittest.TestCase):
                      "/api/v1/modbus/devices/{name}"):
             self.assertIn(path, doc["paths"])
         self.assertIn("post", doc["paths"]["/api/v1/bridges"])
+        # What a webhook receiver gets is described as a callback, with the
+        # headers it can rely on.
+        callback = doc["paths"]["/api/v1/webhooks"]["post"]["callbacks"]["alertDelivery"]
+        headers = {p["name"] for p in callback["{$request.body#/url}"]["post"]["parameters"]}
+        self.assertEqual(headers, {"X-Liandu-Signature", "X-Liandu-Delivery-Id"})
 
 
 if __name__ == "__main__":
