@@ -3,11 +3,15 @@
 # in one run, on this machine. Writes a markdown report between the
 # "compare.sh" markers of bench/RESULTS.md (or to --out FILE).
 #
-#   bench/compare.sh [--full] [--runs N] [--hours H] [--build-dir DIR] [--out FILE] [--keep]
+#   bench/compare.sh [--full] [--runs N] [--hours H] [--query-runs N] [--build-dir DIR] [--out FILE] [--keep]
 #
 #   --full        6 h of trucks data per run (default 2 h) and a 6 h WAL for the start-up test
 #   --runs N      fresh ingest runs per server (default 3); the report has medians
 #   --hours H     hours of trucks data per run (1,000 trucks, 10 s interval)
+#   --query-runs N  timed requests per query, after one warm-up (default 15;
+#                 the report has their median: queries of about 1 ms are
+#                 mostly curl and scheduling, and 5 gave medians that moved
+#                 by half between runs)
 #   --startup-hours H  hours of trucks data in the WAL for the start-up test (default 1)
 #   --build-dir   where liandu and bench/http_load are (default build-bench)
 #   --out FILE    write the report to FILE instead of bench/RESULTS.md
@@ -21,7 +25,7 @@
 # Each run starts a server on an empty folder, creates database "bench",
 # posts the trucks workload with http_load (4 connections, 5,000-line batches,
 # timestamps ending at the last full hour), and then:
-#   - the last run measures query latency (median of 5 of each query, after
+#   - the last run measures query latency (median of --query-runs of each query, after
 #     a warm-up; VictoriaMetrics runs with -search.disableCache so that it
 #     computes each answer, as the others do);
 #   - peak RSS is VmHWM of the server process before it is stopped;
@@ -41,6 +45,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build-bench
 RUNS=3
+QUERY_RUNS=15
 HOURS=2
 STARTUP_HOURS=1
 FULL=0
@@ -56,6 +61,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --full) FULL=1; HOURS=6; STARTUP_HOURS=6 ;;
     --runs) RUNS=$2; shift ;;
+    --query-runs) QUERY_RUNS=$2; shift ;;
     --hours) HOURS=$2; shift ;;
     --startup-hours) STARTUP_HOURS=$2; shift ;;
     --build-dir) BUILD=$(cd "$2" && pwd); shift ;;
@@ -259,11 +265,11 @@ VMQ[max_1m_one_truck]="/api/v1/query_range?query=$(jq -rn --arg q 'max_over_time
 VMQ[count_all]="/api/v1/query?query=$(jq -rn --arg q "sum(count_over_time({__name__=~\"readings_.*|diagnostics_.*\"}[$((WINDOW_S + 1))s]))" '$q|@uri')&time=$END_S"
 VMQ[raw_10m_velocity]="/api/v1/export?match[]=readings_velocity&start=$((END_S - 600))&end=$((END_S - 1))"
 
-# run_query SERVER NAME: prints the median latency in ms of 5 runs after one
+# run_query SERVER NAME: prints the median latency in ms of QUERY_RUNS runs after one
 # warm-up, or "not measured: <error>". A query slower than 10 s is run once
 # more only (the report says so); one over 120 s is given up.
 run_query() {
-  local server=$1 name=$2 i code t err times=() out=$WORK/query.out reps=6
+  local server=$1 name=$2 i code t err times=() out=$WORK/query.out reps=$((QUERY_RUNS + 1))
   for ((i = 0; i < reps; i++)); do
     if [[ $server == vm ]]; then
       read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "$BASE_URL${VMQ[$name]}")
@@ -287,7 +293,7 @@ run_query() {
       echo "not measured: $err"
       return
     fi
-    [[ $i -gt 0 ]] && times+=("$(awk -v t="$t" 'BEGIN {printf "%.1f", t * 1000}')")
+    [[ $i -gt 0 ]] && times+=("$(awk -v t="$t" 'BEGIN {printf "%.2f", t * 1000}')")
     if [[ $i == 0 ]] && awk -v t="$t" 'BEGIN {exit !(t > 10)}'; then reps=2; fi
   done
   if [[ $reps == 2 ]]; then
@@ -423,7 +429,7 @@ main() {
     echo "- Machine: $(nproc) cores, $cpu_model, $mem_total RAM, $(uname -sr); the client shares the cores with the server."
     echo "- liandu $("$LIANDU" --version 2> /dev/null | head -1) (git $rev, $dirty files modified), $(influxd version 2> /dev/null | head -1), VictoriaMetrics $(dpkg-query -W -f='${Version}' victoria-metrics 2> /dev/null || echo '?') (Debian package)."
     echo "- Workload: trucks, $TRUCKS trucks, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
-    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; queries are medians of 5 (after one warm-up) on the last run's data; ratio = liandu ÷ other."
+    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; queries are medians of $QUERY_RUNS (after one warm-up) on the last run's data; ratio = liandu ÷ other."
     echo
     echo "| metric | liandu | InfluxDB 1.6.7 | VictoriaMetrics | liandu/InfluxDB | liandu/VM | better |"
     echo "|---|---:|---:|---:|---:|---:|---|"
