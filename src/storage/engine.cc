@@ -492,9 +492,10 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::string cached_measurement;
   const std::string* cached_mname = nullptr;  // where cached_measurement came from, if the index
 
-  // Applies point `index` of the batch; key_hash is index::series_index::key_hash of its key.
-  auto apply_point = [&](const batch_point& p, uint32_t key_hash, size_t index) {
-    uint32_t id = db.index.find(p.series_key, key_hash);
+  // Applies point `index` of the batch; key_hash is index::series_index::key_hash of its key,
+  // known_id its series id when a lookup ahead found it (0: look it up).
+  auto apply_point = [&](const batch_point& p, uint32_t key_hash, uint32_t known_id, size_t index) {
+    uint32_t id = known_id != 0 ? known_id : db.index.find(p.series_key, key_hash);
     const std::string* mname;
     if (id != 0) {
       mname = &db.index.measurement_name_of(id);
@@ -571,27 +572,57 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
     if (keep != nullptr) keep->emplace_back(p.offset, p.end);
   };
 
-  // Points are decoded `lookahead` ahead of the one applied, and the index's
-  // cache misses for a key (its table slot, its entry, its bytes) are asked
-  // for 16, 8 and 4 points before the lookup: a batch touches thousands of
-  // series, more than stay in cache, and taking those misses one after
-  // another was most of the time per point.
+  // Points are decoded `lookahead` ahead of the one applied, and the cache
+  // misses of each point are asked for in steps, each a few points before the
+  // step that reads what it loads: the index's table slot (16 ahead), key
+  // entry (13) and key bytes (10); then the lookup itself (8), which gives
+  // the series id and so its slot in the head; its field list (5); the tails
+  // of its columns (2). A batch touches thousands of series, more than stay in
+  // cache, and taking those misses one after another was most of the time
+  // per point. Ids found ahead stay right: the batch holds the exclusive
+  // lock and only adds series, so a found key keeps its id; a key not found
+  // ahead (it may be created by an earlier point of the batch) is looked up
+  // again when applied. The head steps go to the partition of the point
+  // applied last when the point falls in it (nearly always); replay appends
+  // on other threads (appender) and skips them.
   constexpr size_t lookahead = 16;
+  constexpr size_t entry_ahead = 13, key_ahead = 10, find_ahead = 8, fields_ahead = 5, tails_ahead = 2;
   std::array<batch_point, lookahead> ring;
   std::array<uint32_t, lookahead> hashes{};
-  size_t queued = 0;  // decoded, not yet applied
+  std::array<uint32_t, lookahead> ids{};  // found ahead; 0: not (yet) found
+  size_t queued = 0;                      // decoded, not yet applied
   bool more = true;
   auto decode_into = [&](size_t slot) {
     if (!more || !r.next(ring[slot])) return more = false;
     hashes[slot] = index::series_index::key_hash(ring[slot].series_key);
+    ids[slot] = 0;
     db.index.prefetch(hashes[slot]);
     return true;
   };
+  // The head the point in `slot` will most likely go to, if any.
+  auto head_for = [&](size_t slot) -> const head::head* {
+    if (appender != nullptr || !part || ids[slot] == 0) return nullptr;
+    int64_t t = ring[slot].time;
+    return t >= part->start && t < part->end ? &part->active : nullptr;
+  };
   while (queued < lookahead && decode_into(queued)) ++queued;
   for (size_t at = 0, index = 0; queued > 0; at = (at + 1) % lookahead, ++index) {
-    if (queued > 8) db.index.prefetch_entry(hashes[(at + 8) % lookahead]);
-    if (queued > 4) db.index.prefetch_key(hashes[(at + 4) % lookahead]);
-    apply_point(ring[at], hashes[at], index);
+    if (queued > entry_ahead) db.index.prefetch_entry(hashes[(at + entry_ahead) % lookahead]);
+    if (queued > key_ahead) db.index.prefetch_key(hashes[(at + key_ahead) % lookahead]);
+    if (queued > find_ahead) {
+      size_t s = (at + find_ahead) % lookahead;
+      ids[s] = db.index.find(ring[s].series_key, hashes[s]);
+      if (const head::head* h = head_for(s)) h->prefetch_slot(ids[s]);
+    }
+    if (queued > fields_ahead) {
+      size_t s = (at + fields_ahead) % lookahead;
+      if (const head::head* h = head_for(s)) h->prefetch_fields(ids[s]);
+    }
+    if (queued > tails_ahead) {
+      size_t s = (at + tails_ahead) % lookahead;
+      if (const head::head* h = head_for(s)) h->prefetch_tails(ids[s]);
+    }
+    apply_point(ring[at], hashes[at], ids[at], index);
     if (!decode_into(at)) --queued;  // the ring keeps its order: `at` is now the last point
   }
   if (part) head_bytes_ += part->active.memory_bytes() - head_before;

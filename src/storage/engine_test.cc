@@ -634,6 +634,40 @@ TEST(engine, series_limit) {
   EXPECT_NE(r.rejected[0].message.find("max-series-per-database"), std::string::npos);
 }
 
+// apply_batch_locked looks series up several points before it applies
+// them; a series created by an earlier point of the same batch was not found
+// then and must be found when its point is applied (not counted as new
+// against the limit, not given another point's id), in any partition.
+TEST(engine, series_created_earlier_in_the_batch_are_found_at_the_series_limit) {
+  testing::temp_dir tmp;
+  engine_options o;
+  o.max_series_per_database = 10;
+  auto e = open_engine(tmp.path(), o);
+  ASSERT_TRUE(e->create_database("db").ok());
+  constexpr int64_t week = 7 * 24 * 3600 * int64_t{1'000'000'000};
+  std::vector<model::point> pts;
+  auto add = [&](int h, double v, int64_t t) {
+    pts.push_back(pt("m", {{"h", std::to_string(h)}}, "v", v, t));
+  };
+  for (int h = 0; h < 10; ++h) add(h, h, 1);        // creates the ten series the limit allows
+  for (int h = 9; h >= 0; --h) add(h, 100 + h, 2);  // each 1, 3, 5, ... 19 points after its creation
+  add(10, 0, 3);                                    // an eleventh series: refused
+  for (int h = 0; h < 10; ++h) add(h, 200 + h, week + h % 2);  // another partition
+  auto r = write(*e, pts);
+  ASSERT_TRUE(r.st.ok());
+  EXPECT_EQ(r.points_written, 30u);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].index, 20u);
+  EXPECT_EQ(e->series("db", "m")->size(), 10u);
+  for (int h = 0; h < 10; ++h) {
+    column c = scan(*e, "m,h=" + std::to_string(h), "v");
+    ASSERT_EQ(c.size(), 3u) << h;
+    EXPECT_EQ(c.floats[0], h);
+    EXPECT_EQ(c.floats[1], 100 + h);
+    EXPECT_EQ(c.floats[2], 200 + h);
+  }
+}
+
 TEST(engine, drop_database_then_recreate_starts_empty) {
   testing::temp_dir tmp;
   {

@@ -40,12 +40,12 @@ class key_table {
   // thousands of keys in tables far larger than the L1 cache; asking for the
   // slot a few keys ahead overlaps those misses instead of taking them one
   // after another.
-  void prefetch(uint32_t h) const {
+  [[gnu::always_inline]] void prefetch(uint32_t h) const {  // see series_index::prefetch
     if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
   }
   // The id in the slot a key with hash h lands on when its hash matches (the
   // key is not compared), else 0: lets a caller prefetch the key bytes too.
-  uint32_t probable_id(uint32_t h) const {
+  [[gnu::always_inline]] uint32_t probable_id(uint32_t h) const {
     if (slots_.empty()) return 0;
     const slot& s = slots_[h & mask_];
     return s.hash == h ? s.id : 0;

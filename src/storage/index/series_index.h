@@ -60,15 +60,19 @@ class series_index {
   // prefetch_key() (its bytes), then find() it with the hash. Each is one
   // dependent cache miss; issued for different points they overlap instead
   // of stalling the writer three times per point.
+  // The prefetch helpers are always inlined: GCC takes a function whose only
+  // effect is __builtin_prefetch for one without effects and deletes calls
+  // to it that it did not inline (prefetch_entry and prefetch_key vanished
+  // from apply_batch_locked that way).
   static uint32_t key_hash(std::string_view series_key) { return key_table::hash_of(series_key); }
-  void prefetch(uint32_t key_hash) const { ids_.prefetch(key_hash); }
-  void prefetch_entry(uint32_t key_hash) const {
+  [[gnu::always_inline]] void prefetch(uint32_t key_hash) const { ids_.prefetch(key_hash); }
+  [[gnu::always_inline]] void prefetch_entry(uint32_t key_hash) const {
     if (uint32_t id = ids_.probable_id(key_hash); id != 0) {
       __builtin_prefetch(&keys_[id - 1]);
       __builtin_prefetch(&measurement_of_[id - 1]);
     }
   }
-  void prefetch_key(uint32_t key_hash) const {
+  [[gnu::always_inline]] void prefetch_key(uint32_t key_hash) const {
     if (uint32_t id = ids_.probable_id(key_hash); id != 0) __builtin_prefetch(keys_[id - 1].data());
   }
   uint32_t find(std::string_view series_key, uint32_t key_hash) const;
