@@ -575,9 +575,9 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   // Points are decoded `lookahead` ahead of the one applied, and the cache
   // misses of each point are asked for in steps, each a few points before the
   // step that reads what it loads: the index's table slot (16 ahead), key
-  // entry (13) and key bytes (10); then the lookup itself (8), which gives
-  // the series id and so its slot in the head; its field list (5); the tails
-  // of its columns (2). A batch touches thousands of series, more than stay in
+  // entry (14) and key bytes (11); then the lookup itself (9), which gives
+  // the series id and so its slot in the head; its field list (6); the tails
+  // of its columns (3). A batch touches thousands of series, more than stay in
   // cache, and taking those misses one after another was most of the time
   // per point. Ids found ahead stay right: the batch holds the exclusive
   // lock and only adds series, so a found key keeps its id; a key not found
@@ -586,7 +586,7 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   // applied last when the point falls in it (nearly always); replay appends
   // on other threads (appender) and skips them.
   constexpr size_t lookahead = 16;
-  constexpr size_t entry_ahead = 13, key_ahead = 10, find_ahead = 8, fields_ahead = 5, tails_ahead = 2;
+  constexpr size_t entry_ahead = 14, key_ahead = 11, find_ahead = 9, fields_ahead = 6, tails_ahead = 3;
   std::array<batch_point, lookahead> ring;
   std::array<uint32_t, lookahead> hashes{};
   std::array<uint32_t, lookahead> ids{};  // found ahead; 0: not (yet) found
