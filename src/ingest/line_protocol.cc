@@ -177,11 +177,15 @@ const char* find_line_end(const char* p, const char* e) {
 
 // Key order and equality with the first byte compared inline: keys of one
 // line usually differ there, which saves the memcmp call.
+// a < b, compared in place: tag keys are short and often share their first
+// letters ("sensor", "site"), where a call to memcmp cost more than the
+// comparison (a third of sorting the factory workload's tags).
 inline bool key_less(std::string_view a, std::string_view b) {
-  if (!a.empty() && !b.empty() && a[0] != b[0]) {
-    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
   }
-  return a < b;
+  return a.size() < b.size();
 }
 
 inline bool key_equal(std::string_view a, std::string_view b) {

@@ -282,6 +282,11 @@ TEST(line_protocol, unsorted_tags_are_sorted) {
   // Byte order, as InfluxDB: upper case before lower case.
   p = one("m,b=1,B=2,a=3 v=1");
   EXPECT_EQ(p.tags, (std::vector<tag>{{"B", "2"}, {"a", "3"}, {"b", "1"}}));
+  // Keys that share letters or are prefixes of others; bytes above 0x7f
+  // count as unsigned (after every ASCII letter).
+  p = one("m,site=1,s\xc3\xa9=2,sensor=3,se=4,s=5 v=1");
+  EXPECT_EQ(p.tags,
+            (std::vector<tag>{{"s", "5"}, {"se", "4"}, {"sensor", "3"}, {"site", "1"}, {"s\xc3\xa9", "2"}}));
 }
 
 TEST(line_protocol, duplicate_tag_keys_keep_the_last) {
