@@ -569,7 +569,15 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
     }
     ++points;
     values += p.fields.size();
-    if (keep != nullptr) keep->emplace_back(p.offset, p.end);
+    // Byte ranges of the applied points, adjacent ones merged: a batch
+    // without refusals is one range instead of a pair per point.
+    if (keep != nullptr) {
+      if (!keep->empty() && keep->back().second == p.offset) {
+        keep->back().second = p.end;
+      } else {
+        keep->emplace_back(p.offset, p.end);
+      }
+    }
   };
 
   // Points are decoded `lookahead` ahead of the one applied, and the cache

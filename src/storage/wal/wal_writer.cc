@@ -77,8 +77,6 @@ status writer::replay(const record_fn& fn, replay_report& total, const segment_d
 }
 
 uint64_t writer::append(record_type type, std::string_view payload) {
-  std::string header;
-  header.reserve(record_header_bytes);
   uint8_t t = static_cast<uint8_t>(type);
   uint32_t crc = crc32c(&t, 1);
   crc = crc32c(payload.data(), payload.size(), crc);
@@ -95,6 +93,10 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
   syncing_ = true;
   std::string buf;
   buf.swap(pending_);
+  // Appends go on into the spare buffer, which kept its capacity: a pending_
+  // that started empty each time grew by doubling (copies, and fresh pages
+  // the kernel had to fault in) for every group written.
+  pending_.swap(spare_);
   uint64_t target = appended_seq_;
   lock.unlock();
   status s = file_.append(buf);
@@ -119,6 +121,10 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
     }
   }
   bytes_written_ += buf.size();
+  if (buf.capacity() <= max_spare_bytes) {
+    buf.clear();
+    spare_.swap(buf);
+  }
   ++fsyncs_;
   durable_seq_ = target;
   syncing_ = false;

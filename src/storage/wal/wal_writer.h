@@ -73,6 +73,10 @@ class writer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;  // encoded records not yet written
+  // The buffer the last group was written from, kept (up to
+  // max_spare_bytes of capacity) to become pending_ at the next write.
+  std::string spare_;
+  static constexpr size_t max_spare_bytes = 16u << 20;
   uint64_t appended_seq_ = 0;
   uint64_t durable_seq_ = 0;
   bool syncing_ = false;
