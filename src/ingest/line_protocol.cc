@@ -309,12 +309,8 @@ void line_protocol_parser::report(const char* line, const char* content, std::ve
   err_at_ = nullptr;
 }
 
-const char* line_protocol_parser::parse_line(const char* p) {
+const char* line_protocol_parser::parse_series(const char* p) {
   const char* const e = end_;
-  tags_.clear();
-  fields_.clear();
-  scratch_used_ = 0;
-
   // Measurement. The caller skipped blanks, so p is on a byte of the line.
   bool escaped = false;
   const char* q = scan_name<measurement_stop>(p, e, escaped);
@@ -360,6 +356,45 @@ const char* line_protocol_parser::parse_line(const char* p) {
   point_.names_plain = key_as_is;
   if (tags_.size() > 1 && !sort_tags()) key_as_is = false;
   point_.series_key = key_as_is ? std::string_view(p, static_cast<size_t>(q - p)) : std::string_view();
+  return q;
+}
+
+const char* line_protocol_parser::parse_series_cached(const char* p) {
+  series_key_cache& cache = *key_cache_;
+  if (!cache.take_line()) return parse_series(p);
+  // A section the cache holds has no space and no escape, so it ends at the
+  // line's first space; the bytes before it either are such a section or
+  // are not in the cache.
+  const void* space = std::memchr(p, ' ', static_cast<size_t>(end_ - p));
+  if (space == nullptr) return parse_series(p);
+  const char* raw_end = static_cast<const char*>(space);
+  std::string_view raw(p, static_cast<size_t>(raw_end - p));
+  uint32_t h = series_key_cache::hash_of(raw);
+  if (const series_key_cache::entry* en = cache.find(raw, h); en != nullptr) {
+    // A parser with a lower tag limit than the one that parsed the section
+    // must still refuse it: take the long way, which reports the error.
+    if (en->tag_count <= limits_.max_tags) {
+      cache.fill(*en, point_, tags_);
+      return raw_end;
+    }
+  }
+  const char* q = parse_series(p);
+  // Only sections without escapes: their names are bytes of the line as
+  // they are, so the key built from them (names_plain) is the canonical one.
+  if (q == raw_end && point_.names_plain) {
+    std::string_view key = cache.insert(raw, h, point_.measurement, tags_.data(), tags_.size());
+    if (!key.empty()) point_.series_key = key;  // empty: too large to keep
+  }
+  return q;
+}
+
+const char* line_protocol_parser::parse_line(const char* p) {
+  const char* const e = end_;
+  tags_.clear();
+  fields_.clear();
+  scratch_used_ = 0;
+  const char* q = key_cache_ != nullptr ? parse_series_cached(p) : parse_series(p);
+  if (q == nullptr) return nullptr;
 
   // Fields. q is on the space after the key; only spaces separate sections,
   // so a field key may start with a tab.

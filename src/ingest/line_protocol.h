@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "ingest/series_key_cache.h"
 #include "model/point.h"
 
 namespace liandu::ingest {
@@ -95,6 +96,11 @@ class line_protocol_parser {
 
   model::precision precision() const { return precision_; }
   const line_protocol_limits& limits() const { return limits_; }
+  // Takes measurements, tags and series keys of lines whose
+  // measurement-and-tags section the cache holds from it, and adds the
+  // sections of other lines (see series_key_cache). The cache must outlive
+  // the parses; null: none.
+  void use_key_cache(series_key_cache* cache) { key_cache_ = cache; }
 
  private:
   void begin(std::string_view body, int64_t now_ns);
@@ -103,6 +109,12 @@ class line_protocol_parser {
   // Parses the line whose first non-blank byte is at p. Returns the position of
   // the '\n' that ends it (or the end of the body), or nullptr after fail().
   const char* parse_line(const char* p);
+  // Parses the measurement and tags from p, fills point_'s measurement,
+  // tags_, names_plain and series_key; returns the position after them (the
+  // space before the fields) or nullptr after fail(). The _cached form
+  // looks the section up in key_cache_ first and adds it when new.
+  const char* parse_series(const char* p);
+  const char* parse_series_cached(const char* p);
   const char* parse_number(const char* v, model::field_value_view& out);
   const char* fail(const char* at, std::string_view reason);
   void report(const char* line, const char* content, std::vector<line_error>& errors);
@@ -136,6 +148,7 @@ class line_protocol_parser {
 
   const char* err_at_ = nullptr;
   std::string err_reason_;
+  series_key_cache* key_cache_ = nullptr;
 };
 
 // Owning points, for tests and slow paths. Without `errors`, the first bad line

@@ -7,6 +7,11 @@ write_outcome write_line_protocol(storage::engine& engine, std::string_view db, 
                                   const line_protocol_limits& limits) {
   write_outcome out;
   line_protocol_parser parser(precision, limits);
+  // One cache of series keys per thread: a connection's or client's
+  // requests carry the same series again and again, and each thread parses
+  // one body at a time.
+  thread_local series_key_cache key_cache;
+  parser.use_key_cache(&key_cache);
   storage::write_batch batch(db, rp);
   // The encoding is about as long as the line protocol; one allocation
   // instead of a doubling series (and its copies) per batch.

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/hash.h"
+#include "model/point.h"
+
+namespace liandu::ingest {
+
+struct point_ref;
+
+// What the line-protocol parser made of the measurement-and-tags section of
+// recent lines (the bytes before a line's first space): the canonical series
+// key (measurement, then the tags sorted by key, last of equal keys kept) and
+// where the measurement and each tag sit in it. A line whose section was seen
+// before takes all of that from here instead of scanning the tags, sorting
+// them and building the key again; devices send the same sections every
+// interval, often with tags out of order (the factory workload's
+// `site=…,line=…,machine=…,sensor=…`).
+//
+// Only sections without escapes are kept: their names are the line's bytes as
+// they are, so equal bytes mean an equal parse, and a section holds no space,
+// so it is the line up to its first space. The same series written with its
+// tags in another order is another section and another entry, with the same
+// key. Entries map bytes to a key, never to a series id, so series created or
+// dropped in storage do not make them stale.
+//
+// Bounded: when its bytes would pass max_bytes it starts again empty. When
+// most lookups of a filling missed (more distinct sections than fit, as with
+// a million series), it stays out of the way for the next 65,536 lines,
+// then tries again (for twice as many lines after each such filling in a
+// row, up to 16M).
+//
+// Views it hands out (point_ref fields) stay valid until the next insert().
+// Not thread-safe: one per parser at a time (write_line_protocol keeps one
+// per thread).
+class series_key_cache {
+ public:
+  explicit series_key_cache(size_t max_bytes = size_t{4} << 20) : max_bytes_(max_bytes) {}
+  series_key_cache(const series_key_cache&) = delete;
+  series_key_cache& operator=(const series_key_cache&) = delete;
+
+  size_t entry_count() const { return entries_.size(); }
+  uint64_t hits() const { return total_hits_; }
+
+ private:
+  friend class line_protocol_parser;
+
+  struct entry {
+    uint32_t hash;
+    uint32_t raw_len;
+    size_t at;  // raw bytes at bytes_[at], then the key
+    uint32_t key_len;
+    uint32_t measurement_len;
+    uint32_t first_tag;  // in tags_
+    uint32_t tag_count;
+  };
+  struct tag_at {
+    uint32_t key_at, key_len, value_at, value_len;  // offsets in the key
+  };
+
+  static uint32_t hash_of(std::string_view raw) { return static_cast<uint32_t>(hash_bytes(raw)); }
+  // False while the cache stays out of the way (then the line is parsed in full).
+  bool take_line();
+  const entry* find(std::string_view raw, uint32_t hash);
+  // Fills the measurement, tags (into tags), series key and names_plain of out.
+  void fill(const entry& en, point_ref& out, std::vector<model::tag_view>& tags) const;
+  // Keeps the section's parse (tags sorted, unique, plain) and returns its key.
+  std::string_view insert(std::string_view raw, uint32_t hash, std::string_view measurement,
+                          const model::tag_view* tags, size_t tag_count);
+  void clear();
+
+  static constexpr uint32_t min_bypass_lines = 65536;
+  static constexpr uint32_t max_bypass_lines = 16u << 20;
+
+  size_t max_bytes_;
+  std::string bytes_;  // reserved to max_bytes_ on first use: views never move
+  std::vector<entry> entries_;
+  std::vector<tag_at> tags_;
+  std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 when empty
+  uint64_t lookups_ = 0;         // since the last clear
+  uint64_t hits_ = 0;
+  uint64_t total_hits_ = 0;
+  uint32_t bypass_ = 0;  // lines left to parse without the cache
+  uint32_t next_bypass_ = min_bypass_lines;
+};
+
+}  // namespace liandu::ingest

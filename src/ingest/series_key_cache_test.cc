@@ -1,0 +1,172 @@
+#include "ingest/series_key_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ingest/line_protocol.h"
+
+namespace liandu::ingest {
+namespace {
+
+// Everything a caller can see of a parsed line, owned.
+struct seen_point {
+  std::string measurement;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string key;  // the series key offered, else the one built from the tags
+  bool names_plain = false;
+  std::vector<std::pair<std::string, std::string>> fields;  // key, value as text
+  int64_t time = 0;
+  bool operator==(const seen_point&) const = default;
+};
+
+struct seen {
+  std::vector<seen_point> points;
+  std::vector<std::string> errors;  // message, line and column
+  bool operator==(const seen&) const = default;
+};
+
+seen parse_with(std::string_view body, series_key_cache* cache, line_protocol_limits limits = {}) {
+  line_protocol_parser parser(model::precision::ns, limits);
+  parser.use_key_cache(cache);
+  seen out;
+  std::vector<line_error> errors;
+  parser.parse(
+      body, 7,
+      [&out](const point_ref& r) {
+        seen_point& p = out.points.emplace_back();
+        p.measurement = std::string(r.measurement);
+        for (size_t i = 0; i < r.tag_count; ++i) p.tags.emplace_back(r.tags[i].key, r.tags[i].value);
+        if (!r.series_key.empty()) {
+          p.key = std::string(r.series_key);
+        } else {
+          model::append_series_key(p.key, r.measurement, r.tags, r.tag_count, r.names_plain);
+        }
+        p.names_plain = r.names_plain;
+        for (size_t i = 0; i < r.field_count; ++i) {
+          std::string v = std::visit(
+              [](auto x) {
+                if constexpr (std::is_same_v<decltype(x), std::string_view>) {
+                  return std::string(x);
+                } else {
+                  return std::to_string(x);
+                }
+              },
+              r.fields[i].value);
+          p.fields.emplace_back(r.fields[i].key, v);
+        }
+        p.time = r.time;
+      },
+      errors);
+  for (const auto& e : errors) {
+    out.errors.push_back(e.message + " @" + std::to_string(e.line) + ":" + std::to_string(e.column));
+  }
+  return out;
+}
+
+// Sections seen again and again, in every form the parser treats apart:
+// sorted and unsorted tags, repeated tag keys, escapes, no tags, bad tags.
+std::string random_body(std::mt19937_64& rng, size_t lines) {
+  static const std::vector<std::string> sections = {
+      "cpu",
+      "cpu,host=a",
+      "cpu,host=b",
+      "cpu,host=a,region=eu",
+      "cpu,region=eu,host=a",  // the same series, tags in another order
+      "sensors,site=s0,line=l2,machine=m61,sensor=temp",
+      "sensors,site=s0,line=l2,machine=m61,sensor=tem",  // a byte shorter
+      "sensors,site=s0,line=l2,machine=m61,sensor=tempx",
+      "sensors,sensor=temp,site=s0,line=l2,machine=m61",
+      "m,a=1,a=2,b=3",  // a repeated key: the last wins
+      "m,b=3,a=1,a=2",
+      "my\\ cpu,host=a",  // escapes: never kept
+      "cpu,host=a\\,b",
+      "cpu,ho\\=st=x",
+      "cpu,host=a=b",  // bad: = in a tag value
+      "cpu,host=",     // bad: missing tag value
+      "cpu,=x",        // bad: missing tag key
+      "c\\pu,h=x\\y",  // a backslash that escapes nothing is a plain byte
+      "m,t1=1,t2=2,t3=3,t4=4,t5=5",
+      "m,t5=5,t4=4,t3=3,t2=2,t1=1",
+      "\xc3\xa9,\xc3\xa9=\xc3\xa9,e=1",
+  };
+  static const std::vector<std::string> rests = {
+      " v=1 10", " v=2i,w=\"x y\" 20", " v=t", "  v=1.5   30", " v=", " 40", " v=1 x"};
+  std::string body;
+  for (size_t i = 0; i < lines; ++i) {
+    body += sections[rng() % sections.size()];
+    body += rests[rng() % rests.size()];
+    body += rng() % 10 == 0 ? "\r\n" : "\n";
+  }
+  return body;
+}
+
+TEST(series_key_cache, cached_parses_equal_uncached_parses) {
+  std::mt19937_64 rng(11);
+  series_key_cache cache;
+  series_key_cache tiny(1024);  // fills, clears and stays out of the way often
+  for (int round = 0; round < 50; ++round) {
+    std::string body = random_body(rng, 200);
+    seen want = parse_with(body, nullptr);
+    ASSERT_FALSE(want.points.empty());
+    ASSERT_FALSE(want.errors.empty());
+    EXPECT_EQ(parse_with(body, &cache), want) << body;
+    EXPECT_EQ(parse_with(body, &cache), want) << body;  // now mostly from the cache
+    EXPECT_EQ(parse_with(body, &tiny), want) << body;
+  }
+  EXPECT_GT(cache.hits(), 10000u);
+  EXPECT_GT(tiny.hits(), 0u);
+}
+
+TEST(series_key_cache, the_same_series_with_tags_in_another_order_gets_the_same_key) {
+  series_key_cache cache;
+  for (int i = 0; i < 2; ++i) {
+    seen s = parse_with("m,b=2,a=1 v=1\nm,a=1,b=2 v=1\n", &cache);
+    ASSERT_EQ(s.points.size(), 2u);
+    EXPECT_EQ(s.points[0].key, "m,a=1,b=2");
+    EXPECT_EQ(s.points[1].key, "m,a=1,b=2");
+    EXPECT_EQ(s.points[0].tags, s.points[1].tags);
+  }
+  EXPECT_EQ(cache.entry_count(), 2u);  // two sections, one key
+  EXPECT_EQ(cache.hits(), 2u);
+}
+
+TEST(series_key_cache, a_section_that_differs_in_one_byte_misses) {
+  series_key_cache cache;
+  parse_with("m,a=1 v=1\n", &cache);
+  seen s = parse_with("m,a=2 v=1\nm,a=1x v=1\nm,a= v=1\nm,a=1 v=1\n", &cache);
+  ASSERT_EQ(s.points.size(), 3u);
+  EXPECT_EQ(s.points[0].key, "m,a=2");
+  EXPECT_EQ(s.points[1].key, "m,a=1x");
+  EXPECT_EQ(s.points[2].key, "m,a=1");
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST(series_key_cache, sections_with_escapes_are_not_kept) {
+  series_key_cache cache;
+  for (int i = 0; i < 2; ++i) {
+    seen s = parse_with("my\\ cpu,b=2,a=x\\,y v=1\n", &cache);
+    ASSERT_EQ(s.points.size(), 1u);
+    EXPECT_EQ(s.points[0].measurement, "my cpu");
+    EXPECT_EQ(s.points[0].key, "my\\ cpu,a=x\\,y,b=2");
+  }
+  EXPECT_EQ(cache.entry_count(), 0u);
+}
+
+TEST(series_key_cache, a_parser_with_fewer_tags_allowed_still_refuses_a_kept_section) {
+  series_key_cache cache;
+  EXPECT_EQ(parse_with("m,c=3,b=2,a=1 v=1\n", &cache).points.size(), 1u);
+  line_protocol_limits limits;
+  limits.max_tags = 2;
+  seen s = parse_with("m,c=3,b=2,a=1 v=1\n", &cache, limits);
+  EXPECT_TRUE(s.points.empty());
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_NE(s.errors[0].find("too many tags"), std::string::npos) << s.errors[0];
+}
+
+}  // namespace
+}  // namespace liandu::ingest
