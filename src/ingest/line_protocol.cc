@@ -203,6 +203,7 @@ line_protocol_parser::line_protocol_parser(model::precision p, line_protocol_lim
 void line_protocol_parser::begin(std::string_view body, int64_t now_ns) {
   pos_ = body.data();
   end_ = body.data() + body.size();
+  ahead_[0] = ahead_[1] = {};
   line_no_ = 1;
   now_ns_ = now_ns;
 }
@@ -359,30 +360,58 @@ const char* line_protocol_parser::parse_series(const char* p) {
   return q;
 }
 
+line_protocol_parser::section_ahead line_protocol_parser::section_at(const char* start) const {
+  section_ahead s;
+  if (start == nullptr || start >= end_) return s;
+  s.start = start;
+  s.raw_end = static_cast<const char*>(std::memchr(start, ' ', static_cast<size_t>(end_ - start)));
+  if (s.raw_end != nullptr)
+    s.hash = series_key_cache::hash_of({start, static_cast<size_t>(s.raw_end - start)});
+  return s;
+}
+
+const char* line_protocol_parser::line_after(const section_ahead& s) const {
+  if (s.raw_end == nullptr) return nullptr;
+  const void* nl = std::memchr(s.raw_end, '\n', static_cast<size_t>(end_ - s.raw_end));
+  return nl != nullptr ? static_cast<const char*>(nl) + 1 : nullptr;
+}
+
 const char* line_protocol_parser::parse_series_cached(const char* p) {
   series_key_cache& cache = *key_cache_;
   if (!cache.take_line()) return parse_series(p);
   // A section the cache holds has no space and no escape, so it ends at the
   // line's first space; the bytes before it either are such a section or
   // are not in the cache.
-  const void* space = std::memchr(p, ' ', static_cast<size_t>(end_ - p));
-  if (space == nullptr) return parse_series(p);
-  const char* raw_end = static_cast<const char*>(space);
-  std::string_view raw(p, static_cast<size_t>(raw_end - p));
-  uint32_t h = series_key_cache::hash_of(raw);
-  if (const series_key_cache::entry* en = cache.find(raw, h); en != nullptr) {
+  //
+  // The sections of the next two lines are found and hashed now: the next
+  // line's entry and the one after's slot are prefetched, so the lookups
+  // (thousands of sections, more than stay in cache) do not wait on memory.
+  // A line is found by the first newline after the section of the one
+  // before; when that guess is wrong (a string field holding a newline, a
+  // blank or comment line) the section is found again when its line comes.
+  const bool predicted = ahead_[0].start == p;
+  const section_ahead cur = predicted ? ahead_[0] : section_at(p);
+  if (cur.raw_end == nullptr) return parse_series(p);
+  ahead_[0] = predicted && ahead_[1].start != nullptr ? ahead_[1] : section_at(line_after(cur));
+  ahead_[1] = section_at(line_after(ahead_[0]));
+  if (ahead_[0].raw_end != nullptr) cache.prefetch_entry(ahead_[0].hash);
+  if (ahead_[1].raw_end != nullptr) cache.prefetch_slot(ahead_[1].hash);
+
+  std::string_view raw(p, static_cast<size_t>(cur.raw_end - p));
+  series_key_cache::entry en;
+  if (const char* at = cache.find(raw, cur.hash, en); at != nullptr) {
     // A parser with a lower tag limit than the one that parsed the section
     // must still refuse it: take the long way, which reports the error.
-    if (en->tag_count <= limits_.max_tags) {
-      cache.fill(*en, point_, tags_);
-      return raw_end;
+    if (en.tag_count <= limits_.max_tags) {
+      cache.fill(at, en, point_, tags_);
+      return cur.raw_end;
     }
   }
   const char* q = parse_series(p);
   // Only sections without escapes: their names are bytes of the line as
   // they are, so the key built from them (names_plain) is the canonical one.
-  if (q == raw_end && point_.names_plain) {
-    std::string_view key = cache.insert(raw, h, point_.measurement, tags_.data(), tags_.size());
+  if (q == cur.raw_end && point_.names_plain) {
+    std::string_view key = cache.insert(raw, cur.hash, point_.measurement, tags_.data(), tags_.size());
     if (!key.empty()) point_.series_key = key;  // empty: too large to keep
   }
   return q;

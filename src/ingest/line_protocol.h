@@ -115,6 +115,16 @@ class line_protocol_parser {
   // looks the section up in key_cache_ first and adds it when new.
   const char* parse_series(const char* p);
   const char* parse_series_cached(const char* p);
+  // A line's measurement-and-tags section as the cache looks it up: the
+  // bytes from start to raw_end (the line's first space; null: none).
+  struct section_ahead {
+    const char* start = nullptr;
+    const char* raw_end = nullptr;
+    uint32_t hash = 0;
+  };
+  section_ahead section_at(const char* start) const;
+  // Where the line after the one of s begins, guessed (null: none).
+  const char* line_after(const section_ahead& s) const;
   const char* parse_number(const char* v, model::field_value_view& out);
   const char* fail(const char* at, std::string_view reason);
   void report(const char* line, const char* content, std::vector<line_error>& errors);
@@ -149,6 +159,7 @@ class line_protocol_parser {
   const char* err_at_ = nullptr;
   std::string err_reason_;
   series_key_cache* key_cache_ = nullptr;
+  section_ahead ahead_[2];  // the sections of the next two lines, guessed
 };
 
 // Owning points, for tests and slow paths. Without `errors`, the first bad line

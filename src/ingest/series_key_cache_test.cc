@@ -93,10 +93,15 @@ std::string random_body(std::mt19937_64& rng, size_t lines) {
       "m,t5=5,t4=4,t3=3,t2=2,t1=1",
       "\xc3\xa9,\xc3\xa9=\xc3\xa9,e=1",
   };
+  // Some with a string holding a newline, so the next line is not where the
+  // parser's look-ahead guesses it.
   static const std::vector<std::string> rests = {
-      " v=1 10", " v=2i,w=\"x y\" 20", " v=t", "  v=1.5   30", " v=", " 40", " v=1 x"};
+      " v=1 10",          " v=2i,w=\"x y\" 20",       " v=t", "  v=1.5   30", " v=", " 40", " v=1 x",
+      " s=\"a\nb c\" 50", " s=\"\ncpu,host=a v=1\n\""};
   std::string body;
   for (size_t i = 0; i < lines; ++i) {
+    if (rng() % 20 == 0) body += rng() % 2 == 0 ? "# a comment\n" : "\n";
+    if (rng() % 20 == 0) body += " \t";  // blanks before the line
     body += sections[rng() % sections.size()];
     body += rests[rng() % rests.size()];
     body += rng() % 10 == 0 ? "\r\n" : "\n";
@@ -119,6 +124,28 @@ TEST(series_key_cache, cached_parses_equal_uncached_parses) {
   }
   EXPECT_GT(cache.hits(), 10000u);
   EXPECT_GT(tiny.hits(), 0u);
+}
+
+// The parser guesses where the next lines begin and what their sections
+// are; a guess left from one body must not be taken for another body's line
+// at the same address. A's string field holds a newline, so the guess for
+// the line after it (at offset 13, section "ab") is never used in A; in B a
+// line starts there whose section is longer than "ab".
+TEST(series_key_cache, guesses_do_not_outlive_the_body) {
+  series_key_cache cache;
+  line_protocol_parser parser;
+  parser.use_key_cache(&cache);
+  std::string buf = "ab v=1\nm s=\"\nab xxxxxx\"\n";
+  const char* data = buf.data();
+  std::vector<std::string> keys;
+  std::vector<line_error> errors;
+  auto on_point = [&](const point_ref& r) { keys.emplace_back(r.series_key); };
+  parser.parse(buf, 0, on_point, errors);
+  buf.replace(0, buf.size(), "#23456789012\nab,c=1 v=1\n");
+  ASSERT_EQ(buf.data(), data);
+  parser.parse(buf, 0, on_point, errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(keys, (std::vector<std::string>{"ab", "m", "ab,c=1"}));
 }
 
 TEST(series_key_cache, the_same_series_with_tags_in_another_order_gets_the_same_key) {
