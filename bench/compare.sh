@@ -3,9 +3,15 @@
 # in one run, on this machine. Writes a markdown report between the
 # "compare.sh" markers of bench/RESULTS.md (or to --out FILE).
 #
-#   bench/compare.sh [--full] [--runs N] [--hours H] [--query-runs N] [--build-dir DIR] [--out FILE] [--keep]
+#   bench/compare.sh [--full] [--workload trucks|factory] [--runs N] [--hours H] [--query-runs N]
+#                    [--build-dir DIR] [--out FILE] [--keep]
 #
 #   --full        6 h of trucks data per run (default 2 h) and a 6 h WAL for the start-up test
+#   --workload W  trucks (default: 1,000 trucks, 13 values a line; ingest, disk,
+#                 memory, the five queries and the start-up test) or factory
+#                 (10,000 sensor series, one value a line; ingest, disk and
+#                 memory only: the queries are the trucks'). The factory
+#                 report goes between its own markers (compare.sh factory)
 #   --runs N      fresh ingest runs per server (default 3); the report has medians
 #   --hours H     hours of trucks data per run (1,000 trucks, 10 s interval)
 #   --query-runs N  timed requests per query, after one warm-up (default 15;
@@ -23,9 +29,9 @@
 # temporary folder; all are stopped by PID on exit.
 #
 # Each run starts a server on an empty folder, creates database "bench",
-# posts the trucks workload with http_load (4 connections, 5,000-line batches,
+# posts the workload with http_load (4 connections, 5,000-line batches,
 # timestamps ending at the last full hour), and then:
-#   - the last run measures query latency (median of --query-runs of each query, after
+#   - the last run measures query latency (trucks; median of --query-runs of each query, after
 #     a warm-up; VictoriaMetrics runs with -search.disableCache so that it
 #     computes each answer, as the others do);
 #   - peak RSS is VmHWM of the server process before it is stopped;
@@ -54,12 +60,14 @@ KEEP=0
 CONNECTIONS=4
 BATCH=5000
 TRUCKS=1000
+WORKLOAD=trucks
 TOKEN=ld_compare_sh_bench_token
 DB=bench
 
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) FULL=1; HOURS=6; STARTUP_HOURS=6 ;;
+    --workload) WORKLOAD=$2; shift ;;
     --runs) RUNS=$2; shift ;;
     --query-runs) QUERY_RUNS=$2; shift ;;
     --hours) HOURS=$2; shift ;;
@@ -67,11 +75,17 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD=$(cd "$2" && pwd); shift ;;
     --out) OUT=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+
+case $WORKLOAD in
+  trucks) SCALE=$TRUCKS; MARK="compare.sh"; WHAT="$TRUCKS trucks" ;;
+  factory) SCALE=10000; MARK="compare.sh factory"; WHAT="10000 sensor series" ;;
+  *) echo "compare.sh: --workload is trucks or factory, not $WORKLOAD" >&2; exit 2 ;;
+esac
 
 LIANDU=$BUILD/liandu
 HTTP_LOAD=$BUILD/bench/http_load
@@ -322,8 +336,8 @@ measure_server() {  # measure_server SERVER
     create_db "$server"
     local url="$BASE_URL/write?db=$DB" tok=()
     [[ $server == liandu ]] && tok=(--token "$TOKEN")
-    log "$server run $run/$RUNS: http_load $TRUCKS trucks x $TICKS points"
-    if ! "$HTTP_LOAD" --url "$url" "${tok[@]}" --workload trucks --scale "$TRUCKS" --ticks "$TICKS" \
+    log "$server run $run/$RUNS: http_load $WHAT x $TICKS points"
+    if ! "$HTTP_LOAD" --url "$url" "${tok[@]}" --workload "$WORKLOAD" --scale "$SCALE" --ticks "$TICKS" \
       --start-s "$START_S" --batch "$BATCH" --connections "$CONNECTIONS" > "$dir/http_load.out" 2>&1; then
       log "$server: http_load failed: $(grep -m1 FAILED "$dir/http_load.out" || tail -n 2 "$dir/http_load.out")"
       R[$server.ingest_error]=$(grep -m1 FAILED "$dir/http_load.out" | head -c 300 | tr '|' ' ' || echo "http_load failed")
@@ -337,7 +351,7 @@ measure_server() {  # measure_server SERVER
     R[values]=$(field values)
     R[lines]=$(field lines)
     log "$server run $run: $(field values_per_s) values/s, p50 $(field p50_ms) ms, p99 $(field p99_ms) ms"
-    if [[ $run == "$RUNS" ]]; then
+    if [[ $run == "$RUNS" && $WORKLOAD == trucks ]]; then
       for q in "${Q_NAMES[@]}"; do
         R[$server.q.$q]=$(run_query "$server" "$q")
         log "$server $q: ${R[$server.q.$q]}"
@@ -408,10 +422,12 @@ row() {  # row LABEL KEY BETTER
 # whole of it before running it, so editing this file during a run is safe.
 main() {
   T_BEGIN=$(date +%s)
-  log "work folder $WORK; $RUNS runs of $TRUCKS trucks x $HOURS h ($TICKS points per series) per server"
+  log "work folder $WORK; $RUNS runs of $WHAT x $HOURS h ($TICKS points per series) per server"
   for s in liandu influxdb vm; do measure_server "$s"; done
-  log "liandu start-up with $STARTUP_HOURS h of trucks data in the WAL"
-  measure_startup
+  if [[ $WORKLOAD == trucks ]]; then
+    log "liandu start-up with $STARTUP_HOURS h of trucks data in the WAL"
+    measure_startup
+  fi
   T_END=$(date +%s)
 
 
@@ -421,15 +437,19 @@ main() {
   dirty=$(git -C "$ROOT" status --porcelain 2> /dev/null | grep -c . || true)
   report=$WORK/report.md
   {
-    echo "<!-- compare.sh:begin -->"
-    echo "## liandu vs InfluxDB vs VictoriaMetrics over HTTP (bench/compare.sh)"
+    echo "<!-- $MARK:begin -->"
+    if [[ $WORKLOAD == trucks ]]; then
+      echo "## liandu vs InfluxDB vs VictoriaMetrics over HTTP (bench/compare.sh)"
+    else
+      echo "## liandu vs InfluxDB vs VictoriaMetrics over HTTP, factory sensors (bench/compare.sh --workload factory)"
+    fi
     echo
-    echo "Generated by \`bench/compare.sh$([[ $FULL == 1 ]] && echo " --full") --runs $RUNS --hours $HOURS\` on $(date -u +'%Y-%m-%d %H:%M UTC'), in $((T_END - T_BEGIN)) s."
+    echo "Generated by \`bench/compare.sh$([[ $FULL == 1 ]] && echo " --full")$([[ $WORKLOAD == factory ]] && echo " --workload factory") --runs $RUNS --hours $HOURS\` on $(date -u +'%Y-%m-%d %H:%M UTC'), in $((T_END - T_BEGIN)) s."
     echo
     echo "- Machine: $(nproc) cores, $cpu_model, $mem_total RAM, $(uname -sr); the client shares the cores with the server."
     echo "- liandu $("$LIANDU" --version 2> /dev/null | head -1) (git $rev, $dirty files modified), $(influxd version 2> /dev/null | head -1), VictoriaMetrics $(dpkg-query -W -f='${Version}' victoria-metrics 2> /dev/null || echo '?') (Debian package)."
-    echo "- Workload: trucks, $TRUCKS trucks, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
-    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; queries are medians of $QUERY_RUNS (after one warm-up) on the last run's data; ratio = liandu ÷ other."
+    echo "- Workload: $WORKLOAD, $WHAT, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
+    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; $([[ $WORKLOAD == trucks ]] && echo "queries are medians of $QUERY_RUNS (after one warm-up) on the last run's data; ")ratio = liandu ÷ other."
     echo
     echo "| metric | liandu | InfluxDB 1.6.7 | VictoriaMetrics | liandu/InfluxDB | liandu/VM | better |"
     echo "|---|---:|---:|---:|---:|---:|---|"
@@ -441,12 +461,13 @@ main() {
     row "disk bytes" disk_bytes lower
     row "peak RSS during the run (MiB, VmHWM)" peak_rss_mb lower
     row "idle RSS after start, empty (MiB)" idle_rss_mb lower
-    for q in "${Q_NAMES[@]}"; do row "query ms: $q" "q.$q" lower; done
+    [[ $WORKLOAD == trucks ]] && for q in "${Q_NAMES[@]}"; do row "query ms: $q" "q.$q" lower; done
     echo
     echo "Values/s of each run: liandu ${R[liandu.runs_values]:-}; InfluxDB ${R[influxdb.runs_values]:-}; VictoriaMetrics ${R[vm.runs_values]:-}."
     for s in liandu influxdb vm; do
       [[ -n ${R[$s.ingest_error]:-} ]] && echo "**$s ingest errors:** ${R[$s.ingest_error]}"
     done
+    if [[ $WORKLOAD == trucks ]]; then
     echo
     echo "liandu start-up with ${R[startup.points]:-?} points (${R[startup.wal_bytes]:-?} bytes of WAL, checkpoints off, killed with SIGKILL): median ${R[startup.s]:-?} s from exec to /ping 204 (runs: ${R[startup.runs]:-}). Server log: \`${R[startup.log]:-}\`."
     echo
@@ -457,6 +478,7 @@ main() {
     for q in "${Q_NAMES[@]}"; do
       echo "| $q | \`${INFLUXQL[$q]}\` | \`${VMQ[$q]%%&*}\` |"
     done
+    fi
     echo
     echo "Commands (ports and folders are picked per run):"
     echo
@@ -465,15 +487,15 @@ main() {
     echo "influxd run -config DIR/influxdb.conf   # reporting-disabled, [monitor] store-enabled=false, http log off, 127.0.0.1 binds,"
     echo "                                        # cache-snapshot-write-cold-duration=10s, compact-full-write-cold-duration=30s"
     echo "victoria-metrics -storageDataPath DIR -httpListenAddr 127.0.0.1:PORT -search.disableCache"
-    echo "$HTTP_LOAD --url http://127.0.0.1:PORT/write?db=$DB [--token …] --workload trucks --scale $TRUCKS --ticks $TICKS --start-s $START_S --batch $BATCH --connections $CONNECTIONS"
+    echo "$HTTP_LOAD --url http://127.0.0.1:PORT/write?db=$DB [--token …] --workload $WORKLOAD --scale $SCALE --ticks $TICKS --start-s $START_S --batch $BATCH --connections $CONNECTIONS"
     echo '```'
-    echo "<!-- compare.sh:end -->"
+    echo "<!-- $MARK:end -->"
   } > "$report"
 
-  if [[ -f $OUT ]] && grep -q '<!-- compare.sh:begin -->' "$OUT"; then
-    awk -v rep="$report" '
-      /<!-- compare.sh:begin -->/ {while ((getline l < rep) > 0) print l; skip = 1; next}
-      /<!-- compare.sh:end -->/ {skip = 0; next}
+  if [[ -f $OUT ]] && grep -qF "<!-- $MARK:begin -->" "$OUT"; then
+    awk -v rep="$report" -v b="<!-- $MARK:begin -->" -v e="<!-- $MARK:end -->" '
+      $0 == b {while ((getline l < rep) > 0) print l; skip = 1; next}
+      $0 == e {skip = 0; next}
       !skip {print}' "$OUT" > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
   else
     { [[ -f $OUT ]] && echo; cat "$report"; } >> "$OUT"
