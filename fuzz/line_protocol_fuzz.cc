@@ -1,6 +1,7 @@
 // Parses arbitrary bytes as line protocol. Every delivered point must survive
 // append_line and a second parse unchanged; every error must name a position;
-// the series key the parser offers must equal the one built from the parts.
+// the series key the parser offers must equal the one built from the parts;
+// a parser with a series key cache must deliver the same as one without.
 
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +49,38 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
+struct outcome {
+  std::vector<point> points;
+  std::vector<line_error> errors;
+};
+
+outcome parse_with(std::string_view body, liandu::model::precision prec, line_protocol_limits limits,
+                   liandu::ingest::series_key_cache* cache) {
+  line_protocol_parser parser(prec, limits);
+  parser.use_key_cache(cache);
+  outcome out;
+  parser.parse(
+      body, 42,
+      [&out](const point_ref& r) {
+        std::string built;
+        liandu::model::append_series_key(built, r.measurement, r.tags, r.tag_count);
+        if (!r.series_key.empty()) check(r.series_key == built);
+        out.points.push_back(to_point(r));
+      },
+      out.errors);
+  return out;
+}
+
+bool same(const outcome& a, const outcome& b) {
+  if (a.points != b.points || a.errors.size() != b.errors.size()) return false;
+  for (size_t i = 0; i < a.errors.size(); ++i) {
+    const line_error& x = a.errors[i];
+    const line_error& y = b.errors[i];
+    if (x.message != y.message || x.line != y.line || x.column != y.column) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -78,6 +111,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       errors);
   check(n == points.size());
   for (const line_error& e : errors) check(e.line >= 1 && e.column >= 1 && !e.message.empty());
+
+  // With a series key cache, twice (the second time mostly from it): the
+  // same points, keys and errors as without; then a parser with the small
+  // limits on the same cache, against one with those limits and no cache
+  // (a kept section may hold more tags than it allows).
+  liandu::ingest::series_key_cache cache(4096);
+  outcome plain{points, errors};
+  check(same(parse_with(body, prec, limits, &cache), plain));
+  check(same(parse_with(body, prec, limits, &cache), plain));
+  line_protocol_limits small{64, 3, 4};
+  check(same(parse_with(body, prec, small, &cache), parse_with(body, prec, small, nullptr)));
 
   std::string again;
   for (const point& p : points) {

@@ -401,8 +401,9 @@ const char* line_protocol_parser::parse_series_cached(const char* p) {
   series_key_cache::entry en;
   if (const char* at = cache.find(raw, cur.hash, en); at != nullptr) {
     // A parser with a lower tag limit than the one that parsed the section
-    // must still refuse it: take the long way, which reports the error.
-    if (en.tag_count <= limits_.max_tags) {
+    // must still refuse it: take the long way, which reports the error. The
+    // limit counts tags as written, repeated keys included.
+    if (en.written_tags <= limits_.max_tags) {
       cache.fill(at, en, point_, tags_);
       return cur.raw_end;
     }

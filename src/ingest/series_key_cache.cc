@@ -85,6 +85,8 @@ std::string_view series_key_cache::insert(std::string_view raw, uint32_t hash, s
   en.key_len = static_cast<uint32_t>(key_len);
   en.measurement_len = static_cast<uint32_t>(measurement.size());
   en.tag_count = static_cast<uint32_t>(tag_count);
+  // Without escapes every comma of the section starts a tag.
+  en.written_tags = static_cast<uint32_t>(std::count(raw.begin(), raw.end(), ','));
   bytes_.append(reinterpret_cast<const char*>(&en), sizeof(en));
   uint32_t pos = en.measurement_len;
   for (size_t i = 0; i < tag_count; ++i) {

@@ -57,8 +57,8 @@ class series_key_cache {
     uint32_t raw_len;
     uint32_t key_len;
     uint32_t measurement_len;
-    uint32_t tag_count;
-    uint32_t unused;
+    uint32_t tag_count;     // after repeated keys were dropped
+    uint32_t written_tags;  // as written, which the parser's tag limit counts
   };
   struct tag_at {
     uint32_t key_at, key_len, value_at, value_len;  // offsets in the key

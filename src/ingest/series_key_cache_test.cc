@@ -193,6 +193,14 @@ TEST(series_key_cache, a_parser_with_fewer_tags_allowed_still_refuses_a_kept_sec
   EXPECT_TRUE(s.points.empty());
   ASSERT_EQ(s.errors.size(), 1u);
   EXPECT_NE(s.errors[0].find("too many tags"), std::string::npos) << s.errors[0];
+  // The limit counts tags as written: three keys, four tags (found by the
+  // fuzzer, when the cache compared the limit with the keys kept).
+  EXPECT_EQ(parse_with("m,a=1,b=2,a=3,c=4 v=1\n", &cache).points.size(), 1u);
+  limits.max_tags = 3;
+  s = parse_with("m,a=1,b=2,a=3,c=4 v=1\n", &cache, limits);
+  EXPECT_TRUE(s.points.empty());
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_NE(s.errors[0].find("too many tags"), std::string::npos) << s.errors[0];
 }
 
 }  // namespace
