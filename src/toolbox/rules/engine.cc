@@ -58,7 +58,9 @@ class sample_ring {
   }
   void pop_back() { --size_; }
   // The oldest sample (dropped first) and the slot the next one goes to.
-  void prefetch() const {
+  // Always inlined, like the helpers below: GCC deletes a call it did not
+  // inline to a function whose only effect is a prefetch.
+  [[gnu::always_inline]] void prefetch() const {
     if (capacity_ == 0) return;
     __builtin_prefetch(&buf_[head_]);
     __builtin_prefetch(&buf_[index(size_)]);
@@ -247,7 +249,7 @@ struct alignas(64) leaf_state {
 static_assert(offsetof(leaf_state, ext_of) < 64);
 static_assert(offsetof(leaf_state, alert) + sizeof(alert_state) <= 64);
 
-inline void prefetch(const void* p) { __builtin_prefetch(p); }
+[[gnu::always_inline]] inline void prefetch(const void* p) { __builtin_prefetch(p); }
 
 bool is_open(alert_state s) {
   return s == alert_state::pending || s == alert_state::firing || s == alert_state::acknowledged;
@@ -331,13 +333,13 @@ namespace {
 // ahead: its leaves (which hold the alert state, so the group itself is read
 // only when an alert changes), then what the leaves point to (windows,
 // detectors), whose addresses are in the leaves.
-void prefetch_leaves(const leaf_state* leaves, size_t n) {
+[[gnu::always_inline]] inline void prefetch_leaves(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) prefetch(&leaves[i]);
 }
 
 // The second step for shared windows and detectors: their headers, whose
 // addresses are in the leaves.
-void prefetch_shared(const leaf_state* leaves, size_t n) {
+[[gnu::always_inline]] inline void prefetch_shared(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (leaves[i].ext_of == leaf_state::ext_kind::shared_window ||
         leaves[i].ext_of == leaf_state::ext_kind::shared_detector) {
@@ -347,7 +349,7 @@ void prefetch_shared(const leaf_state* leaves, size_t n) {
 }
 
 // The last step: window samples and detectors, own or shared.
-void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
+[[gnu::always_inline]] inline void prefetch_leaf_data(const leaf_state* leaves, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const leaf_state& ls = leaves[i];
     switch (ls.ext_of) {
