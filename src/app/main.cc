@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
       ->envname("LIANDU_MQTT_BIND")
       ->capture_default_str();
   serve
+      ->add_option("--mqtt-tls-bind", so.mqtt_tls_bind,
+                   "MQTT over TLS listen address host:port (needs --tls-cert/--tls-key; same broker)")
+      ->envname("LIANDU_MQTT_TLS_BIND");
+  serve
       ->add_option("--mqtt-mappings", so.mqtt_mappings,
                    "JSON file with topic mapping rules (MQTT topic/payload -> points), added at start")
       ->envname("LIANDU_MQTT_MAPPINGS");

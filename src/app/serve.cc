@@ -466,11 +466,29 @@ int serve(const serve_options& o) {
                  o.sparkplug_host_id.c_str());
     return 2;
   }
-  if (o.mqtt_bind != "off" && !o.mqtt_bind.empty()) {
+  bool mqtt_plain = o.mqtt_bind != "off" && !o.mqtt_bind.empty();
+  bool mqtt_tls = o.mqtt_tls_bind != "off" && !o.mqtt_tls_bind.empty();
+  if (mqtt_plain || mqtt_tls) {
     connect::mqtt::mqtt_server_options mo;
-    if (!split_host_port(o.mqtt_bind, mo.host, mo.port)) {
+    mo.plain = mqtt_plain;
+    if (mqtt_plain && !split_host_port(o.mqtt_bind, mo.host, mo.port)) {
       std::fprintf(stderr, "liandu: --mqtt-bind %s: expected host:port or off\n", o.mqtt_bind.c_str());
       return 2;
+    }
+    if (mqtt_tls) {
+      connect::mqtt::mqtt_tls_listener t;
+      if (!split_host_port(o.mqtt_tls_bind, t.host, t.port)) {
+        std::fprintf(stderr, "liandu: --mqtt-tls-bind %s: expected host:port or off\n",
+                     o.mqtt_tls_bind.c_str());
+        return 2;
+      }
+      if (o.tls_cert.empty() || o.tls_key.empty()) {
+        std::fprintf(stderr, "liandu: --mqtt-tls-bind needs --tls-cert and --tls-key\n");
+        return 2;
+      }
+      t.cert_chain_file = o.tls_cert;
+      t.private_key_file = o.tls_key;
+      mo.tls = std::move(t);
     }
     mo.max_connections = o.mqtt_max_connections;
     mo.broker.data_dir = storage::fs::join(o.data_dir, "mqtt");
@@ -522,11 +540,11 @@ int serve(const serve_options& o) {
     twins.set_publisher(publish);
     auto mp = mqtt->start();
     if (!mp.ok()) {
-      std::fprintf(stderr, "liandu: cannot listen on %s: %s\n", o.mqtt_bind.c_str(),
-                   mp.error().to_string().c_str());
+      std::fprintf(stderr, "liandu: cannot start the MQTT server: %s\n", mp.error().to_string().c_str());
       return 1;
     }
-    listeners += " mqtt://" + mo.host + ":" + std::to_string(*mp);
+    if (mqtt_plain) listeners += " mqtt://" + mo.host + ":" + std::to_string(*mp);
+    if (mqtt_tls) listeners += " mqtts://" + mo.tls->host + ":" + std::to_string(mqtt->tls_port());
     // Liandu is the Sparkplug primary host application: edge nodes set up
     // with this host id wait for its STATE online before their births.
     if (o.sparkplug_host_id != "off") {

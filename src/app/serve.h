@@ -23,7 +23,8 @@ struct serve_options {
   size_t max_series_per_database = 1000000;
   size_t query_memory_limit = 256ull << 20;
   bool auth = true;
-  std::string mqtt_bind = "127.0.0.1:1883";  // "off" disables the MQTT server
+  std::string mqtt_bind = "127.0.0.1:1883";  // "off": no plain MQTT listener
+  std::string mqtt_tls_bind;                 // optional MQTT over TLS listener (--tls-cert/--tls-key)
   std::string mqtt_mappings;                 // JSON file of topic mapping rules to load
   std::string bridges;                       // JSON file of MQTT bridges to other brokers, added at start
   std::string modbus_devices;                // JSON file of Modbus TCP devices to poll, added at start

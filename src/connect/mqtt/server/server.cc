@@ -2,11 +2,13 @@
 
 #include <array>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,10 +20,21 @@ using tcp = asio::ip::tcp;
 // polymorphic any_io_executor: 48 instead of 80 bytes in every connection,
 // and a smaller operation for every pending wait.
 using link_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using tls_socket = asio::ssl::stream<link_socket>;
 
 namespace {
 
-class tcp_link;
+// What the sweep and stop() need of a connection, over either transport.
+// The virtuals add nothing per connection: `link` already has a vtable.
+class server_link : public link {
+ public:
+  // Past the connect timeout (the TLS handshake included), or 1.5 times the
+  // keep-alive since the last packet. Any thread.
+  virtual bool overdue(int64_t now_ms) const = 0;
+  virtual void time_out() = 0;
+  // From stop(): close at once, without waiting for writes.
+  virtual void abort() = 0;
+};
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -37,6 +50,7 @@ struct mqtt_server::impl {
         hook_pool(std::max<size_t>(1, options.hook_threads)),
         workers(std::max<size_t>(1, options.worker_threads)),
         acceptor(io),
+        tls_acceptor(io),
         tick_timer(io),
         sweep_timer(io) {
     options.broker.max_packet_size = options.max_packet_size;
@@ -60,11 +74,17 @@ struct mqtt_server::impl {
     brk = std::make_unique<mqtt::broker>(options.broker, std::move(h));
   }
 
-  void accept();
+  void accept(tcp::acceptor& a, bool tls);
+  template <class Link>
+  void adopt(std::shared_ptr<Link> l);
+  result<uint16_t> bind(tcp::acceptor& a, const std::string& host, uint16_t port, const char* what);
+  status load_tls();
   void tick();
   void sweep();
 
   mqtt_server_options options;
+  // Before io: the TLS connections' streams are made from it.
+  std::unique_ptr<asio::ssl::context> tls_ctx;
   // io before the pools, so it is destroyed after them: drains still queued
   // on the workers own connections whose sockets and strands belong to io.
   asio::io_context io;
@@ -73,6 +93,8 @@ struct mqtt_server::impl {
   asio::thread_pool hook_pool;
   asio::thread_pool workers;
   tcp::acceptor acceptor;
+  tcp::acceptor tls_acceptor;
+  uint16_t tls_port = 0;
   asio::steady_timer tick_timer;
   // Connect timeouts and keep-alives: one sweep over `live` four times a
   // second instead of a timer (and a pending wait) per connection.
@@ -92,14 +114,15 @@ struct mqtt_server::impl {
   std::mutex live_mu;
   // A vector, not a list: 16 bytes per connection instead of a 48-byte node.
   // Entries of closed connections are dropped by the sweep.
-  std::vector<std::weak_ptr<tcp_link>> live;
+  std::vector<std::weak_ptr<server_link>> live;
   bool started = false;
   bool stopped = false;
 };
 
 namespace {
 
-// One client connection. Socket state lives on `strand_` (I/O threads);
+// One client connection over a plain socket (tcp_link) or a TLS stream
+// (tls_link). Socket state lives on `strand_` (I/O threads);
 // broker calls run in `drain`, on a worker thread, one drain at a time.
 //
 // Memory: an idle connection costs this object, the broker's connection and
@@ -110,17 +133,47 @@ namespace {
 // handlers never block), and the worker side needs no strand at all: every
 // event for the broker (packets, keep-alive expiry, close) goes through the
 // inbox, and at most one drain per connection is posted at any time.
-class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
+//
+// A TLS connection costs more: OpenSSL's session state and Asio's stream
+// buffers, and its own read buffer (tls_read_size), since a TLS stream cannot
+// be read with the wait-then-read_some of the plain path (decrypted bytes may
+// wait inside OpenSSL with nothing left to read on the socket).
+template <class Stream>
+class stream_link : public server_link, public std::enable_shared_from_this<stream_link<Stream>> {
+  static constexpr bool tls = std::is_same_v<Stream, tls_socket>;
+  static constexpr size_t tls_read_size = 16384;  // one TLS record's plaintext
+  struct no_buffer {};
+
  public:
-  tcp_link(mqtt_server::impl* srv, link_socket socket)
-      : srv_(srv), strand_(srv->io), socket_(std::move(socket)), decoder_(srv->options.max_packet_size) {}
+  stream_link(mqtt_server::impl* srv, link_socket socket)
+      : srv_(srv),
+        strand_(srv->io),
+        socket_(make_stream(srv, std::move(socket))),
+        decoder_(srv->options.max_packet_size) {}
 
   void start() {
-    boost::system::error_code ec;
-    socket_.non_blocking(true, ec);
-    conn_ = srv_->brk->open(shared_from_this());
-    auto self = shared_from_this();
-    asio::dispatch(strand_, [self] { self->read(); });
+    conn_ = srv_->brk->open(this->shared_from_this());
+    auto self = this->shared_from_this();
+    if constexpr (tls) {
+      // A client that never completes the handshake is closed by the sweep
+      // at connect_timeout, like one that never sends CONNECT.
+      asio::dispatch(strand_, [self] {
+        self->socket_.async_handshake(
+            asio::ssl::stream_base::server,
+            asio::bind_executor(self->strand_, [self](boost::system::error_code ec) {
+              if (ec || self->closed_) {
+                self->do_close();
+                return;
+              }
+              self->read_buf_ = std::make_unique<char[]>(tls_read_size);
+              self->read();
+            }));
+      });
+    } else {
+      boost::system::error_code ec;
+      socket_.non_blocking(true, ec);
+      asio::dispatch(strand_, [self] { self->read(); });
+    }
   }
 
   // Appends to the connection's pending bytes; the I/O strand writes them.
@@ -148,7 +201,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
       }
     }
     if (!post) return;
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(strand_, [self] {
       if (self->overflow_.load()) {
         self->do_close();
@@ -159,24 +212,45 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   }
 
   void close() override {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(strand_, [self] {
       self->closing_ = true;
       self->start_write();  // what is pending goes out first, then do_close
     });
   }
 
-  // From stop(): close at once, without waiting for writes.
-  void abort() {
-    auto self = shared_from_this();
+  void abort() override {
+    auto self = this->shared_from_this();
     asio::post(strand_, [self] { self->do_close(); });
   }
 
  private:
+  static Stream make_stream(mqtt_server::impl* srv, link_socket socket) {
+    if constexpr (tls) {
+      return Stream(std::move(socket), *srv->tls_ctx);
+    } else {
+      return socket;
+    }
+  }
+
+  // TLS: reads into the connection's own buffer (see the class comment).
+  void read() requires tls {
+    auto self = this->shared_from_this();
+    socket_.async_read_some(asio::buffer(read_buf_.get(), tls_read_size),
+                            asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t n) {
+                              if (self->closed_) {
+                                self->do_close();
+                                return;
+                              }
+                              self->decoder_.feed(self->read_buf_.get(), n);
+                              self->after_read(n, ec.failed());
+                            }));
+  }
+
   // Waits until the socket is readable, then reads what is there into one
   // buffer per I/O thread: an idle connection holds no read buffer.
-  void read() {
-    auto self = shared_from_this();
+  void read() requires(!tls) {
+    auto self = this->shared_from_this();
     socket_.async_wait(tcp::socket::wait_read,
                        asio::bind_executor(strand_, [self](boost::system::error_code ec) {
                          if (ec || self->closed_) {
@@ -198,43 +272,49 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
                            total += n;
                            if (n < buf.size()) break;
                          }
-                         if (eof && total == 0) {
-                           self->do_close();
-                           return;
-                         }
-                         std::vector<packet> packets;
-                         std::optional<decode_error> err;
-                         while (true) {
-                           packet p;
-                           decode_error e;
-                           auto st = self->decoder_.next(&p, &e);
-                           if (st == decoder::state::need_more) break;
-                           if (st == decoder::state::error) {
-                             err = std::move(e);
-                             break;
-                           }
-                           packets.push_back(std::move(p));
-                         }
-                         if (!packets.empty()) self->last_packet_ms_ = steady_ms();
-                         if (packets.empty() && !err) {
-                           if (eof) {
-                             self->do_close();
-                           } else {
-                             self->read();
-                           }
-                           return;
-                         }
-                         bool failed = err.has_value();
-                         self->deliver(std::move(packets), std::move(err));
-                         // Read on while the batch is handled: the decoder keeps the order, and
-                         // the strand on the worker pool keeps handling sequential. After end
-                         // of stream the close drains the inbox before transport_closed.
-                         if (eof) {
-                           self->do_close();
-                         } else if (!failed) {
-                           self->read();
-                         }
+                         self->after_read(total, eof);
                        }));
+  }
+
+  // On the strand, once `total` bytes went into the decoder (eof: the
+  // stream ended or failed): hands the decoded packets over and reads on.
+  void after_read(size_t total, bool eof) {
+    if (eof && total == 0) {
+      do_close();
+      return;
+    }
+    std::vector<packet> packets;
+    std::optional<decode_error> err;
+    while (true) {
+      packet p;
+      decode_error e;
+      auto st = decoder_.next(&p, &e);
+      if (st == decoder::state::need_more) break;
+      if (st == decoder::state::error) {
+        err = std::move(e);
+        break;
+      }
+      packets.push_back(std::move(p));
+    }
+    if (!packets.empty()) last_packet_ms_ = steady_ms();
+    if (packets.empty() && !err) {
+      if (eof) {
+        do_close();
+      } else {
+        read();
+      }
+      return;
+    }
+    bool failed = err.has_value();
+    deliver(std::move(packets), std::move(err));
+    // Read on while the batch is handled: the decoder keeps the order, and
+    // the strand on the worker pool keeps handling sequential. After end
+    // of stream the close drains the inbox before transport_closed.
+    if (eof) {
+      do_close();
+    } else if (!failed) {
+      read();
+    }
   }
 
   // Hands decoded packets to the workers through the inbox: what arrives
@@ -259,7 +339,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     drain_posted_ = true;
     lock.unlock();
     if (!post) return;
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(srv_->workers, [self] { self->drain(); });
   }
 
@@ -298,7 +378,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
       return;
     }
     lock.unlock();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(srv_->workers, [self] { self->drain(); });
   }
 
@@ -319,7 +399,7 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
       if (closing_) do_close();
       return;
     }
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::async_write(socket_, asio::buffer(writing_),
                       asio::bind_executor(strand_, [self](boost::system::error_code ec, size_t) {
                         {
@@ -340,9 +420,8 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   }
 
  public:
-  // Past the connect timeout, or 1.5 times the keep-alive (3.1.2.10) since
-  // the last packet. Any thread (the sweep).
-  bool overdue(int64_t now_ms) const {
+  // 1.5 times the keep-alive: 3.1.2.10.
+  bool overdue(int64_t now_ms) const override {
     if (timed_out_.load(std::memory_order_relaxed)) return false;
     if (!connected_.load(std::memory_order_relaxed)) {
       return now_ms >= accepted_ms_ + srv_->options.connect_timeout.count();
@@ -351,9 +430,9 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     return ka != 0 && now_ms >= last_packet_ms_.load(std::memory_order_relaxed) + int64_t{ka} * 1500;
   }
 
-  void time_out() {
+  void time_out() override {
     if (timed_out_.exchange(true)) return;
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(strand_, [self] {
       if (self->closed_) return;
       if (!self->connected_) {
@@ -371,8 +450,9 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
     if (closed_) return;
     closed_ = true;
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    // TLS: no close_notify; the connection's end is the MQTT one.
+    socket_.lowest_layer().shutdown(tcp::socket::shutdown_both, ec);
+    socket_.lowest_layer().close(ec);
     --srv_->connections;
     std::unique_lock lock(out_mu());
     out_closed_ = true;
@@ -388,8 +468,10 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   // Flags sit together: every byte of padding is paid once per connection.
   mqtt_server::impl* srv_;
   asio::io_context::strand strand_;
-  link_socket socket_;
+  Stream socket_;
   decoder decoder_;
+  // TLS only, from the end of the handshake; nothing for a plain socket.
+  [[no_unique_address]] std::conditional_t<tls, std::unique_ptr<char[]>, no_buffer> read_buf_;
   std::shared_ptr<connection> conn_;  // used in drain only
   // What waits for drain (deliver, time_out, do_close); under out_mu().
   std::vector<packet> inbox_;
@@ -416,32 +498,44 @@ class tcp_link : public link, public std::enable_shared_from_this<tcp_link> {
   std::atomic<int64_t> last_packet_ms_{steady_ms()};
 };
 
+using tcp_link = stream_link<link_socket>;
+using tls_link = stream_link<tls_socket>;
+
 }  // namespace
 
-void mqtt_server::impl::accept() {
-  acceptor.async_accept(io.get_executor(), [this](boost::system::error_code ec, link_socket socket) {
+void mqtt_server::impl::accept(tcp::acceptor& a, bool tls) {
+  a.async_accept(io.get_executor(), [this, &a, tls](boost::system::error_code ec, link_socket socket) {
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      accept();
+      if (ec == asio::error::operation_aborted || !a.is_open()) return;
+      accept(a, tls);
       return;
     }
+    // One count for both listeners.
     if (connections.load() >= options.max_connections) {
       boost::system::error_code ignored;
       socket.close(ignored);
-      accept();
+      accept(a, tls);
       return;
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     ++connections;
-    auto l = std::make_shared<tcp_link>(this, std::move(socket));
-    {
-      std::lock_guard lock(live_mu);
-      live.push_back(l);
+    if (tls) {
+      adopt(std::make_shared<tls_link>(this, std::move(socket)));
+    } else {
+      adopt(std::make_shared<tcp_link>(this, std::move(socket)));
     }
-    l->start();
-    accept();
+    accept(a, tls);
   });
+}
+
+template <class Link>
+void mqtt_server::impl::adopt(std::shared_ptr<Link> l) {
+  {
+    std::lock_guard lock(live_mu);
+    live.push_back(l);
+  }
+  l->start();
 }
 
 void mqtt_server::impl::sweep() {
@@ -449,10 +543,10 @@ void mqtt_server::impl::sweep() {
   sweep_timer.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     int64_t now = steady_ms();
-    std::vector<std::shared_ptr<tcp_link>> due;
+    std::vector<std::shared_ptr<server_link>> due;
     {
       std::lock_guard lock(live_mu);
-      std::erase_if(live, [&](const std::weak_ptr<tcp_link>& w) {
+      std::erase_if(live, [&](const std::weak_ptr<server_link>& w) {
         auto l = w.lock();
         if (!l) return true;
         if (l->overdue(now)) due.push_back(std::move(l));
@@ -482,24 +576,58 @@ mqtt_server::mqtt_server(mqtt_server_options options, mqtt_hooks hooks)
 
 mqtt_server::~mqtt_server() { stop(); }
 
+result<uint16_t> mqtt_server::impl::bind(tcp::acceptor& a, const std::string& host, uint16_t port,
+                                         const char* what) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return error(errc::invalid_argument, std::string("bad ") + what + " listen address " + host);
+  tcp::endpoint ep(addr, port);
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return error(errc::io_error,
+                 std::string(what) + " listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  return a.local_endpoint().port();
+}
+
+status mqtt_server::impl::load_tls() {
+  const mqtt_tls_listener& t = *options.tls;
+  tls_ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  tls_ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+  if (ec) return error(errc::internal, "MQTT TLS: " + ec.message());
+  tls_ctx->use_certificate_chain_file(t.cert_chain_file, ec);
+  if (ec) return error(errc::io_error, "MQTT TLS: certificate " + t.cert_chain_file + ": " + ec.message());
+  tls_ctx->use_private_key_file(t.private_key_file, asio::ssl::context::pem, ec);
+  if (ec) return error(errc::io_error, "MQTT TLS: private key " + t.private_key_file + ": " + ec.message());
+  return {};
+}
+
 result<uint16_t> mqtt_server::start() {
   impl& s = *impl_;
+  if (s.options.tls) {
+    if (status st = s.load_tls(); !st.ok()) return st;
+  }
   status st = s.brk->load();
   if (!st.ok()) return st;
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(s.options.host, ec);
-  if (ec) return error(errc::invalid_argument, "bad MQTT listen address " + s.options.host);
-  tcp::endpoint ep(addr, s.options.port);
-  s.acceptor.open(ep.protocol(), ec);
-  if (!ec) s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(ep, ec);
-  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return error(errc::io_error, "MQTT listen on " + s.options.host + ":" + std::to_string(s.options.port) +
-                                     ": " + ec.message());
+  uint16_t port = 0;
+  if (s.options.plain) {
+    auto p = s.bind(s.acceptor, s.options.host, s.options.port, "MQTT");
+    if (!p.ok()) return p.error();
+    port = *p;
   }
-  uint16_t port = s.acceptor.local_endpoint().port();
-  s.accept();
+  if (s.options.tls) {
+    auto p = s.bind(s.tls_acceptor, s.options.tls->host, s.options.tls->port, "MQTT TLS");
+    if (!p.ok()) return p.error();
+    s.tls_port = *p;
+  }
+  if (s.options.plain) s.accept(s.acceptor, false);
+  if (s.options.tls) s.accept(s.tls_acceptor, true);
   s.tick();
   s.sweep();
   for (size_t i = 0; i < std::max<size_t>(1, s.options.io_threads); ++i) {
@@ -517,6 +645,7 @@ void mqtt_server::stop() {
   asio::post(s.io, [&s] {
     boost::system::error_code ec;
     s.acceptor.close(ec);
+    s.tls_acceptor.close(ec);
     s.tick_timer.cancel();
     s.sweep_timer.cancel();
   });
@@ -538,6 +667,8 @@ void mqtt_server::stop() {
   status st = s.brk->save(true);
   if (!st.ok()) std::fprintf(stderr, "mqtt: saving broker state: %s\n", st.to_string().c_str());
 }
+
+uint16_t mqtt_server::tls_port() const { return impl_->tls_port; }
 
 size_t mqtt_server::open_connections() const { return impl_->connections.load(); }
 

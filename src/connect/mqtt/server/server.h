@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/result.h"
@@ -12,10 +13,23 @@
 
 namespace liandu::connect::mqtt {
 
+// An MQTT over TLS listener: same broker, sessions, hooks and limits as the
+// plain one. The TLS handshake counts against connect_timeout.
+struct mqtt_tls_listener {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8883;          // 0 picks a free port
+  std::string cert_chain_file;   // PEM
+  std::string private_key_file;  // PEM
+};
+
 struct mqtt_server_options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;  // 0 picks a free port
-  // Open connections at most; one more is closed at once.
+  // false: no plain TCP listener (host and port unused), TLS only.
+  bool plain = true;
+  std::optional<mqtt_tls_listener> tls;
+  // Open connections at most, over both listeners; one more is closed at
+  // once.
   size_t max_connections = 10000;
   // Largest packet a client may send (and the v5 Maximum Packet Size);
   // bigger is "packet too large" and closes that connection.
@@ -36,7 +50,7 @@ struct mqtt_server_options {
   broker_config broker;
 };
 
-// The MQTT 3.1.1/5.0 server: a TCP listener on its own io_context, a read
+// The MQTT 3.1.1/5.0 server: TCP and TLS listeners on its own io_context, a read
 // loop per connection feeding the codec, keep-alive timers, and the broker.
 //
 // Threads: `io_threads` run the io_context (sockets, one strand per
@@ -61,9 +75,12 @@ class mqtt_server {
   mqtt_server(const mqtt_server&) = delete;
   mqtt_server& operator=(const mqtt_server&) = delete;
 
-  // Loads the broker state, binds host:port and starts the threads. Returns
-  // the bound port.
+  // Loads the broker state, loads the TLS certificate and key, binds the
+  // listeners and starts the threads. Returns the bound plain port (0 when
+  // plain is false; see tls_port()).
   result<uint16_t> start();
+  // The bound TLS port after start(); 0 without a TLS listener.
+  uint16_t tls_port() const;
   // Idempotent; safe from any thread except the server's own.
   void stop();
 
