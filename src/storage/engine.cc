@@ -1172,7 +1172,12 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
   type = plan.type.value_or(model::field_type::float64);
   std::vector<int64_t> times;
   std::vector<std::pair<int64_t, int64_t>> extents;  // of each source's points in range
+  // Block times read by the fast check, kept for the overlap count below
+  // (an entry is never empty, so empty means not read yet).
+  std::vector<std::vector<int64_t>> read;
   for (auto& ps : plan.parts) {
+    if (read.size() < ps.sources.size()) read.resize(ps.sources.size());
+    for (size_t k = 0; k < ps.sources.size(); ++k) read[k].clear();
     // Fast: sorted sources whose points in range do not overlap and no
     // delete: the counts add up.
     bool fast = plan.ts.empty() && ps.active_sorted;
@@ -1191,9 +1196,8 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
       }
       std::span<const int64_t> ts;
       if (s.entry != nullptr) {
-        times.clear();
-        LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, times));
-        ts = times;
+        LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, read[k]));
+        ts = read[k];
       } else if (s.col->is_sorted_unique()) {
         ts = std::span<const int64_t>(s.col->times(), s.col->size());
       } else {
@@ -1219,13 +1223,12 @@ status engine::count(std::string_view name, std::string_view rpname, uint32_t se
     if (plan.ts.empty() && ps.active_sorted && ps.sources.size() <= 16 &&
         std::all_of(ps.sources.begin(), ps.sources.end(),
                     [](const auto& s) { return s.entry != nullptr || s.col->is_sorted_unique(); })) {
-      std::vector<std::vector<int64_t>> read(ps.sources.size());
       std::vector<std::span<const int64_t>> spans;
       for (size_t k = 0; k < ps.sources.size(); ++k) {
         const auto& s = ps.sources[k];
         std::span<const int64_t> ts;
         if (s.entry != nullptr) {
-          LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, read[k]));
+          if (read[k].empty()) LIANDU_RETURN_IF_ERROR(s.block->read_times(*s.entry, read[k]));
           ts = read[k];
         } else {
           ts = std::span<const int64_t>(s.col->times(), s.col->size());
