@@ -1,9 +1,12 @@
 // Encode and decode throughput of the column codecs on one day of 10 s
 // samples (8640 values) shaped like plant data. items_per_second counts
-// values; bytes_per_value is the encoded size.
+// values; bytes_per_value is the encoded size. The *_short cases encode one
+// column of 20, 100 or 700 values, the length a checkpoint writes per series
+// and block, where the fixed cost of planning a column weighs most.
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -123,6 +126,24 @@ void unsigneds_counter_encode(benchmark::State& s) { encode_bench(s, ucounter(),
 void unsigneds_counter_decode(benchmark::State& s) {
   decode_bench(s, ucounter(), encode_unsigneds, decode_unsigneds);
 }
+// A sensor random walk (2 decimals, steps of up to 0.10) of state.range(0)
+// values, as scaled integers and as the floats that become them.
+std::vector<int64_t> scaled_walk(size_t n) {
+  std::vector<int64_t> v;
+  for (double x : testing::random_walk_for_test(n, 2, 10)) v.push_back(std::llround(x * 100));
+  return v;
+}
+void integers_walk_short_encode(benchmark::State& s) {
+  encode_bench(s, scaled_walk(static_cast<size_t>(s.range(0))), encode_integers);
+}
+void floats_walk_short_encode(benchmark::State& s) {
+  encode_bench(s, testing::random_walk_for_test(static_cast<size_t>(s.range(0)), 2, 10), encode_floats);
+}
+void integers_counter_short_encode(benchmark::State& s) {
+  const std::vector<int64_t> v(counter().begin(), counter().begin() + s.range(0));
+  encode_bench(s, v, encode_integers);
+}
+
 void booleans_runs_encode(benchmark::State& s) { encode_bench(s, running(), encode_booleans); }
 void booleans_runs_decode(benchmark::State& s) {
   decode_bench(s, running(), encode_booleans, decode_booleans);
@@ -148,6 +169,9 @@ BENCHMARK(integers_counter_encode);
 BENCHMARK(integers_counter_decode);
 BENCHMARK(unsigneds_counter_encode);
 BENCHMARK(unsigneds_counter_decode);
+BENCHMARK(integers_walk_short_encode)->Arg(20)->Arg(100)->Arg(700);
+BENCHMARK(floats_walk_short_encode)->Arg(20)->Arg(100)->Arg(700);
+BENCHMARK(integers_counter_short_encode)->Arg(20)->Arg(100)->Arg(700);
 BENCHMARK(booleans_runs_encode);
 BENCHMARK(booleans_runs_decode);
 BENCHMARK(booleans_random_encode);

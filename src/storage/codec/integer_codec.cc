@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -40,7 +41,6 @@ struct scratch {
   std::vector<uint64_t> seq;
   std::vector<uint64_t> seq2;
   std::vector<uint64_t> q;
-  std::vector<uint64_t> sorted;
   std::string packed;
   std::string best;
   std::string candidate;
@@ -48,7 +48,7 @@ struct scratch {
   // Gives back memory after an unusually large column.
   void trim() {
     constexpr size_t keep = size_t{1} << 16;  // values
-    if (seq.capacity() > keep || seq2.capacity() > keep || q.capacity() > keep || sorted.capacity() > keep ||
+    if (seq.capacity() > keep || seq2.capacity() > keep || q.capacity() > keep ||
         best.capacity() > 8 * keep || candidate.capacity() > 8 * keep || packed.capacity() > 8 * keep) {
       *this = scratch();
     }
@@ -89,52 +89,108 @@ struct sequence_plan {
   size_t bits = 0;
 };
 
-// Plans the sequence s[0, m). ordered_signed says how to order the values
-// when looking for the minimum and the median.
-sequence_plan plan_sequence(const uint64_t* s, size_t m, bool ordered_signed, scratch& sc) {
-  sequence_plan plan;
-  if (m == 0) return plan;
-  // The minimum, and the median of an evenly spaced sample of at most 255
-  // values: any base decodes correctly, this one only has to be typical.
-  const size_t step = m / 255 + 1;
-  sc.sorted.clear();
-  for (size_t i = 0; i < m; i += step) sc.sorted.push_back(s[i]);
-  auto mid = sc.sorted.begin() + static_cast<ptrdiff_t>(sc.sorted.size() / 2);
+// bits of a plan given up on because it is over its cutoff.
+constexpr size_t over_cutoff = std::numeric_limits<size_t>::max();
+
+// XOR with this maps int64 order onto uint64 order.
+constexpr uint64_t sign_bit = uint64_t{1} << 63;
+
+// The least and the greatest of a sequence in the order the planner ranks
+// it (as int64 or as uint64), as the values themselves.
+struct sequence_range {
   uint64_t min = 0;
-  if (ordered_signed) {
-    auto less = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) < static_cast<int64_t>(b); };
-    std::nth_element(sc.sorted.begin(), mid, sc.sorted.end(), less);
-    int64_t lo = static_cast<int64_t>(s[0]);
-    for (size_t i = 1; i < m; ++i) lo = std::min(lo, static_cast<int64_t>(s[i]));
-    min = static_cast<uint64_t>(lo);
-  } else {
-    std::nth_element(sc.sorted.begin(), mid, sc.sorted.end());
-    min = *std::min_element(s, s + m);
+  uint64_t max = 0;
+  // Adds x ^ flip, with flip sign_bit for the int64 order, else 0; min and
+  // max hold flipped values until done() flips them back.
+  void add(uint64_t flipped) {
+    min = std::min(min, flipped);
+    max = std::max(max, flipped);
   }
-  const uint64_t median = *mid;
+  void done(uint64_t flip) {
+    min ^= flip;
+    max ^= flip;
+  }
+};
+
+// The median of an evenly spaced sample of at most 255 values of s[0, m):
+// element count / 2 of the sample in the ranking order. Any base decodes
+// correctly, this one only has to be typical; but the bytes depend on it, so
+// it is exactly the value a sort of the sample puts in the middle. The
+// offsets x - min (wrapping) keep the ranking order as uint64, so one pass
+// counts them into 256 buckets of their top bits, and only the bucket
+// holding the middle is selected in (when a bucket is one value wide, the
+// bucket is the answer).
+uint64_t sample_median(const uint64_t* s, size_t m, const sequence_range& r) {
+  const size_t step = m / 255 + 1;
+  const size_t count = (m + step - 1) / step;  // <= 255: fits a uint8_t bucket count
+  const size_t k = count / 2;
+  const uint64_t range = r.max - r.min;
+  const int shift = std::max(static_cast<int>(std::bit_width(range)) - 8, 0);
+  uint8_t buckets[256] = {};
+  for (size_t i = 0; i < m; i += step) ++buckets[(s[i] - r.min) >> shift];
+  size_t b = 0;
+  size_t below = 0;
+  while (below + buckets[b] <= k) below += buckets[b++];
+  if (shift == 0) return r.min + b;
+  uint64_t in[255];
+  size_t c = 0;
+  for (size_t i = 0; i < m; i += step) {
+    const uint64_t o = s[i] - r.min;
+    in[c] = o;
+    c += (o >> shift) == b;
+  }
+  std::nth_element(in, in + (k - below), in + c);
+  return r.min + in[k - below];
+}
+
+// Estimated bits of a value of width w repeated run times: w bits each (at
+// least one), a run no more than one simple8b word.
+size_t run_cost(size_t run, int width) {
+  const size_t packed = run * static_cast<size_t>(std::max(width, 1));
+  return width <= 32 ? std::min<size_t>(packed, 64) : packed;
+}
+
+// Plans the sequence s[0, m), m >= 1, whose range in the ranking order is r.
+// When its bits are sure to be over cutoff the plan is given up early and
+// its bits are over_cutoff.
+sequence_plan plan_sequence(const uint64_t* s, size_t m, const sequence_range& r, size_t cutoff) {
+  sequence_plan plan;
+  const uint64_t min = r.min;
+  const uint64_t median = sample_median(s, m, r);
   const uint64_t g = common_divisor(s, m, min);
 
-  // Estimate the bits both mappings need: a value of width w costs w bits
-  // (at least one), a run of equal values no more than one simple8b word.
-  auto cost = [](size_t run, int width) -> size_t {
-    const size_t packed = run * static_cast<size_t>(std::max(width, 1));
-    return width <= 32 ? std::min<size_t>(packed, 64) : packed;
-  };
+  // Estimate the bits both mappings need. Both sums only grow, and the plan
+  // takes the smaller (the median's only when g divides through it), so once
+  // both are over cutoff the plan is.
   size_t bits_from_min = 0;
   size_t bits_from_median = 0;
   bool median_divides = true;
-  for (size_t i = 0; i < m;) {
-    size_t j = i + 1;
-    while (j < m && s[j] == s[i]) ++j;
-    uint64_t q = s[i] - median;
-    if (g == 1) {
-      bits_from_min += cost(j - i, std::bit_width(s[i] - min));
-    } else {
-      bits_from_min += cost(j - i, std::bit_width((s[i] - min) / g));
-      median_divides = median_divides && divide_signed(s[i] - median, g, q);
+  if (g == 1) {
+    for (size_t i = 0; i < m;) {
+      size_t j = i + 1;
+      while (j < m && s[j] == s[i]) ++j;
+      bits_from_min += run_cost(j - i, std::bit_width(s[i] - min));
+      bits_from_median += run_cost(j - i, std::bit_width(zz(s[i] - median)));
+      if (bits_from_min > cutoff && bits_from_median > cutoff) {
+        plan.bits = over_cutoff;
+        return plan;
+      }
+      i = j;
     }
-    bits_from_median += cost(j - i, std::bit_width(zz(q)));
-    i = j;
+  } else {
+    for (size_t i = 0; i < m;) {
+      size_t j = i + 1;
+      while (j < m && s[j] == s[i]) ++j;
+      uint64_t q = s[i] - median;
+      bits_from_min += run_cost(j - i, std::bit_width((s[i] - min) / g));
+      median_divides = median_divides && divide_signed(s[i] - median, g, q);
+      bits_from_median += run_cost(j - i, std::bit_width(zz(q)));
+      if (bits_from_min > cutoff && (bits_from_median > cutoff || !median_divides)) {
+        plan.bits = over_cutoff;
+        return plan;
+      }
+      i = j;
+    }
   }
   plan.g = g;
   plan.zigzag = median_divides && bits_from_median < bits_from_min;
@@ -229,25 +285,68 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
 
   // n >= 3 from here on: one or two values are always constant or linear.
   // Plan the three transforms, write the one whose values need the fewest
-  // bits, and the runner-up too when it is close, keeping the smaller.
+  // bits, and the runner-up too when it is close, keeping the smaller. One
+  // pass makes both difference sequences and the ranges of all three.
   scratch& sc = thread_scratch();
   sc.seq.resize(n - 1);
   sc.seq2.resize(n - 2);
-  for (size_t i = 1; i < n; ++i) sc.seq[i - 1] = v[i] - v[i - 1];
-  for (size_t i = 2; i < n; ++i) sc.seq2[i - 2] = sc.seq[i - 1] - sc.seq[i - 2];
+  const uint64_t plain_flip = is_signed ? sign_bit : 0;
+  sequence_range plain{v[0] ^ plain_flip, v[0] ^ plain_flip};
+  plain.add(v[1] ^ plain_flip);
+  uint64_t d = v[1] - v[0];
+  sc.seq[0] = d;
+  sequence_range delta{d ^ sign_bit, d ^ sign_bit};
+  sequence_range delta2{(v[2] - v[1] - d) ^ sign_bit, (v[2] - v[1] - d) ^ sign_bit};
+  for (size_t i = 2; i < n; ++i) {
+    const uint64_t e = v[i] - v[i - 1];
+    const uint64_t e2 = e - d;
+    sc.seq[i - 1] = e;
+    sc.seq2[i - 2] = e2;
+    plain.add(v[i] ^ plain_flip);
+    delta.add(e ^ sign_bit);
+    delta2.add(e2 ^ sign_bit);
+    d = e;
+  }
+  plain.done(plain_flip);
+  delta.done(sign_bit);
+  delta2.done(sign_bit);
+
   struct candidate {
     integer_scheme scheme;
     const uint64_t* s;
     size_t m;
     sequence_plan plan;
   };
-  candidate c[3] = {
-      {integer_scheme::plain, v, n, plan_sequence(v, n, is_signed, sc)},
-      {integer_scheme::delta, sc.seq.data(), n - 1, plan_sequence(sc.seq.data(), n - 1, true, sc)},
-      {integer_scheme::delta2, sc.seq2.data(), n - 2, plan_sequence(sc.seq2.data(), n - 2, true, sc)},
+  // Only the smallest plan's bits c0 and whether the runner-up's are within
+  // c0 + c0/16 + 64 decide what is written. So each plan after the first is
+  // given up (over_cutoff) once it is sure to need more than that bound for
+  // the smallest plan so far, which is at least the bound for the smallest
+  // of all: such a plan is neither the smallest nor a runner-up that gets
+  // written, and ranking it last changes neither. Delta goes first because
+  // it is usually the smallest (sensor walks, counters), which makes the
+  // cutoff tight early.
+  auto bound = [](size_t bits) { return bits + bits / 16 + 64; };
+  const sequence_plan delta_plan = plan_sequence(sc.seq.data(), n - 1, delta, over_cutoff);
+  size_t cutoff = bound(delta_plan.bits);
+  const sequence_plan plain_plan = plan_sequence(v, n, plain, cutoff);
+  if (plain_plan.bits != over_cutoff) cutoff = std::min(cutoff, bound(plain_plan.bits));
+  const sequence_plan delta2_plan = plan_sequence(sc.seq2.data(), n - 2, delta2, cutoff);
+  const candidate c[3] = {
+      {integer_scheme::plain, v, n, plain_plan},
+      {integer_scheme::delta, sc.seq.data(), n - 1, delta_plan},
+      {integer_scheme::delta2, sc.seq2.data(), n - 2, delta2_plan},
   };
-  std::sort(std::begin(c), std::end(c),
-            [](const candidate& a, const candidate& b) { return a.plan.bits < b.plan.bits; });
+  // The smallest and the runner-up, ties going to the earlier of plain,
+  // delta, delta2: the order a std::sort of these three by bits gave (for
+  // so few elements it is an insertion sort, which keeps ties in order), and
+  // the bytes depend on it.
+  size_t first = 0;
+  for (size_t k = 1; k < 3; ++k) {
+    if (c[k].plan.bits < c[first].plan.bits) first = k;
+  }
+  const size_t a = first == 0 ? 1 : 0;
+  const size_t b = first == 2 ? 1 : 2;
+  const size_t second = c[b].plan.bits < c[a].plan.bits ? b : a;
   auto write = [&](const candidate& k, std::string& to) {
     to.clear();
     to.push_back(tag(k.scheme));
@@ -256,9 +355,9 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
     write_sequence(k.s, k.m, k.plan, sc, to);
   };
   std::string& best = sc.best;
-  write(c[0], best);
-  if (c[1].plan.bits <= c[0].plan.bits + c[0].plan.bits / 16 + 64) {
-    write(c[1], sc.candidate);
+  write(c[first], best);
+  if (c[second].plan.bits <= bound(c[first].plan.bits)) {
+    write(c[second], sc.candidate);
     if (sc.candidate.size() < best.size()) best.swap(sc.candidate);
   }
   if (best.size() > 1 + 8 * n) {
