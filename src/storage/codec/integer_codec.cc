@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -126,10 +127,19 @@ uint64_t sample_median(const uint64_t* s, size_t m, const sequence_range& r) {
   const size_t k = count / 2;
   const uint64_t range = r.max - r.min;
   const int shift = std::max(static_cast<int>(std::bit_width(range)) - 8, 0);
-  uint8_t buckets[256] = {};
+  alignas(8) uint8_t buckets[256] = {};
   for (size_t i = 0; i < m; i += step) ++buckets[(s[i] - r.min) >> shift];
+  // Skip eight buckets at a time: their counts add up to at most count, so
+  // the product below sums them in its top byte without carries.
   size_t b = 0;
   size_t below = 0;
+  for (;; b += 8) {
+    uint64_t eight;
+    std::memcpy(&eight, buckets + b, 8);
+    const size_t sum = (eight * 0x0101010101010101) >> 56;
+    if (below + sum > k) break;
+    below += sum;
+  }
   while (below + buckets[b] <= k) below += buckets[b++];
   if (shift == 0) return r.min + b;
   uint64_t in[255];
@@ -166,16 +176,25 @@ sequence_plan plan_sequence(const uint64_t* s, size_t m, const sequence_range& r
   size_t bits_from_median = 0;
   bool median_divides = true;
   if (g == 1) {
+    // A value unlike the next is a run of one, which costs its width or one
+    // bit, bit_width(x | 1); longer runs are rarer and take run_cost.
     for (size_t i = 0; i < m;) {
-      size_t j = i + 1;
-      while (j < m && s[j] == s[i]) ++j;
-      bits_from_min += run_cost(j - i, std::bit_width(s[i] - min));
-      bits_from_median += run_cost(j - i, std::bit_width(zz(s[i] - median)));
+      const uint64_t x = s[i];
+      if (i + 1 < m && s[i + 1] == x) {
+        size_t j = i + 2;
+        while (j < m && s[j] == x) ++j;
+        bits_from_min += run_cost(j - i, std::bit_width(x - min));
+        bits_from_median += run_cost(j - i, std::bit_width(zz(x - median)));
+        i = j;
+      } else {
+        bits_from_min += static_cast<size_t>(std::bit_width((x - min) | 1));
+        bits_from_median += static_cast<size_t>(std::bit_width(zz(x - median) | 1));
+        ++i;
+      }
       if (bits_from_min > cutoff && bits_from_median > cutoff) {
         plan.bits = over_cutoff;
         return plan;
       }
-      i = j;
     }
   } else {
     for (size_t i = 0; i < m;) {
@@ -203,15 +222,23 @@ sequence_plan plan_sequence(const uint64_t* s, size_t m, const sequence_range& r
 // zig-zag base, varint g, the packed q_i.
 void write_sequence(const uint64_t* s, size_t m, const sequence_plan& plan, scratch& sc, std::string& out) {
   sc.q.resize(m);
-  for (size_t i = 0; i < m; ++i) {
-    const uint64_t w = s[i] - plan.base;
-    if (plan.zigzag) {
-      uint64_t q = w;
-      if (plan.g != 1) divide_signed(w, plan.g, q);
-      sc.q[i] = zz(q);
-    } else {
-      sc.q[i] = plan.g == 1 ? w : w / plan.g;
+  // One loop per mapping, on locals, so that the common ones (g == 1)
+  // vectorize.
+  uint64_t* q = sc.q.data();
+  const uint64_t base = plan.base;
+  const uint64_t g = plan.g;
+  if (g == 1 && plan.zigzag) {
+    for (size_t i = 0; i < m; ++i) q[i] = zz(s[i] - base);
+  } else if (g == 1) {
+    for (size_t i = 0; i < m; ++i) q[i] = s[i] - base;
+  } else if (plan.zigzag) {
+    for (size_t i = 0; i < m; ++i) {
+      uint64_t w = s[i] - base;
+      divide_signed(w, g, w);
+      q[i] = zz(w);
     }
+  } else {
+    for (size_t i = 0; i < m; ++i) q[i] = (s[i] - base) / g;
   }
   sc.packed.clear();
   simple8b_encode(sc.q.data(), m, sc.packed);
