@@ -93,42 +93,25 @@ struct sequence_plan {
 // bits of a plan given up on because it is over its cutoff.
 constexpr size_t over_cutoff = std::numeric_limits<size_t>::max();
 
-// XOR with this maps int64 order onto uint64 order.
 constexpr uint64_t sign_bit = uint64_t{1} << 63;
-
-// The least and the greatest of a sequence in the order the planner ranks
-// it (as int64 or as uint64), as the values themselves.
-struct sequence_range {
-  uint64_t min = 0;
-  uint64_t max = 0;
-  // Adds x ^ flip, with flip sign_bit for the int64 order, else 0; min and
-  // max hold flipped values until done() flips them back.
-  void add(uint64_t flipped) {
-    min = std::min(min, flipped);
-    max = std::max(max, flipped);
-  }
-  void done(uint64_t flip) {
-    min ^= flip;
-    max ^= flip;
-  }
-};
 
 // The median of an evenly spaced sample of at most 255 values of s[0, m):
 // element count / 2 of the sample in the ranking order. Any base decodes
 // correctly, this one only has to be typical; but the bytes depend on it, so
 // it is exactly the value a sort of the sample puts in the middle. The
-// offsets x - min (wrapping) keep the ranking order as uint64, so one pass
-// counts them into 256 buckets of their top bits, and only the bucket
-// holding the middle is selected in (when a bucket is one value wide, the
-// bucket is the answer).
-uint64_t sample_median(const uint64_t* s, size_t m, const sequence_range& r) {
+// offsets x - min (wrapping; min is the least of s in the ranking order)
+// keep that order as uint64, so one pass counts them into 256 buckets of
+// their top bits, and only the bucket holding the middle is selected in
+// (when a bucket is one value wide, the bucket is the answer).
+uint64_t sample_median(const uint64_t* s, size_t m, uint64_t min) {
   const size_t step = m / 255 + 1;
   const size_t count = (m + step - 1) / step;  // <= 255: fits a uint8_t bucket count
   const size_t k = count / 2;
-  const uint64_t range = r.max - r.min;
-  const int shift = std::max(static_cast<int>(std::bit_width(range)) - 8, 0);
+  uint64_t spread = 0;  // as wide as the greatest offset
+  for (size_t i = 0; i < m; i += step) spread |= s[i] - min;
+  const int shift = std::max(static_cast<int>(std::bit_width(spread)) - 8, 0);
   alignas(8) uint8_t buckets[256] = {};
-  for (size_t i = 0; i < m; i += step) ++buckets[(s[i] - r.min) >> shift];
+  for (size_t i = 0; i < m; i += step) ++buckets[(s[i] - min) >> shift];
   // Skip eight buckets at a time: their counts add up to at most count, so
   // the product below sums them in its top byte without carries.
   size_t b = 0;
@@ -141,16 +124,16 @@ uint64_t sample_median(const uint64_t* s, size_t m, const sequence_range& r) {
     below += sum;
   }
   while (below + buckets[b] <= k) below += buckets[b++];
-  if (shift == 0) return r.min + b;
+  if (shift == 0) return min + b;
   uint64_t in[255];
   size_t c = 0;
   for (size_t i = 0; i < m; i += step) {
-    const uint64_t o = s[i] - r.min;
+    const uint64_t o = s[i] - min;
     in[c] = o;
     c += (o >> shift) == b;
   }
   std::nth_element(in, in + (k - below), in + c);
-  return r.min + in[k - below];
+  return min + in[k - below];
 }
 
 // Estimated bits of a value of width w repeated run times: w bits each (at
@@ -160,13 +143,12 @@ size_t run_cost(size_t run, int width) {
   return width <= 32 ? std::min<size_t>(packed, 64) : packed;
 }
 
-// Plans the sequence s[0, m), m >= 1, whose range in the ranking order is r.
-// When its bits are sure to be over cutoff the plan is given up early and
-// its bits are over_cutoff.
-sequence_plan plan_sequence(const uint64_t* s, size_t m, const sequence_range& r, size_t cutoff) {
+// Plans the sequence s[0, m), m >= 1, whose least value in the ranking
+// order (as int64 or as uint64) is min. When its bits are sure to be over
+// cutoff the plan is given up early and its bits are over_cutoff.
+sequence_plan plan_sequence(const uint64_t* s, size_t m, uint64_t min, size_t cutoff) {
   sequence_plan plan;
-  const uint64_t min = r.min;
-  const uint64_t median = sample_median(s, m, r);
+  const uint64_t median = sample_median(s, m, min);
   const uint64_t g = common_divisor(s, m, min);
 
   // Estimate the bits both mappings need. Both sums only grow, and the plan
@@ -313,30 +295,31 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
   // n >= 3 from here on: one or two values are always constant or linear.
   // Plan the three transforms, write the one whose values need the fewest
   // bits, and the runner-up too when it is close, keeping the smaller. One
-  // pass makes both difference sequences and the ranges of all three.
+  // pass makes both difference sequences and the minimum of all three in
+  // the order each is ranked in (XOR with sign_bit maps int64 order onto
+  // uint64 order).
   scratch& sc = thread_scratch();
   sc.seq.resize(n - 1);
   sc.seq2.resize(n - 2);
   const uint64_t plain_flip = is_signed ? sign_bit : 0;
-  sequence_range plain{v[0] ^ plain_flip, v[0] ^ plain_flip};
-  plain.add(v[1] ^ plain_flip);
   uint64_t d = v[1] - v[0];
   sc.seq[0] = d;
-  sequence_range delta{d ^ sign_bit, d ^ sign_bit};
-  sequence_range delta2{(v[2] - v[1] - d) ^ sign_bit, (v[2] - v[1] - d) ^ sign_bit};
+  uint64_t plain_min = std::min(v[0] ^ plain_flip, v[1] ^ plain_flip);
+  uint64_t delta_min = d ^ sign_bit;
+  uint64_t delta2_min = (v[2] - v[1] - d) ^ sign_bit;
   for (size_t i = 2; i < n; ++i) {
     const uint64_t e = v[i] - v[i - 1];
     const uint64_t e2 = e - d;
     sc.seq[i - 1] = e;
     sc.seq2[i - 2] = e2;
-    plain.add(v[i] ^ plain_flip);
-    delta.add(e ^ sign_bit);
-    delta2.add(e2 ^ sign_bit);
+    plain_min = std::min(plain_min, v[i] ^ plain_flip);
+    delta_min = std::min(delta_min, e ^ sign_bit);
+    delta2_min = std::min(delta2_min, e2 ^ sign_bit);
     d = e;
   }
-  plain.done(plain_flip);
-  delta.done(sign_bit);
-  delta2.done(sign_bit);
+  plain_min ^= plain_flip;
+  delta_min ^= sign_bit;
+  delta2_min ^= sign_bit;
 
   struct candidate {
     integer_scheme scheme;
@@ -353,11 +336,11 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
   // it is usually the smallest (sensor walks, counters), which makes the
   // cutoff tight early.
   auto bound = [](size_t bits) { return bits + bits / 16 + 64; };
-  const sequence_plan delta_plan = plan_sequence(sc.seq.data(), n - 1, delta, over_cutoff);
+  const sequence_plan delta_plan = plan_sequence(sc.seq.data(), n - 1, delta_min, over_cutoff);
   size_t cutoff = bound(delta_plan.bits);
-  const sequence_plan plain_plan = plan_sequence(v, n, plain, cutoff);
+  const sequence_plan plain_plan = plan_sequence(v, n, plain_min, cutoff);
   if (plain_plan.bits != over_cutoff) cutoff = std::min(cutoff, bound(plain_plan.bits));
-  const sequence_plan delta2_plan = plan_sequence(sc.seq2.data(), n - 2, delta2, cutoff);
+  const sequence_plan delta2_plan = plan_sequence(sc.seq2.data(), n - 2, delta2_min, cutoff);
   const candidate c[3] = {
       {integer_scheme::plain, v, n, plain_plan},
       {integer_scheme::delta, sc.seq.data(), n - 1, delta_plan},
