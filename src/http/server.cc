@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "http/gzip.h"
+#include "tls/server_context.h"
 
 namespace liandu::http {
 
@@ -902,18 +903,9 @@ result<uint16_t> server::listen(const std::string& host, uint16_t port) {
 }
 
 result<uint16_t> server::listen_tls(const std::string& host, uint16_t port, const tls_files& files) {
-  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
-  beast::error_code ec;
-  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
-                   ec);
-  if (ec) return error(errc::internal, "tls: " + ec.message());
-  ctx->use_certificate_chain_file(files.cert_chain_file, ec);
-  if (ec) return error(errc::io_error, "tls: certificate " + files.cert_chain_file + ": " + ec.message());
-  ctx->use_private_key_file(files.private_key_file, net::ssl::context::pem, ec);
-  if (ec) return error(errc::io_error, "tls: private key " + files.private_key_file + ": " + ec.message());
-  return impl_->listen(host, port, std::move(ctx));
+  auto ctx = tls::make_server_context(files.cert_chain_file, files.private_key_file);
+  if (!ctx.ok()) return error(ctx.error().code(), "tls: " + ctx.error().message());
+  return impl_->listen(host, port, std::move(*ctx));
 }
 
 void server::start() { impl_->start(); }

@@ -1,14 +1,10 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -17,6 +13,7 @@
 
 #include "http/gzip.h"
 #include "http/testing/http_client.h"
+#include "tls/testing/self_signed.h"
 
 namespace liandu::http {
 namespace {
@@ -572,40 +569,15 @@ TEST(server_lifecycle, listen_errors) {
   EXPECT_FALSE(clash.ok());
   EXPECT_FALSE(b.listen("no-such-host.invalid", 0).ok());
   auto tls = b.listen_tls(localhost, 0, {"/nonexistent/cert.pem", "/nonexistent/key.pem"});
-  EXPECT_FALSE(tls.ok());
-}
-
-// Writes a fresh self-signed certificate and key for "localhost".
-bool write_self_signed(const std::string& cert_path, const std::string& key_path) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  if (!key) return false;
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"),
-                             -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  bool ok = X509_sign(cert, key, EVP_sha256()) > 0;
-  FILE* f = std::fopen(cert_path.c_str(), "w");
-  ok = ok && f && PEM_write_X509(f, cert);
-  if (f) std::fclose(f);
-  f = std::fopen(key_path.c_str(), "w");
-  ok = ok && f && PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  if (f) std::fclose(f);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return ok;
+  ASSERT_FALSE(tls.ok());
+  EXPECT_EQ(tls.error().message(), "tls: certificate /nonexistent/cert.pem: No such file or directory");
 }
 
 TEST(server_tls, serves_https) {
   auto dir = std::filesystem::temp_directory_path() / ("liandu_tls_test_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
-  ASSERT_TRUE(write_self_signed(cert, key));
+  ASSERT_TRUE(tls::testing::write_self_signed(cert, key));
   test_state state;
   server s(make_router(state), {}, 2);
   auto port = s.listen_tls(localhost, 0, {cert, key});

@@ -146,6 +146,18 @@ class Server:
         return self.request("POST", "/write?" + urllib.parse.urlencode(p), body, token=token)
 
 
+def start_error(extra_args):
+    """What `liandu serve` with extra_args says when it exits at start (it must)."""
+    srv = Server(extra_args)
+    try:
+        srv.start()
+    except RuntimeError as e:
+        return str(e)
+    finally:
+        srv.cleanup()
+    raise AssertionError(f"liandu started with {extra_args}")
+
+
 def wait_until(get, ok, timeout=20):
     """Calls get() until ok(its value) holds or timeout seconds have passed;
     returns the last value, for the caller to check."""

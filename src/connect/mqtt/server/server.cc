@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "tls/server_context.h"
+
 namespace liandu::connect::mqtt {
 
 namespace asio = boost::asio;
@@ -84,7 +86,7 @@ struct mqtt_server::impl {
 
   mqtt_server_options options;
   // Before io: the TLS connections' streams are made from it.
-  std::unique_ptr<asio::ssl::context> tls_ctx;
+  std::shared_ptr<asio::ssl::context> tls_ctx;
   // io before the pools, so it is destroyed after them: drains still queued
   // on the workers own connections whose sockets and strands belong to io.
   asio::io_context io;
@@ -593,18 +595,9 @@ result<uint16_t> mqtt_server::impl::bind(tcp::acceptor& a, const std::string& ho
 }
 
 status mqtt_server::impl::load_tls() {
-  const mqtt_tls_listener& t = *options.tls;
-  tls_ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-  boost::system::error_code ec;
-  tls_ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-                       ec);
-  if (ec) return error(errc::internal, "MQTT TLS: " + ec.message());
-  tls_ctx->use_certificate_chain_file(t.cert_chain_file, ec);
-  if (ec) return error(errc::io_error, "MQTT TLS: certificate " + t.cert_chain_file + ": " + ec.message());
-  tls_ctx->use_private_key_file(t.private_key_file, asio::ssl::context::pem, ec);
-  if (ec) return error(errc::io_error, "MQTT TLS: private key " + t.private_key_file + ": " + ec.message());
+  auto ctx = tls::make_server_context(options.tls->cert_chain_file, options.tls->private_key_file);
+  if (!ctx.ok()) return error(ctx.error().code(), "MQTT TLS: " + ctx.error().message());
+  tls_ctx = std::move(*ctx);
   return {};
 }
 
