@@ -90,7 +90,7 @@ struct sequence_plan {
   size_t bits = 0;
 };
 
-// bits of a plan given up on because it is over its cutoff.
+// bits of a plan given up on because it is over its cutoff; also "no limit".
 constexpr size_t over_cutoff = std::numeric_limits<size_t>::max();
 
 constexpr uint64_t sign_bit = uint64_t{1} << 63;
@@ -159,24 +159,33 @@ sequence_plan plan_sequence(const uint64_t* s, size_t m, uint64_t min, size_t cu
   bool median_divides = true;
   if (g == 1) {
     // A value unlike the next is a run of one, which costs its width or one
-    // bit, bit_width(x | 1); longer runs are rarer and take run_cost.
-    for (size_t i = 0; i < m;) {
-      const uint64_t x = s[i];
-      if (i + 1 < m && s[i + 1] == x) {
-        size_t j = i + 2;
-        while (j < m && s[j] == x) ++j;
-        bits_from_min += run_cost(j - i, std::bit_width(x - min));
-        bits_from_median += run_cost(j - i, std::bit_width(zz(x - median)));
-        i = j;
-      } else {
-        bits_from_min += static_cast<size_t>(std::bit_width((x - min) | 1));
-        bits_from_median += static_cast<size_t>(std::bit_width(zz(x - median) | 1));
-        ++i;
+    // bit, bit_width(x | 1); longer runs are rarer and take run_cost. The
+    // cutoff is checked every 64 values or so, the last value is added alone.
+    size_t i = 0;
+    while (i + 1 < m) {
+      const size_t end = std::min(m - 1, i + 64);
+      while (i < end) {
+        const uint64_t x = s[i];
+        if (s[i + 1] == x) {
+          size_t j = i + 2;
+          while (j < m && s[j] == x) ++j;
+          bits_from_min += run_cost(j - i, std::bit_width(x - min));
+          bits_from_median += run_cost(j - i, std::bit_width(zz(x - median)));
+          i = j;
+        } else {
+          bits_from_min += static_cast<size_t>(std::bit_width((x - min) | 1));
+          bits_from_median += static_cast<size_t>(std::bit_width(zz(x - median) | 1));
+          ++i;
+        }
       }
       if (bits_from_min > cutoff && bits_from_median > cutoff) {
         plan.bits = over_cutoff;
         return plan;
       }
+    }
+    if (i < m) {
+      bits_from_min += static_cast<size_t>(std::bit_width((s[i] - min) | 1));
+      bits_from_median += static_cast<size_t>(std::bit_width(zz(s[i] - median) | 1));
     }
   } else {
     for (size_t i = 0; i < m;) {
@@ -200,9 +209,18 @@ sequence_plan plan_sequence(const uint64_t* s, size_t m, uint64_t min, size_t cu
   return plan;
 }
 
+size_t varint_size(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
+
 // Appends the sequence encoding of s[0, m) as planned: byte mode, varint
-// zig-zag base, varint g, the packed q_i.
-void write_sequence(const uint64_t* s, size_t m, const sequence_plan& plan, scratch& sc, std::string& out) {
+// zig-zag base, varint g, the packed q_i. Returns false, having appended
+// nothing, when out would surely end up limit bytes long or longer: a caller
+// keeping the smaller of two encodings need not finish the second.
+// simple8b spends a 64-bit word on 64 or fewer of the planned bits (a packed
+// word holds 60 bits of slots at least as wide as planned, a run word stands
+// for a run planned at 64 bits or fewer), so it takes at least
+// ceil(plan.bits / 64) words; the blocks' size is computed exactly.
+bool write_sequence(const uint64_t* s, size_t m, const sequence_plan& plan, scratch& sc, std::string& out,
+                    size_t limit) {
   sc.q.resize(m);
   // One loop per mapping, on locals, so that the common ones (g == 1)
   // vectorize.
@@ -222,19 +240,23 @@ void write_sequence(const uint64_t* s, size_t m, const sequence_plan& plan, scra
   } else {
     for (size_t i = 0; i < m; ++i) q[i] = (s[i] - base) / g;
   }
+  const size_t blocks = bitpack_size(q, m);
+  const size_t header = 1 + varint_size(zz(plan.base)) + varint_size(plan.g);
+  if (out.size() + header + std::min(blocks, 8 * ((plan.bits + 63) / 64)) >= limit) return false;
   sc.packed.clear();
-  simple8b_encode(sc.q.data(), m, sc.packed);
-  const bool use_blocks = bitpack_size(sc.q.data(), m) < sc.packed.size();
+  simple8b_encode(q, m, sc.packed);
+  const bool use_blocks = blocks < sc.packed.size();
   uint8_t mode = plan.zigzag ? sequence_zigzag : 0;
   if (use_blocks) mode |= sequence_blocks;
   out.push_back(static_cast<char>(mode));
   put_varint(out, zz(plan.base));
   put_varint(out, plan.g);
   if (use_blocks) {
-    bitpack_encode(sc.q.data(), m, out);
+    bitpack_encode(q, m, out);
   } else {
     out.append(sc.packed);
   }
+  return true;
 }
 
 // Decodes the sequence encoding in p (all of it) into out[0, m). at is p's
@@ -357,18 +379,21 @@ void encode_integer_column(const uint64_t* v, size_t n, bool is_signed, std::str
   const size_t a = first == 0 ? 1 : 0;
   const size_t b = first == 2 ? 1 : 2;
   const size_t second = c[b].plan.bits < c[a].plan.bits ? b : a;
-  auto write = [&](const candidate& k, std::string& to) {
+  // write() gives up (false) on an encoding surely limit bytes or longer.
+  auto write = [&](const candidate& k, std::string& to, size_t limit) {
     to.clear();
     to.push_back(tag(k.scheme));
     if (k.scheme != integer_scheme::plain) put_varint(to, to_wire(v[0], is_signed));
     if (k.scheme == integer_scheme::delta2) put_varint(to, zz(first_delta));
-    write_sequence(k.s, k.m, k.plan, sc, to);
+    return write_sequence(k.s, k.m, k.plan, sc, to, limit);
   };
   std::string& best = sc.best;
-  write(c[first], best);
+  write(c[first], best, over_cutoff);
   if (c[second].plan.bits <= bound(c[first].plan.bits)) {
-    write(c[second], sc.candidate);
-    if (sc.candidate.size() < best.size()) best.swap(sc.candidate);
+    // The runner-up replaces the best only when strictly smaller.
+    if (write(c[second], sc.candidate, best.size()) && sc.candidate.size() < best.size()) {
+      best.swap(sc.candidate);
+    }
   }
   if (best.size() > 1 + 8 * n) {
     out.push_back(tag(integer_scheme::raw));

@@ -268,6 +268,9 @@ std::vector<uint64_t> column(int shape, size_t n, std::mt19937_64& rng) {
       case 13:  // two values alternating, or a value around an extreme
         v[i] = (i % 2 == 0 ? i64_max : i64_min) - below(3);
         break;
+      case 14:  // values of two widths, packed with waste, so that the runner-up may win
+        v[i] = rng() >> (64 - (below(3) == 0 ? step % 9 + 1 : step % 5 + 1));
+        break;
       default:  // wide walk: steps of up to 2^40, wrapping through the ends
         v[i] = static_cast<uint64_t>(x);
         x = static_cast<int64_t>(static_cast<uint64_t>(x) + (rng() >> 24) - (uint64_t{1} << 39));
@@ -276,7 +279,7 @@ std::vector<uint64_t> column(int shape, size_t n, std::mt19937_64& rng) {
   }
   return v;
 }
-constexpr int shapes = 15;
+constexpr int shapes = 16;
 
 TEST(integer_codec_reference, random_and_adversarial_columns_encode_to_the_same_bytes) {
   std::mt19937_64 rng(11);
