@@ -56,6 +56,16 @@ TEST(HashBytesTest, DependsOnEveryByteAndTheLength) {
     k[i] = 'b';
     EXPECT_NE(hash_bytes(k), h) << i;
   }
+  // Every byte counts at every length, whichever loads read the tail.
+  for (size_t n = 1; n < 40; ++n) {
+    std::string key(n, 'a');
+    const uint64_t hk = hash_bytes(key);
+    for (size_t i = 0; i < n; ++i) {
+      std::string k = key;
+      k[i] = 'b';
+      EXPECT_NE(hash_bytes(k), hk) << n << " " << i;
+    }
+  }
   // Lengths around the 8- and 16-byte steps, and zero bytes at the end.
   for (size_t n = 0; n < 40; ++n) {
     EXPECT_NE(hash_bytes(std::string(n, '\0')), hash_bytes(std::string(n + 1, '\0'))) << n;
