@@ -107,11 +107,22 @@ uint64_t sample_median(const uint64_t* s, size_t m, uint64_t min) {
   const size_t step = m / 255 + 1;
   const size_t count = (m + step - 1) / step;  // <= 255: fits a uint8_t bucket count
   const size_t k = count / 2;
+  uint64_t off[255];
   uint64_t spread = 0;  // as wide as the greatest offset
-  for (size_t i = 0; i < m; i += step) spread |= s[i] - min;
+  if (step == 1) {      // a loop that vectorizes, for the usual short column
+    for (size_t i = 0; i < m; ++i) {
+      off[i] = s[i] - min;
+      spread |= off[i];
+    }
+  } else {
+    for (size_t j = 0; j < count; ++j) {
+      off[j] = s[j * step] - min;
+      spread |= off[j];
+    }
+  }
   const int shift = std::max(static_cast<int>(std::bit_width(spread)) - 8, 0);
   alignas(8) uint8_t buckets[256] = {};
-  for (size_t i = 0; i < m; i += step) ++buckets[(s[i] - min) >> shift];
+  for (size_t j = 0; j < count; ++j) ++buckets[off[j] >> shift];
   // Skip eight buckets at a time: their counts add up to at most count, so
   // the product below sums them in its top byte without carries.
   size_t b = 0;
@@ -127,10 +138,9 @@ uint64_t sample_median(const uint64_t* s, size_t m, uint64_t min) {
   if (shift == 0) return min + b;
   uint64_t in[255];
   size_t c = 0;
-  for (size_t i = 0; i < m; i += step) {
-    const uint64_t o = s[i] - min;
-    in[c] = o;
-    c += (o >> shift) == b;
+  for (size_t j = 0; j < count; ++j) {
+    in[c] = off[j];
+    c += (off[j] >> shift) == b;
   }
   std::nth_element(in, in + (k - below), in + c);
   return min + in[k - below];
