@@ -93,6 +93,7 @@ struct sequence_plan {
 // bits of a plan given up on because it is over its cutoff; also "no limit".
 constexpr size_t over_cutoff = std::numeric_limits<size_t>::max();
 
+// XOR with sign_bit maps int64 order onto uint64 order.
 constexpr uint64_t sign_bit = uint64_t{1} << 63;
 
 // The median of an evenly spaced sample of at most 255 values of s[0, m):
