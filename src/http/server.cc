@@ -401,8 +401,37 @@ class session : public session_base, public std::enable_shared_from_this<session
   void read_body() {
     if (parser_->is_done()) return on_body({});
     tcp_layer().expires_after(srv_.limits_.idle_timeout);
+    if (auto length = parser_->content_length(); length && !parser_->chunked()) {
+      return read_body_of_length(static_cast<size_t>(*length));
+    }
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  }
+
+  // A body of known length (checked against max_body_bytes in on_header) is
+  // read straight into its string. Beast's parser would read it into buffer_
+  // at most 64 KiB per call and copy each piece into the string body: a
+  // user-space copy of every byte and an asio operation per 64 KiB, several
+  // percent of the server's CPU on 5,000-line writes. Bytes of the body
+  // already read with the header are taken from buffer_; bytes after the
+  // body stay there for the next request.
+  void read_body_of_length(size_t length) {
+    body_.resize(length);
+    const size_t have = std::min(buffer_.size(), length);
+    net::buffer_copy(net::buffer(body_.data(), have), buffer_.data());
+    buffer_.consume(have);
+    if (have == length) return on_body_of_length({});
+    net::async_read(
+        stream_, net::buffer(body_.data() + have, length - have),
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body_of_length(ec); });
+  }
+
+  void on_body_of_length(beast::error_code ec) {
+    if (ec) return close_now();  // timeout (slow client), reset, end of stream mid-body
+    bhttp::request<bhttp::string_body> msg = parser_->release();
+    msg.body() = std::move(body_);
+    body_ = std::string();
+    handle_request(std::move(msg));
   }
 
   void on_read_error(beast::error_code ec) {
@@ -416,7 +445,10 @@ class session : public session_base, public std::enable_shared_from_this<session
 
   void on_body(beast::error_code ec) {
     if (ec) return on_read_error(ec);
-    bhttp::request<bhttp::string_body> msg = parser_->release();
+    handle_request(parser_->release());
+  }
+
+  void handle_request(bhttp::request<bhttp::string_body> msg) {
     if constexpr (!Tls) {
       if (beast::websocket::is_upgrade(msg)) return upgrade(std::move(msg));
     }
@@ -656,6 +688,7 @@ class session : public session_base, public std::enable_shared_from_this<session
   std::shared_ptr<net::ssl::context> tls_;  // keeps the context alive; null for plain
   stream_type stream_;
   beast::flat_buffer buffer_;
+  std::string body_;  // a body of known length being read (read_body_of_length)
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   tcp::endpoint remote_;
   phase phase_ = phase::idle;

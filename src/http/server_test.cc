@@ -437,6 +437,66 @@ TEST_F(server_test, pipelined_requests_are_answered_in_order) {
   EXPECT_LT(one, two);
 }
 
+// Bodies with a Content-Length are read straight into the request's string:
+// a body sent in pieces after the header, larger than any one read, arrives
+// whole and in order, and the bytes after it start the next request.
+TEST_F(server_test, body_sent_in_pieces_arrives_whole) {
+  start();
+  auto c = connect();
+  ASSERT_TRUE(c.ok());
+  std::string body(3u << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7 + i / 977) % 26);
+  const std::string header =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  // The header with the first bytes of the body, the rest in pieces, the
+  // last piece with the whole next request.
+  ASSERT_TRUE((*c)->send_raw(header + body.substr(0, 1000)).ok());
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE((*c)->send_raw(body.substr(1000, 1u << 20)).ok());
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(
+      (*c)->send_raw(body.substr(1000 + (1u << 20)) +
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnext")
+          .ok());
+  bool closed = false;
+  std::string got = (*c)->read_until_closed(5s, &closed);
+  EXPECT_TRUE(closed);
+  size_t first = got.find("\r\n\r\n");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(got.find("X-Body-Size: " + std::to_string(body.size())), std::string::npos);
+  EXPECT_EQ(got.compare(first + 4, body.size(), body), 0) << "echoed body differs";
+  EXPECT_NE(got.find("\r\n\r\nnext", first + 4 + body.size()), std::string::npos);
+}
+
+// A body cut short by a client that goes silent or hangs up closes only that
+// connection, after the idle timeout at the latest; nothing is dispatched.
+TEST_F(server_test, body_cut_short_closes_the_connection) {
+  server_limits limits;
+  limits.idle_timeout = 300ms;
+  start(limits);
+  auto silent = connect();
+  ASSERT_TRUE(silent.ok());
+  ASSERT_TRUE(
+      (*silent)->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").ok());
+  auto begin = std::chrono::steady_clock::now();
+  bool closed = false;
+  std::string got = (*silent)->read_until_closed(3s, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(got, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1500ms);
+  {
+    auto gone = connect();
+    ASSERT_TRUE(gone.ok());
+    ASSERT_TRUE((*gone)->send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart").ok());
+  }  // closed by the client mid-body
+  EXPECT_TRUE(wait_for_open_connections(0));
+  auto next = connect();
+  ASSERT_TRUE(next.ok());
+  auto r = (*next)->request("GET", "/hello");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "hello");
+}
+
 TEST_F(server_test, header_over_limit_is_431) {
   server_limits limits;
   limits.max_header_bytes = 1024;
