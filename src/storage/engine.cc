@@ -669,13 +669,14 @@ write_result engine::write(const write_batch& batch) {
     apply_batch_locked(*db, rit->second, batch.data(), header.header_bytes(), &res.rejected, &keep, true,
                        points, values);
     if (points == 0) return res;
+    // Borrowed, not copied: batch and filtered outlive the sync below.
     if (res.rejected.empty()) {
-      seq = wal_->append(wal::record_type::write, batch.data());
+      seq = wal_->append_borrowed(wal::record_type::write, batch.data());
     } else {
       // Log only the accepted points, so replay matches what was applied.
       filtered = batch.data().substr(0, header.header_bytes());
       for (auto [b, e] : keep) filtered.append(batch.data(), b, e - b);
-      seq = wal_->append(wal::record_type::write, filtered);
+      seq = wal_->append_borrowed(wal::record_type::write, filtered);
     }
     res.points_written = points;
     points_written_ += points;

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -195,6 +197,38 @@ status append_file::append(std::string_view data) {
     off += static_cast<size_t>(n);
   }
   size_ += data.size();
+  return {};
+}
+
+status append_file::append_all(std::span<const std::string_view> pieces) {
+  // Up to IOV_MAX pieces per writev; a short write resumes mid-piece.
+  constexpr size_t max_iov = IOV_MAX;
+  size_t piece = 0, offset = 0;  // the first byte not written yet
+  std::vector<iovec> iov;
+  iov.reserve(std::min(pieces.size(), max_iov));
+  while (piece < pieces.size()) {
+    iov.clear();
+    for (size_t i = piece; i < pieces.size() && iov.size() < max_iov; ++i) {
+      const size_t skip = i == piece ? offset : 0;
+      if (pieces[i].size() == skip) continue;
+      iov.push_back({const_cast<char*>(pieces[i].data() + skip), pieces[i].size() - skip});
+    }
+    if (iov.empty()) break;
+    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("append", path_);
+    }
+    size_ += static_cast<size_t>(n);
+    // Advance past the n bytes written.
+    auto left = static_cast<size_t>(n);
+    while (piece < pieces.size() && left >= pieces[piece].size() - offset) {
+      left -= pieces[piece].size() - offset;
+      ++piece;
+      offset = 0;
+    }
+    offset += left;
+  }
   return {};
 }
 

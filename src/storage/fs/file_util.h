@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,8 @@ class append_file {
 
   status open(const std::string& path);  // creates or appends
   status append(std::string_view data);
+  // Appends the pieces in order (writev, as few calls as the kernel allows).
+  status append_all(std::span<const std::string_view> pieces);
   void must_sync();  // fdatasync; fatal on failure
   status truncate(uint64_t size);
   void close();

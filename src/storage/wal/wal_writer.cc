@@ -76,15 +76,33 @@ status writer::replay(const record_fn& fn, replay_report& total, const segment_d
   return open_segment(segment_id_ + 1);
 }
 
+namespace {
+uint32_t record_crc(uint8_t type, std::string_view payload) {
+  return crc32c(payload.data(), payload.size(), crc32c(&type, 1));
+}
+void put_header(std::string& out, uint32_t crc, uint8_t type, size_t payload_size) {
+  put_fixed32(out, crc);
+  put_fixed32(out, static_cast<uint32_t>(payload_size));
+  out.push_back(static_cast<char>(type));
+}
+}  // namespace
+
 uint64_t writer::append(record_type type, std::string_view payload) {
-  uint8_t t = static_cast<uint8_t>(type);
-  uint32_t crc = crc32c(&t, 1);
-  crc = crc32c(payload.data(), payload.size(), crc);
+  const auto t = static_cast<uint8_t>(type);
+  const uint32_t crc = record_crc(t, payload);
   std::lock_guard lock(mu_);
-  put_fixed32(pending_, crc);
-  put_fixed32(pending_, static_cast<uint32_t>(payload.size()));
-  pending_.push_back(static_cast<char>(t));
+  put_header(pending_, crc, t, payload.size());
   pending_.append(payload);
+  return ++appended_seq_;
+}
+
+uint64_t writer::append_borrowed(record_type type, std::string_view payload) {
+  const auto t = static_cast<uint8_t>(type);
+  const uint32_t crc = record_crc(t, payload);
+  std::lock_guard lock(mu_);
+  put_header(pending_, crc, t, payload.size());
+  borrowed_.push_back({pending_.size(), payload});
+  borrowed_bytes_ += payload.size();
   return ++appended_seq_;
 }
 
@@ -97,9 +115,25 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
   // that started empty each time grew by doubling (copies, and fresh pages
   // the kernel had to fault in) for every group written.
   pending_.swap(spare_);
+  std::vector<borrowed_payload> borrowed;
+  borrowed.swap(borrowed_);
+  borrowed_.swap(spare_borrowed_);
+  const size_t group_bytes = buf.size() + borrowed_bytes_;
+  borrowed_bytes_ = 0;
   uint64_t target = appended_seq_;
   lock.unlock();
-  status s = file_.append(buf);
+  // The group in file order: the buffer's bytes with each borrowed payload
+  // after its header.
+  std::vector<std::string_view> pieces;
+  pieces.reserve(2 * borrowed.size() + 1);
+  size_t from = 0;
+  for (const borrowed_payload& b : borrowed) {
+    pieces.emplace_back(buf.data() + from, b.at - from);
+    pieces.push_back(b.bytes);
+    from = b.at;
+  }
+  pieces.emplace_back(buf.data() + from, buf.size() - from);
+  status s = file_.append_all(pieces);
   if (!s.ok()) {
     std::fprintf(stderr, "liandu: fatal: %s\n", s.to_string().c_str());
     std::abort();
@@ -120,11 +154,13 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
       std::abort();
     }
   }
-  bytes_written_ += buf.size();
+  bytes_written_ += group_bytes;
   if (buf.capacity() <= max_spare_bytes) {
     buf.clear();
     spare_.swap(buf);
   }
+  borrowed.clear();
+  spare_borrowed_.swap(borrowed);
   ++fsyncs_;
   durable_seq_ = target;
   syncing_ = false;

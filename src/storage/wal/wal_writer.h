@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "storage/fs/file_util.h"
@@ -44,6 +45,13 @@ class writer {
   status replay(const record_fn& fn, replay_report& report, const segment_done_fn& segment_done = {});
 
   uint64_t append(record_type type, std::string_view payload);
+  // Like append(), but the payload is written from where it is instead of
+  // being copied into the buffer (a batch of 5,000 lines is ~0.5 MB, and the
+  // copy was 2.5% of the server's CPU while ingesting). The caller must keep
+  // the bytes alive and unchanged until sync(seq) has returned for the
+  // sequence number this returns, as a writer waiting for its
+  // acknowledgement does anyway.
+  uint64_t append_borrowed(record_type type, std::string_view payload);
   void sync(uint64_t seq);
 
   // Closes the current segment (flushed and fsynced) and starts a new one.
@@ -73,6 +81,15 @@ class writer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string pending_;  // encoded records not yet written
+  // Payloads of pending records that append_borrowed() did not copy: each
+  // goes at offset `at` of pending_ (right after its record header).
+  struct borrowed_payload {
+    size_t at;
+    std::string_view bytes;
+  };
+  std::vector<borrowed_payload> borrowed_;
+  std::vector<borrowed_payload> spare_borrowed_;
+  size_t borrowed_bytes_ = 0;
   // The buffer the last group was written from, kept (up to
   // max_spare_bytes of capacity) to become pending_ at the next write.
   std::string spare_;
