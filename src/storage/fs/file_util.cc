@@ -186,35 +186,23 @@ status append_file::open(const std::string& path) {
   return {};
 }
 
-status append_file::append(std::string_view data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("append", path_);
-    }
-    off += static_cast<size_t>(n);
-  }
-  size_ += data.size();
-  return {};
-}
+status append_file::append(std::string_view data) { return append_all(std::span(&data, 1)); }
 
 status append_file::append_all(std::span<const std::string_view> pieces) {
-  // Up to IOV_MAX pieces per writev; a short write resumes mid-piece.
-  constexpr size_t max_iov = IOV_MAX;
+  // Up to 64 pieces per writev (a WAL group has a few; no allocation for
+  // them); a short write resumes mid-piece.
+  constexpr size_t max_iov = std::min<size_t>(64, IOV_MAX);
+  iovec iov[max_iov];
   size_t piece = 0, offset = 0;  // the first byte not written yet
-  std::vector<iovec> iov;
-  iov.reserve(std::min(pieces.size(), max_iov));
   while (piece < pieces.size()) {
-    iov.clear();
-    for (size_t i = piece; i < pieces.size() && iov.size() < max_iov; ++i) {
+    size_t used = 0;
+    for (size_t i = piece; i < pieces.size() && used < max_iov; ++i) {
       const size_t skip = i == piece ? offset : 0;
       if (pieces[i].size() == skip) continue;
-      iov.push_back({const_cast<char*>(pieces[i].data() + skip), pieces[i].size() - skip});
+      iov[used++] = {const_cast<char*>(pieces[i].data() + skip), pieces[i].size() - skip};
     }
-    if (iov.empty()) break;
-    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
+    if (used == 0) break;
+    ssize_t n = ::writev(fd_, iov, static_cast<int>(used));
     if (n < 0) {
       if (errno == EINTR) continue;
       return io_error("append", path_);

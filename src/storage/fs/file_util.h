@@ -55,7 +55,7 @@ class append_file {
 
   status open(const std::string& path);  // creates or appends
   status append(std::string_view data);
-  // Appends the pieces in order (writev, as few calls as the kernel allows).
+  // Appends the pieces in order (writev, 64 pieces per call at most).
   status append_all(std::span<const std::string_view> pieces);
   void must_sync();  // fdatasync; fatal on failure
   status truncate(uint64_t size);

@@ -31,7 +31,7 @@ TEST(MappedFileTest, MapsWholeFileEmptyFileAndReportsMissingOne) {
 }
 
 // append_all writes the pieces in order: empty ones, pieces larger than a
-// page, and more pieces than one writev takes (IOV_MAX).
+// page, and more pieces than one writev takes (64).
 TEST(AppendFileTest, AppendAllWritesEveryPieceInOrder) {
   testing::temp_dir tmp;
   std::string path = join(tmp.path(), "f");

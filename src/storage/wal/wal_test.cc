@@ -241,7 +241,7 @@ TEST(wal, successive_groups_write_each_record_once_in_order) {
 
 // Borrowed payloads are written from the caller's memory, in place among
 // copied records: groups mixing both, empty and 17 MiB borrowed payloads, and
-// one group of more records than one writev takes (IOV_MAX pieces) replay as
+// one group of more records than one writev takes (64 pieces) replay as
 // written, in order, once each.
 TEST(wal, borrowed_and_copied_records_replay_in_order) {
   testing::temp_dir tmp;

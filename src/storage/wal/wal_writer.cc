@@ -102,7 +102,6 @@ uint64_t writer::append_borrowed(record_type type, std::string_view payload) {
   std::lock_guard lock(mu_);
   put_header(pending_, crc, t, payload.size());
   borrowed_.push_back({pending_.size(), payload});
-  borrowed_bytes_ += payload.size();
   return ++appended_seq_;
 }
 
@@ -118,8 +117,6 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
   std::vector<borrowed_payload> borrowed;
   borrowed.swap(borrowed_);
   borrowed_.swap(spare_borrowed_);
-  const size_t group_bytes = buf.size() + borrowed_bytes_;
-  borrowed_bytes_ = 0;
   uint64_t target = appended_seq_;
   lock.unlock();
   // The group in file order: the buffer's bytes with each borrowed payload
@@ -127,9 +124,11 @@ void writer::write_pending_locked(std::unique_lock<std::mutex>& lock) {
   std::vector<std::string_view> pieces;
   pieces.reserve(2 * borrowed.size() + 1);
   size_t from = 0;
+  size_t group_bytes = buf.size();
   for (const borrowed_payload& b : borrowed) {
     pieces.emplace_back(buf.data() + from, b.at - from);
     pieces.push_back(b.bytes);
+    group_bytes += b.bytes.size();
     from = b.at;
   }
   pieces.emplace_back(buf.data() + from, buf.size() - from);

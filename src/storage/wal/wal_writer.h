@@ -89,7 +89,6 @@ class writer {
   };
   std::vector<borrowed_payload> borrowed_;
   std::vector<borrowed_payload> spare_borrowed_;
-  size_t borrowed_bytes_ = 0;
   // The buffer the last group was written from, kept (up to
   // max_spare_bytes of capacity) to become pending_ at the next write.
   std::string spare_;
