@@ -30,6 +30,28 @@ inline uint64_t get_fixed64(const char* p) {
   return v;
 }
 
+// Pointer forms for encoders that size their output once: each writes at p,
+// which must have room (10 bytes for a varint, 8 for a fixed64), and returns
+// the byte after what it wrote.
+inline char* encode_varint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+inline char* encode_fixed64(char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);
+  return p + 8;
+}
+inline char* encode_string(char* p, std::string_view s) {
+  p = encode_varint(p, s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+constexpr size_t max_varint_bytes = 10;
+
 inline void put_varint(std::string& dst, uint64_t v) {
   while (v >= 0x80) {
     dst.push_back(static_cast<char>(v | 0x80));

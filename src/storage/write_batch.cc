@@ -8,63 +8,61 @@
 namespace liandu::storage {
 
 write_batch::write_batch(std::string_view db, std::string_view rp) {
-  put_string(data_, db);
-  put_string(data_, rp);
+  char* p = data_.room_for(2 * max_varint_bytes + db.size() + rp.size());
+  p = encode_string(p, db);
+  data_.commit(encode_string(p, rp));
 }
 
 namespace {
 
-void put_field(std::string& out, std::string_view key, const model::field_value_view& v) {
-  put_string(out, key);
-  out.push_back(static_cast<char>(model::type_of(v)));
-  switch (v.index()) {
-    case 0: {
-      uint64_t bits;
-      double d = std::get<0>(v);
-      std::memcpy(&bits, &d, 8);
-      put_fixed64(out, bits);
-      break;
-    }
-    case 1: put_varint(out, zigzag_encode(std::get<1>(v))); break;
-    case 2: put_varint(out, std::get<2>(v)); break;
-    case 3: out.push_back(std::get<3>(v) ? 1 : 0); break;
-    case 4: put_string(out, std::get<4>(v)); break;
+// The most bytes encode_fields can write for these fields: a varint for the
+// time and the count, and per field its key, type and largest value.
+size_t fields_bound(const model::field_view* fields, size_t field_count) {
+  size_t n = 2 * max_varint_bytes;
+  for (size_t i = 0; i < field_count; ++i) {
+    n += 2 * max_varint_bytes + 1 + fields[i].key.size();
+    if (const auto* s = std::get_if<4>(&fields[i].value)) n += s->size();
   }
+  return n;
 }
 
 }  // namespace
 
+char* write_batch::encode_fields(char* p, const model::field_view* fields, size_t field_count, int64_t time) {
+  p = encode_varint(p, zigzag_encode(time));
+  p = encode_varint(p, field_count);
+  for (size_t i = 0; i < field_count; ++i) {
+    const model::field_value_view& v = fields[i].value;
+    p = encode_string(p, fields[i].key);
+    *p++ = static_cast<char>(model::type_of(v));
+    switch (v.index()) {
+      case 0: p = encode_fixed64(p, std::bit_cast<uint64_t>(std::get<0>(v))); break;
+      case 1: p = encode_varint(p, zigzag_encode(std::get<1>(v))); break;
+      case 2: p = encode_varint(p, std::get<2>(v)); break;
+      case 3: *p++ = std::get<3>(v) ? 1 : 0; break;
+      case 4: p = encode_string(p, std::get<4>(v)); break;
+    }
+  }
+  ++points_;
+  fields_ += field_count;
+  return p;
+}
+
 void write_batch::add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
                       const model::field_view* fields, size_t field_count, int64_t time, bool names_plain) {
-  // The series key is written in place after a length we patch afterwards;
-  // keys are short, so reserve one varint byte and move the key if longer.
-  size_t len_pos = data_.size();
-  data_.push_back('\0');
-  size_t key_start = data_.size();
-  model::append_series_key(data_, measurement, tags, tag_count, names_plain);
-  size_t key_len = data_.size() - key_start;
-  if (key_len < 0x80) {
-    data_[len_pos] = static_cast<char>(key_len);
-  } else {
-    std::string key = data_.substr(key_start);
-    data_.resize(len_pos);
-    put_string(data_, key);
-  }
-  add_fields(fields, field_count, time);
+  // The key is built once into a reused buffer: its length prefix comes
+  // before it, and escaping makes the length known only afterwards.
+  thread_local std::string key;
+  key.clear();
+  model::append_series_key(key, measurement, tags, tag_count, names_plain);
+  add_keyed(key, fields, field_count, time);
 }
 
 void write_batch::add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
                             int64_t time) {
-  put_string(data_, series_key);
-  add_fields(fields, field_count, time);
-}
-
-void write_batch::add_fields(const model::field_view* fields, size_t field_count, int64_t time) {
-  put_varint(data_, zigzag_encode(time));
-  put_varint(data_, field_count);
-  for (size_t i = 0; i < field_count; ++i) put_field(data_, fields[i].key, fields[i].value);
-  ++points_;
-  fields_ += field_count;
+  char* p = data_.room_for(max_varint_bytes + series_key.size() + fields_bound(fields, field_count));
+  p = encode_string(p, series_key);
+  data_.commit(encode_fields(p, fields, field_count, time));
 }
 
 void write_batch::add(const model::point& p) {

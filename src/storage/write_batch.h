@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/byte_buffer.h"
 #include "base/result.h"
 #include "model/point.h"
 
@@ -25,7 +26,7 @@ namespace liandu::storage {
 class write_batch {
  public:
   write_batch(std::string_view db, std::string_view rp);
-  explicit write_batch(std::string encoded) : data_(std::move(encoded)) {}
+  explicit write_batch(std::string_view encoded) : data_(encoded) {}
 
   // Adds a point; tags must be sorted by key with unique keys.
   void add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
@@ -38,14 +39,15 @@ class write_batch {
                  int64_t time);
 
   void reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
-  const std::string& data() const { return data_; }
+  std::string_view data() const { return data_.view(); }
   size_t point_count() const { return points_; }
   size_t field_count() const { return fields_; }
   bool empty() const { return points_ == 0; }
 
  private:
-  void add_fields(const model::field_view* fields, size_t field_count, int64_t time);
-  std::string data_;
+  // Writes a point's time and fields at p (room_for their bound), returns the end.
+  char* encode_fields(char* p, const model::field_view* fields, size_t field_count, int64_t time);
+  byte_buffer data_;
   size_t points_ = 0;
   size_t fields_ = 0;
 };
