@@ -485,12 +485,29 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::shared_ptr<partition> part;
   const int64_t width = rp.info.shard_duration_ns > 0 ? rp.info.shard_duration_ns : 7 * day_ns;
   (void)header_bytes;
-  // The field types of the current measurement in the current partition,
-  // cached across points: a batch usually carries one or a few measurements
-  // and one partition.
-  std::map<std::string, model::field_type, std::less<>>* mfields_ptr = nullptr;
-  std::string cached_measurement;
-  const std::string* cached_mname = nullptr;  // where cached_measurement came from, if the index
+  // The field types of the measurements in the current partition, by the
+  // index's name of each: a batch usually carries a few measurements, often
+  // alternating (a machine's sensors, then its counters and state), and one
+  // partition. The index's names stay put until it creates a series, so the
+  // same pointer means the same name without comparing or copying bytes.
+  using field_types = std::map<std::string, model::field_type, std::less<>>;
+  struct recent_measurement {
+    const std::string* name = nullptr;
+    field_types* fields = nullptr;
+  };
+  std::array<recent_measurement, 4> recent{};
+  size_t recent_next = 0;
+  auto forget_recent = [&] { recent.fill({}); };
+  auto field_types_of = [&](const std::string* mname, bool from_index) -> field_types& {
+    if (from_index) {
+      for (const recent_measurement& m : recent) {
+        if (m.name == mname) return *m.fields;
+      }
+    }
+    field_types& f = part->fields[*mname];
+    if (from_index) recent[recent_next++ % recent.size()] = {mname, &f};
+    return f;
+  };
 
   // Applies point `index` of the batch; key_hash is index::series_index::key_hash of its key,
   // known_id its series id when a lookup ahead found it (0: look it up).
@@ -521,17 +538,10 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
       }
       part = slot;
       head_before = part->active.memory_bytes();
-      mfields_ptr = nullptr;
+      forget_recent();
     }
-    // The index's measurement names stay put until it creates a series, so
-    // the same pointer means the same name without comparing bytes.
-    if (mfields_ptr == nullptr || (mname != cached_mname && cached_measurement != *mname)) {
-      cached_measurement = *mname;
-      mfields_ptr = &part->fields[cached_measurement];
-    }
-    cached_mname = mname == &measurement ? nullptr : mname;
     // A conflicting point is refused whole, with InfluxDB's message.
-    auto& mfields = *mfields_ptr;
+    field_types& mfields = field_types_of(mname, mname != &measurement);
     bool new_field = false;
     for (const auto& f : p.fields) {
       auto it = mfields.find(f.key);
@@ -543,7 +553,7 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
       if (it->second != t) {
         if (rejected != nullptr) {
           rejected->push_back({index, "field type conflict: input field \"" + std::string(f.key) +
-                                          "\" on measurement \"" + cached_measurement + "\" is type " +
+                                          "\" on measurement \"" + *mname + "\" is type " +
                                           model::field_type_name(t) + ", already exists as type " +
                                           model::field_type_name(it->second)});
         }
@@ -559,7 +569,7 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
     }
     if (id == 0) {
       id = db.index.find_or_create(p.series_key);
-      cached_mname = nullptr;  // a new measurement may have moved the index's names
+      forget_recent();  // a new measurement may have moved the index's names
     }
 
     if (appender != nullptr) {

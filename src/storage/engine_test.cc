@@ -129,7 +129,8 @@ TEST(engine, long_batches_apply_in_order_with_conflicts_at_their_index) {
     std::vector<model::point> pts;
     std::vector<size_t> want_rejected;
     for (size_t i = 0; i < batch_len; ++i) {
-      std::string m = "m" + std::to_string(rng() % 3);
+      // More measurements than apply_batch_locked keeps field types of at once.
+      std::string m = "m" + std::to_string(rng() % 6);
       std::string host = "h" + std::to_string(rng() % 25);  // repeats inside a 16-point window
       int64_t t = static_cast<int64_t>(rng() % 50);
       bool as_int = rng() % 10 == 0;
