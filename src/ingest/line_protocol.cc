@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <variant>
 
+#include "base/find_byte.h"
+
 namespace liandu::ingest {
 
 namespace {
@@ -364,7 +366,7 @@ line_protocol_parser::section_ahead line_protocol_parser::section_at(const char*
   section_ahead s;
   if (start == nullptr || start >= end_) return s;
   s.start = start;
-  s.raw_end = static_cast<const char*>(std::memchr(start, ' ', static_cast<size_t>(end_ - start)));
+  s.raw_end = find_byte(start, end_, ' ');
   if (s.raw_end != nullptr)
     s.hash = series_key_cache::hash_of({start, static_cast<size_t>(s.raw_end - start)});
   return s;
@@ -372,8 +374,8 @@ line_protocol_parser::section_ahead line_protocol_parser::section_at(const char*
 
 const char* line_protocol_parser::line_after(const section_ahead& s) const {
   if (s.raw_end == nullptr) return nullptr;
-  const void* nl = std::memchr(s.raw_end, '\n', static_cast<size_t>(end_ - s.raw_end));
-  return nl != nullptr ? static_cast<const char*>(nl) + 1 : nullptr;
+  const char* nl = find_byte(s.raw_end, end_, '\n');
+  return nl != nullptr ? nl + 1 : nullptr;
 }
 
 const char* line_protocol_parser::parse_series_cached(const char* p) {
