@@ -102,33 +102,64 @@ uint32_t series_index::find(std::string_view key, uint32_t key_hash) const {
 uint32_t series_index::find_or_create(std::string_view key) {
   if (uint32_t found = find(key); found != 0) return found;
   uint32_t id = static_cast<uint32_t>(keys_.size() + 1);
-  add(key, id);
+  add(key, id, true);
   put_record(pending_log_, record_add, id, key);
   return id;
 }
 
-uint32_t series_index::add(std::string_view key, uint32_t id) {
+namespace {
+
+// Finds key in a map with a transparent comparator, making the entry (and
+// its std::string key) only when it is new: most series add ids to tag
+// values the index already holds.
+template <typename Map>
+typename Map::mapped_type& entry_of(Map& m, std::string_view key) {
+  auto it = m.find(key);
+  if (it == m.end()) it = m.emplace(std::string(key), typename Map::mapped_type()).first;
+  return it->second;
+}
+
+}  // namespace
+
+uint32_t series_index::add(std::string_view key, uint32_t id, bool known_absent) {
   keys_.push_back(key_bytes_.add(key));
   alive_.push_back(true);
-  std::string measurement;
-  std::vector<model::tag> tags;
-  model::parse_series_key(keys_.back(), measurement, tags);
+  // The measurement and tags as views of the stored key when it holds no
+  // escape (nearly always); otherwise unescaped copies. Creating a million
+  // series spent much of its time making strings here.
+  std::string_view measurement;
+  tag_views_.clear();
+  const std::string_view stored = keys_.back();
+  if (stored.find('\\') == std::string_view::npos) {
+    size_t comma = stored.find(',');
+    measurement = stored.substr(0, comma);
+    while (comma != std::string_view::npos) {
+      size_t start = comma + 1;
+      comma = stored.find(',', start);
+      std::string_view pair = stored.substr(start, comma == std::string_view::npos ? comma : comma - start);
+      size_t eq = pair.find('=');
+      tag_views_.push_back(
+          {pair.substr(0, eq), eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1)});
+    }
+  } else {
+    model::parse_series_key(stored, unescaped_measurement_, unescaped_tags_);
+    measurement = unescaped_measurement_;
+    for (const model::tag& t : unescaped_tags_) tag_views_.push_back({t.key, t.value});
+  }
   auto mit = std::find(measurement_names_.begin(), measurement_names_.end(), measurement);
   uint16_t midx;
   if (mit == measurement_names_.end()) {
-    measurement_names_.push_back(measurement);
+    measurement_names_.emplace_back(measurement);
     midx = static_cast<uint16_t>(measurement_names_.size() - 1);
   } else {
     midx = static_cast<uint16_t>(mit - measurement_names_.begin());
   }
   measurement_of_.push_back(midx);
-  if (find(keys_.back()) == 0) ids_.insert(keys_.back(), id);  // a repeated log record keeps the first id
-  auto& mp = postings_[measurement];
+  // A repeated log record keeps the first id.
+  if (known_absent || find(stored) == 0) ids_.insert(stored, id);
+  measurement_postings& mp = entry_of(postings_, measurement);
   mp.all.add(id);
-  for (const auto& t : tags) {
-    auto& values = mp.tags[t.key];
-    values[t.value].add(id);
-  }
+  for (const model::tag_view& t : tag_views_) entry_of(entry_of(mp.tags, t.key), t.value).add(id);
   ++live_;
   generation_ = next_generation();
   return id;

@@ -112,7 +112,8 @@ class series_index {
     posting_list all;
     std::map<std::string, std::map<std::string, posting_list, std::less<>>, std::less<>> tags;
   };
-  uint32_t add(std::string_view key, uint32_t id);
+  // known_absent: the caller has just looked the key up and not found it.
+  uint32_t add(std::string_view key, uint32_t id, bool known_absent = false);
   void remove_from_postings(uint32_t id);
 
   key_arena key_bytes_;
@@ -128,6 +129,10 @@ class series_index {
 
   fs::append_file log_;
   std::string pending_log_;
+  // add()'s parse of a key, kept to reuse their allocations.
+  std::vector<model::tag_view> tag_views_;
+  std::string unescaped_measurement_;
+  std::vector<model::tag> unescaped_tags_;
   std::string dir_;
 };
 
