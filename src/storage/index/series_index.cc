@@ -240,6 +240,7 @@ std::vector<std::pair<std::string, std::vector<uint32_t>>> series_index::tag_val
   auto kit = it->second.tags.find(key);
   if (kit == it->second.tags.end()) return out;
   for (const auto& [v, pl] : kit->second) out.emplace_back(v, pl.to_vector());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 

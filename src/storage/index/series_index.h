@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/hash.h"
 #include "base/result.h"
 #include "model/point.h"
 #include "storage/fs/file_util.h"
@@ -108,9 +109,19 @@ class series_index {
   size_t memory_bytes() const;
 
  private:
+  // Hashed by the bytes of a string or string_view alike, so lookups by a
+  // view of a key need no string.
+  struct string_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return static_cast<size_t>(hash_bytes(s)); }
+  };
+  // A tag key's values are hashed, not ordered: a tag such as a machine id
+  // has tens of thousands of values, and an ordered map compared ~16 of them
+  // per new series. tag_values() sorts what it returns.
+  using value_postings = std::unordered_map<std::string, posting_list, string_hash, std::equal_to<>>;
   struct measurement_postings {
     posting_list all;
-    std::map<std::string, std::map<std::string, posting_list, std::less<>>, std::less<>> tags;
+    std::map<std::string, value_postings, std::less<>> tags;
   };
   // known_absent: the caller has just looked the key up and not found it.
   uint32_t add(std::string_view key, uint32_t id, bool known_absent = false);

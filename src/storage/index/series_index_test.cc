@@ -75,6 +75,11 @@ TEST(series_index, postings_match_a_model_for_plain_and_escaped_keys) {
       for (const auto& [k, values] : keys) ks.push_back(k);
       EXPECT_EQ(idx.tag_keys(m), ks) << m;
       for (const auto& [k, values] : keys) {
+        // Sorted by value, as SHOW TAG VALUES lists them.
+        std::vector<std::pair<std::string, std::vector<uint32_t>>> listed;
+        for (const auto& [v, ids] : values)
+          listed.emplace_back(v, std::vector<uint32_t>(ids.begin(), ids.end()));
+        EXPECT_EQ(idx.tag_values(m, k), listed) << m << " " << k;
         for (const auto& [v, ids] : values) {
           EXPECT_EQ(idx.series_with_tag(m, k, v), std::vector<uint32_t>(ids.begin(), ids.end()))
               << m << " " << k << "=" << v;
