@@ -14,7 +14,10 @@
 // batch (so falling behind is not hidden by the queue), the dropped batches
 // and the alerts raised.
 //
-// Usage: stream_bench [--rules=N] [--runs=N] [--ticks=N] [--tmp=DIR]
+// --rules-only leaves ingest out: see rules_only_cpu_s. --scale sets the
+// number of series (default 10,000, 20 a machine).
+//
+// Usage: stream_bench [--rules=N] [--runs=N] [--ticks=N] [--scale=SERIES] [--tmp=DIR] [--rules-only]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -77,8 +80,16 @@ struct run_result {
   double rules_cpu_s = 0;  // the rules thread's CPU time on batches
 };
 
-run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int rules,
-                    const std::string& dir) {
+void start_with_rules(toolbox::rules_service& svc, int rules) {
+  if (status s = svc.start(); !s.ok()) die(s.to_string());
+  for (int i = 0; i < rules; ++i) {
+    auto r = svc.put_rule("plant", rule_json(i));
+    if (!r.ok()) die("rule " + std::to_string(i) + ": " + r.error().to_string());
+  }
+}
+
+// A fresh engine in dir with database "plant".
+std::unique_ptr<storage::engine> open_engine(const std::string& dir) {
   std::filesystem::remove_all(dir);
   storage::engine_options eo;
   eo.data_dir = dir;
@@ -86,18 +97,30 @@ run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int 
   if (!opened.ok()) die(opened.error().to_string());
   auto engine = std::move(opened).value();
   if (status s = engine->create_database("plant"); !s.ok()) die(s.to_string());
+  return engine;
+}
 
+void write_all(storage::engine& engine, const std::vector<std::string>& bodies) {
+  for (const std::string& body : bodies) {
+    for (;;) {
+      auto w = ingest::write_line_protocol(engine, "plant", "", model::precision::ns, body, 0);
+      if (w.st.ok()) break;
+      if (w.st.code() != errc::limit_exceeded) die(w.st.to_string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // head over budget: wait for the checkpoint
+    }
+  }
+}
+
+run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int rules,
+                    const std::string& dir) {
+  auto engine = open_engine(dir);
   http::handlers::live_hub live;
   toolbox::rules_service::options ro;
   ro.dir = dir + "/rules";
   std::filesystem::create_directories(ro.dir);
   toolbox::rules_service svc(*engine, ro);
   if (stream_on) {
-    if (status s = svc.start(); !s.ok()) die(s.to_string());
-    for (int i = 0; i < rules; ++i) {
-      auto r = svc.put_rule("plant", rule_json(i));
-      if (!r.ok()) die("rule " + std::to_string(i) + ": " + r.error().to_string());
-    }
+    start_with_rules(svc, rules);
     engine->set_write_observer([&](std::string_view batch) {
       live.publish(batch);
       svc.on_batch(batch);
@@ -105,14 +128,7 @@ run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int 
   }
   run_result out;
   auto t0 = clock_type::now();
-  for (const std::string& body : bodies) {
-    for (;;) {
-      auto w = ingest::write_line_protocol(*engine, "plant", "", model::precision::ns, body, 0);
-      if (w.st.ok()) break;
-      if (w.st.code() != errc::limit_exceeded) die(w.st.to_string());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // head over budget: wait for the checkpoint
-    }
-  }
+  write_all(*engine, bodies);
   out.ingest_s = std::chrono::duration<double>(clock_type::now() - t0).count();
   if (stream_on) {
     // Every batch the observer saw, evaluated (or dropped) by the rules thread.
@@ -135,6 +151,48 @@ run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int 
   return out;
 }
 
+// --rules-only: the rules thread alone. The batches the observer would see
+// are captured from one ingest, then fed to a fresh rules service (no
+// writes, no live hub) run after run: the rules thread's CPU time per value
+// without ingest competing for the cores and caches, for comparing changes
+// to the rules engine on a busy machine.
+std::vector<std::string> capture_batches(const std::vector<std::string>& bodies, const std::string& dir) {
+  auto engine = open_engine(dir);
+  std::vector<std::string> batches;
+  engine->set_write_observer([&](std::string_view batch) { batches.emplace_back(batch); });
+  write_all(*engine, bodies);
+  engine->set_write_observer(nullptr);
+  engine.reset();
+  std::filesystem::remove_all(dir);
+  return batches;
+}
+
+double rules_only_cpu_s(const std::vector<std::string>& batches, int rules, const std::string& dir) {
+  auto engine = open_engine(dir);  // for the alerts the rules write
+  toolbox::rules_service::options ro;
+  ro.dir = dir + "/rules";
+  std::filesystem::create_directories(ro.dir);
+  double cpu_s = 0;
+  {
+    toolbox::rules_service svc(*engine, ro);
+    start_with_rules(svc, rules);
+    for (const std::string& b : batches) svc.on_batch(b);
+    for (;;) {
+      auto st = svc.stats();
+      if (st.batches + st.dropped_batches >= batches.size()) {
+        if (st.dropped_batches != 0) die("rules-only: batches dropped");
+        cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    svc.stop();
+  }
+  engine.reset();
+  std::filesystem::remove_all(dir);
+  return cpu_s;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -145,6 +203,8 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int rules = 100, runs = 5;
   int64_t ticks = 120;
+  bool rules_only = false;
+  int scale = 10000;  // series: 20 per machine
   std::string tmp = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -154,6 +214,10 @@ int main(int argc, char** argv) {
       runs = std::max(1, std::atoi(a.c_str() + 7));
     else if (a.rfind("--ticks=", 0) == 0)
       ticks = std::max(1, std::atoi(a.c_str() + 8));
+    else if (a.rfind("--scale=", 0) == 0)
+      scale = std::max(20, std::atoi(a.c_str() + 8));
+    else if (a == "--rules-only")
+      rules_only = true;
     else if (a.rfind("--tmp=", 0) == 0)
       tmp = a.substr(6);
     else
@@ -161,7 +225,7 @@ int main(int argc, char** argv) {
   }
   bench::workload_options wo;
   wo.kind = bench::workload_kind::factory;
-  wo.scale = 10000;
+  wo.scale = scale;
   wo.ticks = ticks;
   auto gen = bench::make_generator(wo);
   std::vector<std::string> bodies;
@@ -169,6 +233,20 @@ int main(int argc, char** argv) {
   const double values = static_cast<double>(gen->values_emitted());
   const std::string dir = tmp + "/liandu-stream-bench-" + std::to_string(::getpid());
 
+  if (rules_only) {
+    const std::vector<std::string> batches = capture_batches(bodies, dir);
+    std::vector<double> cpu;
+    for (int r = 0; r < runs; ++r) {
+      cpu.push_back(rules_only_cpu_s(batches, rules, dir));
+      std::printf("run %d: rules thread CPU %.0f ms\n", r + 1, 1e3 * cpu.back());
+    }
+    std::printf(
+        "factory workload, %.0f values in %zu batches, %d rules, %d runs, rules only (median):\n"
+        "  rules thread CPU on batches: %.0f ns per value (%.0f ms a run; least %.0f ns per value)\n",
+        values, batches.size(), rules, runs, 1e9 * median(cpu) / values, 1e3 * median(cpu),
+        1e9 * *std::min_element(cpu.begin(), cpu.end()) / values);
+    return 0;
+  }
   std::vector<double> off, on, on_drained, rules_cpu;
   uint64_t dropped = 0, events = 0;
   for (int r = 0; r < runs; ++r) {  // alternate, so drift in the machine's load hits both

@@ -229,10 +229,11 @@ class engine {
   std::vector<series_entry> series_entries_;
   std::string series_keys_;
   std::vector<target> series_targets_;
-  std::vector<uint64_t> batch_hashes_;   // in process_series(): per point
-  std::vector<uint32_t> batch_entries_;  // in process_series(): per point
-  std::string series_measurement_;       // in find_series(), on a miss
-  std::vector<model::tag> series_tags_;  // in find_series(), on a miss
+  std::vector<uint64_t> batch_hashes_;        // in process_series(): per point
+  std::vector<uint32_t> batch_entries_;       // in process_series(): per point
+  std::vector<const target*> batch_targets_;  // in process_series(): the batch's targets in order
+  std::string series_measurement_;            // in find_series(), on a miss
+  std::vector<model::tag> series_tags_;       // in find_series(), on a miss
 };
 
 }  // namespace liandu::toolbox::rules

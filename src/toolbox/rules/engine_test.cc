@@ -770,6 +770,90 @@ TEST(engine, shared_windows_give_what_separate_windows_give) {
   EXPECT_GT(total, 100u);
 }
 
+// A rule of one leaf holds when the leaf is active, with the leaf's value,
+// without walking its tree (engine::evaluate); all/any of that one leaf, at
+// any depth, decide the same way. Each leaf alone and under one- and
+// two-child trees that the full walk decides (the second child never active
+// under any, always active under all) must raise the same events, value
+// included, on random points.
+TEST(engine, one_leaf_rules_decide_as_their_tree_would) {
+  const std::vector<std::string> leaves = {
+      R"({"type": "threshold", "field": "v", "op": ">", "value": 60, "clear": 50})",
+      R"({"type": "aggregate", "fn": "mean", "field": "v", "window": "5s", "op": ">", "value": 55})",
+      R"({"type": "aggregate", "fn": "max", "field": "v", "window": "4s", "op": ">", "value": 90, "clear": 70})",
+      R"({"type": "aggregate", "fn": "min", "field": "v", "window": "4s", "op": "<", "value": 10})",
+      R"({"type": "rate", "field": "v", "window": "3s", "op": "<", "value": -5})",
+      R"({"type": "anomaly", "field": "v", "method": "ewma", "threshold": 1.5, "min_samples": 3})",
+      R"({"type": "state", "field": "s", "state": "down", "for": "3s"})",
+  };
+  const std::vector<std::string> trees = {
+      "LEAF",                           // one leaf: no walk
+      R"({"all": [LEAF]})",             // one leaf: no walk
+      R"({"any": [{"all": [LEAF]}]})",  // one leaf: no walk
+      R"({"any": [LEAF, {"type": "threshold", "field": "never", "op": ">", "value": 0}]})",  // walked
+      R"({"all": [LEAF, {"type": "threshold", "field": "v", "op": ">", "value": -1}]})",     // walked
+  };
+  for (size_t l = 0; l < leaves.size(); ++l) {
+    std::vector<std::vector<std::string>> got(trees.size());
+    for (size_t t = 0; t < trees.size(); ++t) {
+      std::string when = trees[t];
+      when.replace(when.find("LEAF"), 4, leaves[l]);
+      recorder rec;
+      engine e(rec.sink());
+      ASSERT_TRUE(
+          e.add_rule(must_parse(R"({"id": "r", "name": "same", "measurement": "m", "group_by": ["host"],
+                                            "for": "2s", "when": )" +
+                                when + "}"))
+              .ok())
+          << when;
+      std::mt19937 rng(static_cast<unsigned>(l) + 11);
+      for (int i = 1; i <= 400; ++i) {
+        const std::string host = rng() % 2 ? "h1" : "h2";
+        double v = static_cast<double>(rng() % 1000) / 10.0;
+        e.process(pt("m", {{"host", host}}, {{"v", v}, {"s", std::string(rng() % 3 ? "up" : "down")}}, i));
+        if (i % 7 == 0) e.tick(i * sec);
+      }
+      for (const auto& ev : rec.events) got[t].push_back(without_id(ev));
+      EXPECT_GT(got[t].size(), 2u) << when;
+    }
+    for (size_t t = 1; t < trees.size(); ++t) EXPECT_EQ(got[t], got[0]) << leaves[l] << " under " << trees[t];
+  }
+}
+
+// A leaf finds its field by comparing names in pieces (leaf_plan::is_field:
+// overlapping words up to 12 bytes, memcmp beyond): at every name length,
+// a point whose other fields differ from the name in one byte anywhere, or
+// are one byte shorter or longer, must not reach the rule.
+TEST(engine, field_names_match_exactly_at_every_length) {
+  for (size_t len = 1; len <= 20; ++len) {
+    std::string name;
+    for (size_t i = 0; i < len; ++i) name += static_cast<char>('a' + i % 26);
+    recorder rec;
+    engine e(rec.sink());
+    ASSERT_TRUE(
+        e.add_rule(must_parse(R"({"id": "r", "measurement": "m", "when": {"type": "threshold", "field": ")" +
+                              name + R"(", "op": ">", "value": 50}})"))
+            .ok());
+    std::vector<model::field> near;
+    for (size_t i = 0; i < len; ++i) {
+      std::string other = name;
+      other[i] = 'Z';
+      near.push_back({other, 100.0});
+    }
+    near.push_back({name.substr(0, len - 1), 100.0});
+    near.push_back({name + "a", 100.0});
+    std::vector<model::field> fields = near;
+    fields.push_back({name, 0.0});
+    e.process(pt("m", {}, fields, 1));
+    fields.back().value = 100.0;
+    e.process(pt("m", {}, fields, 2));
+    EXPECT_EQ(rec.summary(), strings({"firing@2"})) << name;
+    e.process(pt("m", {}, near, 3));  // no field of the rule: nothing changes
+    e.process(pt("m", {}, {{name, 0.0}}, 4));
+    EXPECT_EQ(rec.summary(), strings({"firing@2", "resolved@4"})) << name;
+  }
+}
+
 TEST(engine, anomaly_condition) {
   recorder rec;
   engine e(rec.sink());

@@ -35,18 +35,6 @@ bool parse_compare_op(std::string_view text, compare_op& out) {
   return false;
 }
 
-bool compare(compare_op op, double a, double b) {
-  switch (op) {
-    case compare_op::gt: return a > b;
-    case compare_op::ge: return a >= b;
-    case compare_op::lt: return a < b;
-    case compare_op::le: return a <= b;
-    case compare_op::eq: return a == b;
-    case compare_op::ne: return a != b;
-  }
-  return false;
-}
-
 const char* aggregate_fn_name(aggregate_fn fn) {
   switch (fn) {
     case aggregate_fn::mean: return "mean";

@@ -22,7 +22,18 @@ namespace liandu::toolbox::rules {
 enum class compare_op { gt, ge, lt, le, eq, ne };
 const char* compare_op_name(compare_op op);  // ">", ">=", "<", "<=", "==", "!="
 bool parse_compare_op(std::string_view text, compare_op& out);
-bool compare(compare_op op, double a, double b);
+// Inline: the rules engine compares once per point and rule.
+inline bool compare(compare_op op, double a, double b) {
+  switch (op) {
+    case compare_op::gt: return a > b;
+    case compare_op::ge: return a >= b;
+    case compare_op::lt: return a < b;
+    case compare_op::le: return a <= b;
+    case compare_op::eq: return a == b;
+    case compare_op::ne: return a != b;
+  }
+  return false;
+}
 
 enum class aggregate_fn { mean, min, max, sum, count };
 const char* aggregate_fn_name(aggregate_fn fn);
