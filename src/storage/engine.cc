@@ -1371,9 +1371,7 @@ status engine::checkpoint() {
           }
           if (p->active.empty()) continue;
           auto frozen = std::make_shared<head::head>(std::move(p->active));
-          frozen->set_capacity_source(nullptr);  // one frozen head sizes the next, no chain
           p->active = head::head();
-          p->active.set_capacity_source(frozen);
           uint64_t seq = next_block_seq_++;
           p->frozen.push_back({frozen, seq});
           jobs.push_back({db, p, frozen, seq});

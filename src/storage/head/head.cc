@@ -85,35 +85,23 @@ size_t head::append_to(series_head& s, uint32_t field, const model::field_value_
 void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
   bool new_series = false;
   uint32_t f = field_id(field);
-  series_head& s = slot(series);
-  // Hints matter only for a column's first point; the slot's field list is
-  // in cache by now, so asking costs a compare when the column exists.
-  uint32_t initial = s.find(f) == nullptr ? initial_points(series) : 0;
-  bytes_ += append_to(s, f, v, time, new_series, initial);
+  uint32_t initial = series < capacity_hints_.size() && capacity_hints_[series] != 0
+                         ? uint32_t{1} << capacity_hints_[series]
+                         : 0;
+  bytes_ += append_to(slot(series), f, v, time, new_series, initial);
   series_count_ += new_series;
   ++values_;
 }
 
-uint8_t head::hint_log2(const series_head& s) {
-  size_t longest = 0;
-  for (const auto& f : s.fields) longest = std::max(longest, f.col.size());
-  return longest <= 1 ? 0 : static_cast<uint8_t>(std::min<int>(std::bit_width(longest - 1), max_hint_log2));
-}
-
 std::vector<uint8_t> head::capacity_hints() const {
   std::vector<uint8_t> hints(pages_.size() * page_slots);
-  for_each_series([&](uint32_t id, const series_head& s) { hints[id] = hint_log2(s); });
+  for_each_series([&](uint32_t id, const series_head& s) {
+    size_t longest = 0;
+    for (const auto& f : s.fields) longest = std::max(longest, f.col.size());
+    if (longest == 0) return;
+    hints[id] = static_cast<uint8_t>(std::min<int>(std::bit_width(longest - 1), max_hint_log2));
+  });
   return hints;
-}
-
-uint32_t head::initial_points(uint32_t series) const {
-  uint8_t log2 = 0;
-  if (series < capacity_hints_.size()) {
-    log2 = capacity_hints_[series];
-  } else if (capacity_source_) {
-    if (const series_head* s = capacity_source_->paged_slot(series)) log2 = hint_log2(*s);
-  }
-  return log2 == 0 ? 0 : uint32_t{1} << log2;
 }
 
 const head_column* head::find(uint32_t series, std::string_view field) const {

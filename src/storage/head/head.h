@@ -99,20 +99,14 @@ class head {
 
   // Sizes for the columns of the head that replaces this one at a
   // checkpoint: per series id, log2 of the room its longest column needed
-  // here (0: no data or 2 points). A steady writer sends each series about
-  // as many points per head as before, so a new column taking that room at
-  // once saves the 6-8 reallocations (malloc, copy, free) of doubling from
-  // 2, which were ~4% of factory ingest. Read-only: runs on a frozen head.
+  // here (0: no data). A steady writer sends each series about as many
+  // points per head as before, so a new column taking that room at once
+  // saves the 6-8 reallocations (malloc, copy, free) of doubling from 2,
+  // which were ~4% of factory ingest. Read-only: runs on a frozen head.
   std::vector<uint8_t> capacity_hints() const;
-  // Where the hints come from. Right after a checkpoint freezes a head, the
-  // writers go on into the new one and make each series' columns within
-  // milliseconds, long before the checkpoint has walked the frozen head: so
-  // until then the new head asks the frozen one series by series
-  // (set_capacity_source), then takes the compact hints and lets go of it
-  // (set_capacity_hints; their bytes count in memory_bytes()).
-  void set_capacity_source(std::shared_ptr<const head> frozen) { capacity_source_ = std::move(frozen); }
+  // Installs hints from capacity_hints() for the columns this head makes
+  // from now on. Their bytes count in memory_bytes().
   void set_capacity_hints(std::vector<uint8_t> hints) {
-    capacity_source_.reset();
     bytes_ -= std::min(bytes_, capacity_hints_.capacity());
     capacity_hints_ = std::move(hints);
     bytes_ += capacity_hints_.capacity();
@@ -152,13 +146,9 @@ class head {
 
   // The most a hint asks for: 4,096 points (64 KiB) per column.
   static constexpr uint8_t max_hint_log2 = 12;
-  static uint8_t hint_log2(const series_head& s);
-  // The room a new column of this series starts with (0: the default).
-  uint32_t initial_points(uint32_t series) const;
 
   std::vector<std::unique_ptr<page>> pages_;
-  std::vector<uint8_t> capacity_hints_;          // see capacity_hints()
-  std::shared_ptr<const head> capacity_source_;  // see set_capacity_source()
+  std::vector<uint8_t> capacity_hints_;  // see capacity_hints()
   // Field names by id; a deque keeps the views in field_ids_ valid. Few
   // names are searched linearly, more through the map.
   std::deque<std::string> field_names_;

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -124,29 +123,6 @@ TEST(HeadTest, CapacityHintsSizeTheNextHeadsColumns) {
   EXPECT_EQ(out.floats.back(), 199.0);
   ASSERT_NE(hinted.find(7, "a"), nullptr);
   EXPECT_EQ(hinted.find(7, "a")->size(), 1u);
-}
-
-// Until the checkpoint has walked the frozen head, the new head asks it
-// series by series; the compact hints then replace it and it is let go.
-TEST(HeadTest, CapacitySourceSizesColumnsUntilHintsReplaceIt) {
-  auto frozen = std::make_shared<head>();
-  for (int i = 0; i < 40; ++i) frozen->append(9, "a", model::field_value_view(double(i)), i);
-  frozen->append(10, "a", model::field_value_view(1.0), 1);
-  head next;
-  next.set_capacity_source(frozen);
-  EXPECT_EQ(frozen.use_count(), 2);
-  head plain;
-  auto added = [](head& h, uint32_t series) {
-    size_t before = h.memory_bytes();
-    h.append(series, "a", model::field_value_view(0.5), 100);
-    return h.memory_bytes() - before;
-  };
-  EXPECT_EQ(added(next, 9) - added(plain, 9), (64 - 2) * 16u);  // 40 points: 64
-  EXPECT_EQ(added(next, 10), added(plain, 10));                 // one point: the default
-  EXPECT_EQ(added(next, 70000), added(plain, 70000));           // beyond the frozen head's pages
-  next.set_capacity_hints(frozen->capacity_hints());
-  EXPECT_EQ(frozen.use_count(), 1);
-  EXPECT_EQ(next.find(9, "a")->size(), 1u);
 }
 
 TEST(HeadTest, MemoryGrowsWithPagesAndValues) {
