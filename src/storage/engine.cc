@@ -1385,11 +1385,9 @@ status engine::checkpoint() {
 
   // Write blocks with the lock released: writers go on into the fresh heads.
   std::vector<std::shared_ptr<const block::block_reader>> readers(jobs.size());
-  std::vector<std::vector<uint8_t>> capacity_hints(jobs.size());
   for (size_t j = 0; j < jobs.size(); ++j) {
     const auto& jb = jobs[j];
     if (jb.db->dropped) continue;
-    capacity_hints[j] = jb.data->capacity_hints();
     block::block_writer w;
     std::vector<const head::series_head::field*> fields;
     column c;
@@ -1434,10 +1432,6 @@ status engine::checkpoint() {
       if (readers[j]) p.blocks.push_back({readers[j], jobs[j].seq});
       std::erase_if(p.frozen, [&](const partition::frozen_head& f) { return f.data == jobs[j].data; });
       head_bytes_ -= std::min<size_t>(head_bytes_.load(), jobs[j].data->memory_bytes());
-      // The head that took over from this one sizes its new columns by it.
-      size_t before = p.active.memory_bytes();
-      p.active.set_capacity_hints(std::move(capacity_hints[j]));
-      head_bytes_ += p.active.memory_bytes() - before;
     }
   }
   LIANDU_RETURN_IF_ERROR(wal_->remove_up_to(last_segment));

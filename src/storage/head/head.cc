@@ -1,7 +1,5 @@
 #include "storage/head/head.h"
 
-#include <bit>
-
 namespace liandu::storage::head {
 
 namespace {
@@ -68,7 +66,7 @@ const series_head* head::find_series(uint32_t series) const {
 }
 
 size_t head::append_to(series_head& s, uint32_t field, const model::field_value_view& v, int64_t time,
-                       bool& new_series, uint32_t initial_points) {
+                       bool& new_series) {
   size_t bytes = 0;
   head_column* col = s.find(field);
   if (col == nullptr) {
@@ -77,7 +75,6 @@ size_t head::append_to(series_head& s, uint32_t field, const model::field_value_
     s.fields.push_back({field, head_column(model::type_of(v))});
     bytes += (s.fields.capacity() - cap_before) * sizeof(series_head::field);
     col = &s.fields.back().col;
-    bytes += col->reserve_empty(initial_points);
   }
   return bytes + col->append(time, v);
 }
@@ -85,23 +82,9 @@ size_t head::append_to(series_head& s, uint32_t field, const model::field_value_
 void head::append(uint32_t series, std::string_view field, const model::field_value_view& v, int64_t time) {
   bool new_series = false;
   uint32_t f = field_id(field);
-  uint32_t initial = series < capacity_hints_.size() && capacity_hints_[series] != 0
-                         ? uint32_t{1} << capacity_hints_[series]
-                         : 0;
-  bytes_ += append_to(slot(series), f, v, time, new_series, initial);
+  bytes_ += append_to(slot(series), f, v, time, new_series);
   series_count_ += new_series;
   ++values_;
-}
-
-std::vector<uint8_t> head::capacity_hints() const {
-  std::vector<uint8_t> hints(pages_.size() * page_slots);
-  for_each_series([&](uint32_t id, const series_head& s) {
-    size_t longest = 0;
-    for (const auto& f : s.fields) longest = std::max(longest, f.col.size());
-    if (longest == 0) return;
-    hints[id] = static_cast<uint8_t>(std::min<int>(std::bit_width(longest - 1), max_hint_log2));
-  });
-  return hints;
 }
 
 const head_column* head::find(uint32_t series, std::string_view field) const {

@@ -65,9 +65,8 @@ class head {
   // head's totals and returns the bytes it added, and add_totals folds what
   // the appliers counted back in.
   series_head& slot(uint32_t series);
-  // initial_points: the capacity a new column starts with (0: the default).
   static size_t append_to(series_head& s, uint32_t field, const model::field_value_view& v, int64_t time,
-                          bool& new_series, uint32_t initial_points = 0);
+                          bool& new_series);
   void add_totals(size_t bytes, size_t values, size_t series) {
     bytes_ += bytes;
     values_ += values;
@@ -95,21 +94,6 @@ class head {
     if (s == nullptr) return;
     size_t n = std::min<size_t>(s->fields.size(), max_prefetched_fields);
     for (size_t i = 0; i < n; ++i) s->fields[i].col.prefetch_tail();
-  }
-
-  // Sizes for the columns of the head that replaces this one at a
-  // checkpoint: per series id, log2 of the room its longest column needed
-  // here (0: no data). A steady writer sends each series about as many
-  // points per head as before, so a new column taking that room at once
-  // saves the 6-8 reallocations (malloc, copy, free) of doubling from 2,
-  // which were ~4% of factory ingest. Read-only: runs on a frozen head.
-  std::vector<uint8_t> capacity_hints() const;
-  // Installs hints from capacity_hints() for the columns this head makes
-  // from now on. Their bytes count in memory_bytes().
-  void set_capacity_hints(std::vector<uint8_t> hints) {
-    bytes_ -= std::min(bytes_, capacity_hints_.capacity());
-    capacity_hints_ = std::move(hints);
-    bytes_ += capacity_hints_.capacity();
   }
 
   bool empty() const { return series_count_ == 0; }
@@ -144,11 +128,7 @@ class head {
   // The id of a known name, or -1.
   int64_t find_field_id(std::string_view name) const;
 
-  // The most a hint asks for: 4,096 points (64 KiB) per column.
-  static constexpr uint8_t max_hint_log2 = 12;
-
   std::vector<std::unique_ptr<page>> pages_;
-  std::vector<uint8_t> capacity_hints_;  // see capacity_hints()
   // Field names by id; a deque keeps the views in field_ids_ valid. Few
   // names are searched linearly, more through the map.
   std::deque<std::string> field_names_;

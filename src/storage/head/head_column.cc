@@ -31,11 +31,11 @@ head_column& head_column::operator=(head_column&& o) noexcept {
   return *this;
 }
 
-void head_column::reallocate(uint32_t cap) {
-  // Starts at 2 (grow): at a million series of a few points each, most
-  // columns never grow past 4.
-  if (cap == 0 || capacity_ > std::numeric_limits<uint32_t>::max() / 2)
-    throw std::length_error("head column too long");
+void head_column::grow() {
+  if (capacity_ > std::numeric_limits<uint32_t>::max() / 2) throw std::length_error("head column too long");
+  // Starts at 2: at a million series of a few points each, most columns
+  // never grow past 4.
+  uint32_t cap = capacity_ == 0 ? 2 : capacity_ * 2;
   const bool has_words = type_ != model::field_type::string;
   auto data = std::make_unique_for_overwrite<int64_t[]>(has_words ? 2 * size_t{cap} : cap);
   if (size_ > 0) {
@@ -44,12 +44,6 @@ void head_column::reallocate(uint32_t cap) {
   }
   data_ = std::move(data);
   capacity_ = cap;
-}
-
-size_t head_column::reserve_empty(uint32_t points) {
-  if (capacity_ != 0 || points <= 2) return 0;
-  reallocate(points);
-  return size_t{capacity_} * (type_ == model::field_type::string ? 8 : 16);
 }
 
 size_t head_column::set_value(size_t i, const model::field_value_view& v) {

@@ -47,9 +47,6 @@ class head_column {
 
   // Appends a point of this column's type; returns the heap bytes it added.
   size_t append(int64_t time, const model::field_value_view& v);
-  // Room for `points` (a power of two) in an empty column, taken at once
-  // instead of by doubling from 2; returns the heap bytes it added.
-  size_t reserve_empty(uint32_t points);
   // Appends point i to out (out.type must be this type).
   void append_point_to(column& out, size_t i) const;
   // How far back (points from the end) an out-of-order point is inserted.
@@ -79,8 +76,7 @@ class head_column {
 
  private:
   uint64_t* words() const { return reinterpret_cast<uint64_t*>(data_.get() + capacity_); }
-  void grow() { reallocate(capacity_ == 0 ? 2 : capacity_ * 2); }
-  void reallocate(uint32_t cap);
+  void grow();
   // Writes v at index i (a slot of the column's capacity); returns the heap
   // bytes a string added.
   size_t set_value(size_t i, const model::field_value_view& v);

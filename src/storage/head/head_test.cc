@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <string>
-#include <vector>
 
 namespace liandu::storage::head {
 namespace {
@@ -86,43 +85,6 @@ TEST(HeadTest, DeleteRangeKeepsPointsOutsideIt) {
   EXPECT_EQ(kept.times, (std::vector<int64_t>{0, 1, 2, 6, 7, 8, 9}));
   EXPECT_EQ(kept.integers, (std::vector<int64_t>{0, 1, 2, 6, 7, 8, 9}));
   EXPECT_EQ(h.point_values(), 7u);
-}
-
-// A head's columns size the next head's: each series' longest column,
-// rounded up to a power of two (capped), is taken at once by the new head's
-// first append instead of by doubling; the points are the same either way.
-TEST(HeadTest, CapacityHintsSizeTheNextHeadsColumns) {
-  head old;
-  for (int i = 0; i < 70; ++i) old.append(5, "a", model::field_value_view(double(i)), i);
-  for (int i = 0; i < 3; ++i) old.append(5, "b", model::field_value_view(int64_t{i}), i);
-  old.append(300, "a", model::field_value_view(1.0), 1);
-  for (int i = 0; i < 100000; ++i) old.append(301, "a", model::field_value_view(1.0), i);
-  std::vector<uint8_t> hints = old.capacity_hints();
-  ASSERT_GT(hints.size(), 301u);
-  EXPECT_EQ(hints[5], 7);     // 70 points: 128
-  EXPECT_EQ(hints[300], 0);   // one point: the default
-  EXPECT_EQ(hints[301], 12);  // capped at 4,096
-  EXPECT_EQ(hints[4], 0);     // no data
-
-  head fresh, hinted;
-  hinted.set_capacity_hints(hints);
-  EXPECT_EQ(hinted.memory_bytes(), hints.capacity());
-  size_t fresh_before = fresh.memory_bytes(), hinted_before = hinted.memory_bytes();
-  fresh.append(5, "a", model::field_value_view(1.5), 1);
-  hinted.append(5, "a", model::field_value_view(1.5), 1);
-  // 128 points of time and value (16 bytes each) against 2.
-  EXPECT_EQ((hinted.memory_bytes() - hinted_before) - (fresh.memory_bytes() - fresh_before), (128 - 2) * 16u);
-  for (int i = 2; i < 200; ++i) hinted.append(5, "a", model::field_value_view(double(i)), i);
-  hinted.append(7, "a", model::field_value_view(2.5), 3);  // no hint for 7
-  const head_column* c = hinted.find(5, "a");
-  ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->size(), 199u);
-  column out = c->to_column();
-  EXPECT_EQ(out.floats.front(), 1.5);
-  EXPECT_EQ(out.times.back(), 199);
-  EXPECT_EQ(out.floats.back(), 199.0);
-  ASSERT_NE(hinted.find(7, "a"), nullptr);
-  EXPECT_EQ(hinted.find(7, "a")->size(), 1u);
 }
 
 TEST(HeadTest, MemoryGrowsWithPagesAndValues) {
