@@ -95,6 +95,11 @@ void rules_service::stop() {
 }
 
 void rules_service::on_batch(std::string_view payload) {
+  // The copy goes into a buffer the rules thread has given back, when there
+  // is one: a fresh ~half-megabyte string per batch cost the writer a malloc
+  // and its page faults (1.8% of ingest with 100 rules). Copied outside the
+  // lock, which the rules thread takes to pop.
+  std::string copy;
   {
     std::lock_guard lock(queue_mu_);
     // Not mu_: emitting writes alerts under mu_, and the writes come here.
@@ -102,9 +107,23 @@ void rules_service::on_batch(std::string_view payload) {
       ++dropped_batches_;
       return;
     }
-    queue_.emplace_back(payload);
+    if (!spare_batches_.empty()) {
+      copy = std::move(spare_batches_.back());
+      spare_batches_.pop_back();
+    }
+  }
+  copy.assign(payload);
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(std::move(copy));
   }
   queue_cv_.notify_one();
+}
+
+void rules_service::give_back_batch(std::string buffer) {
+  if (buffer.capacity() > max_spare_batch_bytes) return;
+  std::lock_guard lock(queue_mu_);
+  if (spare_batches_.size() < max_spare_batches) spare_batches_.push_back(std::move(buffer));
 }
 
 rules_service::db_rules& rules_service::rules_for_locked(const std::string& db) {
@@ -313,6 +332,9 @@ void rules_service::loop() {
           it->second.engine->process_series(points_);
         }
         stats_.batch_cpu_ns += thread_cpu_ns() - cpu_start;
+        points_.clear();  // views of payload
+        fields_.clear();
+        give_back_batch(std::move(payload));
       }
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= std::chrono::seconds(1)) {

@@ -164,6 +164,12 @@ class rules_service {
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<std::string> queue_;
+  // Buffers of evaluated batches, for on_batch to copy the next ones into
+  // (guarded by queue_mu_); a few, and none over max_spare_batch_bytes.
+  std::vector<std::string> spare_batches_;
+  static constexpr size_t max_spare_batches = 4;
+  static constexpr size_t max_spare_batch_bytes = size_t{2} << 20;  // 4 x 2 MiB kept at most
+  void give_back_batch(std::string buffer);
   uint64_t dropped_batches_ = 0;  // guarded by queue_mu_
   bool stop_ = false;
   std::thread thread_;

@@ -365,6 +365,36 @@ std::vector<std::string> alert_states(std::string_view batch) {
   return out;
 }
 
+// Batches are copied into buffers of batches already evaluated: a small
+// batch after large ones must be read as itself (no bytes of the earlier
+// batch before or after it), and every batch must be evaluated.
+TEST(rules_service, batches_copied_into_reused_buffers_are_read_whole) {
+  plant p;
+  ASSERT_TRUE(p.engine);
+  rules_service rules(*p.engine, p.options());
+  p.engine->set_write_observer([&rules](std::string_view batch) { rules.on_batch(batch); });
+  ASSERT_TRUE(rules.start().ok());
+  ASSERT_TRUE(rules.put_rule("plant", hot_rule).ok());
+  const int64_t t0 = now_ns();
+  for (int round = 0; round < 6; ++round) {
+    // Large batches of cool ovens, each followed by a one-point batch.
+    storage::write_batch big("plant", "");
+    for (int i = 0; i < 2000; ++i) {
+      big.add(model::point{"oven", {{"line", "l" + std::to_string(i)}}, {{"temp", 50.0}}, t0 + round});
+    }
+    ASSERT_TRUE(p.engine->write(big).st.ok());
+    storage::write_batch small("plant", "");
+    small.add(model::point{"oven", {{"line", "solo"}}, {{"temp", round == 5 ? 91.0 : 40.0}}, t0 + round});
+    ASSERT_TRUE(p.engine->write(small).st.ok());
+  }
+  ASSERT_TRUE(poll([&] { return rules.stats().batches >= 12; }));
+  ASSERT_TRUE(poll([&] { return rules.alerts("plant").size() == 1; }));
+  std::this_thread::sleep_for(100ms);
+  auto alerts = rules.alerts("plant");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(rules.stats().dropped_batches, 0u);
+}
+
 // An acknowledgement made on an API thread while the rules thread is still
 // emitting the firing (the alert was listed as soon as it fired) used to be
 // written and delivered before the firing.
