@@ -14,11 +14,7 @@ inline void put_fixed32(std::string& dst, uint32_t v) {
   std::memcpy(b, &v, 4);  // x86-64 and aarch64 are little-endian
   dst.append(b, 4);
 }
-inline void put_fixed64(std::string& dst, uint64_t v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  dst.append(b, 8);
-}
+
 inline uint32_t get_fixed32(const char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -52,12 +48,14 @@ inline char* encode_string(char* p, std::string_view s) {
 }
 constexpr size_t max_varint_bytes = 10;
 
+inline void put_fixed64(std::string& dst, uint64_t v) {
+  char b[8];
+  dst.append(b, static_cast<size_t>(encode_fixed64(b, v) - b));
+}
+
 inline void put_varint(std::string& dst, uint64_t v) {
-  while (v >= 0x80) {
-    dst.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  dst.push_back(static_cast<char>(v));
+  char b[max_varint_bytes];
+  dst.append(b, static_cast<size_t>(encode_varint(b, v) - b));
 }
 
 // Reads a varint from in, advancing it. Returns false on truncation or overflow.

@@ -141,6 +141,8 @@ class rules_service {
   // Appends db's pending transitions to its state log, then emits them.
   void emit_locked(const std::string& db, db_rules& r);
   void loop();
+  // Keeps an evaluated batch's buffer for on_batch to copy a later batch into.
+  void give_back_batch(std::string buffer);
   void webhook_loop();
   void wake_webhooks();
   void emit_events_locked(const std::string& db, const std::vector<rules::alert_event>& events);
@@ -169,8 +171,7 @@ class rules_service {
   std::vector<std::string> spare_batches_;
   static constexpr size_t max_spare_batches = 4;
   static constexpr size_t max_spare_batch_bytes = size_t{2} << 20;  // 4 x 2 MiB kept at most
-  void give_back_batch(std::string buffer);
-  uint64_t dropped_batches_ = 0;  // guarded by queue_mu_
+  uint64_t dropped_batches_ = 0;                                    // guarded by queue_mu_
   bool stop_ = false;
   std::thread thread_;
 
