@@ -4,6 +4,7 @@ import atexit
 import base64
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,7 +32,31 @@ def temp_dir(prefix):
 LOG_DIR = temp_dir("liandu-it-logs-")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
+    """A loopback port nothing listens on, chosen below the kernel's
+    ephemeral range. A port the kernel handed out (bind to 0) is one it may
+    hand out again as the local port of any outgoing connection: a test that
+    restarts a server on the same port after kill -9 then found it taken by
+    some other test's client ("Address already in use")."""
+    lo, _ = _ephemeral_range()
+    if lo > 12000:
+        for _ in range(200):
+            port = random.randint(10000, lo - 1)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
