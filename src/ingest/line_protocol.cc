@@ -414,8 +414,14 @@ const char* line_protocol_parser::parse_series_cached(const char* p) {
   // Only sections without escapes: their names are bytes of the line as
   // they are, so the key built from them (names_plain) is the canonical one.
   if (q == cur.raw_end && point_.names_plain) {
-    std::string_view key = cache.insert(raw, cur.hash, point_.measurement, tags_.data(), tags_.size());
-    if (!key.empty()) point_.series_key = key;  // empty: too large to keep
+    // The section is its key when the parse kept the line's bytes as the key.
+    const bool raw_is_key = !point_.series_key.empty();
+    std::string_view key = cache.insert(raw, cur.hash, raw_is_key, point_.measurement, tags_.data(),
+                                        tags_.size(), point_.series_key_hash);
+    if (!key.empty()) {  // empty: too large to keep
+      point_.series_key = key;
+      point_.series_key_hash_known = true;
+    }
   }
   return q;
 }
@@ -425,6 +431,7 @@ const char* line_protocol_parser::parse_line(const char* p) {
   tags_.clear();
   fields_.clear();
   scratch_used_ = 0;
+  point_.series_key_hash_known = false;
   const char* q = key_cache_ != nullptr ? parse_series_cached(p) : parse_series(p);
   if (q == nullptr) return nullptr;
 

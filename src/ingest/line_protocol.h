@@ -46,6 +46,10 @@ struct point_ref {
   // with unique keys — most lines, since clients such as Telegraf sort tags.
   // It saves building the key again.
   std::string_view series_key;
+  // When series_key_hash_known: the hash of series_key the engine's index
+  // uses (storage::index::series_index::key_hash), kept by the key cache.
+  uint32_t series_key_hash = 0;
+  bool series_key_hash_known = false;
   // True when no name in measurement and tags was escaped in the line, so
   // none holds a character the series key must escape.
   bool names_plain = false;

@@ -22,7 +22,9 @@ write_outcome write_line_protocol(storage::engine& engine, std::string_view db, 
   parser.parse(
       body, now,
       [&](const point_ref& p) {
-        if (!p.series_key.empty()) {
+        if (p.series_key_hash_known) {
+          batch.add_keyed(p.series_key, p.series_key_hash, p.fields, p.field_count, p.time);
+        } else if (!p.series_key.empty()) {
           batch.add_keyed(p.series_key, p.fields, p.field_count, p.time);
         } else {
           batch.add(p.measurement, p.tags, p.tag_count, p.fields, p.field_count, p.time, p.names_plain);

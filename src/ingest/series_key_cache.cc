@@ -44,11 +44,14 @@ void series_key_cache::fill(const char* at, const entry& en, point_ref& out,
     tags[i] = {std::string_view(key + t.key_at, t.key_len), std::string_view(key + t.value_at, t.value_len)};
   }
   out.series_key = std::string_view(key, en.key_len);
+  out.series_key_hash = en.key_hash;
+  out.series_key_hash_known = true;
   out.names_plain = true;
 }
 
-std::string_view series_key_cache::insert(std::string_view raw, uint32_t hash, std::string_view measurement,
-                                          const model::tag_view* tags, size_t tag_count) {
+std::string_view series_key_cache::insert(std::string_view raw, uint32_t hash, bool raw_is_key,
+                                          std::string_view measurement, const model::tag_view* tags,
+                                          size_t tag_count, uint32_t& key_hash) {
   size_t key_len = measurement.size();
   for (size_t i = 0; i < tag_count; ++i) key_len += 2 + tags[i].key.size() + tags[i].value.size();
   const size_t head = sizeof(entry) + tag_count * sizeof(tag_at) + raw.size();
@@ -101,6 +104,9 @@ std::string_view series_key_cache::insert(std::string_view raw, uint32_t hash, s
   bytes_.append(raw);
   model::append_series_key(bytes_, measurement, tags, tag_count, true);
   bytes_.resize(at + need);  // the padding keeps the next entry 8-aligned
+  // The header was written before the key existed; its hash goes in now.
+  key_hash = raw_is_key ? hash : hash_of(std::string_view(bytes_.data() + at + head, key_len));
+  std::memcpy(bytes_.data() + at + offsetof(entry, key_hash), &key_hash, sizeof(key_hash));
   const size_t mask = slots_.size() - 1;
   size_t i = hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;

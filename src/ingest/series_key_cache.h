@@ -59,6 +59,7 @@ class series_key_cache {
     uint32_t measurement_len;
     uint32_t tag_count;     // after repeated keys were dropped
     uint32_t written_tags;  // as written, which the parser's tag limit counts
+    uint32_t key_hash;      // hash_of(key): the engine's index hashes keys the same way
   };
   struct tag_at {
     uint32_t key_at, key_len, value_at, value_len;  // offsets in the key
@@ -86,8 +87,10 @@ class series_key_cache {
   // Fills the measurement, tags (into tags), series key and names_plain of out.
   void fill(const char* at, const entry& en, point_ref& out, std::vector<model::tag_view>& tags) const;
   // Keeps the section's parse (tags sorted, unique, plain) and returns its key.
-  std::string_view insert(std::string_view raw, uint32_t hash, std::string_view measurement,
-                          const model::tag_view* tags, size_t tag_count);
+  // raw_is_key: the section's bytes are its canonical key (hash is then the
+  // key's hash). Sets key_hash to the key's hash.
+  std::string_view insert(std::string_view raw, uint32_t hash, bool raw_is_key, std::string_view measurement,
+                          const model::tag_view* tags, size_t tag_count, uint32_t& key_hash);
   void clear();
 
   static constexpr uint32_t min_bypass_lines = 65536;

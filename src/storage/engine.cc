@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -331,7 +332,7 @@ void engine::replay_record(uint8_t type, std::string_view payload, head::sharded
     auto rit = db->rps.find(r.rp().empty() ? std::string_view(db->default_rp) : r.rp());
     if (rit == db->rps.end()) return;
     size_t points = 0, values = 0;
-    apply_batch_locked(*db, rit->second, payload, r.header_bytes(), nullptr, nullptr, false, points, values,
+    apply_batch_locked(*db, rit->second, payload, nullptr, nullptr, nullptr, false, points, values,
                        &appender);
     recovery_.points += points;
   } else if (type == static_cast<uint8_t>(wal::record_type::delete_)) {
@@ -475,8 +476,8 @@ status engine::drop_retention_policy(std::string_view name, std::string_view rpn
 
 // ---------------------------------------------------------------- writes
 
-void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
-                                std::vector<rejected_point>* rejected,
+void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload,
+                                const uint32_t* key_hashes, std::vector<rejected_point>* rejected,
                                 std::vector<std::pair<size_t, size_t>>* keep, bool enforce_limits,
                                 size_t& points, size_t& values, head::sharded_appender* appender) {
   batch_reader r(payload);
@@ -484,7 +485,6 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   size_t head_before = 0;
   std::shared_ptr<partition> part;
   const int64_t width = rp.info.shard_duration_ns > 0 ? rp.info.shard_duration_ns : 7 * day_ns;
-  (void)header_bytes;
   // The field types of the measurements in the current partition, by the
   // index's name of each: a batch usually carries a few measurements, often
   // alternating (a machine's sensors, then its counters and state), and one
@@ -610,9 +610,13 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::array<uint32_t, lookahead> ids{};  // found ahead; 0: not (yet) found
   size_t queued = 0;                      // decoded, not yet applied
   bool more = true;
+  size_t decoded = 0;
   auto decode_into = [&](size_t slot) {
     if (!more || !r.next(ring[slot])) return more = false;
-    hashes[slot] = index::series_index::key_hash(ring[slot].series_key);
+    hashes[slot] =
+        key_hashes != nullptr ? key_hashes[decoded++] : index::series_index::key_hash(ring[slot].series_key);
+    // A wrong hash would miss the key's series and create a second one.
+    assert(hashes[slot] == index::series_index::key_hash(ring[slot].series_key));
     ids[slot] = 0;
     db.index.prefetch(hashes[slot]);
     return true;
@@ -676,8 +680,8 @@ write_result engine::write(const write_batch& batch) {
     }
     size_t points = 0, values = 0;
     std::vector<std::pair<size_t, size_t>> keep;
-    apply_batch_locked(*db, rit->second, batch.data(), header.header_bytes(), &res.rejected, &keep, true,
-                       points, values);
+    apply_batch_locked(*db, rit->second, batch.data(), batch.key_hashes(), &res.rejected, &keep, true, points,
+                       values);
     if (points == 0) return res;
     // Borrowed, not copied: batch and filtered outlive the sync below.
     if (res.rejected.empty()) {

@@ -189,7 +189,9 @@ class engine {
   explicit engine(engine_options opts);
   status load();
   status save_meta_locked();
-  void apply_batch_locked(database& db, rp_state& rp, std::string_view payload, size_t header_bytes,
+  // key_hashes: index::series_index::key_hash of each point's key, in order
+  // (write_batch::key_hashes), or null to hash them here.
+  void apply_batch_locked(database& db, rp_state& rp, std::string_view payload, const uint32_t* key_hashes,
                           std::vector<rejected_point>* rejected, std::vector<std::pair<size_t, size_t>>* keep,
                           bool enforce_limits, size_t& points, size_t& values,
                           head::sharded_appender* appender = nullptr);

@@ -65,6 +65,12 @@ void write_batch::add_keyed(std::string_view series_key, const model::field_view
   data_.commit(encode_fields(p, fields, field_count, time));
 }
 
+void write_batch::add_keyed(std::string_view series_key, uint32_t key_hash, const model::field_view* fields,
+                            size_t field_count, int64_t time) {
+  if (key_hashes_.size() == points_) key_hashes_.push_back(key_hash);
+  add_keyed(series_key, fields, field_count, time);
+}
+
 void write_batch::add(const model::point& p) {
   std::vector<model::tag_view> tags;
   tags.reserve(p.tags.size());

@@ -37,6 +37,15 @@ class write_batch {
   // key bytes of a line that needs no escaping and has its tags in order.
   void add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
                  int64_t time);
+  // The same with the key's hash, index::series_index::key_hash of it, which
+  // the parser's key cache already holds: the engine then does not hash the
+  // key again. Only a live batch carries the hashes (the WAL keeps the bytes).
+  void add_keyed(std::string_view series_key, uint32_t key_hash, const model::field_view* fields,
+                 size_t field_count, int64_t time);
+  // The key hash of every point, in order, when each was added with one; else null.
+  const uint32_t* key_hashes() const {
+    return points_ > 0 && key_hashes_.size() == points_ ? key_hashes_.data() : nullptr;
+  }
 
   void reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
   std::string_view data() const { return data_.view(); }
@@ -48,6 +57,9 @@ class write_batch {
   // Writes a point's time and fields at p (room_for their bound), returns the end.
   char* encode_fields(char* p, const model::field_view* fields, size_t field_count, int64_t time);
   byte_buffer data_;
+  // One per point while every point came with its hash; shorter for good
+  // once one came without.
+  std::vector<uint32_t> key_hashes_;
   size_t points_ = 0;
   size_t fields_ = 0;
 };

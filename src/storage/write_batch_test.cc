@@ -137,4 +137,26 @@ TEST(write_batch, truncation_is_reported_not_crashed) {
   }
 }
 
+// The hashes travel beside the bytes only while every point has one: the
+// engine reads them by point index, so a batch with a gap must offer none.
+TEST(write_batch, key_hashes_are_offered_only_when_every_point_has_one) {
+  const model::field_view f[] = {{"v", 1.0}};
+  write_batch b("db", "rp");
+  EXPECT_EQ(b.key_hashes(), nullptr);
+  b.add_keyed("m,a=1", 11, f, 1, 1);
+  b.add_keyed("m,a=2", 22, f, 1, 2);
+  ASSERT_NE(b.key_hashes(), nullptr);
+  EXPECT_EQ(b.key_hashes()[0], 11u);
+  EXPECT_EQ(b.key_hashes()[1], 22u);
+  b.add_keyed("m,a=3", f, 1, 3);
+  EXPECT_EQ(b.key_hashes(), nullptr);
+  b.add_keyed("m,a=4", 44, f, 1, 4);
+  EXPECT_EQ(b.key_hashes(), nullptr);  // point 2 has none: never again
+  // The bytes are the same either way.
+  write_batch plain("db", "rp");
+  for (int i = 1; i <= 4; ++i) plain.add_keyed("m,a=" + std::to_string(i), f, 1, i);
+  EXPECT_EQ(b.data(), plain.data());
+  EXPECT_EQ(write_batch(b.data()).key_hashes(), nullptr);
+}
+
 }  // namespace liandu::storage
