@@ -1,6 +1,9 @@
 #include "connect/bridge/bridge_manager.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -243,6 +247,31 @@ TEST(BridgeManager, SavedTlsBridgeWithAMissingFileLoadsAndReportsIt) {
   m.stop();
 }
 
+// A loopback port nothing listens on, below the kernel's ephemeral range,
+// for a broker that must come back on its port after a stop. A port the
+// kernel hands out (port 0) it may hand out again, while the broker is down,
+// as the local port of any outgoing connection, the bridge's own reconnects
+// included; then the broker could not listen there again.
+uint16_t port_below_ephemeral_range() {
+  int lo = 32768;
+  if (std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range"); f) f >> lo;
+  if (lo <= 12000) return 0;
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<uint16_t>(std::uniform_int_distribution<int>(10000, lo - 1)(rng));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  return 0;  // then the kernel picks one
+}
+
 // The remote broker is Liandu's own MQTT server, in process.
 // `refused_client`: a client id refused whatever its credentials.
 class remote_broker {
@@ -289,7 +318,7 @@ class remote_broker {
 };
 
 TEST(BridgeManager, CarriesMessagesBothWaysWithoutLoops) {
-  remote_broker remote;
+  remote_broker remote(port_below_ephemeral_range());  // it comes back on its port below
   ASSERT_NE(remote.port(), 0);
   mqtt::mqtt_server_options lo;
   lo.port = 0;
