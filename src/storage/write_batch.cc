@@ -58,17 +58,11 @@ void write_batch::add(std::string_view measurement, const model::tag_view* tags,
   add_keyed(key, fields, field_count, time);
 }
 
-void write_batch::add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
-                            int64_t time) {
+void write_batch::encode_point(std::string_view series_key, const model::field_view* fields,
+                               size_t field_count, int64_t time) {
   char* p = data_.room_for(max_varint_bytes + series_key.size() + fields_bound(fields, field_count));
   p = encode_string(p, series_key);
   data_.commit(encode_fields(p, fields, field_count, time));
-}
-
-void write_batch::add_keyed(std::string_view series_key, uint32_t key_hash, const model::field_view* fields,
-                            size_t field_count, int64_t time) {
-  if (key_hashes_.size() == points_) key_hashes_.push_back(key_hash);
-  add_keyed(series_key, fields, field_count, time);
 }
 
 void write_batch::add(const model::point& p) {

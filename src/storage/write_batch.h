@@ -26,7 +26,7 @@ namespace liandu::storage {
 class write_batch {
  public:
   write_batch(std::string_view db, std::string_view rp);
-  explicit write_batch(std::string_view encoded) : data_(encoded) {}
+  explicit write_batch(std::string_view encoded) : data_(encoded), hashes_complete_(false) {}
 
   // Adds a point; tags must be sorted by key with unique keys.
   void add(std::string_view measurement, const model::tag_view* tags, size_t tag_count,
@@ -36,18 +36,29 @@ class write_batch {
   // form) the caller already has — the line-protocol parser hands out the
   // key bytes of a line that needs no escaping and has its tags in order.
   void add_keyed(std::string_view series_key, const model::field_view* fields, size_t field_count,
-                 int64_t time);
+                 int64_t time) {
+    hashes_complete_ = false;
+    encode_point(series_key, fields, field_count, time);
+  }
   // The same with the key's hash, index::series_index::key_hash of it, which
   // the parser's key cache already holds: the engine then does not hash the
   // key again. Only a live batch carries the hashes (the WAL keeps the bytes).
+  // Inline: out of line, the call and the argument shuffling cost as many
+  // instructions per point as the hash it saves.
   void add_keyed(std::string_view series_key, uint32_t key_hash, const model::field_view* fields,
-                 size_t field_count, int64_t time);
+                 size_t field_count, int64_t time) {
+    if (hashes_complete_) key_hashes_.push_back(key_hash);
+    encode_point(series_key, fields, field_count, time);
+  }
   // The key hash of every point, in order, when each was added with one; else null.
   const uint32_t* key_hashes() const {
-    return points_ > 0 && key_hashes_.size() == points_ ? key_hashes_.data() : nullptr;
+    return points_ > 0 && hashes_complete_ ? key_hashes_.data() : nullptr;
   }
 
-  void reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
+  void reserve(size_t bytes, size_t points = 0) {
+    data_.reserve(data_.size() + bytes);
+    key_hashes_.reserve(key_hashes_.size() + points);
+  }
   std::string_view data() const { return data_.view(); }
   size_t point_count() const { return points_; }
   size_t field_count() const { return fields_; }
@@ -56,10 +67,13 @@ class write_batch {
  private:
   // Writes a point's time and fields at p (room_for their bound), returns the end.
   char* encode_fields(char* p, const model::field_view* fields, size_t field_count, int64_t time);
+  void encode_point(std::string_view series_key, const model::field_view* fields, size_t field_count,
+                    int64_t time);
   byte_buffer data_;
-  // One per point while every point came with its hash; shorter for good
-  // once one came without.
+  // One per point while every point came with its hash; not added to once
+  // one came without.
   std::vector<uint32_t> key_hashes_;
+  bool hashes_complete_ = true;
   size_t points_ = 0;
   size_t fields_ = 0;
 };
