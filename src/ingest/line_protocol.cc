@@ -255,8 +255,8 @@ bool line_protocol_parser::next(std::vector<line_error>& errors) {
     line_newlines_ = 0;
     const char* stop = parse_line(p);
     if (stop != nullptr && static_cast<size_t>(stop - line) <= limits_.max_line_bytes) {
-      point_.tags = tags_.data();
-      point_.tag_count = tags_.size();
+      point_.tags = point_.tags_omitted ? nullptr : tags_.data();
+      point_.tag_count = point_.tags_omitted ? 0 : tags_.size();
       point_.fields = fields_.data();
       point_.field_count = fields_.size();
       pos_ = stop < e ? stop + 1 : e;
@@ -406,7 +406,7 @@ const char* line_protocol_parser::parse_series_cached(const char* p) {
     // must still refuse it: take the long way, which reports the error. The
     // limit counts tags as written, repeated keys included.
     if (en.written_tags <= limits_.max_tags) {
-      cache.fill(at, en, point_, tags_);
+      cache.fill(at, en, point_, tags_, cached_tags_wanted_);
       return cur.raw_end;
     }
   }
@@ -432,6 +432,7 @@ const char* line_protocol_parser::parse_line(const char* p) {
   fields_.clear();
   scratch_used_ = 0;
   point_.series_key_hash_known = false;
+  point_.tags_omitted = false;
   const char* q = key_cache_ != nullptr ? parse_series_cached(p) : parse_series(p);
   if (q == nullptr) return nullptr;
 

@@ -53,6 +53,11 @@ struct point_ref {
   // True when no name in measurement and tags was escaped in the line, so
   // none holds a character the series key must escape.
   bool names_plain = false;
+  // True when the tags were left out (tags null, tag_count 0) although the
+  // line has some: a parser whose key cache is used without tags
+  // (use_key_cache's tags_wanted false) gives only the series key of a line
+  // the cache holds. Never for a point without series_key.
+  bool tags_omitted = false;
 };
 
 // A rejected line. `line` is the 1-based physical line of the problem in the
@@ -103,8 +108,13 @@ class line_protocol_parser {
   // Takes measurements, tags and series keys of lines whose
   // measurement-and-tags section the cache holds from it, and adds the
   // sections of other lines (see series_key_cache). The cache must outlive
-  // the parses; null: none.
-  void use_key_cache(series_key_cache* cache) { key_cache_ = cache; }
+  // the parses; null: none. tags_wanted false: a caller that takes the
+  // series key when there is one (a write batch) gets no tags with it from
+  // the cache (see point_ref::tags_omitted), which saves copying them out.
+  void use_key_cache(series_key_cache* cache, bool tags_wanted = true) {
+    key_cache_ = cache;
+    cached_tags_wanted_ = tags_wanted;
+  }
 
  private:
   void begin(std::string_view body, int64_t now_ns);
@@ -163,6 +173,7 @@ class line_protocol_parser {
   const char* err_at_ = nullptr;
   std::string err_reason_;
   series_key_cache* key_cache_ = nullptr;
+  bool cached_tags_wanted_ = true;
   section_ahead ahead_[2];  // the sections of the next two lines, guessed
 };
 

@@ -11,7 +11,7 @@ write_outcome write_line_protocol(storage::engine& engine, std::string_view db, 
   // requests carry the same series again and again, and each thread parses
   // one body at a time.
   thread_local series_key_cache key_cache;
-  parser.use_key_cache(&key_cache);
+  parser.use_key_cache(&key_cache, /*tags_wanted=*/false);  // the batch takes the series key
   storage::write_batch batch(db, rp);
   // The encoding is about as long as the line protocol; one allocation
   // instead of a doubling series (and its copies) per batch. Lines are

@@ -14,9 +14,9 @@ namespace liandu::ingest {
 // What a line-protocol write did: how many points are durable, and why the
 // others were refused (bad lines, field type conflicts, limits).
 struct write_outcome {
-  status st;                     // not ok: nothing written (database missing, over memory budget)
+  status st;  // not ok: nothing written (database missing, over memory budget)
   size_t points_written = 0;
-  size_t points_dropped = 0;     // valid lines refused by storage
+  size_t points_dropped = 0;  // valid lines refused by storage
   std::vector<line_error> parse_errors;
   std::vector<std::string> storage_errors;
   bool partial() const { return !parse_errors.empty() || !storage_errors.empty(); }

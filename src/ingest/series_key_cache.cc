@@ -33,20 +33,24 @@ const char* series_key_cache::find(std::string_view raw, uint32_t hash, entry& e
 }
 
 void series_key_cache::fill(const char* at, const entry& en, point_ref& out,
-                            std::vector<model::tag_view>& tags) const {
+                            std::vector<model::tag_view>& tags, bool with_tags) const {
   const char* tag_bytes = at + sizeof(entry);
   const char* key = tag_bytes + en.tag_count * sizeof(tag_at) + en.raw_len;
   out.measurement = std::string_view(key, en.measurement_len);
+  out.series_key = std::string_view(key, en.key_len);
+  out.series_key_hash = en.key_hash;
+  out.series_key_hash_known = true;
+  out.names_plain = true;
+  if (!with_tags) {
+    out.tags_omitted = en.tag_count > 0;
+    return;
+  }
   tags.resize(en.tag_count);
   for (uint32_t i = 0; i < en.tag_count; ++i) {
     tag_at t;
     std::memcpy(&t, tag_bytes + i * sizeof(tag_at), sizeof(tag_at));
     tags[i] = {std::string_view(key + t.key_at, t.key_len), std::string_view(key + t.value_at, t.value_len)};
   }
-  out.series_key = std::string_view(key, en.key_len);
-  out.series_key_hash = en.key_hash;
-  out.series_key_hash_known = true;
-  out.names_plain = true;
 }
 
 std::string_view series_key_cache::insert(std::string_view raw, uint32_t hash, bool raw_is_key,

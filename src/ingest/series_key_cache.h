@@ -84,8 +84,11 @@ class series_key_cache {
   }
   // The entry of the section (its header copied to en), or null.
   const char* find(std::string_view raw, uint32_t hash, entry& en);
-  // Fills the measurement, tags (into tags), series key and names_plain of out.
-  void fill(const char* at, const entry& en, point_ref& out, std::vector<model::tag_view>& tags) const;
+  // Fills the measurement, tags (into tags; with_tags false: none, and
+  // out.tags_omitted when the section has some), series key, its hash and
+  // names_plain of out.
+  void fill(const char* at, const entry& en, point_ref& out, std::vector<model::tag_view>& tags,
+            bool with_tags = true) const;
   // Keeps the section's parse (tags sorted, unique, plain) and returns its key.
   // raw_is_key: the section's bytes are its canonical key (hash is then the
   // key's hash). Sets key_hash to the key's hash.

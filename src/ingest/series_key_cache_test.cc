@@ -21,6 +21,7 @@ struct seen_point {
   bool names_plain = false;
   std::vector<std::pair<std::string, std::string>> fields;  // key, value as text
   int64_t time = 0;
+  bool tags_omitted = false;
   bool operator==(const seen_point&) const = default;
 };
 
@@ -31,9 +32,10 @@ struct seen {
   bool operator==(const seen& o) const { return points == o.points && errors == o.errors; }
 };
 
-seen parse_with(std::string_view body, series_key_cache* cache, line_protocol_limits limits = {}) {
+seen parse_with(std::string_view body, series_key_cache* cache, line_protocol_limits limits = {},
+                bool tags_wanted = true) {
   line_protocol_parser parser(model::precision::ns, limits);
-  parser.use_key_cache(cache);
+  parser.use_key_cache(cache, tags_wanted);
   seen out;
   std::vector<line_error> errors;
   parser.parse(
@@ -48,6 +50,12 @@ seen parse_with(std::string_view body, series_key_cache* cache, line_protocol_li
           model::append_series_key(p.key, r.measurement, r.tags, r.tag_count, r.names_plain);
         }
         p.names_plain = r.names_plain;
+        p.tags_omitted = r.tags_omitted;
+        if (r.tags_omitted) {
+          EXPECT_FALSE(r.series_key.empty());
+          EXPECT_EQ(r.tags, nullptr);
+          EXPECT_EQ(r.tag_count, 0u);
+        }
         // The engine takes the hash for its index's own: a wrong one would
         // miss the key's series and create a second one.
         if (r.series_key_hash_known) {
@@ -136,6 +144,36 @@ TEST(series_key_cache, cached_parses_equal_uncached_parses) {
   }
   EXPECT_GT(cache.hits(), 10000u);
   EXPECT_GT(tiny.hits(), 0u);
+}
+
+// A cache used without tags (as write_line_protocol uses it) gives the
+// same points as a full parse, except that a point it took from the cache
+// comes with its series key and without its tags.
+TEST(series_key_cache, a_cache_used_without_tags_leaves_out_only_the_tags_of_its_keys) {
+  std::mt19937_64 rng(12);
+  series_key_cache cache;
+  size_t omitted = 0;
+  for (int round = 0; round < 50; ++round) {
+    std::string body = random_body(rng, 200);
+    seen want = parse_with(body, nullptr);
+    for (int pass = 0; pass < 2; ++pass) {
+      seen got = parse_with(body, &cache, {}, /*tags_wanted=*/false);
+      ASSERT_EQ(got.errors, want.errors) << body;
+      ASSERT_EQ(got.points.size(), want.points.size()) << body;
+      for (size_t i = 0; i < got.points.size(); ++i) {
+        seen_point g = got.points[i];
+        if (g.tags_omitted) {
+          ++omitted;
+          EXPECT_TRUE(g.tags.empty());
+          EXPECT_FALSE(want.points[i].tags.empty());
+          g.tags = want.points[i].tags;
+          g.tags_omitted = false;
+        }
+        EXPECT_EQ(g, want.points[i]) << body;
+      }
+    }
+  }
+  EXPECT_GT(omitted, 5000u);
 }
 
 // The parser guesses where the next lines begin and what their sections

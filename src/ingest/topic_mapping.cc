@@ -1,11 +1,10 @@
 #include "ingest/topic_mapping.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "ingest/line_protocol.h"
 
@@ -27,7 +26,9 @@ std::vector<std::string_view> split_levels(std::string_view s) {
   }
 }
 
-bool is_capture(std::string_view level) { return level.size() > 2 && level.front() == '{' && level.back() == '}'; }
+bool is_capture(std::string_view level) {
+  return level.size() > 2 && level.front() == '{' && level.back() == '}';
+}
 
 status validate_pattern(std::string_view pattern) {
   if (pattern.empty()) return error(errc::invalid_argument, "topic pattern is empty");
@@ -37,8 +38,7 @@ status validate_pattern(std::string_view pattern) {
     if (l == "#" && i + 1 != levels.size()) {
       return error(errc::invalid_argument, "'#' must be the last level of the topic pattern");
     }
-    if (l != "#" && l != "+" && !is_capture(l) &&
-        (l.find_first_of("#+{}") != std::string_view::npos)) {
+    if (l != "#" && l != "+" && !is_capture(l) && (l.find_first_of("#+{}") != std::string_view::npos)) {
       return error(errc::invalid_argument, "bad level \"" + std::string(l) + "\" in topic pattern");
     }
   }
@@ -115,7 +115,8 @@ bool parse_rfc3339(const std::string& s, int64_t& out) {
   return true;
 }
 
-std::string substitute(const std::string& text, const std::vector<std::pair<std::string, std::string>>& caps) {
+std::string substitute(const std::string& text,
+                       const std::vector<std::pair<std::string, std::string>>& caps) {
   std::string out = text;
   for (const auto& [k, v] : caps) {
     std::string needle = "{" + k + "}";
@@ -134,7 +135,8 @@ bool match_topic(std::string_view pattern, std::string_view topic,
   auto p = split_levels(pattern);
   auto t = split_levels(topic);
   // `$` topics are never matched by a wildcard first level (MQTT's rule).
-  if (!topic.empty() && topic.front() == '$' && !p.empty() && (p[0] == "+" || p[0] == "#" || is_capture(p[0]))) {
+  if (!topic.empty() && topic.front() == '$' && !p.empty() &&
+      (p[0] == "+" || p[0] == "#" || is_capture(p[0]))) {
     return false;
   }
   size_t i = 0;
@@ -154,10 +156,13 @@ bool match_topic(std::string_view pattern, std::string_view topic,
 
 result<mapping_rule> parse_mapping_rule(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return error(errc::invalid_argument, "mapping rule must be a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return error(errc::invalid_argument, "mapping rule must be a JSON object");
   mapping_rule r;
   std::string who = j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : "<unnamed>";
-  auto bad = [&](const std::string& what) { return error(errc::invalid_argument, "mapping rule \"" + who + "\": " + what); };
+  auto bad = [&](const std::string& what) {
+    return error(errc::invalid_argument, "mapping rule \"" + who + "\": " + what);
+  };
   auto str = [&](const char* key, std::string& out, bool required) -> status {
     if (!j.contains(key)) return required ? bad(std::string("missing \"") + key + "\"") : status{};
     if (!j[key].is_string()) return bad(std::string("\"") + key + "\" must be a string");
@@ -238,7 +243,8 @@ bool topic_mapper::remove(std::string_view name) {
   return true;
 }
 
-result<mapped_points> topic_mapper::map(std::string_view topic, std::string_view payload, int64_t now_ns) const {
+result<mapped_points> topic_mapper::map(std::string_view topic, std::string_view payload,
+                                        int64_t now_ns) const {
   std::vector<std::pair<std::string, std::string>> caps;
   for (const auto& r : rules_) {
     if (!match_topic(r.topic, topic, caps)) continue;
@@ -251,18 +257,19 @@ result<mapped_points> topic_mapper::map(std::string_view topic, std::string_view
     for (const auto& [k, v] : caps) base_tags.push_back({k, v});
     std::string measurement = substitute(r.measurement, caps);
     auto finish_tags = [](std::vector<model::tag>& tags) {
-      std::sort(tags.begin(), tags.end(), [](const model::tag& a, const model::tag& b) { return a.key < b.key; });
-      tags.erase(std::unique(tags.begin(), tags.end(), [](const model::tag& a, const model::tag& b) {
-                   return a.key == b.key;
-                 }), tags.end());
+      std::sort(tags.begin(), tags.end(),
+                [](const model::tag& a, const model::tag& b) { return a.key < b.key; });
+      tags.erase(std::unique(tags.begin(), tags.end(),
+                             [](const model::tag& a, const model::tag& b) { return a.key == b.key; }),
+                 tags.end());
     };
     switch (r.format) {
       case mapping_rule::payload_format::line_protocol: {
         std::vector<line_error> errors;
         auto pts = parse_points(payload, model::precision::ns, now_ns, &errors);
         if (!errors.empty()) {
-          return fail("line " + std::to_string(errors[0].line) + ", column " + std::to_string(errors[0].column) +
-                      ": " + errors[0].message);
+          return fail("line " + std::to_string(errors[0].line) + ", column " +
+                      std::to_string(errors[0].column) + ": " + errors[0].message);
         }
         if (!pts.ok()) return fail(pts.error().message());
         for (auto& p : *pts) {
@@ -313,8 +320,8 @@ result<mapped_points> topic_mapper::map(std::string_view topic, std::string_view
             if (t->is_number_integer()) {
               p.time = t->get<int64_t>() * model::precision_multiplier(r.time_precision);
             } else if (t->is_number_float()) {
-              p.time = static_cast<int64_t>(t->get<double>() *
-                                            static_cast<double>(model::precision_multiplier(r.time_precision)));
+              p.time = static_cast<int64_t>(
+                  t->get<double>() * static_cast<double>(model::precision_multiplier(r.time_precision)));
             } else if (!t->is_string() || !parse_rfc3339(t->get<std::string>(), p.time)) {
               return fail("time at \"" + r.time_path + "\" is neither an epoch number nor RFC3339");
             }
@@ -333,7 +340,8 @@ result<mapped_points> topic_mapper::map(std::string_view topic, std::string_view
               const nlohmann::json* v = at_path(obj, path);
               if (v == nullptr || v->is_null()) continue;
               model::field_value fv;
-              if (!to_field(*v, fv)) return fail("field \"" + field + "\" at \"" + path + "\" is not a scalar");
+              if (!to_field(*v, fv))
+                return fail("field \"" + field + "\" at \"" + path + "\" is not a scalar");
               p.fields.push_back({field, std::move(fv)});
             }
           } else {

@@ -23,8 +23,8 @@ TEST(topic_mapping, json_payload_with_paths_and_time) {
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   topic_mapper m;
   ASSERT_TRUE(m.add(*r).ok());
-  auto out = m.map("factory/s1/m07/telemetry", R"({"temp":61.5,"spindle":{"rpm":12000},"shift":"B","ts":1700000000123})",
-                   5);
+  auto out = m.map("factory/s1/m07/telemetry",
+                   R"({"temp":61.5,"spindle":{"rpm":12000},"shift":"B","ts":1700000000123})", 5);
   ASSERT_TRUE(out.ok()) << out.error().to_string();
   ASSERT_EQ(out->points.size(), 1u);
   const auto& p = out->points[0];
@@ -40,9 +40,11 @@ TEST(topic_mapping, json_payload_with_paths_and_time) {
 TEST(topic_mapping, json_all_fields_array_and_rfc3339) {
   topic_mapper m;
   ASSERT_TRUE(m.add(*parse_mapping_rule(R"({"name":"a","topic":"s/{id}","database":"d","measurement":"m_{id}",
-      "time_path":"t"})")).ok());
+      "time_path":"t"})"))
+                  .ok());
   auto out = m.map("s/7", R"([{"v":1,"ok":true,"state":"run","t":"2024-01-02T03:04:05.5Z"},
-                              {"v":2.5,"t":"2024-01-02T04:04:05+01:00","nested":{"x":1}}])", 0);
+                              {"v":2.5,"t":"2024-01-02T04:04:05+01:00","nested":{"x":1}}])",
+                   0);
   ASSERT_TRUE(out.ok()) << out.error().to_string();
   ASSERT_EQ(out->points.size(), 2u);
   EXPECT_EQ(out->points[0].measurement, "m_7");
@@ -54,10 +56,14 @@ TEST(topic_mapping, json_all_fields_array_and_rfc3339) {
 
 TEST(topic_mapping, line_protocol_and_value_payloads) {
   topic_mapper m;
-  ASSERT_TRUE(m.add(*parse_mapping_rule(R"({"name":"lp","topic":"lp/{gw}","database":"d","format":"line_protocol"})")).ok());
-  ASSERT_TRUE(m.add(*parse_mapping_rule(
-                        R"({"name":"v","topic":"v/{sensor}","database":"d","measurement":"reading","format":"value"})"))
-                  .ok());
+  ASSERT_TRUE(
+      m.add(*parse_mapping_rule(R"({"name":"lp","topic":"lp/{gw}","database":"d","format":"line_protocol"})"))
+          .ok());
+  ASSERT_TRUE(
+      m
+          .add(*parse_mapping_rule(
+              R"({"name":"v","topic":"v/{sensor}","database":"d","measurement":"reading","format":"value"})"))
+          .ok());
   auto lp = m.map("lp/g1", "cpu,host=a usage=1 10\ncpu usage=2 20\n", 0);
   ASSERT_TRUE(lp.ok()) << lp.error().to_string();
   ASSERT_EQ(lp->points.size(), 2u);
@@ -70,7 +76,9 @@ TEST(topic_mapping, line_protocol_and_value_payloads) {
 
 TEST(topic_mapping, errors_name_topic_rule_and_what) {
   topic_mapper m;
-  ASSERT_TRUE(m.add(*parse_mapping_rule(R"({"name":"j","topic":"j/#","database":"d","measurement":"m","time_path":"ts"})")).ok());
+  ASSERT_TRUE(m.add(*parse_mapping_rule(
+                        R"({"name":"j","topic":"j/#","database":"d","measurement":"m","time_path":"ts"})"))
+                  .ok());
   auto bad = m.map("j/x", "{not json", 0);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message(), "topic j/x (rule \"j\"): payload is not valid JSON");
