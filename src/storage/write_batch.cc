@@ -99,6 +99,12 @@ struct cursor {
       v = static_cast<uint8_t>(*pos++);
       return true;
     }
+    if (end - pos >= 10) {
+      if (const char* after = decode_varint_10(pos, v); after != nullptr) {
+        pos = after;
+        return true;
+      }
+    }
     v = 0;
     for (int shift = 0; shift <= 63 && pos < end; shift += 7) {
       uint64_t byte = static_cast<uint8_t>(*pos++);
