@@ -1,11 +1,12 @@
 #include "storage/head/head.h"
 
+#include <cstring>
+
 namespace liandu::storage::head {
 
 namespace {
 // Up to this many distinct field names a head finds a name by comparing
 // with each (a device usually reports a handful); past it, by hashing.
-constexpr size_t linear_field_names = 16;
 }  // namespace
 
 head_column* series_head::find(uint32_t name) {
@@ -23,9 +24,11 @@ const head_column* series_head::find(uint32_t name) const {
 }
 
 int64_t head::find_field_id(std::string_view name) const {
-  if (field_names_.size() <= linear_field_names) {
-    for (size_t i = 0; i < field_names_.size(); ++i) {
-      if (field_names_[i] == name) return static_cast<int64_t>(i);
+  if (const size_t n = field_names_.size(); n <= linear_field_names) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string_view f = first_names_[i];
+      if (f.size() == name.size() && std::memcmp(f.data(), name.data(), name.size()) == 0)
+        return static_cast<int64_t>(i);
     }
     return -1;
   }
@@ -41,6 +44,7 @@ uint32_t head::field_id(std::string_view name) {
   auto n = static_cast<uint32_t>(field_names_.size());
   field_names_.emplace_back(name);
   field_ids_.emplace(field_names_.back(), n);
+  if (n < linear_field_names) first_names_[n] = field_names_.back();
   bytes_ += sizeof(std::string) + name.size() + 48;
   return n;
 }

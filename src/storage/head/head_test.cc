@@ -74,6 +74,25 @@ TEST(HeadTest, ManyFieldNamesKeepTheirOwnColumns) {
   EXPECT_EQ(h.point_values(), size_t{n});
 }
 
+// The linear search reads views of the names: they must survive a move of
+// the head (heads are moved into and out of partitions), short names held
+// inside their strings included.
+TEST(HeadTest, FieldNamesAreFoundAfterTheHeadMoves) {
+  head h;
+  const std::vector<std::string> names = {"v", "value", "a_field_name_longer_than_fifteen", "x"};
+  for (size_t i = 0; i < names.size(); ++i) h.append(1, names[i], model::field_value_view(int64_t(i)), 10);
+  head moved(std::move(h));
+  head again;
+  again = std::move(moved);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const head_column* c = again.find(1, names[i]);
+    ASSERT_NE(c, nullptr) << names[i];
+    EXPECT_EQ(c->to_column().integers[0], int64_t(i));
+  }
+  EXPECT_EQ(again.find(1, "valu"), nullptr);
+  EXPECT_EQ(again.field_id("value"), 1u);
+}
+
 TEST(HeadTest, DeleteRangeKeepsPointsOutsideIt) {
   head h;
   for (int64_t t = 0; t < 10; ++t) h.append(7, "v", model::field_value_view(int64_t{t}), t);
