@@ -121,13 +121,28 @@ void write_all(storage::engine& engine, const std::vector<std::string>& bodies,
   }
 }
 
+// The rules service's options, its state in dir/rules.
+toolbox::rules_service::options rules_options(const std::string& dir) {
+  toolbox::rules_service::options ro;
+  ro.dir = dir + "/rules";
+  std::filesystem::create_directories(ro.dir);
+  return ro;
+}
+
+// Waits until the rules service has evaluated (or dropped) n batches; returns its counters then.
+toolbox::rules_service::counters wait_until_evaluated(const toolbox::rules_service& svc, size_t n) {
+  for (;;) {
+    auto st = svc.stats();
+    if (st.batches + st.dropped_batches >= n) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int rules,
                     const std::string& dir) {
   auto engine = open_engine(dir);
   http::handlers::live_hub live;
-  toolbox::rules_service::options ro;
-  ro.dir = dir + "/rules";
-  std::filesystem::create_directories(ro.dir);
+  const toolbox::rules_service::options ro = rules_options(dir);
   toolbox::rules_service svc(*engine, ro);
   if (stream_on) {
     start_with_rules(svc, rules);
@@ -142,16 +157,10 @@ run_result run_once(const std::vector<std::string>& bodies, bool stream_on, int 
   out.ingest_s = std::chrono::duration<double>(clock_type::now() - t0).count();
   if (stream_on) {
     // Every batch the observer saw, evaluated (or dropped) by the rules thread.
-    for (;;) {
-      auto st = svc.stats();
-      if (st.batches + st.dropped_batches >= bodies.size()) {
-        out.dropped = st.dropped_batches;
-        out.events = st.events;
-        out.rules_cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    const auto st = wait_until_evaluated(svc, bodies.size());
+    out.dropped = st.dropped_batches;
+    out.events = st.events;
+    out.rules_cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
     out.drained_s = std::chrono::duration<double>(clock_type::now() - t0).count();
     engine->set_write_observer(nullptr);
     svc.stop();
@@ -180,23 +189,15 @@ std::vector<std::string> capture_batches(const std::vector<std::string>& bodies,
 
 double rules_only_cpu_s(const std::vector<std::string>& batches, int rules, const std::string& dir) {
   auto engine = open_engine(dir);  // for the alerts the rules write
-  toolbox::rules_service::options ro;
-  ro.dir = dir + "/rules";
-  std::filesystem::create_directories(ro.dir);
+  const toolbox::rules_service::options ro = rules_options(dir);
   double cpu_s = 0;
   {
     toolbox::rules_service svc(*engine, ro);
     start_with_rules(svc, rules);
     for (const std::string& b : batches) svc.on_batch(b);
-    for (;;) {
-      auto st = svc.stats();
-      if (st.batches + st.dropped_batches >= batches.size()) {
-        if (st.dropped_batches != 0) die("rules-only: batches dropped");
-        cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    const auto st = wait_until_evaluated(svc, batches.size());
+    if (st.dropped_batches != 0) die("rules-only: batches dropped");
+    cpu_s = static_cast<double>(st.batch_cpu_ns) / 1e9;
     svc.stop();
   }
   engine.reset();
@@ -204,16 +205,13 @@ double rules_only_cpu_s(const std::vector<std::string>& batches, int rules, cons
   return cpu_s;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // The q-quantile (0 < q < 1) by rank, of a non-empty sample.
 double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
+
+double median(std::vector<double> v) { return quantile(std::move(v), 0.5); }
 
 }  // namespace
 
@@ -283,6 +281,8 @@ int main(int argc, char** argv) {
         r + 1, off.back(), on.back(), on_drained.back(), 1e3 * rules_cpu.back());
   }
   double m_off = median(off), m_on = median(on), m_drained = median(on_drained);
+  const double off_p50 = quantile(off_us, 0.5), off_p99 = quantile(off_us, 0.99);
+  const double on_p50 = quantile(on_us, 0.5), on_p99 = quantile(on_us, 0.99);
   std::printf(
       "factory workload, %.0f values in %zu batches of 5,000 lines, %d rules, %d runs (medians):\n"
       "  stream off: %.0f values/s\n"
@@ -293,8 +293,7 @@ int main(int argc, char** argv) {
       "on p50 %.0f us p99 %.0f us (added p50 %+.0f us, p99 %+.0f us)\n",
       values, bodies.size(), rules, runs, m_off, m_on, 100 * m_on / m_off, m_drained, 100 * m_drained / m_off,
       1e9 * median(rules_cpu) / values, 1e3 * median(rules_cpu), static_cast<unsigned long long>(dropped),
-      static_cast<unsigned long long>(events), quantile(off_us, 0.5), quantile(off_us, 0.99),
-      quantile(on_us, 0.5), quantile(on_us, 0.99), quantile(on_us, 0.5) - quantile(off_us, 0.5),
-      quantile(on_us, 0.99) - quantile(off_us, 0.99));
+      static_cast<unsigned long long>(events), off_p50, off_p99, on_p50, on_p99, on_p50 - off_p50,
+      on_p99 - off_p99);
   return 0;
 }

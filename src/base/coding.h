@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -123,28 +125,32 @@ inline const char* decode_varint_10(const char* p, uint64_t& v) {
   return p + 10;
 }
 
-// Reads a varint from in, advancing it. Returns false on truncation or overflow.
-inline bool get_varint(std::string_view& in, uint64_t& v) {
-  if (!in.empty() && static_cast<int8_t>(in.front()) >= 0) {
-    v = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    return true;
+// Reads a varint at p, before end. Returns the byte after it, or null on
+// truncation or a value over 64 bits. One byte, and any varint with 10 bytes
+// after p, take no byte loop.
+inline const char* decode_varint(const char* p, const char* end, uint64_t& v) {
+  if (p < end && static_cast<int8_t>(*p) >= 0) {
+    v = static_cast<uint8_t>(*p);
+    return p + 1;
   }
-  if (in.size() >= 10) {
-    if (const char* after = decode_varint_10(in.data(), v); after != nullptr) {
-      in.remove_prefix(static_cast<size_t>(after - in.data()));
-      return true;
-    }
-  }
+  if (end - p >= static_cast<std::ptrdiff_t>(max_varint_bytes)) return decode_varint_10(p, v);
   v = 0;
-  for (int shift = 0; shift <= 63 && !in.empty(); shift += 7) {
-    uint64_t byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    if (shift == 63 && byte > 1) return false;
+  for (int shift = 0; shift <= 63 && p < end; shift += 7) {
+    uint64_t byte = static_cast<uint8_t>(*p++);
+    if (shift == 63 && byte > 1) return nullptr;
     v |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
+    if ((byte & 0x80) == 0) return p;
   }
-  return false;
+  return nullptr;
+}
+
+// Reads a varint from in, advancing it. Returns false on truncation or
+// overflow, having consumed the bytes it looked at (at most 10).
+inline bool get_varint(std::string_view& in, uint64_t& v) {
+  const char* after = decode_varint(in.data(), in.data() + in.size(), v);
+  in.remove_prefix(after != nullptr ? static_cast<size_t>(after - in.data())
+                                    : std::min(in.size(), max_varint_bytes));
+  return after != nullptr;
 }
 
 inline void put_string(std::string& dst, std::string_view s) {

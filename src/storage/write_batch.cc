@@ -94,25 +94,10 @@ struct cursor {
   const char* end;
 
   bool varint(uint64_t& v) {
-    // Most varints here are one byte (lengths, counts, small integers).
-    if (pos < end && static_cast<int8_t>(*pos) >= 0) {
-      v = static_cast<uint8_t>(*pos++);
-      return true;
-    }
-    if (end - pos >= 10) {
-      if (const char* after = decode_varint_10(pos, v); after != nullptr) {
-        pos = after;
-        return true;
-      }
-    }
-    v = 0;
-    for (int shift = 0; shift <= 63 && pos < end; shift += 7) {
-      uint64_t byte = static_cast<uint8_t>(*pos++);
-      if (shift == 63 && byte > 1) return false;
-      v |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;
+    const char* after = decode_varint(pos, end, v);
+    if (after == nullptr) return false;
+    pos = after;
+    return true;
   }
   bool string(std::string_view& s) {
     uint64_t n;

@@ -4,11 +4,6 @@
 
 namespace liandu::storage::head {
 
-namespace {
-// Up to this many distinct field names a head finds a name by comparing
-// with each (a device usually reports a handful); past it, by hashing.
-}  // namespace
-
 head_column* series_head::find(uint32_t name) {
   for (auto& f : fields) {
     if (f.name == name) return &f.col;
