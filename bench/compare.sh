@@ -98,12 +98,18 @@ done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/liandu-compare-XXXXXX")
 SERVER_PID=""  # the one server running now (they run one at a time); "" when none
-ours() { [[ -n $SERVER_PID ]] && grep -qaE 'liandu|influxd|victoria-metrics' "/proc/$SERVER_PID/cmdline" 2> /dev/null; }
+declare -A QUERY_PID  # the servers measure_queries runs side by side
+ours() { [[ -n $1 ]] && grep -qaE 'liandu|influxd|victoria-metrics' "/proc/$1/cmdline" 2> /dev/null; }
 cleanup() {
-  if ours; then
-    kill -TERM "$SERVER_PID" 2> /dev/null || true
+  local pid left=()
+  for pid in "$SERVER_PID" "${QUERY_PID[@]}"; do
+    if ours "$pid"; then kill -TERM "$pid" 2> /dev/null || true; left+=("$pid"); fi
+  done
+  if [[ ${#left[@]} -gt 0 ]]; then
     sleep 2
-    if ours; then kill -KILL "$SERVER_PID" 2> /dev/null || true; fi
+    for pid in "${left[@]}"; do
+      if ours "$pid"; then kill -KILL "$pid" 2> /dev/null || true; fi
+    done
   fi
   if [[ $KEEP == 0 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
@@ -168,7 +174,10 @@ wait_du_steady() {
 # Listeners other than HTTP (MQTT's fixed 1883) are turned off where the
 # binary has them, so that runs never collide with anything on the machine.
 LIANDU_EXTRA=()
-if "$LIANDU" serve --help 2> /dev/null | grep -q -- '--mqtt-bind'; then LIANDU_EXTRA+=(--mqtt-bind off); fi
+# (The help is read whole first: grep -q would stop reading early, and with
+# pipefail the writer's SIGPIPE would make the test fail.)
+LIANDU_HELP=$("$LIANDU" serve --help 2> /dev/null || true)
+if grep -q -- '--mqtt-bind' <<< "$LIANDU_HELP"; then LIANDU_EXTRA+=(--mqtt-bind off); fi
 
 start_liandu() {
   local dir=$1 port=$2
@@ -279,42 +288,95 @@ VMQ[max_1m_one_truck]="/api/v1/query_range?query=$(jq -rn --arg q 'max_over_time
 VMQ[count_all]="/api/v1/query?query=$(jq -rn --arg q "sum(count_over_time({__name__=~\"readings_.*|diagnostics_.*\"}[$((WINDOW_S + 1))s]))" '$q|@uri')&time=$END_S"
 VMQ[raw_10m_velocity]="/api/v1/export?match[]=readings_velocity&start=$((END_S - 600))&end=$((END_S - 1))"
 
-# run_query SERVER NAME: prints the median latency in ms of QUERY_RUNS runs after one
-# warm-up, or "not measured: <error>". A query slower than 10 s is run once
-# more only (the report says so); one over 120 s is given up.
-run_query() {
-  local server=$1 name=$2 i code t err times=() out=$WORK/query.out reps=$((QUERY_RUNS + 1))
-  for ((i = 0; i < reps; i++)); do
-    if [[ $server == vm ]]; then
-      read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "$BASE_URL${VMQ[$name]}")
-    else
-      local auth=()
-      [[ $server == liandu ]] && auth=(-H "Authorization: Token $TOKEN")
-      read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "${auth[@]}" -G "$BASE_URL/query" \
-        --data-urlencode "db=$DB" --data-urlencode "q=${INFLUXQL[$name]}")
-    fi
-    err=""
-    if [[ $code == 000 ]]; then
-      err="no answer within 120 s"
-    elif [[ $code != 200 ]]; then
-      err="HTTP $code: $(head -c 200 "$out" | tr '\n|' '  ')"
-    elif [[ $server != vm ]] && jq -e '.results[0].error // .error' "$out" > /dev/null 2>&1; then
-      err=$(jq -r '.results[0].error // .error' "$out" | head -c 200 | tr '\n|' '  ')
-    elif [[ $server != vm ]] && ! jq -e '.results[0].series | length > 0' "$out" > /dev/null 2>&1; then
-      err="empty result: $(head -c 200 "$out" | tr '\n|' '  ')"
-    fi
-    if [[ -n $err ]]; then
-      echo "not measured: $err"
-      return
-    fi
-    [[ $i -gt 0 ]] && times+=("$(awk -v t="$t" 'BEGIN {printf "%.2f", t * 1000}')")
-    if [[ $i == 0 ]] && awk -v t="$t" 'BEGIN {exit !(t > 10)}'; then reps=2; fi
-  done
-  if [[ $reps == 2 ]]; then
-    echo "${times[0]} (1 run: slower than 10 s)"
+# query_once SERVER NAME URL: one request; prints its time in ms, or
+# "not measured: <error>" when the answer is not a good one.
+query_once() {
+  local server=$1 name=$2 url=$3 code t err out=$WORK/query-$1.out
+  if [[ $server == vm ]]; then
+    read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "$url${VMQ[$name]}")
   else
-    printf '%s\n' "${times[@]}" | median
+    local auth=()
+    [[ $server == liandu ]] && auth=(-H "Authorization: Token $TOKEN")
+    read -r code t < <(curl -s -m 120 -o "$out" -w '%{http_code} %{time_total}\n' "${auth[@]}" -G "$url/query" \
+      --data-urlencode "db=$DB" --data-urlencode "q=${INFLUXQL[$name]}")
   fi
+  err=""
+  if [[ $code == 000 ]]; then
+    err="no answer within 120 s"
+  elif [[ $code != 200 ]]; then
+    err="HTTP $code: $(head -c 200 "$out" | tr '\n|' '  ')"
+  elif [[ $server != vm ]] && jq -e '.results[0].error // .error' "$out" > /dev/null 2>&1; then
+    err=$(jq -r '.results[0].error // .error' "$out" | head -c 200 | tr '\n|' '  ')
+  elif [[ $server != vm ]] && ! jq -e '.results[0].series | length > 0' "$out" > /dev/null 2>&1; then
+    err="empty result: $(head -c 200 "$out" | tr '\n|' '  ')"
+  fi
+  if [[ -n $err ]]; then echo "not measured: $err"; else awk -v t="$t" 'BEGIN {printf "%.2f", t * 1000}'; fi
+}
+
+# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+
+# The query latencies. A query of about 1 ms is mostly curl, the kernel and
+# scheduling, and this machine's speed drifts by tens of percent over
+# minutes; timing each server in its own minutes, right after its load
+# (while it still flushes or merges), made the ratio of the smallest query
+# move between 0.7x and 1.6x from run to run. So all three servers are
+# started again on the folders of their last run (flushed, as measured for
+# disk), each is left until its CPU time stops growing, and the requests
+# then take turns: one warm-up per server and query, then QUERY_RUNS rounds
+# in which each server answers once, the first server rotating per round.
+# Each figure is the median of its server's QUERY_RUNS times.
+declare -A QUERY_URL LAST_DIR
+measure_queries() {
+  local s q i k prev now t order=(liandu influxdb vm)
+  local -A qtimes
+  for s in "${order[@]}"; do
+    [[ -n ${LAST_DIR[$s]:-} ]] || continue
+    "start_$s" "${LAST_DIR[$s]}" "$(free_port)"
+    QUERY_URL[$s]=$BASE_URL
+    QUERY_PID[$s]=$SERVER_PID
+    SERVER_PID=""
+  done
+  for s in "${!QUERY_PID[@]}"; do
+    prev=-1
+    for ((i = 0; i < 120; i++)); do
+      now=$(cpu_ticks "${QUERY_PID[$s]}")
+      [[ $now == "$prev" ]] && break
+      prev=$now
+      sleep 0.5
+    done
+    log "$s: idle $(awk -v i="$i" 'BEGIN {printf "%.1f", i * 0.5}') s after its restart"
+  done
+  for q in "${Q_NAMES[@]}"; do
+    qtimes=()
+    for s in "${!QUERY_PID[@]}"; do
+      t=$(query_once "$s" "$q" "${QUERY_URL[$s]}")
+      if [[ $t == not* ]]; then R[$s.q.$q]=$t; fi
+    done
+    for ((i = 0; i < QUERY_RUNS; i++)); do
+      for ((k = 0; k < ${#order[@]}; k++)); do
+        s=${order[$(((i + k) % ${#order[@]}))]}
+        [[ -n ${QUERY_PID[$s]:-} && -z ${R[$s.q.$q]:-} ]] || continue
+        t=$(query_once "$s" "$q" "${QUERY_URL[$s]}")
+        if [[ $t == not* ]]; then R[$s.q.$q]=$t; else qtimes[$s]="${qtimes[$s]:-} $t"; fi
+      done
+    done
+    for s in "${!QUERY_PID[@]}"; do
+      # shellcheck disable=SC2086
+      if [[ -z ${R[$s.q.$q]:-} ]]; then R[$s.q.$q]=$(printf '%s\n' ${qtimes[$s]} | median); fi
+      log "$s $q: ${R[$s.q.$q]}"
+    done
+  done
+  for s in "${!QUERY_PID[@]}"; do
+    kill -TERM "${QUERY_PID[$s]}" 2> /dev/null || true
+  done
+  for s in "${!QUERY_PID[@]}"; do
+    SERVER_PID=${QUERY_PID[$s]}
+    wait_exit "$SERVER_PID" || stop_now
+    unset "QUERY_PID[$s]"
+    if [[ $KEEP == 0 ]]; then rm -rf "${LAST_DIR[$s]}/data"; fi
+  done
+  SERVER_PID=""
 }
 
 # ------------------------------------------------------------------ the runs
@@ -351,17 +413,15 @@ measure_server() {  # measure_server SERVER
     R[values]=$(field values)
     R[lines]=$(field lines)
     log "$server run $run: $(field values_per_s) values/s, p50 $(field p50_ms) ms, p99 $(field p99_ms) ms"
-    if [[ $run == "$RUNS" && $WORKLOAD == trucks ]]; then
-      for q in "${Q_NAMES[@]}"; do
-        R[$server.q.$q]=$(run_query "$server" "$q")
-        log "$server $q: ${R[$server.q.$q]}"
-      done
-    fi
     hwm_l+=("$(status_kb "$SERVER_PID" VmHWM)")
     bytes=$(flush_and_stop "$server" "$dir")
     bytes_l+=("$bytes")
     log "$server run $run: ${bytes} bytes on disk"
-    if [[ $KEEP == 0 ]]; then rm -rf "$dir/data"; fi
+    if [[ $run == "$RUNS" && $WORKLOAD == trucks ]]; then
+      LAST_DIR[$server]=$dir  # measure_queries starts it again on this folder
+    elif [[ $KEEP == 0 ]]; then
+      rm -rf "$dir/data"
+    fi
   done
   R[$server.points_per_s]=$(printf '%s\n' "${pts_l[@]}" | median)
   R[$server.values_per_s]=$(printf '%s\n' "${vals_l[@]}" | median)
@@ -425,6 +485,10 @@ main() {
   log "work folder $WORK; $RUNS runs of $WHAT x $HOURS h ($TICKS points per series) per server"
   for s in liandu influxdb vm; do measure_server "$s"; done
   if [[ $WORKLOAD == trucks ]]; then
+    log "queries: the three servers again on their last run's folders, requests taking turns"
+    measure_queries
+  fi
+  if [[ $WORKLOAD == trucks ]]; then
     log "liandu start-up with $STARTUP_HOURS h of trucks data in the WAL"
     measure_startup
   fi
@@ -449,7 +513,7 @@ main() {
     echo "- Machine: $(nproc) cores, $cpu_model, $mem_total RAM, $(uname -sr); the client shares the cores with the server."
     echo "- liandu $("$LIANDU" --version 2> /dev/null | head -1) (git $rev, $dirty files modified), $(influxd version 2> /dev/null | head -1), VictoriaMetrics $(dpkg-query -W -f='${Version}' victoria-metrics 2> /dev/null || echo '?') (Debian package)."
     echo "- Workload: $WORKLOAD, $WHAT, 10 s interval, $HOURS h ending $(rfc3339 $END_S): ${R[lines]} points, ${R[values]} field values per run, posted by \`http_load --connections $CONNECTIONS --batch $BATCH\` (keep-alive)."
-    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; $([[ $WORKLOAD == trucks ]] && echo "queries are medians of $QUERY_RUNS (after one warm-up) on the last run's data; ")ratio = liandu ÷ other."
+    echo "- Ingest and disk figures are medians of $RUNS runs, each on a fresh server and folder; $([[ $WORKLOAD == trucks ]] && echo "queries are medians of $QUERY_RUNS per server on the last run's flushed data, with the three servers restarted together, left until idle, and taking turns request by request (after one warm-up each); ")ratio = liandu ÷ other."
     echo
     echo "| metric | liandu | InfluxDB 1.6.7 | VictoriaMetrics | liandu/InfluxDB | liandu/VM | better |"
     echo "|---|---:|---:|---:|---:|---:|---|"
