@@ -111,6 +111,41 @@ TEST(engine, field_type_conflict_rejects_only_that_point) {
   EXPECT_EQ(c.times, (std::vector<int64_t>{1, 3}));
 }
 
+// Field types are checked against the names a batch has already met (a few
+// per measurement, compared as bytes) and then the partition's map: names
+// of equal length that differ in one byte, more names than are kept, and a
+// conflict on a name met earlier in the same batch.
+TEST(engine, field_type_checks_tell_names_of_equal_length_apart) {
+  testing::temp_dir tmp;
+  auto e = open_engine(tmp.path());
+  ASSERT_TRUE(e->create_database("db").ok());
+  const std::vector<std::string> names = {"temp_a", "temp_b", "temp_c", "temp_d", "temp_e", "temp_f"};
+  std::vector<model::point> first;
+  for (size_t i = 0; i < names.size(); ++i) {
+    // temp_a, temp_c and temp_e are floats; the others integers.
+    model::field_value v = i % 2 == 0 ? model::field_value(1.0) : model::field_value(int64_t{1});
+    first.push_back(pt("m", {}, names[i], v, 1));
+  }
+  ASSERT_EQ(write(*e, first).rejected.size(), 0u);
+  std::vector<model::point> second;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      // Right types, then each name with the other type.
+      bool is_float = (i % 2 == 0) == (round == 0);
+      model::field_value v = is_float ? model::field_value(2.0) : model::field_value(int64_t{2});
+      second.push_back(pt("m", {}, names[i], v, 2 + round));
+    }
+  }
+  auto r = write(*e, second);
+  ASSERT_TRUE(r.st.ok());
+  EXPECT_EQ(r.points_written, names.size());
+  ASSERT_EQ(r.rejected.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(r.rejected[i].index, names.size() + i);
+    EXPECT_NE(r.rejected[i].message.find("\"" + names[i] + "\""), std::string::npos) << r.rejected[i].message;
+  }
+}
+
 // Points are decoded and their keys looked up ahead of the point being
 // applied (apply_batch_locked's lookahead ring): batches shorter and longer
 // than that window, with new series, several measurements, duplicates of a

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/bytes_equal.h"
+
 namespace liandu::storage::head {
 
 head_column* series_head::find(uint32_t name) {
@@ -19,11 +21,9 @@ const head_column* series_head::find(uint32_t name) const {
 }
 
 int64_t head::find_field_id(std::string_view name) const {
-  if (const size_t n = field_names_.size(); n <= linear_field_names) {
+  if (const size_t n = names_; n <= linear_field_names) {
     for (size_t i = 0; i < n; ++i) {
-      const std::string_view f = first_names_[i];
-      if (f.size() == name.size() && std::memcmp(f.data(), name.data(), name.size()) == 0)
-        return static_cast<int64_t>(i);
+      if (bytes_equal(first_names_[i], name)) return static_cast<int64_t>(i);
     }
     return -1;
   }
@@ -40,6 +40,7 @@ uint32_t head::field_id(std::string_view name) {
   field_names_.emplace_back(name);
   field_ids_.emplace(field_names_.back(), n);
   if (n < linear_field_names) first_names_[n] = field_names_.back();
+  names_ = field_names_.size();
   bytes_ += sizeof(std::string) + name.size() + 48;
   return n;
 }
