@@ -477,8 +477,8 @@ status engine::drop_retention_policy(std::string_view name, std::string_view rpn
 
 // ---------------------------------------------------------------- writes
 
-void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload,
-                                const uint32_t* key_hashes, std::vector<rejected_point>* rejected,
+void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view payload, const write_batch* live,
+                                std::vector<rejected_point>* rejected,
                                 std::vector<std::pair<size_t, size_t>>* keep, bool enforce_limits,
                                 size_t& points, size_t& values, head::sharded_appender* appender) {
   batch_reader r(payload);
@@ -635,10 +635,19 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   size_t queued = 0;                      // decoded, not yet applied
   bool more = true;
   size_t decoded = 0;
+  // A live batch whose points all came with their key hashes lists its
+  // points as written (write_batch::live_point); otherwise the bytes are
+  // decoded and each key hashed.
+  if (live != nullptr && !live->has_live_points()) live = nullptr;
   auto decode_into = [&](size_t slot) {
-    if (!more || !r.next(ring[slot])) return more = false;
-    hashes[slot] =
-        key_hashes != nullptr ? key_hashes[decoded++] : index::series_index::key_hash(ring[slot].series_key);
+    if (!more) return false;
+    if (live != nullptr) {
+      if (decoded == live->point_count()) return more = false;
+      live->live_point(decoded++, ring[slot], hashes[slot]);
+    } else {
+      if (!r.next(ring[slot])) return more = false;
+      hashes[slot] = index::series_index::key_hash(ring[slot].series_key);
+    }
     // A wrong hash would miss the key's series and create a second one.
     assert(hashes[slot] == index::series_index::key_hash(ring[slot].series_key));
     ids[slot] = 0;
@@ -704,8 +713,7 @@ write_result engine::write(const write_batch& batch) {
     }
     size_t points = 0, values = 0;
     std::vector<std::pair<size_t, size_t>> keep;
-    apply_batch_locked(*db, rit->second, batch.data(), batch.key_hashes(), &res.rejected, &keep, true, points,
-                       values);
+    apply_batch_locked(*db, rit->second, batch.data(), &batch, &res.rejected, &keep, true, points, values);
     if (points == 0) return res;
     // Borrowed, not copied: batch and filtered outlive the sync below.
     if (res.rejected.empty()) {

@@ -191,7 +191,7 @@ class engine {
   status save_meta_locked();
   // key_hashes: index::series_index::key_hash of each point's key, in order
   // (write_batch::key_hashes), or null to hash them here.
-  void apply_batch_locked(database& db, rp_state& rp, std::string_view payload, const uint32_t* key_hashes,
+  void apply_batch_locked(database& db, rp_state& rp, std::string_view payload, const write_batch* live,
                           std::vector<rejected_point>* rejected, std::vector<std::pair<size_t, size_t>>* keep,
                           bool enforce_limits, size_t& points, size_t& values,
                           head::sharded_appender* appender = nullptr);

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "storage/index/series_index.h"
 #include "storage/testing/temp_dir.h"
 
 namespace liandu::storage {
@@ -32,6 +33,24 @@ model::point pt(std::string m, std::vector<model::tag> tags, std::string field, 
 write_result write(engine& e, const std::vector<model::point>& pts, std::string db = "db") {
   write_batch b(db, "");
   for (const auto& p : pts) b.add(p);
+  return e.write(b);
+}
+
+// As the line-protocol writer adds points: each with its canonical key and
+// the key's hash, so that the engine takes the batch's list of points
+// (write_batch::live_point) instead of decoding its bytes.
+write_result write_keyed(engine& e, const std::vector<model::point>& pts, std::string db = "db") {
+  write_batch b(db, "");
+  for (const auto& p : pts) {
+    std::vector<model::tag_view> tags;
+    for (const auto& t : p.tags) tags.push_back({t.key, t.value});
+    std::string key;
+    model::append_series_key(key, p.measurement, tags.data(), tags.size(), false);
+    std::vector<model::field_view> fields;
+    for (const auto& f : p.fields) fields.push_back(model::view_of(f));
+    b.add_keyed(key, index::series_index::key_hash(key), fields.data(), fields.size(), p.time);
+  }
+  EXPECT_TRUE(b.has_live_points());
   return e.write(b);
 }
 
@@ -151,7 +170,8 @@ TEST(engine, field_type_checks_tell_names_of_equal_length_apart) {
 // than that window, with new series, several measurements, duplicates of a
 // series inside the window and type conflicts at known indexes, must come
 // out exactly as a point-by-point model says, live and after a replay.
-TEST(engine, long_batches_apply_in_order_with_conflicts_at_their_index) {
+// keyed: the batches as the line-protocol writer makes them (write_keyed).
+void long_batches_apply_in_order(bool keyed) {
   testing::temp_dir tmp;
   auto e = open_engine(tmp.path());
   ASSERT_TRUE(e->create_database("db").ok());
@@ -184,7 +204,7 @@ TEST(engine, long_batches_apply_in_order_with_conflicts_at_their_index) {
       int_typed.emplace(m, as_int);
       want[{m, host}][t] = v;
     }
-    auto r = write(*e, pts);
+    auto r = keyed ? write_keyed(*e, pts) : write(*e, pts);
     ASSERT_TRUE(r.st.ok());
     EXPECT_EQ(r.points_written, batch_len - want_rejected.size());
     std::vector<size_t> got_rejected;
@@ -209,6 +229,12 @@ TEST(engine, long_batches_apply_in_order_with_conflicts_at_their_index) {
   e = open_engine(tmp.path());
   check();
 }
+
+TEST(engine, long_batches_apply_in_order_with_conflicts_at_their_index) {
+  long_batches_apply_in_order(false);
+}
+
+TEST(engine, listed_points_of_a_live_batch_apply_as_its_bytes_would) { long_batches_apply_in_order(true); }
 
 // A field keeps one type per measurement and partition (InfluxDB: shard).
 TEST(engine, field_type_is_fixed_per_partition_not_per_database) {

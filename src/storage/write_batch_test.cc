@@ -10,6 +10,16 @@
 #include <vector>
 
 namespace liandu::storage {
+namespace {
+
+// Up to max_len random lower-case letters.
+std::string random_text(std::mt19937_64& rng, size_t max_len) {
+  std::string s(rng() % (max_len + 1), 'x');
+  for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+}  // namespace
 
 TEST(write_batch, round_trips_every_field_type) {
   write_batch b("db", "rp");
@@ -57,11 +67,7 @@ TEST(write_batch, round_trips_every_field_type) {
 // bytes (the round trip).
 TEST(write_batch, random_points_round_trip_through_both_adders) {
   std::mt19937_64 rng(42);
-  auto text = [&](size_t max_len) {
-    std::string s(rng() % (max_len + 1), 'x');
-    for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-    return s;
-  };
+  auto text = [&](size_t max_len) { return random_text(rng, max_len); };
   struct expected {
     std::string key;
     int64_t time;
@@ -137,29 +143,103 @@ TEST(write_batch, truncation_is_reported_not_crashed) {
   }
 }
 
-// The hashes travel beside the bytes only while every point has one: the
-// engine reads them by point index, so a batch with a gap must offer none.
-TEST(write_batch, key_hashes_are_offered_only_when_every_point_has_one) {
+// The listed points (and their hashes) are offered only while every point
+// came with a hash: the engine reads them by point index, so a batch with a
+// gap must offer none and be decoded from its bytes.
+TEST(write_batch, live_points_are_offered_only_when_every_point_has_a_hash) {
   const model::field_view f[] = {{"v", 1.0}};
   write_batch b("db", "rp");
-  EXPECT_EQ(b.key_hashes(), nullptr);
+  EXPECT_FALSE(b.has_live_points());
   b.add_keyed("m,a=1", 11, f, 1, 1);
   b.add_keyed("m,a=2", 22, f, 1, 2);
-  ASSERT_NE(b.key_hashes(), nullptr);
-  EXPECT_EQ(b.key_hashes()[0], 11u);
-  EXPECT_EQ(b.key_hashes()[1], 22u);
+  ASSERT_TRUE(b.has_live_points());
+  batch_point bp;
+  uint32_t hash = 0;
+  b.live_point(0, bp, hash);
+  EXPECT_EQ(hash, 11u);
+  EXPECT_EQ(bp.series_key, "m,a=1");
+  b.live_point(1, bp, hash);
+  EXPECT_EQ(hash, 22u);
+  EXPECT_EQ(bp.series_key, "m,a=2");
   b.add_keyed("m,a=3", f, 1, 3);
-  EXPECT_EQ(b.key_hashes(), nullptr);
+  EXPECT_FALSE(b.has_live_points());
   b.add_keyed("m,a=4", 44, f, 1, 4);
-  EXPECT_EQ(b.key_hashes(), nullptr);  // point 2 has none: never again
+  EXPECT_FALSE(b.has_live_points());  // point 2 has none: never again
   // The bytes are the same either way.
   write_batch plain("db", "rp");
   for (int i = 1; i <= 4; ++i) plain.add_keyed("m,a=" + std::to_string(i), f, 1, i);
   EXPECT_EQ(b.data(), plain.data());
-  // A batch made from bytes has points the hashes would not line up with.
+  // A batch made from bytes has points the list would not line up with.
   write_batch from_bytes(plain.data());
   from_bytes.add_keyed("m,a=5", 55, f, 1, 5);
-  EXPECT_EQ(from_bytes.key_hashes(), nullptr);
+  EXPECT_FALSE(from_bytes.has_live_points());
+}
+
+// A listed point is what decoding its bytes gives: key, time, byte range and
+// every field bit for bit, over points of every type with keys and strings
+// long enough that the buffer moves many times while the batch is built.
+TEST(write_batch, live_points_equal_the_decoded_bytes) {
+  std::mt19937_64 rng(5);
+  auto text = [&](size_t max_len) { return random_text(rng, max_len); };
+  write_batch b("db", "rp");
+  write_batch same_bytes("db", "rp");
+  std::vector<uint32_t> hashes;
+  for (int i = 0; i < 2000; ++i) {
+    std::string key = "m" + text(i % 10 == 0 ? 300 : 40);
+    size_t n = 1 + rng() % 6;
+    std::vector<model::field> owned;
+    for (size_t k = 0; k < n; ++k) {
+      std::string name = "f" + std::to_string(k) + text(i % 7 == 0 ? 200 : 8);
+      switch (rng() % 5) {
+        case 0: owned.push_back({name, std::bit_cast<double>(rng())}); break;
+        case 1: owned.push_back({name, static_cast<int64_t>(rng())}); break;
+        case 2: owned.push_back({name, static_cast<uint64_t>(rng())}); break;
+        case 3: owned.push_back({name, rng() % 2 == 0}); break;
+        default: owned.push_back({name, text(i % 5 == 0 ? 5000 : 20)}); break;
+      }
+    }
+    std::vector<model::field_view> fields;
+    for (const model::field& f : owned) fields.push_back(model::view_of(f));
+    auto time = static_cast<int64_t>(rng());
+    hashes.push_back(static_cast<uint32_t>(rng()));
+    b.add_keyed(key, hashes.back(), fields.data(), fields.size(), time);
+    same_bytes.add_keyed(key, fields.data(), fields.size(), time);
+  }
+  ASSERT_TRUE(b.has_live_points());
+  EXPECT_EQ(b.data(), same_bytes.data());
+  batch_reader r(b.data());
+  batch_point want, got;
+  for (size_t i = 0; i < b.point_count(); ++i) {
+    ASSERT_TRUE(r.next(want));
+    uint32_t hash = 0;
+    b.live_point(i, got, hash);
+    ASSERT_EQ(hash, hashes[i]);
+    ASSERT_EQ(got.series_key, want.series_key);
+    ASSERT_EQ(got.series_key.data(), want.series_key.data());  // views into data()
+    ASSERT_EQ(got.time, want.time);
+    ASSERT_EQ(got.offset, want.offset);
+    ASSERT_EQ(got.end, want.end);
+    ASSERT_EQ(got.fields.size(), want.fields.size());
+    for (size_t k = 0; k < want.fields.size(); ++k) {
+      ASSERT_EQ(got.fields[k].key, want.fields[k].key);
+      ASSERT_EQ(got.fields[k].value.index(), want.fields[k].value.index());
+      const model::field_value_view& g = got.fields[k].value;
+      const model::field_value_view& w = want.fields[k].value;
+      switch (w.index()) {
+        case 0:
+          ASSERT_EQ(std::bit_cast<uint64_t>(std::get<0>(g)), std::bit_cast<uint64_t>(std::get<0>(w)));
+          break;
+        case 1: ASSERT_EQ(std::get<1>(g), std::get<1>(w)); break;
+        case 2: ASSERT_EQ(std::get<2>(g), std::get<2>(w)); break;
+        case 3: ASSERT_EQ(std::get<3>(g), std::get<3>(w)); break;
+        default:
+          ASSERT_EQ(std::get<4>(g), std::get<4>(w));
+          ASSERT_EQ(std::get<4>(g).data(), std::get<4>(w).data());
+          break;
+      }
+    }
+  }
+  EXPECT_FALSE(r.next(want));
 }
 
 }  // namespace liandu::storage
