@@ -986,6 +986,41 @@ status run_raw_group(context& ctx, const statement_plan& sp, const mplan& mp, co
   rows.add_rows(times.size(), width);
   size_t k = 0;
   for (member& m : members) {
+    // SELECT of the one needed field (under names or repeated): each cell is
+    // made in place from the column, the row's cells being null until now.
+    // Through a staged value and variant assignments, a raw query of 60,000
+    // rows took 10% more server CPU (bench/query_ab.sh).
+    const bool plain = one && std::all_of(m.outs.begin(), m.outs.end(),
+                                          [](const bound& o) { return o.kind == bkind::field; });
+    if (plain) {
+      auto fill = [&](const auto& vals, auto make) {
+        for (uint32_t r : m.kept) {
+          std::span<value> cells = rows[dest.empty() ? k : dest[k]];
+          ++k;
+          cells[0].emplace<int64_t>(m.col.times[r]);
+          for (size_t c = 0; c < m.outs.size(); ++c) make(cells[c + 1], vals[r]);
+        }
+      };
+      switch (m.col.type) {
+        case model::field_type::float64:
+          fill(m.col.floats, [](value& v, double x) { v.emplace<double>(x); });
+          break;
+        case model::field_type::int64:
+          fill(m.col.integers, [](value& v, int64_t x) { v.emplace<int64_t>(x); });
+          break;
+        case model::field_type::uint64:
+          fill(m.col.unsigneds, [](value& v, uint64_t x) { v.emplace<uint64_t>(x); });
+          break;
+        case model::field_type::boolean:
+          fill(m.col.booleans, [](value& v, auto x) { v.emplace<bool>(x != 0); });
+          break;
+        case model::field_type::string:
+          fill(m.col.strings, [](value& v, const std::string& x) { v.emplace<std::string>(x); });
+          break;
+      }
+      m = member{};  // its columns are no longer needed
+      continue;
+    }
     for (uint32_t r : m.kept) {
       if (one) {
         rowvals[0] = column_value(m.col, r);
