@@ -313,9 +313,6 @@ query_once() {
   if [[ -n $err ]]; then echo "not measured: $err"; else awk -v t="$t" 'BEGIN {printf "%.2f", t * 1000}'; fi
 }
 
-# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
-
 # The query latencies. A query of about 1 ms is mostly curl, the kernel and
 # scheduling, and this machine's speed drifts by tens of percent over
 # minutes; timing each server in its own minutes, right after its load
@@ -328,7 +325,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 # Each figure is the median of its server's QUERY_RUNS times.
 declare -A QUERY_URL LAST_DIR
 measure_queries() {
-  local s q i k prev now t order=(liandu influxdb vm)
+  local s q i k t order=(liandu influxdb vm)
   local -A qtimes
   for s in "${order[@]}"; do
     [[ -n ${LAST_DIR[$s]:-} ]] || continue
@@ -338,14 +335,7 @@ measure_queries() {
     SERVER_PID=""
   done
   for s in "${!QUERY_PID[@]}"; do
-    prev=-1
-    for ((i = 0; i < 120; i++)); do
-      now=$(cpu_ticks "${QUERY_PID[$s]}")
-      [[ $now == "$prev" ]] && break
-      prev=$now
-      sleep 0.5
-    done
-    log "$s: idle $(awk -v i="$i" 'BEGIN {printf "%.1f", i * 0.5}') s after its restart"
+    log "$s: idle $(wait_cpu_idle "${QUERY_PID[$s]}") s after its restart"
   done
   for q in "${Q_NAMES[@]}"; do
     qtimes=()

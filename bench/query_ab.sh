@@ -101,7 +101,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN {print 1000 / t}')
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -147,15 +146,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
       curl -s -o "$dir/out.json" -w '%{time_total}\n' -H "Authorization: Token $TOKEN" -G "$url/query" \
         --data-urlencode "db=$DB" --data-urlencode "q=$QUERY"
     }
-    prev=-1
     busy0=$(cpu_ticks "$PID")
-    for ((i = 0; i < 60; i++)); do
-      now=$(cpu_ticks "$PID")
-      [[ $now == "$prev" ]] && break
-      prev=$now
-      sleep 0.5
-    done
-    settle="settled after $(awk -v i="$i" 'BEGIN {printf "%.1f", (i > 0 ? i - 1 : 0) * 0.5}') s, $(awk -v a="$busy0" -v b="$(cpu_ticks "$PID")" -v t="$TICK_MS" 'BEGIN {printf "%.0f", (b - a) * t}') ms CPU"
+    waited=$(wait_cpu_idle "$PID" 30)
+    settle="settled after $waited s, $(awk -v a="$busy0" -v b="$(cpu_ticks "$PID")" -v t="$TICK_MS" 'BEGIN {printf "%.0f", (b - a) * t}') ms CPU"
     ask > /dev/null
     grep -q '"series"' "$dir/out.json" || { echo "no series: $(head -c 300 "$dir/out.json")" >&2; exit 1; }
     perf_pid=""

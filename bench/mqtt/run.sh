@@ -77,11 +77,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port, wait_port
+# free_port, wait_port, cpu_ticks
 source "$ROOT/bench/ports.sh"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICKS=$(getconf CLK_TCK)
 
 start_server() {  # name → sets PID and PORT

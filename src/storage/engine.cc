@@ -514,16 +514,15 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
   std::array<recent_measurement, 4> recent{};
   size_t recent_next = 0;
   auto forget_recent = [&] { recent.fill({}); };
-  // The measurement's entry among the recent ones; null for a name not from
-  // the index (a new measurement), whose map is then looked up directly.
-  auto recent_of = [&](const std::string* mname, bool from_index) -> recent_measurement* {
-    if (!from_index) return nullptr;
+  // The measurement's entry among the recent ones. A name not from the index
+  // (a new measurement, `measurement` below) is not kept: it gets `fresh`.
+  recent_measurement fresh;
+  auto recent_of = [&](const std::string* mname, bool from_index) -> recent_measurement& {
+    if (!from_index) return fresh = {mname, &part->fields[*mname]};
     for (recent_measurement& m : recent) {
-      if (m.name == mname) return &m;
+      if (m.name == mname) return m;
     }
-    recent_measurement& m = recent[recent_next++ % recent.size()];
-    m = {mname, &part->fields[*mname]};
-    return &m;
+    return recent[recent_next++ % recent.size()] = {mname, &part->fields[*mname]};
   };
 
   // Applies point `index` of the batch; key_hash is index::series_index::key_hash of its key,
@@ -558,17 +557,11 @@ void engine::apply_batch_locked(database& db, rp_state& rp, std::string_view pay
       forget_recent();
     }
     // A conflicting point is refused whole, with InfluxDB's message.
-    recent_measurement* rm = recent_of(mname, mname != &measurement);
-    field_types& mfields = rm != nullptr ? *rm->fields : part->fields[*mname];
+    recent_measurement& rm = recent_of(mname, mname != &measurement);
+    field_types& mfields = *rm.fields;
     bool new_field = false;
     for (const auto& f : p.fields) {
-      const field_types::value_type* known;
-      if (rm != nullptr) {
-        known = rm->find(f.key);
-      } else {
-        auto it = mfields.find(f.key);
-        known = it == mfields.end() ? nullptr : &*it;
-      }
+      const field_types::value_type* known = rm.find(f.key);
       if (known == nullptr) {
         new_field = true;
         continue;

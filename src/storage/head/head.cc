@@ -1,7 +1,5 @@
 #include "storage/head/head.h"
 
-#include <cstring>
-
 #include "base/bytes_equal.h"
 
 namespace liandu::storage::head {
@@ -21,7 +19,7 @@ const head_column* series_head::find(uint32_t name) const {
 }
 
 int64_t head::find_field_id(std::string_view name) const {
-  if (const size_t n = names_; n <= linear_field_names) {
+  if (const size_t n = field_ids_.size(); n <= linear_field_names) {
     for (size_t i = 0; i < n; ++i) {
       if (bytes_equal(first_names_[i], name)) return static_cast<int64_t>(i);
     }
@@ -40,7 +38,6 @@ uint32_t head::field_id(std::string_view name) {
   field_names_.emplace_back(name);
   field_ids_.emplace(field_names_.back(), n);
   if (n < linear_field_names) first_names_[n] = field_names_.back();
-  names_ = field_names_.size();
   bytes_ += sizeof(std::string) + name.size() + 48;
   return n;
 }

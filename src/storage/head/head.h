@@ -137,10 +137,10 @@ class head {
   std::deque<std::string> field_names_;
   // Views of the first names, for the linear search: indexing the deque and
   // comparing std::string with string_view took 71 instructions a point in
-  // factory ingest (callgrind), the views 49. names_ is field_names_.size(),
-  // which a deque computes from its node pointers.
+  // factory ingest (callgrind), the views 49. The search counts the names
+  // by field_ids_.size(), a stored count, where the deque's size() is
+  // computed from its node pointers.
   std::array<std::string_view, linear_field_names> first_names_{};
-  size_t names_ = 0;
   std::unordered_map<std::string_view, uint32_t> field_ids_;
   size_t series_count_ = 0;
   size_t bytes_ = 0;
